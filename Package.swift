@@ -1,0 +1,47 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Kernels need AVX2/FMA code generation and no overflow traps in their inner loops
+// (../shared/research/backend.md §3: without `-target-cpu` Swift emits SSE only and
+// `addingProduct` becomes a libm call). The flags are confined to release builds on x86_64 Linux.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))
+]
+
+let package = Package(
+    name: "swift-ddpm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .executable(name: "ddpm", targets: ["ddpm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - Implementation details
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // MARK: - Public API
+        .target(name: "Tensors", dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+                swiftSettings: fast),
+        .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: fast),
+        .executableTarget(
+            name: "ddpm",
+            dependencies: ["Tensors", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fast),
+
+        // MARK: - Unit test bundles
+        .testTarget(
+            name: "TensorsTests", dependencies: ["Tensors", "SafeTensors"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+    ],
+    // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
+    // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are
+    // excluded by construction there (disjoint index ranges per thread).
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,127 @@
+/// Raw elementwise loops: maps and broadcasting binary operations.
+package enum Kernels {}
+
+/// Below this many elements a loop runs on one thread: waking a second one costs more.
+package let parallelGrain = 1 << 15
+
+package protocol BinaryOperator { static func apply(_ a: Float, _ b: Float) -> Float }
+package enum AddOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
+package enum SubtractOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a - b } }
+package enum MultiplyOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
+package enum DivideOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a / b } }
+
+extension Kernels {
+    /// y[i] = f(x[i]) over `count` elements, split across threads.
+    @inline(__always)
+    package static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                            _ f: (Float) -> Float) {
+        parallelFor(count, grain: parallelGrain) { r in
+            for i in r { y[i] = f(x[i]) }
+        }
+    }
+
+    /// z[i] = f(x[i], y[i]) over `count` elements, split across threads.
+    @inline(__always)
+    package static func zip(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+                            count: Int, _ f: (Float, Float) -> Float) {
+        parallelFor(count, grain: parallelGrain) { r in
+            for i in r { z[i] = f(x[i], y[i]) }
+        }
+    }
+
+    /// out = a ∘ b with NumPy broadcasting, given a plan from `BroadcastPlan`.
+    package static func binary<Op: BinaryOperator>(
+        _ op: Op.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+        plan: BroadcastPlan
+    ) {
+        let inner = plan.innerCount, sa = plan.innerStrideA, sb = plan.innerStrideB
+        if plan.outerShape.isEmpty {
+            switch (sa, sb) {
+            case (1, 1): zip(a, b, out, count: inner, Op.apply)
+            case (1, 0): let s = b[0]; map(a, out, count: inner) { Op.apply($0, s) }
+            case (0, 1): let s = a[0]; map(b, out, count: inner) { Op.apply(s, $0) }
+            default: out[0] = Op.apply(a[0], b[0])
+            }
+            return
+        }
+        let outerCount = plan.outerShape.reduce(1, *)
+        parallelFor(outerCount, grain: max(1, parallelGrain / max(inner, 1))) { range in
+            for o in range {
+                var (oa, ob) = (0, 0)
+                var rest = o
+                for d in stride(from: plan.outerShape.count - 1, through: 0, by: -1) {
+                    let idx = rest % plan.outerShape[d]
+                    rest /= plan.outerShape[d]
+                    oa += idx * plan.outerStridesA[d]
+                    ob += idx * plan.outerStridesB[d]
+                }
+                let pa = a + oa, pb = b + ob, po = out + o * inner
+                switch (sa, sb) {
+                case (1, 1): for i in 0..<inner { po[i] = Op.apply(pa[i], pb[i]) }
+                case (1, 0): let s = pb[0]; for i in 0..<inner { po[i] = Op.apply(pa[i], s) }
+                case (0, 1): let s = pa[0]; for i in 0..<inner { po[i] = Op.apply(s, pb[i]) }
+                default: let v = Op.apply(pa[0], pb[0]); for i in 0..<inner { po[i] = v }
+                }
+            }
+        }
+    }
+}
+
+/// Broadcasting of two shapes, with dimensions coalesced so the inner loop is as long as possible.
+package struct BroadcastPlan {
+    package let outputShape: [Int]
+    package var outerShape: [Int] = []
+    package var outerStridesA: [Int] = []
+    package var outerStridesB: [Int] = []
+    package var innerCount = 1
+    package var innerStrideA = 1
+    package var innerStrideB = 1
+
+    /// NumPy's rule: align trailing dimensions; each pair must be equal or contain a 1.
+    package static func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int]? {
+        let rank = max(a.count, b.count)
+        let pa = Array(repeating: 1, count: rank - a.count) + a
+        let pb = Array(repeating: 1, count: rank - b.count) + b
+        var out: [Int] = []
+        for (x, y) in Swift.zip(pa, pb) {
+            guard x == y || x == 1 || y == 1 else { return nil }
+            out.append(x == 1 ? y : x)
+        }
+        return out
+    }
+
+    package init?(_ a: [Int], _ b: [Int]) {
+        guard let shape = Self.broadcastShape(a, b) else { return nil }
+        outputShape = shape
+        let rank = shape.count
+        let pa = Array(repeating: 1, count: rank - a.count) + a
+        let pb = Array(repeating: 1, count: rank - b.count) + b
+        func strides(_ dims: [Int]) -> [Int] {
+            var s = Array(repeating: 0, count: rank), acc = 1
+            for d in stride(from: rank - 1, through: 0, by: -1) {
+                s[d] = dims[d] == 1 ? 0 : acc
+                acc *= dims[d]
+            }
+            return s
+        }
+        // Drop size-1 output dims, then merge neighbours whose strides chain in both inputs.
+        var dims: [(size: Int, sa: Int, sb: Int)] = []
+        for (d, (sa, sb)) in Swift.zip(strides(pa), strides(pb)).enumerated() where shape[d] != 1 {
+            if let last = dims.last, last.sa == sa * shape[d], last.sb == sb * shape[d] {
+                dims[dims.count - 1] = (last.size * shape[d], sa, sb)
+            } else {
+                dims.append((shape[d], sa, sb))
+            }
+        }
+        guard let last = dims.popLast() else {
+            innerCount = 1; innerStrideA = 0; innerStrideB = 0
+            return
+        }
+        innerCount = last.size
+        innerStrideA = last.sa == 0 ? 0 : 1
+        innerStrideB = last.sb == 0 ? 0 : 1
+        outerShape = dims.map(\.size)
+        outerStridesA = dims.map(\.sa)
+        outerStridesB = dims.map(\.sb)
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+
+extension Tensor {
+    /// Sinusoidal timestep embedding (Vaswani et al. 2017, as used by Ho et al. App. B), `[N, dimension]`.
+    ///
+    /// With half = dimension/2 and frequencies fᵢ = exp(−ln(maxPeriod)·i / (half − frequencyShift)),
+    /// the row for t is [sin(t·f₀), …, sin(t·f_{half−1}), cos(t·f₀), …] (cosine first when
+    /// `cosineFirst`), zero-padded when `dimension` is odd. The original DDPM code is
+    /// `frequencyShift: 1, cosineFirst: false` (diffusers `freq_shift=1, flip_sin_to_cos=False`).
+    /// Computed in Float32 like diffusers, so that checkpoints see the same inputs.
+    /// Timesteps are integers, so there is no gradient.
+    public static func timestepEmbedding(_ timesteps: [Int], dimension: Int, frequencyShift: Float = 1,
+                                         cosineFirst: Bool = false, maxPeriod: Float = 10_000) -> Tensor {
+        precondition(dimension >= 2, "[timestepEmbedding] dimension must be >= 2, got \(dimension)")
+        let half = dimension / 2
+        precondition(Float(half) != frequencyShift, "[timestepEmbedding] half dimension \(half) equals the frequency shift")
+        let logPeriod = Float(Foundation.log(Double(maxPeriod)))
+        let frequencies = (0..<half).map { i -> Float in
+            let exponent = -logPeriod * Float(i) / (Float(half) - frequencyShift)
+            return Float(Foundation.exp(Double(exponent)))
+        }
+        var values = [Float](repeating: 0, count: timesteps.count * dimension)
+        for (n, t) in timesteps.enumerated() {
+            for i in 0..<half {
+                let angle = Double(Float(t) * frequencies[i])
+                let (s, c) = (Float(Foundation.sin(angle)), Float(Foundation.cos(angle)))
+                values[n * dimension + i] = cosineFirst ? c : s
+                values[n * dimension + half + i] = cosineFirst ? s : c
+            }
+        }
+        return Tensor(shape: [timesteps.count, dimension], scalars: values)
+    }
+}

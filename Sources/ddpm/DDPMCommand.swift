@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct DDPMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ddpm",
+        abstract: "Denoising diffusion probabilistic models (Ho, Jain & Abbeel 2020) in Swift.",
+        subcommands: [Bench.self])
+}
