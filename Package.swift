@@ -1,12 +1,12 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Kernels need AVX2/FMA code generation and no overflow traps in their inner loops
-// (../shared/research/backend.md §3: without `-target-cpu` Swift emits SSE only and
-// `addingProduct` becomes a libm call). The flags are confined to release builds on x86_64 Linux.
-let fast: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))
-]
+// Every module gets AVX2/FMA code generation (../shared/research/backend.md §3: without
+// `-target-cpu` Swift emits SSE only and `addingProduct` becomes a libm call).
+let avx2: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))]
+// Only the raw loops drop overflow and bounds traps, which block vectorisation. Everything above
+// keeps its preconditions, so bad shapes stop with a message even in release builds.
+let kernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))]
 
 let package = Package(
     name: "swift-ddpm",
@@ -24,15 +24,16 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "TensorKernels", dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+                swiftSettings: kernels),
 
         // MARK: - Public API
-        .target(name: "Tensors", dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
-                swiftSettings: fast),
-        .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: fast),
+        .target(name: "Tensors", dependencies: ["TensorKernels"], swiftSettings: avx2),
+        .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: ["Tensors", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: fast),
+            swiftSettings: avx2),
 
         // MARK: - Unit test bundles
         .testTarget(

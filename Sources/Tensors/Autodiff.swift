@@ -1,3 +1,4 @@
+import TensorKernels
 /// Reverse-mode automatic differentiation over a graph of `Node`s.
 ///
 /// Each differentiable op stores, next to its result, a closure that maps the gradient of the

@@ -1,3 +1,4 @@
+import TensorKernels
 import Foundation
 
 /// A seeded, counter-based random number generator (SplitMix64, Steele et al. 2014).

@@ -1,3 +1,4 @@
+import TensorKernels
 import Foundation
 
 // Elementwise arithmetic with NumPy broadcasting; each op's forward and pullback side by side.

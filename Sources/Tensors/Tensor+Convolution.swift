@@ -1,3 +1,4 @@
+import TensorKernels
 // 2-D convolution and nearest-neighbour upsampling over NCHW tensors.
 
 /// Zero padding on each side of the spatial dimensions; asymmetric padding expresses TensorFlow's

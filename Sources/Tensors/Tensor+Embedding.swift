@@ -1,3 +1,4 @@
+import TensorKernels
 import Foundation
 
 extension Tensor {

@@ -1,3 +1,4 @@
+import TensorKernels
 // Matrix products: 2-D and batched, with transposes folded into the GEMM call.
 
 /// op(a) · op(b) for `[M, K]·[K, N]` or batched `[B, M, K]·[B, K, N]`; `transposeA`/`transposeB`

@@ -1,3 +1,4 @@
+import TensorKernels
 // Group normalisation (Wu & He 2018), optionally fused with the SiLU that follows it in the U-Net.
 
 extension Tensor {

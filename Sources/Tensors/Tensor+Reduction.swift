@@ -1,3 +1,4 @@
+import TensorKernels
 // Sums and means over axes, and the mean squared error built from them.
 
 extension Tensor {

@@ -1,3 +1,4 @@
+import TensorKernels
 // Shape manipulation: reshape (no copy), permute, broadcast, concatenate, slice.
 
 extension Tensor {

@@ -1,3 +1,4 @@
+import TensorKernels
 /// An N-dimensional Float32 array with value semantics and reverse-mode autodiff.
 ///
 /// Storage is contiguous and row-major; images are `[N, C, H, W]`. A tensor made from inputs of

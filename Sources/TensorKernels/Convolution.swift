@@ -16,6 +16,13 @@ package struct ConvolutionGeometry: Equatable {
         kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padTop == 0 && padBottom == 0 && padLeft == 0 && padRight == 0
     }
     package var flops: Double { 2 * Double(batch * outputChannels * outputPixels * patchSize) }
+
+    package init(batch: Int, inputChannels: Int, height: Int, width: Int, outputChannels: Int, kernelHeight: Int,
+                 kernelWidth: Int, stride: Int, padTop: Int, padBottom: Int, padLeft: Int, padRight: Int) {
+        (self.batch, self.inputChannels, self.height, self.width) = (batch, inputChannels, height, width)
+        (self.outputChannels, self.kernelHeight, self.kernelWidth, self.stride) = (outputChannels, kernelHeight, kernelWidth, stride)
+        (self.padTop, self.padBottom, self.padLeft, self.padRight) = (padTop, padBottom, padLeft, padRight)
+    }
 }
 
 // Convolution as im2col + GEMM (the portable path; backend.md §2 measured it within 1.2x of oneDNN).

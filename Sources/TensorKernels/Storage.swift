@@ -77,7 +77,7 @@ package final class BufferPool: Sendable {
     }
 
     /// Bytes held by live tensors right now, and the most ever held at once.
-    public var statistics: (liveBytes: Int, peakBytes: Int, cachedBytes: Int) {
+    package var statistics: (liveBytes: Int, peakBytes: Int, cachedBytes: Int) {
         state.withLock { ($0.liveBytes, $0.peakBytes, $0.cachedBytes) }
     }
 
