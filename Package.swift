@@ -24,7 +24,11 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "TensorKernels", dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+        // oneDNN glue, loaded with dlopen at run time (see Sources/CDNNL/include/CDNNL.h).
+        .target(name: "CDNNL", path: "Sources/CDNNL"),
+        // The FMA peak probe (512-bit vectors need C).
+        .target(name: "CMachine", path: "Sources/CMachine"),
+        .target(name: "TensorKernels", dependencies: ["CDNNL", "CMachine", .target(name: "CBLAS", condition: .when(platforms: [.linux]))],
                 swiftSettings: kernels),
 
         // MARK: - Public API
@@ -32,12 +36,12 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
-            dependencies: ["Tensors", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Tensors", "TensorKernels", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: avx2),
 
         // MARK: - Unit test bundles
         .testTarget(
-            name: "TensorsTests", dependencies: ["Tensors", "SafeTensors"],
+            name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
     ],

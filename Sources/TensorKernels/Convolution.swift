@@ -1,5 +1,7 @@
+import CDNNL
+
 /// Geometry of a 2-D convolution over NCHW input with explicit (possibly asymmetric) padding.
-package struct ConvolutionGeometry: Equatable {
+package struct ConvolutionGeometry: Hashable {
     package var batch, inputChannels, height, width: Int
     package var outputChannels, kernelHeight, kernelWidth: Int
     package var stride: Int
@@ -25,7 +27,7 @@ package struct ConvolutionGeometry: Equatable {
     }
 }
 
-// Convolution as im2col + GEMM (the portable path; backend.md §2 measured it within 1.2x of oneDNN).
+// Convolution: oneDNN when available (ConvolutionEngine.swift), else im2col + GEMM, the portable path.
 // Images are processed in parallel, one per thread at a time, each GEMM single-threaded; with fewer
 // images than threads the GEMM itself is split instead.
 extension Kernels {
@@ -34,6 +36,7 @@ extension Kernels {
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         y: UnsafeMutablePointer<Float>
     ) {
+        if let plan = OneDNN.plan(g, bias: bias != nil), ddpm_dnnl_conv_forward(plan, x, weight, bias, y) == 0 { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
             let xn = x + n * g.inputChannels * g.inputPixels, yn = y + n * cout * p
@@ -53,6 +56,7 @@ extension Kernels {
     package static func convolutionBackwardData(
         _ g: ConvolutionGeometry, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
     ) {
+        if let plan = OneDNN.plan(g, bias: false), ddpm_dnnl_conv_backward_data(plan, dy, weight, dx) == 0 { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
             let dxn = dx + n * g.inputChannels * g.inputPixels, dyn = dy + n * cout * p
@@ -71,6 +75,7 @@ extension Kernels {
     package static func convolutionBackwardWeight(
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>
     ) {
+        if let plan = OneDNN.plan(g, bias: false), ddpm_dnnl_conv_backward_weights(plan, x, dy, dw) == 0 { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         let threads = min(ComputeSettings.threadCount, g.batch)
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: max(threads - 1, 0) * cout * k)

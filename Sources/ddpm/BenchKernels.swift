@@ -1,2 +1,135 @@
 import ArgumentParser
-struct BenchKernels: ParsableCommand { static let configuration = CommandConfiguration(commandName: "kernels"); func run() {} }
+import Foundation
+import TensorKernels
+import Tensors
+
+/// `ddpm bench kernels`: GFLOP/s and % of the measured FMA peak of the kernels the U-Net spends
+/// its time in, optionally beside PyTorch measured in the same run.
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Benchmark convolution, GEMM and GroupNorm+SiLU kernels (medians).")
+
+    @Option(help: "Timed repetitions per kernel (median reported).")
+    var repeats = 7
+
+    @Option(help: "A Python with torch: also runs Scripts/bench/torch_kernels.py and prints speed ratios.")
+    var torch: String?
+
+    @Option(help: "Path of torch_kernels.py (default: Scripts/bench/torch_kernels.py).")
+    var torchScript = "Scripts/bench/torch_kernels.py"
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1 (got \(repeats)).") }
+    }
+
+    func run() throws {
+        let threads = ComputeSettings.threadCount
+        let peak = Kernels.measureFMAPeak(threads: threads)
+        print("threads \(threads), measured FMA peak \(format(peak)) GFLOP/s")
+        var ours: [String: Double] = [:]
+        var rows: [(String, String, Double, Double?)] = []  // name, key, seconds, flops
+
+        let engines: [ConvolutionEngine] = OneDNN.isAvailable ? [.oneDNN, .im2col] : [.im2col]
+        let chosen = ConvolutionEngine.preferred
+        defer { ConvolutionEngine.preferred = chosen }
+        for engine in engines {
+        ConvolutionEngine.preferred = engine
+        for (name, key, cin, size) in [("conv3x3 128->128 32x32 b16", "conv128x32", 128, 32),
+                                       ("conv3x3 256->256 16x16 b16", "conv256x16", 256, 16)] {
+            let g = ConvolutionGeometry(batch: 16, inputChannels: cin, height: size, width: size, outputChannels: cin,
+                                        kernelHeight: 3, kernelWidth: 3, stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+            var rng = SeededGenerator(seed: 1)
+            let x = Tensor.randomNormal([16, cin, size, size], using: &rng)
+            let w = Tensor.randomNormal([cin, cin, 3, 3], standardDeviation: 0.05, using: &rng)
+            let dy = Tensor.randomNormal([16, cin, size, size], using: &rng)
+            let y = Tensor.zeros(dy.shape), dx = Tensor.zeros(x.shape), dw = Tensor.zeros(w.shape)
+            let times = [
+                ("forward", median { Kernels.convolutionForward(g, x: x.storage.pointer, weight: w.storage.pointer, bias: nil, y: y.storage.pointer) }),
+                ("backwardData", median { Kernels.convolutionBackwardData(g, dy: dy.storage.pointer, weight: w.storage.pointer, dx: dx.storage.pointer) }),
+                ("backwardWeight", median { Kernels.convolutionBackwardWeight(g, x: x.storage.pointer, dy: dy.storage.pointer, dw: dw.storage.pointer) }),
+            ]
+            if engine == .oneDNN { print("oneDNN kernels for \(key): \(OneDNN.implementations(g).joined(separator: ", "))") }
+            for (pass, seconds) in times {
+                rows.append(("\(name) \(pass) [\(engine.rawValue)]", "\(key).\(pass)", seconds, g.flops))
+                if engine == chosen { ours["\(key).\(pass)"] = seconds }
+            }
+        }
+        }
+        var rng = SeededGenerator(seed: 2)
+        let a = Tensor.randomNormal([1024, 1024], using: &rng), b = Tensor.randomNormal([1024, 1024], using: &rng)
+        let gemmSeconds = median { _ = matmul(a, b) }
+        rows.append(("GEMM 1024^3", "gemm1024", gemmSeconds, 2 * 1024 * 1024 * 1024))
+        ours["gemm1024"] = gemmSeconds
+        let h = Tensor.randomNormal([16, 128, 32, 32], using: &rng)
+        let gamma = Tensor.ones([128]), beta = Tensor.zeros([128])
+        let gnSeconds = median { _ = h.groupNormalized(groups: 32, gamma: gamma, beta: beta, fusingSiLU: true) }
+        ours["groupNormSiLU"] = gnSeconds
+        rows.append(("GroupNorm+SiLU [16,128,32,32]", "groupNormSiLU", gnSeconds, nil))
+
+        let baseline = try torch.map { try runTorch(python: $0) }
+        print("")
+        print(pad("kernel", 50) + pad("ms", 9) + pad("GFLOP/s", 9) + pad("% peak", 8) + (baseline == nil ? "" : pad("torch ms", 10) + "speed-up"))
+        for (name, key, seconds, flops) in rows {
+            var line = pad(name, 50) + pad(format(seconds * 1e3), 9)
+            if let flops {
+                let rate = flops / seconds / 1e9
+                line += pad(format(rate), 9) + pad(format(100 * rate / peak), 8)
+            } else {
+                let bytes = Double(2 * h.scalarCount * 4)  // read x once, write y once
+                line += pad(format(bytes / seconds / 1e9) + " GB/s", 17)
+            }
+            if let baseline, let theirs = baseline[key] {
+                line += pad(format(theirs * 1e3), 10) + format(theirs / seconds) + "x"
+            }
+            print(line)
+        }
+        if let baseline {
+            for key in ["conv128x32", "conv256x16"] {
+                let passes = ["forward", "backwardData", "backwardWeight"]
+                let mine = passes.compactMap { ours["\(key).\($0)"] }.reduce(0, +)
+                let theirs = passes.compactMap { baseline["\(key).\($0)"] }.reduce(0, +)
+                print("\(key) forward+backward [\(chosen.rawValue)]: ours \(format(mine * 1e3)) ms, torch \(format(theirs * 1e3)) ms, speed-up \(format(theirs / mine))x")
+            }
+        }
+        let memory = tensorMemoryStatistics()
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print("peak tensor memory \(format(Double(memory.peakBytes) / 1e6)) MB, peak RSS \(format(Double(usage.ru_maxrss) / 1e3)) MB")
+    }
+
+    private func median(_ body: () -> Void) -> Double {
+        body()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// Runs the PyTorch script and flattens its JSON into "case.pass" → seconds.
+    private func runTorch(python: String) throws -> [String: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [torchScript, "--repeats", "\(repeats)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { throw ValidationError("\(python) \(torchScript) failed (exit \(process.terminationStatus)); is torch installed?") }
+        var flat: [String: Double] = [:]
+        for (key, value) in json {
+            if let v = value as? Double { flat[key] = v }
+            if let d = value as? [String: Double] { for (k, v) in d { flat["\(key).\(k)"] = v } }
+        }
+        return flat
+    }
+}
+
+func format(_ x: Double) -> String { String(format: x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x) }
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }

@@ -1,0 +1,223 @@
+#define _GNU_SOURCE
+#include "CDNNL.h"
+#if __has_include(<oneapi/dnnl/dnnl.h>) && defined(__linux__)
+#include <dlfcn.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- the oneDNN entry points, resolved by dlsym ----------------------------------------------
+#define DNNL_FUNCTIONS(X) \
+    X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_stream_wait) X(dnnl_memory_desc_init_by_tag) \
+    X(dnnl_convolution_forward_desc_init) X(dnnl_convolution_backward_data_desc_init) \
+    X(dnnl_convolution_backward_weights_desc_init) X(dnnl_primitive_desc_create) \
+    X(dnnl_primitive_desc_query_md) X(dnnl_primitive_desc_query) X(dnnl_primitive_desc_destroy) \
+    X(dnnl_primitive_create) X(dnnl_primitive_destroy) X(dnnl_primitive_execute) X(dnnl_memory_create) \
+    X(dnnl_memory_set_data_handle) X(dnnl_memory_destroy) X(dnnl_memory_desc_equal) \
+    X(dnnl_memory_desc_get_size) X(dnnl_reorder_primitive_desc_create)
+
+#define DECLARE(name) static __typeof__(&name) p_##name;
+DNNL_FUNCTIONS(DECLARE)
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static int loaded = -1;
+
+int ddpm_dnnl_load(int threads) {
+    if (loaded >= 0) return loaded;
+    loaded = 0;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);  // before libgomp loads; a user's setting wins
+    void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return 0;
+#define RESOLVE(name) if (!(p_##name = (__typeof__(&name))dlsym(lib, #name))) return 0;
+    DNNL_FUNCTIONS(RESOLVE)
+    void (*set_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (!set_threads) set_threads = (void (*)(int))dlsym(lib, "omp_set_num_threads");
+    if (set_threads) set_threads(threads);
+    if (p_dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return 0;
+    if (p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return 0;
+    loaded = 1;
+    return 1;
+}
+
+// ---- one argument of a pass: user layout, the layout the kernel chose, and the reorder ------
+typedef struct {
+    int arg;                 // DNNL_ARG_*
+    int is_output;           // reorder chosen -> user after the pass
+    dnnl_memory_desc_t user;
+    dnnl_memory_t user_memory, kernel_memory;
+    dnnl_primitive_t reorder; // NULL when the layouts agree
+    void *buffer;             // blocked copy, when reordered
+} argument;
+
+typedef struct {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t primitive;
+    argument args[4];
+    int count;
+    const char *implementation;
+} pass;
+
+struct ddpm_dnnl_conv { pass passes[3]; };
+
+static int bind(argument *a, int arg, int is_output, const dnnl_memory_desc_t *user, dnnl_primitive_desc_t pd,
+                dnnl_query_t query, int index) {
+    memset(a, 0, sizeof *a);
+    a->arg = arg;
+    a->is_output = is_output;
+    a->user = *user;
+    const dnnl_memory_desc_t *chosen = p_dnnl_primitive_desc_query_md(pd, query, index);
+    if (!chosen) return -1;
+    if (p_dnnl_memory_create(&a->user_memory, user, engine, DNNL_MEMORY_NONE) != dnnl_success) return -1;
+    if (p_dnnl_memory_desc_equal(chosen, user)) {
+        a->kernel_memory = a->user_memory;
+        return 0;
+    }
+    size_t size = p_dnnl_memory_desc_get_size(chosen);
+    a->buffer = aligned_alloc(64, (size + 63) / 64 * 64);
+    if (!a->buffer) return -1;
+    if (p_dnnl_memory_create(&a->kernel_memory, chosen, engine, a->buffer) != dnnl_success) return -1;
+    dnnl_primitive_desc_t rpd;
+    const dnnl_memory_desc_t *from = is_output ? chosen : user, *to = is_output ? user : chosen;
+    if (p_dnnl_reorder_primitive_desc_create(&rpd, from, engine, to, engine, NULL) != dnnl_success) return -1;
+    dnnl_status_t s = p_dnnl_primitive_create(&a->reorder, rpd);
+    p_dnnl_primitive_desc_destroy(rpd);
+    return s == dnnl_success ? 0 : -1;
+}
+
+static int finish(pass *p) {
+    if (p_dnnl_primitive_create(&p->primitive, p->pd) != dnnl_success) return -1;
+    const char *name = NULL;
+    p_dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &name);
+    p->implementation = name ? name : "?";
+    return 0;
+}
+
+static void release(pass *p) {
+    for (int i = 0; i < p->count; i++) {
+        argument *a = &p->args[i];
+        if (a->reorder) p_dnnl_primitive_destroy(a->reorder);
+        if (a->kernel_memory && a->kernel_memory != a->user_memory) p_dnnl_memory_destroy(a->kernel_memory);
+        if (a->user_memory) p_dnnl_memory_destroy(a->user_memory);
+        free(a->buffer);
+    }
+    if (p->primitive) p_dnnl_primitive_destroy(p->primitive);
+    if (p->pd) p_dnnl_primitive_desc_destroy(p->pd);
+}
+
+void ddpm_dnnl_conv_destroy(ddpm_dnnl_conv *plan) {
+    if (!plan) return;
+    for (int i = 0; i < 3; i++) release(&plan->passes[i]);
+    free(plan);
+}
+
+ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias) {
+    if (loaded != 1) return NULL;
+    int64_t n = g[0], cin = g[1], h = g[2], w = g[3], cout = g[4], kh = g[5], kw = g[6], s = g[7];
+    int64_t ho = (h + g[8] + g[9] - kh) / s + 1, wo = (w + g[10] + g[11] - kw) / s + 1;
+    dnnl_dims_t src_dims = {n, cin, h, w}, wei_dims = {cout, cin, kh, kw}, dst_dims = {n, cout, ho, wo};
+    dnnl_dims_t bias_dims = {cout}, strides = {s, s}, pad_l = {g[8], g[10]}, pad_r = {g[9], g[11]};
+    dnnl_memory_desc_t src, wei, dst, bias, any_src, any_wei, any_dst;
+    p_dnnl_memory_desc_init_by_tag(&src, 4, src_dims, dnnl_f32, dnnl_nchw);
+    p_dnnl_memory_desc_init_by_tag(&wei, 4, wei_dims, dnnl_f32, dnnl_oihw);
+    p_dnnl_memory_desc_init_by_tag(&dst, 4, dst_dims, dnnl_f32, dnnl_nchw);
+    p_dnnl_memory_desc_init_by_tag(&bias, 1, bias_dims, dnnl_f32, dnnl_x);
+    p_dnnl_memory_desc_init_by_tag(&any_src, 4, src_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&any_wei, 4, wei_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&any_dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any);
+
+    ddpm_dnnl_conv *plan = calloc(1, sizeof *plan);
+    if (!plan) return NULL;
+    dnnl_convolution_desc_t fd, bd, wd;
+    pass *f = &plan->passes[0], *b = &plan->passes[1], *u = &plan->passes[2];
+    f->count = with_bias ? 4 : 3;
+    b->count = 3;
+    u->count = 3;  // the bias gradient is a plain sum, done by the caller
+    int ok = p_dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &any_src,
+                                                  &any_wei, with_bias ? &bias : NULL, &any_dst, strides, pad_l,
+                                                  pad_r) == dnnl_success
+        && p_dnnl_primitive_desc_create(&f->pd, &fd, NULL, engine, NULL) == dnnl_success
+        && bind(&f->args[0], DNNL_ARG_SRC, 0, &src, f->pd, dnnl_query_src_md, 0) == 0
+        && bind(&f->args[1], DNNL_ARG_WEIGHTS, 0, &wei, f->pd, dnnl_query_weights_md, 0) == 0
+        && bind(&f->args[2], DNNL_ARG_DST, 1, &dst, f->pd, dnnl_query_dst_md, 0) == 0
+        && (!with_bias || bind(&f->args[3], DNNL_ARG_BIAS, 0, &bias, f->pd, dnnl_query_weights_md, 1) == 0)
+        && finish(f) == 0;
+    ok = ok && p_dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &any_src, &any_wei, &any_dst,
+                                                          strides, pad_l, pad_r) == dnnl_success
+        && p_dnnl_primitive_desc_create(&b->pd, &bd, NULL, engine, f->pd) == dnnl_success
+        && bind(&b->args[0], DNNL_ARG_DIFF_DST, 0, &dst, b->pd, dnnl_query_diff_dst_md, 0) == 0
+        && bind(&b->args[1], DNNL_ARG_WEIGHTS, 0, &wei, b->pd, dnnl_query_weights_md, 0) == 0
+        && bind(&b->args[2], DNNL_ARG_DIFF_SRC, 1, &src, b->pd, dnnl_query_diff_src_md, 0) == 0
+        && finish(b) == 0;
+    ok = ok && p_dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &any_src, &any_wei,
+                                                             NULL, &any_dst, strides, pad_l,
+                                                             pad_r) == dnnl_success
+        && p_dnnl_primitive_desc_create(&u->pd, &wd, NULL, engine, f->pd) == dnnl_success
+        && bind(&u->args[0], DNNL_ARG_SRC, 0, &src, u->pd, dnnl_query_src_md, 0) == 0
+        && bind(&u->args[1], DNNL_ARG_DIFF_DST, 0, &dst, u->pd, dnnl_query_diff_dst_md, 0) == 0
+        && bind(&u->args[2], DNNL_ARG_DIFF_WEIGHTS, 1, &wei, u->pd, dnnl_query_diff_weights_md, 0) == 0
+        && finish(u) == 0;
+    if (!ok) {
+        ddpm_dnnl_conv_destroy(plan);
+        return NULL;
+    }
+    return plan;
+}
+
+// Binds the user pointers, reorders inputs, runs the pass, reorders outputs back.
+static int run(pass *p, void *const pointers[4]) {
+    dnnl_exec_arg_t exec[4];
+    for (int i = 0; i < p->count; i++) {
+        argument *a = &p->args[i];
+        p_dnnl_memory_set_data_handle(a->user_memory, pointers[i]);
+        if (a->reorder && !a->is_output) {
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->user_memory}, {DNNL_ARG_TO, a->kernel_memory}};
+            if (p_dnnl_primitive_execute(a->reorder, stream, 2, r) != dnnl_success) return -1;
+        }
+        exec[i].arg = a->arg;
+        exec[i].memory = a->kernel_memory;
+    }
+    if (p_dnnl_primitive_execute(p->primitive, stream, p->count, exec) != dnnl_success) return -1;
+    for (int i = 0; i < p->count; i++) {
+        argument *a = &p->args[i];
+        if (a->reorder && a->is_output) {
+            dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->kernel_memory}, {DNNL_ARG_TO, a->user_memory}};
+            if (p_dnnl_primitive_execute(a->reorder, stream, 2, r) != dnnl_success) return -1;
+        }
+    }
+    return p_dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
+}
+
+int ddpm_dnnl_conv_forward(ddpm_dnnl_conv *plan, const float *x, const float *w, const float *bias, float *y) {
+    void *const p[4] = {(void *)x, (void *)w, y, (void *)bias};
+    return run(&plan->passes[0], p);
+}
+
+int ddpm_dnnl_conv_backward_data(ddpm_dnnl_conv *plan, const float *dy, const float *w, float *dx) {
+    void *const p[4] = {(void *)dy, (void *)w, dx, NULL};
+    return run(&plan->passes[1], p);
+}
+
+int ddpm_dnnl_conv_backward_weights(ddpm_dnnl_conv *plan, const float *x, const float *dy, float *dw) {
+    void *const p[4] = {(void *)x, (void *)dy, dw, NULL};
+    return run(&plan->passes[2], p);
+}
+
+const char *ddpm_dnnl_conv_implementation(ddpm_dnnl_conv *plan, int pass_index) {
+    return plan->passes[pass_index].implementation;
+}
+
+#else  // no oneDNN headers at build time: every call reports "unavailable" and im2col is used.
+int ddpm_dnnl_load(int threads) { (void)threads; return 0; }
+ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias) { (void)g; (void)with_bias; return 0; }
+void ddpm_dnnl_conv_destroy(ddpm_dnnl_conv *plan) { (void)plan; }
+int ddpm_dnnl_conv_forward(ddpm_dnnl_conv *p, const float *x, const float *w, const float *b, float *y) {
+    (void)p; (void)x; (void)w; (void)b; (void)y; return -1;
+}
+int ddpm_dnnl_conv_backward_data(ddpm_dnnl_conv *p, const float *dy, const float *w, float *dx) {
+    (void)p; (void)dy; (void)w; (void)dx; return -1;
+}
+int ddpm_dnnl_conv_backward_weights(ddpm_dnnl_conv *p, const float *x, const float *dy, float *dw) {
+    (void)p; (void)x; (void)dy; (void)dw; return -1;
+}
+const char *ddpm_dnnl_conv_implementation(ddpm_dnnl_conv *p, int i) { (void)p; (void)i; return "none"; }
+#endif
