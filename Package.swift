@@ -14,6 +14,9 @@ let package = Package(
     products: [
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "Optimizers", targets: ["Optimizers"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
@@ -34,6 +37,9 @@ let package = Package(
         // MARK: - Public API
         .target(name: "Tensors", dependencies: ["TensorKernels"], swiftSettings: avx2),
         .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: avx2),
+        .target(name: "NN", dependencies: ["Tensors"], swiftSettings: avx2),
+        .target(name: "Models", dependencies: ["NN", "Tensors"], swiftSettings: avx2),
+        .target(name: "Optimizers", dependencies: ["NN", "Tensors", "TensorKernels"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: ["Tensors", "TensorKernels", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -44,6 +50,7 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are

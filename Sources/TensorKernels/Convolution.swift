@@ -36,7 +36,7 @@ extension Kernels {
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         y: UnsafeMutablePointer<Float>
     ) {
-        if let plan = OneDNN.plan(g, bias: bias != nil), ddpm_dnnl_conv_forward(plan, x, weight, bias, y) == 0 { return }
+        if OneDNN.run(g, bias: bias != nil, { ddpm_dnnl_conv_forward($0, x, weight, bias, y) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
             let xn = x + n * g.inputChannels * g.inputPixels, yn = y + n * cout * p
@@ -56,7 +56,7 @@ extension Kernels {
     package static func convolutionBackwardData(
         _ g: ConvolutionGeometry, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
     ) {
-        if let plan = OneDNN.plan(g, bias: false), ddpm_dnnl_conv_backward_data(plan, dy, weight, dx) == 0 { return }
+        if OneDNN.run(g, bias: false, { ddpm_dnnl_conv_backward_data($0, dy, weight, dx) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
             let dxn = dx + n * g.inputChannels * g.inputPixels, dyn = dy + n * cout * p
@@ -75,7 +75,7 @@ extension Kernels {
     package static func convolutionBackwardWeight(
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>
     ) {
-        if let plan = OneDNN.plan(g, bias: false), ddpm_dnnl_conv_backward_weights(plan, x, dy, dw) == 0 { return }
+        if OneDNN.run(g, bias: false, { ddpm_dnnl_conv_backward_weights($0, x, dy, dw) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         let threads = min(ComputeSettings.threadCount, g.batch)
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: max(threads - 1, 0) * cout * k)

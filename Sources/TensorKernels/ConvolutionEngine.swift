@@ -26,24 +26,37 @@ package enum OneDNN {
     private nonisolated(unsafe) static var plans: [Key: OpaquePointer] = [:]
     private static let lock = Mutex(())
 
-    /// The plan for `geometry`, or nil when oneDNN is not the preferred engine or cannot run it.
-    package static func plan(_ geometry: ConvolutionGeometry, bias: Bool) -> OpaquePointer? {
-        guard ConvolutionEngine.preferred == .oneDNN, isAvailable, !geometry.isPointwise else { return nil }
+    /// Runs `body` with the plan for `geometry` and returns true when it succeeded; false when
+    /// oneDNN is not the preferred engine, cannot build the plan, or the call failed (the caller
+    /// then uses im2col). Calls are serialised: a plan owns its blocked buffers, and oneDNN
+    /// already uses every core for one convolution.
+    package static func run(_ geometry: ConvolutionGeometry, bias: Bool, _ body: (OpaquePointer) -> Int32) -> Bool {
+        guard ConvolutionEngine.preferred == .oneDNN, isAvailable, !geometry.isPointwise else { return false }
         return lock.withLock { _ in
-            let key = Key(geometry: geometry, bias: bias)
-            if let p = plans[key] { return p }
-            let g = geometry
-            let dims: [Int64] = [g.batch, g.inputChannels, g.height, g.width, g.outputChannels, g.kernelHeight,
-                                 g.kernelWidth, g.stride, g.padTop, g.padBottom, g.padLeft, g.padRight].map(Int64.init)
-            guard let p = dims.withUnsafeBufferPointer({ ddpm_dnnl_conv_create($0.baseAddress, bias ? 1 : 0) }) else { return nil }
-            plans[key] = p
-            return p
+            guard let plan = plan(geometry, bias: bias) else { return false }
+            return body(plan) == 0
         }
+    }
+
+    /// The cached plan for `geometry` (call with `lock` held).
+    private static func plan(_ geometry: ConvolutionGeometry, bias: Bool) -> OpaquePointer? {
+        let key = Key(geometry: geometry, bias: bias)
+        if let p = plans[key] { return p }
+        let g = geometry
+        let dims: [Int64] = [g.batch, g.inputChannels, g.height, g.width, g.outputChannels, g.kernelHeight,
+                             g.kernelWidth, g.stride, g.padTop, g.padBottom, g.padLeft, g.padRight].map(Int64.init)
+        guard let p = dims.withUnsafeBufferPointer({ ddpm_dnnl_conv_create($0.baseAddress, bias ? 1 : 0) }) else { return nil }
+        plans[key] = p
+        return p
     }
 
     /// Names of the kernels oneDNN picked for forward, backward-data and backward-weights.
     package static func implementations(_ geometry: ConvolutionGeometry) -> [String] {
-        guard let p = plan(geometry, bias: false) else { return [] }
-        return (0..<3).map { String(cString: ddpm_dnnl_conv_implementation(p, Int32($0))) }
+        var names: [String] = []
+        _ = run(geometry, bias: false) { p in
+            names = (0..<3).map { String(cString: ddpm_dnnl_conv_implementation(p, Int32($0))) }
+            return 0
+        }
+        return names
     }
 }

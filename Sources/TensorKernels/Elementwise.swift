@@ -67,6 +67,26 @@ extension Kernels {
     }
 }
 
+extension Kernels {
+    /// out = x broadcast to `plan.outputShape`, for a plan made as `BroadcastPlan(outputShape, x.shape)`
+    /// (only the second operand's strides are read).
+    package static func expand(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, plan: BroadcastPlan) {
+        let inner = plan.innerCount, sb = plan.innerStrideB
+        let outerCount = plan.outerShape.reduce(1, *)
+        parallelFor(outerCount, grain: max(1, parallelGrain / max(inner, 1))) { range in
+            for o in range {
+                var (ob, rest) = (0, o)
+                for d in stride(from: plan.outerShape.count - 1, through: 0, by: -1) {
+                    ob += (rest % plan.outerShape[d]) * plan.outerStridesB[d]
+                    rest /= plan.outerShape[d]
+                }
+                let pb = x + ob, po = out + o * inner
+                if sb == 1 { po.update(from: pb, count: inner) } else { po.update(repeating: pb[0], count: inner) }
+            }
+        }
+    }
+}
+
 /// Broadcasting of two shapes, with dimensions coalesced so the inner loop is as long as possible.
 package struct BroadcastPlan {
     package let outputShape: [Int]

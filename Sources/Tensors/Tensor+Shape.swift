@@ -40,10 +40,9 @@ extension Tensor {
                      "[broadcast] shape \(shape) cannot be broadcast to \(target)")
         if shape == target { return self }
         let source = shape
-        let zero = Tensor.zeros(target.map { _ in 1 })
-        return .result(Tensor.broadcastApply(AddOperator.self, zero, self, name: "broadcast"), inputs: [self]) { g, _ in
-            [g.summed(toShape: source)]
-        }
+        let out = Tensor.uninitialized(target)
+        Kernels.expand(storage.pointer, out.storage.pointer, plan: BroadcastPlan(target, shape)!)
+        return .result(out, inputs: [self]) { g, _ in [g.summed(toShape: source)] }
     }
 
     /// Joins `tensors` along `axis`; all other dimensions must agree.
