@@ -1,0 +1,66 @@
+import Tensors
+import Testing
+
+// Tensor+Normalization.swift: group normalisation (optionally fused with SiLU) and softmax.
+
+@Suite("Normalization (F.group_norm, torch.softmax)")
+struct NormalizationTests {
+    static let cases: [OpCase] = [
+        OpCase("group_norm_g3", accumulating: true) { $0[0].groupNormalized(groups: 3, gamma: $0[1], beta: $0[2]) },
+        OpCase("group_norm_g1", accumulating: true) { $0[0].groupNormalized(groups: 1, gamma: $0[1], beta: $0[2]) },
+        OpCase("group_norm_rank3", accumulating: true) { $0[0].groupNormalized(groups: 2, gamma: $0[1], beta: $0[2]) },
+        OpCase("group_norm_noaffine", accumulating: true) { $0[0].groupNormalized(groups: 2, gamma: nil, beta: nil) },
+        OpCase("group_norm_silu", accumulating: true) {
+            $0[0].groupNormalized(groups: 3, gamma: $0[1], beta: $0[2], fusingSiLU: true)
+        },
+        OpCase("softmax_axis1") { $0[0].softmax(alongAxis: 1) },
+        OpCase("softmax_axis_last") { $0[0].softmax(alongAxis: -1) },
+        OpCase("softmax_axis0") { $0[0].softmax(alongAxis: 0) },
+    ]
+
+    @Test("value and input gradients match PyTorch", arguments: cases)
+    func matchesPyTorch(_ c: OpCase) throws { try expectMatchesPyTorch(c) }
+
+    @Test("autodiff gradient matches central finite differences", arguments: cases)
+    func matchesFiniteDifferences(_ c: OpCase) throws { try expectFiniteDifferencesMatch(c) }
+
+    @Test("fused GroupNorm+SiLU equals SiLU applied after GroupNorm, value and gradients")
+    func fusedEqualsComposite() {
+        let x = randomTensor([2, 4, 3, 3], seed: 41).requiringGradient()
+        let gamma = randomTensor([4], seed: 42).requiringGradient(), beta = randomTensor([4], seed: 43).requiringGradient()
+        let probe = randomTensor([2, 4, 3, 3], seed: 44)
+        let fused = x.groupNormalized(groups: 2, gamma: gamma, beta: beta, fusingSiLU: true)
+        let composite = x.groupNormalized(groups: 2, gamma: gamma, beta: beta).silu()
+        expectClose(fused, composite, absoluteTolerance: 1e-6, relativeTolerance: 1e-6, "value")
+        let gf = gradients(of: (fused * probe).sum(), withRespectTo: [x, gamma, beta])
+        let gc = gradients(of: (composite * probe).sum(), withRespectTo: [x, gamma, beta])
+        for i in 0..<3 { expectClose(gf[i], gc[i], absoluteTolerance: 1e-5, relativeTolerance: 1e-5, "gradient \(i)") }
+    }
+
+    @Test("each group of the output has mean 0 and variance 1 − O(ε) without affine parameters")
+    func normalisedMoments() {
+        let x = randomTensor([2, 6, 4, 4], seed: 45, scale: 3) + 5
+        let y = x.groupNormalized(groups: 3, gamma: nil, beta: nil).reshaped(to: [6, 32])
+        let mean = y.mean(alongAxes: [1]), variance = y.squared().mean(alongAxes: [1])
+        expectClose(mean, .zeros([6]), absoluteTolerance: 1e-5, "group means")
+        expectClose(variance, .ones([6]), absoluteTolerance: 1e-4, "group variances")
+    }
+
+    @Test("a constant group normalises to beta (variance 0 is guarded by ε)")
+    func constantInput() {
+        let y = Tensor(repeating: 3, shape: [1, 2, 2, 2])
+            .groupNormalized(groups: 1, gamma: .ones([2]), beta: Tensor(shape: [2], scalars: [0.5, -1]))
+        #expect(y.scalars.allSatisfy { $0.isFinite })
+        expectClose(y, Tensor(shape: [1, 2, 2, 2], scalars: [0.5, 0.5, 0.5, 0.5, -1, -1, -1, -1]), absoluteTolerance: 1e-6, "output")
+    }
+
+    @Test("softmax rows sum to 1 and are invariant to adding a constant; large logits do not overflow")
+    func softmaxProperties() {
+        let x = randomTensor([3, 7], seed: 46, scale: 4)
+        let y = x.softmax()
+        expectClose(y.sum(alongAxes: [1]), .ones([3]), absoluteTolerance: 1e-6, "row sums")
+        expectClose((x + 100).softmax(), y, absoluteTolerance: 2e-5, "shifted by 100")
+        let big = Tensor(shape: [1, 3], scalars: [1000, 1000, -1000]).softmax()
+        expectClose(big, Tensor(shape: [1, 3], scalars: [0.5, 0.5, 0]), absoluteTolerance: 1e-7, "saturated")
+    }
+}
