@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
@@ -30,6 +31,7 @@ let package = Package(
         // MARK: - Public API
         .target(name: "Tensors", dependencies: ["TensorKernels"], swiftSettings: avx2),
         .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: avx2),
+        .target(name: "Diffusion", dependencies: ["Tensors"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: ["Tensors", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -40,6 +42,9 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        .testTarget(
+            name: "DiffusionTests", dependencies: ["Diffusion", "Tensors", "SafeTensors"],
+            resources: [.copy("Fixtures")], swiftSettings: avx2),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are
