@@ -40,7 +40,7 @@ extension Tensor {
                      "[broadcast] shape \(shape) cannot be broadcast to \(target)")
         if shape == target { return self }
         let source = shape
-        let zero = Tensor.zeros(target.map { _ in 1 })
+        let zero = Tensor.zeros(target)  // a ones-shaped zero would leave `self`'s shape unchanged
         return .result(Tensor.broadcastApply(AddOperator.self, zero, self, name: "broadcast"), inputs: [self]) { g, _ in
             [g.summed(toShape: source)]
         }

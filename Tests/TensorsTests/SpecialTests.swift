@@ -20,3 +20,15 @@ struct SpecialTests {
         expectGradientsMatchFiniteDifferences([x]) { $0[0].erf() }
     }
 }
+
+@Suite("Broadcast pullbacks")
+struct BroadcastPullbackTests {
+    @Test("A mean over some axes followed by a full mean has a gradient of the input's shape")
+    func meanOfMean() {
+        let x = randomTensor([2, 1, 2, 2], seed: 31).requiringGradient()
+        let g = gradients(of: (x * 0.5).mean(alongAxes: [1, 2, 3]).mean(), withRespectTo: [x])[0]
+        #expect(g.shape == [2, 1, 2, 2])
+        #expect(g.scalars.allSatisfy { abs($0 - 0.0625) < 1e-7 })
+        #expect(Tensor(shape: [1], scalars: [3]).broadcasted(to: [2, 3]).scalars == [3, 3, 3, 3, 3, 3])
+    }
+}
