@@ -131,7 +131,8 @@ public struct DDPM: Sendable {
         return (mean, logVariance(at: t, modelOutput: modelOutput, channels: channels), x0)
     }
 
-    /// log σ_t². At t = 1 both fixed choices use log β̃_2, as the original code does for the decoder.
+    /// log σ_t². At t = 1 both fixed choices use log β̃_2, as the original code does for the decoder;
+    /// the learned range spans log β̃_2 … log β_1 there (improved-diffusion).
     func logVariance(at t: [Int], modelOutput: Tensor, channels: Int) -> Tensor {
         let logBeta: (Int) -> Double = { t in t == 1 ? self.schedule.logBetaTildeClipped(1) : Foundation.log(self.schedule.beta(t)) }
         switch variance {
@@ -141,7 +142,8 @@ public struct DDPM: Sendable {
             return schedule.coefficient(schedule.logBetaTildeClipped, at: t, like: modelOutput)
         case .learnedRange:
             let fraction = (modelOutput.sliced(alongAxis: 1, channels..<(2 * channels)) + 1) * 0.5
-            return fraction * schedule.coefficient(logBeta, at: t, like: modelOutput)
+            let logBetaUnclipped: (Int) -> Double = { Foundation.log(self.schedule.beta($0)) }  // as improved-diffusion
+            return fraction * schedule.coefficient(logBetaUnclipped, at: t, like: modelOutput)
                 + (1 - fraction) * schedule.coefficient(schedule.logBetaTildeClipped, at: t, like: modelOutput)
         }
     }
