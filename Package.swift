@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Optimizers", targets: ["Optimizers"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
+        .library(name: "Pipelines", targets: ["Pipelines"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
@@ -40,9 +42,17 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensors"], swiftSettings: avx2),
         .target(name: "Models", dependencies: ["NN", "Tensors"], swiftSettings: avx2),
         .target(name: "Optimizers", dependencies: ["NN", "Tensors", "TensorKernels"], swiftSettings: avx2),
+        .target(name: "Diffusion", dependencies: ["Tensors"], swiftSettings: avx2),
+        .target(
+            name: "Pipelines",
+            dependencies: ["Diffusion", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
+            swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
-            dependencies: ["Tensors", "TensorKernels", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Diffusion", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: avx2),
 
         // MARK: - Unit test bundles
@@ -51,6 +61,9 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "DiffusionTests", dependencies: ["Diffusion", "Tensors", "SafeTensors"],
+            resources: [.copy("Fixtures")], swiftSettings: avx2),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are
