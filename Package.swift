@@ -14,10 +14,12 @@ let package = Package(
     products: [
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "TorchCheckpoint", targets: ["TorchCheckpoint"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -34,6 +36,8 @@ let package = Package(
         // MARK: - Public API
         .target(name: "Tensors", dependencies: ["TensorKernels"], swiftSettings: avx2),
         .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: avx2),
+        // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
+        .target(name: "TorchCheckpoint", dependencies: ["Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: ["Tensors", "TensorKernels", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -44,6 +48,9 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        .testTarget(
+            name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors"],
+            resources: [.copy("Fixtures")]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are
