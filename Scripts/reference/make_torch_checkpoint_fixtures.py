@@ -8,6 +8,7 @@ stores the reference; nothing is executed until something unpickles it, which no
 """
 import os
 import pathlib
+import struct
 import zipfile
 
 import torch
@@ -66,6 +67,15 @@ def main():
 
     data = (OUT / "state.bin").read_bytes()
     (OUT / "truncated.bin").write_bytes(data[: len(data) // 2])
+    # One flipped byte inside the first storage: the zip stays readable, its CRC-32 does not match.
+    with zipfile.ZipFile(OUT / "state.bin") as z:
+        info = z.getinfo("state/data/0")
+    # The local header's name and extra-field lengths (torch pads the extra field for alignment).
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    corrupt = bytearray(data)
+    corrupt[start + 5] ^= 0xFF
+    (OUT / "corrupt.bin").write_bytes(bytes(corrupt))
     # Legacy (pre-1.6) format: a bare pickle stream rather than a zip.
     torch.save({"w": torch.ones(2)}, OUT / "legacy.bin", _use_new_zipfile_serialization=False)
 

@@ -58,14 +58,19 @@ public enum TorchCheckpointFile {
         }
     }
 
-    /// One entry's bytes, CRC-checked.
+    /// One entry's bytes, checked against the CRC-32 and size in the zip directory.
     static func extract(_ entry: Entry, from archive: Archive, path: String) throws(TorchCheckpointError) -> Data {
         var data = Data()
         data.reserveCapacity(Int(clamping: entry.uncompressedSize))
+        let checksum: CRC32
         do {
-            _ = try archive.extract(entry, bufferSize: 1 << 20) { data.append($0) }
+            checksum = try archive.extract(entry, bufferSize: 1 << 20) { data.append($0) }
         } catch {
             throw .unreadableEntry(path: path, entry: entry.path, reason: "\(error)")
+        }
+        // extract(_:consumer:) returns the CRC-32 but leaves comparing it to the caller.
+        guard checksum == entry.checksum, UInt64(data.count) == entry.uncompressedSize else {
+            throw .unreadableEntry(path: path, entry: entry.path, reason: "CRC-32 or size mismatch")
         }
         return data
     }

@@ -57,6 +57,12 @@ struct TorchCheckpointFileTests {
         #expect(readError("truncated.bin")?.description == "\(path): not a readable zip archive (missingEndOfCentralDirectoryRecord). Is the file truncated? Download it again or re-save it with torch.save.")
     }
 
+    @Test("A flipped byte in a storage fails its CRC-32 and names the file and entry")
+    func corruptStorage() {
+        let path = fixture("corrupt.bin").path
+        #expect(readError("corrupt.bin")?.description == "\(path): entry 'state/data/0' cannot be read (CRC-32 or size mismatch). The file is corrupt or truncated.")
+    }
+
     @Test("A file that is not a zip archive says so")
     func notAZip() {
         let path = fixture("state.safetensors").path
