@@ -64,6 +64,9 @@ def main():
     torch.save({"weight": torch.ones(2), "payload": Hostile()}, OUT / "hostile.bin")
     torch.save({"ok": torch.ones(2), "complex": torch.ones(2, dtype=torch.complex64)}, OUT / "complex.bin")
     torch.save({"mask": torch.tensor([True, False])}, OUT / "bool.bin")
+    # A training checkpoint: nested dicts flatten to dotted keys; non-tensor entries are skipped.
+    torch.save({"model": {"w": torch.tensor([1.0, -1.0]), "sub": {"b": torch.tensor(3.0)}}, "epoch": 3,
+                "name": "run", "lr": 2e-4, "steps": [1, 2]}, OUT / "nested.bin", pickle_protocol=4)
 
     data = (OUT / "state.bin").read_bytes()
     (OUT / "truncated.bin").write_bytes(data[: len(data) // 2])

@@ -82,9 +82,22 @@ struct TorchCheckpointFileTests {
         #expect(readError(name)?.description == "\(path): tensor '\(key)' has dtype \(dtype); supported are float32, float16, bfloat16, float64, int64 and int32. Convert it to float32.")
     }
 
-    @Test("A missing file is a cannotOpen error")
+    @Test("Nested dicts flatten to dotted keys; ints, strings, floats and lists are skipped")
+    func nestedCheckpoint() throws {
+        let tensors = try TorchCheckpointFile.read(contentsOf: fixture("nested.bin"))
+        #expect(tensors.keys.sorted() == ["model.sub.b", "model.w"])
+        #expect(tensors["model.w"]?.scalars == [1, -1])
+        #expect(tensors["model.sub.b"]?.shape == [])
+    }
+
+    @Test("A missing file is a cannotOpen error naming it")
     func missingFile() {
         let url = URL(fileURLWithPath: "/nonexistent/model.bin")
-        #expect(throws: TorchCheckpointError.self) { try TorchCheckpointFile.read(contentsOf: url) }
+        var thrown: TorchCheckpointError?
+        do { _ = try TorchCheckpointFile.read(contentsOf: url) } catch { thrown = error }
+        guard case .cannotOpen(path: "/nonexistent/model.bin", _) = thrown else {
+            Issue.record("expected cannotOpen, got \(String(describing: thrown))")
+            return
+        }
     }
 }
