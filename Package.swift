@@ -19,10 +19,12 @@ let package = Package(
         .library(name: "Optimizers", targets: ["Optimizers"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
+        .library(name: "TorchCheckpoint", targets: ["TorchCheckpoint"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -47,6 +49,8 @@ let package = Package(
             name: "Pipelines",
             dependencies: ["Diffusion", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
             swiftSettings: avx2),
+        // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
+        .target(name: "TorchCheckpoint", dependencies: ["Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: [
@@ -64,6 +68,9 @@ let package = Package(
         .testTarget(
             name: "DiffusionTests", dependencies: ["Diffusion", "Tensors", "SafeTensors"],
             resources: [.copy("Fixtures")], swiftSettings: avx2),
+        .testTarget(
+            name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors"],
+            resources: [.copy("Fixtures")]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are

@@ -89,8 +89,9 @@ public struct SafeTensorsFile {
         }
     }
 
-    /// IEEE 754 binary16 → binary32 (Float16 is unavailable on x86_64 Linux Swift).
-    private static func halfToFloat(_ h: UInt16) -> Float {
+    /// IEEE 754 binary16 → binary32 (Float16 is unavailable on x86_64 Linux Swift); shared with
+    /// TorchCheckpoint.
+    package static func halfToFloat(_ h: UInt16) -> Float {
         let sign: Float = h & 0x8000 != 0 ? -1 : 1
         let exponent = Int((h >> 10) & 0x1F), mantissa = Float(h & 0x3FF)
         switch exponent {

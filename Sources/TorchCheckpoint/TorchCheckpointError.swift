@@ -1,0 +1,45 @@
+/// Everything that can be wrong with a `torch.save` checkpoint, with where and how to fix it.
+public enum TorchCheckpointError: Error, Equatable, CustomStringConvertible {
+    case cannotOpen(path: String, reason: String)
+    case notAZipArchive(path: String, reason: String)
+    case legacyFormat(path: String)
+    case missingEntry(path: String, entry: String)
+    case unreadableEntry(path: String, entry: String, reason: String)
+    case unsupportedByteOrder(path: String, byteOrder: String)
+    /// The pickle names a callable outside the allow-list; `global` is `module.name`.
+    case refusedGlobal(path: String, global: String)
+    case unsupportedOpcode(path: String, opcode: UInt8, offset: Int)
+    case malformedPickle(path: String, offset: Int, reason: String)
+    case notAStateDict(path: String, found: String)
+    case unsupportedDType(path: String, key: String, dtype: String)
+    case badLayout(path: String, key: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason):
+            "\(path): cannot open (\(reason))."
+        case let .notAZipArchive(path, reason):
+            "\(path): not a readable zip archive (\(reason)). Is the file truncated? Download it again or re-save it with torch.save."
+        case let .legacyFormat(path):
+            "\(path): legacy (pre-1.6) torch.save format; re-save with torch >= 1.6 or convert to safetensors."
+        case let .missingEntry(path, entry):
+            "\(path): the archive has no entry '\(entry)', so it is not a torch.save checkpoint or it is incomplete. Re-save it with torch.save."
+        case let .unreadableEntry(path, entry, reason):
+            "\(path): entry '\(entry)' cannot be read (\(reason)). The file is corrupt or truncated."
+        case let .unsupportedByteOrder(path, byteOrder):
+            "\(path): tensors are stored \(byteOrder)-endian; only little-endian is supported. Re-save the checkpoint on a little-endian machine."
+        case let .refusedGlobal(path, global):
+            "\(path): refused: the pickle calls '\(global)', and loading it would execute code. Only collections.OrderedDict, torch._utils tensor rebuilders and torch storage types are allowed; convert trusted checkpoints to safetensors."
+        case let .unsupportedOpcode(path, opcode, offset):
+            "\(path): unsupported pickle opcode 0x\(String(opcode, radix: 16)) at byte \(offset) of data.pkl; state dicts written by torch.save do not use it. Re-save the state dict with torch.save or convert it to safetensors."
+        case let .malformedPickle(path, offset, reason):
+            "\(path): malformed data.pkl at byte \(offset): \(reason). The file is corrupt or was not written by torch.save."
+        case let .notAStateDict(path, found):
+            "\(path): the checkpoint holds \(found), not a dict of tensors. Save model.state_dict() instead."
+        case let .unsupportedDType(path, key, dtype):
+            "\(path): tensor '\(key)' has dtype \(dtype); supported are float32, float16, bfloat16, float64, int64 and int32. Convert it to float32."
+        case let .badLayout(path, key, reason):
+            "\(path): tensor '\(key)': \(reason). The file is corrupt or truncated."
+        }
+    }
+}
