@@ -34,7 +34,6 @@ package struct PickleMachine {
         }
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
     private mutating func execute(_ opcode: UInt8) throws(TorchCheckpointError) {
         switch opcode {
         case 0x80:  // PROTO
