@@ -2,7 +2,7 @@
 package enum Kernels {}
 
 /// Below this many elements a loop runs on one thread: waking a second one costs more.
-package let parallelGrain = 1 << 15
+@usableFromInline package let parallelGrain = 1 << 15
 
 package protocol BinaryOperator { static func apply(_ a: Float, _ b: Float) -> Float }
 package enum AddOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
@@ -12,7 +12,7 @@ package enum DivideOperator: BinaryOperator { @inline(__always) package static f
 
 extension Kernels {
     /// y[i] = f(x[i]) over `count` elements, split across threads.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
                             _ f: (Float) -> Float) {
         parallelFor(count, grain: parallelGrain) { r in
@@ -20,8 +20,17 @@ extension Kernels {
         }
     }
 
+    /// y[i] = f(i, x[i]) over `count` elements, split across threads (for counter-based randomness).
+    @inlinable @inline(__always)
+    package static func mapIndexed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                                   _ f: (Int, Float) -> Float) {
+        parallelFor(count, grain: parallelGrain) { r in
+            for i in r { y[i] = f(i, x[i]) }
+        }
+    }
+
     /// z[i] = f(x[i], y[i]) over `count` elements, split across threads.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func zip(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
                             count: Int, _ f: (Float, Float) -> Float) {
         parallelFor(count, grain: parallelGrain) { r in
@@ -29,7 +38,9 @@ extension Kernels {
         }
     }
 
-    /// out = a ∘ b with NumPy broadcasting, given a plan from `BroadcastPlan`.
+    /// out = a ∘ b with NumPy broadcasting, given a plan from `BroadcastPlan`. Inlinable so that
+    /// each operator is specialised at the call site (a witness-table call per element otherwise).
+    @inlinable
     package static func binary<Op: BinaryOperator>(
         _ op: Op.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
         plan: BroadcastPlan

@@ -2,7 +2,7 @@
 ///
 /// Range reduction x = n·ln2 + r with |r| ≤ ln2/2, degree-6 Taylor polynomial for e^r, then 2^n
 /// built in the exponent bits. Max relative error about 2e-7 on [-87, 88]; inputs are clamped there.
-@inline(__always)
+@inlinable @inline(__always)
 package func fastExp(_ x: Float) -> Float {
     let magic: Float = 12_582_912  // 1.5 · 2^23: adding it rounds to an integer held in the low bits
     let xc = min(max(x, -87.0), 88.0)
@@ -20,5 +20,5 @@ package func fastExp(_ x: Float) -> Float {
     return p * scale
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 package func fastSigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }

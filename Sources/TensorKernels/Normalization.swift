@@ -38,31 +38,46 @@ extension Kernels {
         }
     }
 
-    /// GroupNorm backward. With x̂ = (x − μ)/σ and d = dy·γ:
+    /// GroupNorm backward. With x̂ = (x − μ)/σ and d = dz·γ:
     ///     dx = (d − mean(d) − x̂·mean(d·x̂)) / σ        (means over the group)
-    ///     dγ[c] = Σ_{n,s} dy·x̂,   dβ[c] = Σ_{n,s} dy
-    /// dγ and dβ are reduced per (n, c) first, then over n in order (thread-count independent).
+    ///     dγ[c] = Σ_{n,s} dz·x̂,   dβ[c] = Σ_{n,s} dz
+    /// dz is dy, or with `silu` (the forward was SiLU(z), z = GroupNorm(x)) dz = dy·SiLU'(z) with z
+    /// recomputed from x on the fly, so the fused op keeps no extra activation. dγ and dβ are
+    /// reduced per (n, c) first, then over n in order (thread-count independent).
     package static func groupNormBackward(
-        x: UnsafePointer<Float>, dy: UnsafePointer<Float>, gamma: UnsafePointer<Float>?,
+        x: UnsafePointer<Float>, dy: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
         mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         dx: UnsafeMutablePointer<Float>?, dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?,
-        batch: Int, channels: Int, spatial: Int, groups: Int
+        batch: Int, channels: Int, spatial: Int, groups: Int, silu: Bool = false
     ) {
         let perGroup = channels / groups, blockSize = perGroup * spatial
         let perChannel = UnsafeMutablePointer<Float>.allocate(capacity: 2 * batch * channels)
         defer { perChannel.deallocate() }
+        let scratch = dx == nil && silu ? UnsafeMutablePointer<Float>.allocate(capacity: batch * channels * spatial) : nil
+        defer { scratch?.deallocate() }
         parallelFor(batch * groups) { r in
             for ng in r {
                 let n = ng / groups, c0 = (ng % groups) * perGroup
                 let mu = mean[ng], rstd = inverseStd[ng]
                 var sumD: Float = 0, sumDX: Float = 0
                 for c in 0..<perGroup {
-                    let xs = x + ng * blockSize + c * spatial, gs = dy + ng * blockSize + c * spatial
+                    let offset = ng * blockSize + c * spatial
+                    let xs = x + offset
+                    var gs = dy + offset
+                    let w = gamma?[c0 + c] ?? 1
+                    if silu {  // dz = dy·SiLU'(z) into dx (or scratch), read back below
+                        let dz = (dx ?? scratch!) + offset
+                        let scale = rstd * w, shift = (beta?[c0 + c] ?? 0) - mu * scale
+                        for s in 0..<spatial {
+                            let z = xs[s] * scale + shift, sg = fastSigmoid(z)
+                            dz[s] = gs[s] * sg * (1 + z * (1 - sg))
+                        }
+                        gs = UnsafePointer(dz)
+                    }
                     let sg = sum(gs, count: spatial)
-                    let sgx = (dot(gs, xs, count: spatial) - mu * sg) * rstd  // Σ dy·x̂
+                    let sgx = (dot(gs, xs, count: spatial) - mu * sg) * rstd  // Σ dz·x̂
                     perChannel[2 * (n * channels + c0 + c)] = sgx
                     perChannel[2 * (n * channels + c0 + c) + 1] = sg
-                    let w = gamma?[c0 + c] ?? 1
                     sumD += w * sg
                     sumDX += w * sgx
                 }
@@ -71,9 +86,10 @@ extension Kernels {
                 let meanD = sumD / count, meanDX = sumDX / count
                 for c in 0..<perGroup {
                     let w = gamma?[c0 + c] ?? 1
-                    let xs = x + ng * blockSize + c * spatial, gs = dy + ng * blockSize + c * spatial
-                    let out = dx + ng * blockSize + c * spatial
-                    // dx = rstd·(w·dy − meanD − (x − μ)·rstd·meanDX)
+                    let offset = ng * blockSize + c * spatial
+                    let xs = x + offset, out = dx + offset
+                    let gs = silu ? UnsafePointer(out) : dy + offset
+                    // dx = rstd·(w·dz − meanD − (x − μ)·rstd·meanDX)
                     let a = rstd * w, b = rstd * rstd * meanDX, cst = -rstd * meanD + mu * b
                     for s in 0..<spatial { out[s] = a * gs[s] - b * xs[s] + cst }
                 }

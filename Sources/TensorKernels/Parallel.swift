@@ -12,7 +12,7 @@ public enum ComputeSettings {
 /// Splits `0..<count` into contiguous chunks of at least `grain` items and runs them on up to
 /// `ComputeSettings.threadCount` threads. Chunk boundaries depend on the thread count, so callers
 /// that reduce must combine per-item (not per-chunk) results to stay thread-count independent.
-@inline(__always)
+@inlinable @inline(__always)
 package func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
     let threads = min(ComputeSettings.threadCount, max(1, count / max(grain, 1)))
     if threads <= 1 {
@@ -27,7 +27,7 @@ package func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> V
 
 /// Runs `body(t)` for t in 0..<count on separate threads (count ≤ cores).
 package enum DispatchQueueShim {
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func concurrent(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 { body(0); return }
         DispatchQueue.concurrentPerform(iterations: count, execute: body)

@@ -74,12 +74,20 @@ extension Tensor {
     }
 
     /// Inverted dropout: in training, zeroes each element with `probability` and scales the rest
-    /// by 1/(1 − probability); outside training, the identity.
+    /// by 1/(1 − probability); outside training, the identity. The keep decision for element i is
+    /// a pure function of the generator's counter and i, so the pullback recomputes it instead of
+    /// storing a mask (no activation memory).
     public func dropout(probability: Float, training: Bool, using rng: inout SeededGenerator) -> Tensor {
         precondition(probability >= 0 && probability < 1, "[dropout] probability must be in [0, 1), got \(probability)")
         guard training, probability > 0 else { return self }
-        let keep = 1 - probability, scale = 1 / keep
-        let mask = Tensor.randomUniform(shape, using: &rng).map { $0 < keep ? scale : 0 }
-        return .result(Tensor.zipMap(self, mask) { $0 * $1 }, inputs: [self]) { g, _ in [Tensor.zipMap(g, mask) { $0 * $1 }] }
+        let keep = 1 - probability, scale = 1 / keep, base = rng.reserve(scalarCount)
+        func apply(_ t: Tensor) -> Tensor {
+            let out = Tensor.uninitialized(t.shape)
+            Kernels.mapIndexed(t.storage.pointer, out.storage.pointer, count: t.scalarCount) { i, v in
+                SeededGenerator.unit(SeededGenerator.draw(base, i)) < keep ? v * scale : 0
+            }
+            return out
+        }
+        return .result(apply(self), inputs: [self]) { g, _ in [apply(g)] }
     }
 }

@@ -17,33 +17,23 @@ extension Tensor {
         let x = self
         let statistics = Tensor.uninitialized([2, batch * groups])
         let mean = statistics.storage.pointer, inverseStd = mean + batch * groups
-        func forward(silu: Bool) -> Tensor {
-            let y = Tensor.uninitialized(shape)
-            Kernels.groupNormForward(
-                x: x.storage.pointer, gamma: gamma.map { UnsafePointer($0.storage.pointer) },
-                beta: beta.map { UnsafePointer($0.storage.pointer) }, y: y.storage.pointer, mean: mean,
-                inverseStd: inverseStd, batch: batch, channels: channels, spatial: spatial, groups: groups,
-                epsilon: epsilon, silu: silu)
-            return y
-        }
-        let y = forward(silu: fusingSiLU)
+        let y = Tensor.uninitialized(shape)
+        Kernels.groupNormForward(
+            x: x.storage.pointer, gamma: gamma.map { UnsafePointer($0.storage.pointer) },
+            beta: beta.map { UnsafePointer($0.storage.pointer) }, y: y.storage.pointer, mean: mean,
+            inverseStd: inverseStd, batch: batch, channels: channels, spatial: spatial, groups: groups,
+            epsilon: epsilon, silu: fusingSiLU)
         let inputs = [x] + [gamma, beta].compactMap { $0 }
         return .result(y, inputs: inputs) { g, needs in
             withExtendedLifetime(statistics) {}  // owns `mean` and `inverseStd`
-            var dz = g
-            if fusingSiLU {  // recompute z = GroupNorm(x) rather than keep it alive
-                dz = Tensor.zipMap(g, forward(silu: false)) { g, z in
-                    let s = fastSigmoid(z)
-                    return g * s * (1 + z * (1 - s))
-                }
-            }
             let dx = needs[0] ? Tensor.uninitialized(x.shape) : nil
             let dgamma = gamma != nil && needs[1] ? Tensor.uninitialized([channels]) : nil
             let dbeta = beta != nil && needs[needs.count - 1] ? Tensor.uninitialized([channels]) : nil
             Kernels.groupNormBackward(
-                x: x.storage.pointer, dy: dz.storage.pointer, gamma: gamma.map { UnsafePointer($0.storage.pointer) },
-                mean: mean, inverseStd: inverseStd, dx: dx?.storage.pointer, dgamma: dgamma?.storage.pointer,
-                dbeta: dbeta?.storage.pointer, batch: batch, channels: channels, spatial: spatial, groups: groups)
+                x: x.storage.pointer, dy: g.storage.pointer, gamma: gamma.map { UnsafePointer($0.storage.pointer) },
+                beta: beta.map { UnsafePointer($0.storage.pointer) }, mean: mean, inverseStd: inverseStd,
+                dx: dx?.storage.pointer, dgamma: dgamma?.storage.pointer, dbeta: dbeta?.storage.pointer,
+                batch: batch, channels: channels, spatial: spatial, groups: groups, silu: fusingSiLU)
             return [dx] + (gamma != nil ? [dgamma] : []) + (beta != nil ? [dbeta] : [])
         }
     }
