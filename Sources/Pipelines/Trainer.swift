@@ -1,0 +1,104 @@
+import Datasets
+import Diffusion
+import Foundation
+import Models
+import NN
+import Optimizers
+import Tensors
+
+/// One step's record: what the progress bar and metrics.jsonl show.
+public struct StepRecord: Codable, Sendable {
+    public let step: Int
+    public let loss: Float
+    public let gradientNorm: Float
+    public let learningRate: Float
+    public let imagesPerSecond: Double
+}
+
+/// Algorithm 1 looped with the paper's recipe: loss → gradients → global-norm clip → Adam with
+/// warm-up → EMA. Every random stream (data order and flips, t and ε, dropout) is seeded and
+/// saved in checkpoints, so a resumed run is bit-identical to an uninterrupted one.
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    public let unet: UNet
+    public let diffusion: DDPM
+    public let data: DataLoader
+    public let parameters: [(key: String, parameter: Parameter)]
+    public let adam: Adam
+    public let ema: ExponentialMovingAverage
+    let schedule: LearningRateSchedule
+    /// Steps completed.
+    public internal(set) var step = 0
+    /// t and ε of Algorithm 1.
+    var noiseGenerator: SeededGenerator
+    /// Dropout masks.
+    var dropoutGenerator: SeededGenerator
+
+    public init(unet: UNet, diffusion: DDPM, data: DataLoader, configuration: TrainingConfiguration) throws(PipelineError) {
+        try configuration.validate()
+        guard data.batchSize * configuration.gradientAccumulation == configuration.batchSize else {
+            throw .invalid("the data loader's batch \(data.batchSize) × accumulation \(configuration.gradientAccumulation) must equal the batch size \(configuration.batchSize)")
+        }
+        self.configuration = configuration
+        self.unet = unet
+        self.diffusion = diffusion
+        self.data = data
+        parameters = unet.namedParameters()
+        adam = Adam(learningRate: configuration.learningRate)
+        ema = ExponentialMovingAverage(of: parameters.map(\.parameter), decay: configuration.emaDecay, warmup: configuration.emaWarmup)
+        schedule = LearningRateSchedule(baseRate: configuration.learningRate, warmupSteps: configuration.warmupSteps)
+        noiseGenerator = SeededGenerator(seed: configuration.seed &+ 1)
+        dropoutGenerator = SeededGenerator(seed: configuration.seed &+ 2)
+    }
+
+    /// One optimiser step (Algorithm 1 lines 2-5, averaged over the micro-batches). Throws, and
+    /// changes no weight, when the loss or the gradients are not finite.
+    @discardableResult
+    public func trainStep() throws(PipelineError) -> StepRecord {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let variables = parameters.map(\.parameter.value)
+        var total: [Tensor]? = nil
+        var lossSum: Float = 0
+        let micro = configuration.gradientAccumulation
+        for _ in 0..<micro {
+            let x0 = data.next().images                                                     // 2: x₀ ~ q(x₀)
+            let loss = self.loss(x0)                                                        // 3-5: t, ε, ‖ε − ε_θ‖²
+            lossSum += loss.scalar
+            let grads = gradients(of: loss, withRespectTo: variables)
+            total = total.map { zip($0, grads).map { ($0 + $1).detached() } } ?? grads
+        }
+        var grads = total!
+        if micro > 1 { grads = grads.map { ($0 * (1 / Float(micro))).detached() } }
+        let loss = lossSum / Float(micro)
+        let (norm, factor) = clipFactor(forGlobalNormOf: grads, maxNorm: configuration.gradientClip > 0 ? configuration.gradientClip : .infinity)
+        guard loss.isFinite else { throw .nonFinite(step: step + 1, what: "the loss") }
+        guard norm.isFinite else { throw .nonFinite(step: step + 1, what: "the gradient norm") }
+        step += 1
+        adam.learningRate = schedule.rate(atStep: step)                                     // warm-up (App. B)
+        adam.update(parameters.map(\.parameter), gradients: grads, gradientScale: factor)   // clip + Adam
+        ema.update(parameters.map(\.parameter))                                             // EMA 0.9999
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return StepRecord(step: step, loss: loss, gradientNorm: norm, learningRate: adam.learningRate,
+                          imagesPerSecond: Double(configuration.batchSize) / seconds)
+    }
+
+    /// L_simple (eq. 14) or the hybrid loss, with dropout drawn from its own stream.
+    func loss(_ x0: Tensor) -> Tensor {
+        let predict: NoisePredictor = { [unowned self] xt, t in
+            self.unet(xt, timesteps: t, training: true, rng: &self.dropoutGenerator)
+        }
+        switch configuration.loss {
+        case .simple: return diffusion.trainingLoss(x0, using: &noiseGenerator, predictNoise: predict)
+        case .hybrid: return diffusion.hybridLoss(x0, using: &noiseGenerator, predictNoise: predict)
+        }
+    }
+
+    /// The EMA weights as a separate network (for sampling and export).
+    public func emaModel() throws(PipelineError) -> UNet {
+        let copy: UNet
+        do { copy = try UNet(unet.configuration) } catch { throw .invalid(error.description) }
+        let state = Dictionary(uniqueKeysWithValues: zip(parameters.map(\.key), ema.averages))
+        do { try copy.load(state) } catch { throw .parameters(path: "EMA", error) }
+        return copy
+    }
+}

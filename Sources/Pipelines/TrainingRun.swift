@@ -1,0 +1,115 @@
+import Datasets
+import Diffusion
+import Foundation
+import Models
+import Tensors
+
+/// A training run on disk: the loop around `Trainer` that writes metrics.jsonl, sample grids from
+/// the EMA model with fixed noise, rotating checkpoints, and at the end the EMA model as a
+/// diffusers directory and a loss plot.
+///
+///     <output>/metrics.jsonl  checkpoints/step-<n>.safetensors  samples/step-<n>.png
+///     <output>/model/ (diffusers: config.json, diffusion_pytorch_model.safetensors, scheduler_config.json)
+///     <output>/loss.png
+public final class TrainingRun {
+    public let trainer: Trainer
+    public let output: URL
+    public var scheduler = SchedulerConfiguration.paper
+    /// Called after every step with its record (progress bars).
+    public var onStep: (StepRecord) -> Void = { _ in }
+    /// Called with each file written (so the CLI can say where things are).
+    public var onFile: (String, URL) -> Void = { _, _ in }
+    var losses: [Float] = []
+
+    public init(trainer: Trainer, output: URL) {
+        self.trainer = trainer
+        self.output = output
+    }
+
+    var checkpointDirectory: URL { output.appendingPathComponent("checkpoints") }
+
+    /// The newest checkpoint in the run directory, if any.
+    public func latestCheckpoint() -> URL? {
+        let files = (try? FileManager.default.contentsOfDirectory(at: checkpointDirectory, includingPropertiesForKeys: nil)) ?? []
+        return files.filter { $0.lastPathComponent.hasPrefix("step-") && $0.pathExtension == "safetensors" }
+            .max { stepNumber($0) < stepNumber($1) }
+    }
+
+    func stepNumber(_ url: URL) -> Int { Int(url.deletingPathExtension().lastPathComponent.dropFirst(5)) ?? -1 }
+
+    /// Trains until `trainer.configuration.steps` or until `deadline`, whichever comes first;
+    /// always ends with a checkpoint, the exported EMA model and the loss plot.
+    public func run(deadline: Date? = nil) throws(PipelineError) {
+        let config = trainer.configuration
+        do {
+            for dir in [output, checkpointDirectory, output.appendingPathComponent("samples")] {
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            }
+        } catch { throw .cannotWrite(path: output.path, reason: "\(error)") }
+        let metrics = output.appendingPathComponent("metrics.jsonl")
+        if !FileManager.default.fileExists(atPath: metrics.path) { FileManager.default.createFile(atPath: metrics.path, contents: nil) }
+        guard let log = FileHandle(forWritingAtPath: metrics.path) else { throw .cannotWrite(path: metrics.path, reason: "cannot open") }
+        defer { try? log.close() }
+        _ = try? log.seekToEnd()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let fixedNoise = trainer.diffusion.schedule.timestepCount > 0 ? sampleNoise() : nil
+        while trainer.step < config.steps {
+            let record = try trainer.trainStep()
+            losses.append(record.loss)
+            onStep(record)
+            if record.step % config.logEvery == 0 || record.step == 1, let line = try? encoder.encode(record) {
+                try? log.write(contentsOf: line + Data("\n".utf8))
+            }
+            if config.sampleEvery > 0, record.step % config.sampleEvery == 0, let fixedNoise { try writeSamples(fixedNoise) }
+            if record.step % config.checkpointEvery == 0 { try saveCheckpoint() }
+            if let deadline, Date() >= deadline { break }
+        }
+        if latestCheckpoint().map(stepNumber) != trainer.step { try saveCheckpoint() }
+        if let fixedNoise { try writeSamples(fixedNoise) }
+        let modelDirectory = output.appendingPathComponent("model")
+        try ModelDirectory.save(try trainer.emaModel(), scheduler: scheduler, to: modelDirectory)
+        onFile("EMA model (diffusers layout)", modelDirectory)
+        let plot = output.appendingPathComponent("loss.png")
+        do { try ImageWriter.writePNG(LossPlot.image(losses: allLosses(metrics)), to: plot) } catch {
+            throw .cannotWrite(path: plot.path, reason: error.description)
+        }
+        onFile("loss curve", plot)
+    }
+
+    /// Losses of this run, including steps before a resume (from metrics.jsonl) plus this session's.
+    func allLosses(_ metrics: URL) -> [Float] {
+        guard let text = try? String(contentsOf: metrics, encoding: .utf8) else { return losses }
+        let logged = text.split(separator: "\n").compactMap { try? JSONDecoder().decode(StepRecord.self, from: Data($0.utf8)) }
+        return logged.count >= 2 ? logged.map(\.loss) : losses
+    }
+
+    /// Saves `checkpoints/step-<n>.safetensors` and deletes all but the newest `keepCheckpoints`.
+    public func saveCheckpoint() throws(PipelineError) {
+        let url = checkpointDirectory.appendingPathComponent("step-\(trainer.step).safetensors")
+        try Checkpoint.save(trainer, to: url)
+        onFile("checkpoint", url)
+        let files = ((try? FileManager.default.contentsOfDirectory(at: checkpointDirectory, includingPropertiesForKeys: nil)) ?? [])
+            .filter { $0.lastPathComponent.hasPrefix("step-") && $0.pathExtension == "safetensors" }
+            .sorted { stepNumber($0) > stepNumber($1) }
+        for old in files.dropFirst(trainer.configuration.keepCheckpoints) { try? FileManager.default.removeItem(at: old) }
+    }
+
+    /// Fixed x_T for progress grids: the same 16 images every time, so progress is comparable.
+    func sampleNoise() -> Tensor {
+        var rng = SeededGenerator(seed: 1234)
+        let c = trainer.unet.configuration
+        let size = c.sampleSize ?? 32
+        return Tensor.randomNormal([16, c.inChannels, size, size], using: &rng)
+    }
+
+    /// A grid sampled from the EMA model with 50 DDIM steps (fast; the paper's sampler is `ddpm sample`).
+    func writeSamples(_ noise: Tensor) throws(PipelineError) {
+        let pipeline = SamplingPipeline(unet: try trainer.emaModel(), diffusion: trainer.diffusion)
+        let steps = min(50, trainer.diffusion.schedule.timestepCount)
+        let result = try pipeline.sample(from: noise, sampler: .ddim(steps: steps, eta: 0), seed: 0)
+        let url = output.appendingPathComponent("samples/step-\(trainer.step).png")
+        do { try ImageWriter.writeGrid(result.sample, to: url, columns: 4) } catch { throw .cannotWrite(path: url.path, reason: error.description) }
+        onFile("samples", url)
+    }
+}

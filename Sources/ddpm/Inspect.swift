@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Models
+import NN
+import Pipelines
+import SafeTensors
+import Tensors
+
+/// `ddpm inspect`: what a model directory, checkpoint or weights file holds.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's configuration, parameter count and keys (diffusers directory, checkpoint, .safetensors or .bin).")
+
+    @Argument(help: "A diffusers model directory, a swift-ddpm checkpoint, or a .safetensors/.bin weights file.")
+    var path: String
+
+    func run() throws {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw ValidationError("\(path): not found.")
+        }
+        if isDirectory.boolValue {
+            let config = try ModelDirectory.configuration(at: url)
+            print("diffusers UNet2DModel directory: \(url.path)")
+            describe(config)
+            if let scheduler = try ModelDirectory.scheduler(at: url) {
+                print("scheduler: \(scheduler.className), T = \(scheduler.numTrainTimesteps), \(scheduler.betaSchedule) β \(scheduler.betaStart)…\(scheduler.betaEnd), variance \(scheduler.varianceType), clip_sample \(scheduler.clipSample), prediction \(scheduler.predictionType)")
+            }
+            if let weights = try? ModelDirectory.weightsFile(at: url) {
+                let state = try ModelDirectory.stateDictionary(from: weights)
+                summarize(state, source: weights.lastPathComponent)
+                do { try UNet(config).load(state); print("weights load strictly: yes") } catch { print("weights load strictly: NO\n\(error)") }
+            } else {
+                print("weights: none (configuration only)")
+            }
+        } else if let contents = try? Checkpoint.load(url) {
+            print("swift-ddpm training checkpoint at step \(contents.step)")
+            describe(contents.unet)
+            let t = contents.training
+            print("training: batch \(t.batchSize), lr \(t.learningRate), warm-up \(t.warmupSteps), EMA \(t.emaDecay)\(t.emaWarmup ? " (warm-up)" : ""), clip \(t.gradientClip), loss \(t.loss.rawValue), seed \(t.seed)")
+        } else {
+            summarize(try ModelDirectory.stateDictionary(from: url), source: url.lastPathComponent)
+        }
+    }
+
+    private func describe(_ c: UNetConfiguration) {
+        print("configuration: in \(c.inChannels), out \(c.outChannels), size \(c.sampleSize.map(String.init) ?? "?"), channels \(c.blockOutChannels), \(c.layersPerBlock) blocks per level")
+        print("  down \(c.downBlockTypes)\n  up   \(c.upBlockTypes)")
+        print("  GroupNorm \(c.normNumGroups) groups eps \(c.normEps), attention heads: \(c.attentionHeadDim.map { "dim \($0)" } ?? "one"), dropout \(c.dropout), embedding flip_sin_to_cos \(c.flipSinToCos) freq_shift \(c.freqShift), downsample_padding \(c.downsamplePadding)")
+        if let unet = try? UNet(c) { print("parameters: \(unet.parameterCount.formatted()) (from the configuration)") }
+    }
+
+    private func summarize(_ state: [String: Tensor], source: String) {
+        let total = state.values.reduce(0) { $0 + $1.scalarCount }
+        print("\(source): \(state.count) tensors, \(total.formatted()) values")
+        var groups: [String: (count: Int, values: Int)] = [:]
+        for (key, t) in state {
+            let top = key.split(separator: ".").prefix(2).joined(separator: ".")
+            groups[top, default: (0, 0)].count += 1
+            groups[top, default: (0, 0)].values += t.scalarCount
+        }
+        for (key, g) in groups.sorted(by: { $0.key < $1.key }) { print("  \(key): \(g.count) tensors, \(g.values.formatted()) values") }
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Datasets
+import Diffusion
+import Foundation
+import Models
+import Pipelines
+import Tensors
+
+/// `ddpm train`: Algorithm 1 with the paper's recipe on an image dataset.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a DDPM (Algorithm 1, the paper's recipe) with progress, metrics, sample grids and exact resume.")
+
+    @Option(help: "fashion-mnist (Debian's dataset-fashion-mnist), mnist (IDX files in --data), cifar10 (binary batches in --data) or folder (images under --data).")
+    var dataset: DatasetKind = .fashionMNIST
+
+    @Option(help: "Dataset location (a directory; default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
+    var data: String?
+
+    @Option(help: "Model preset: \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")); default: small32-grey for grey data, cifar10 otherwise.")
+    var preset: String?
+
+    @Option(help: "Run directory (metrics.jsonl, checkpoints/, samples/, model/, loss.png).")
+    var output = "runs/default"
+
+    @Option(help: "Optimiser steps.") var steps: Int?
+    @Option(help: "Images per step.") var batchSize: Int?
+    @Option(help: "Micro-batches per step (gradient accumulation).") var accumulate = 1
+    @Option(help: "Adam learning rate (paper: 2e-4).") var learningRate: Float?
+    @Option(help: "Linear warm-up steps (paper: 5000).") var warmup: Int?
+    @Option(help: "EMA decay (paper: 0.9999).") var emaDecay: Float?
+    @Flag(inversion: .prefixedNo, help: "EMA decay warm-up min(decay, (1+t)/(10+t)).") var emaWarmup: Bool?
+    @Option(help: "Global gradient-norm clip (paper: 1.0; 0 disables).") var gradClip: Float = 1
+    @Flag(inversion: .prefixedNo, help: "Random horizontal flips (paper: on).") var flip: Bool?
+    @Option(help: "Loss: simple (eq. 14) or hybrid (learned variance).") var loss: TrainingConfiguration.Loss = .simple
+    @Option(help: "Seed of every random stream.") var seed: UInt64 = 0
+    @Option(help: "Steps between checkpoints.") var checkpointEvery: Int?
+    @Option(help: "Checkpoints to keep.") var keep = 2
+    @Option(help: "Steps between sample grids (0: only at the end).") var sampleEvery: Int?
+    @Option(help: "Stop after this many minutes (a checkpoint is saved; resume with --resume).") var maxMinutes: Double?
+    @Flag(help: "Continue from the newest checkpoint in --output, exactly.") var resume = false
+    @Flag(help: "Stop on any unreadable image instead of skipping it.") var strict = false
+
+    enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
+
+    func validate() throws {
+        if let preset, UNetConfiguration.presets[preset] == nil {
+            throw ValidationError("unknown --preset '\(preset)'; choose one of \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")).")
+        }
+        if dataset != .fashionMNIST && data == nil { throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
+        if let maxMinutes, maxMinutes <= 0 { throw ValidationError("--max-minutes must be positive (got \(maxMinutes)).") }
+    }
+
+    func run() throws {
+        let images = try loadImages()
+        let grey = images.channels == 1
+        var unetConfig = UNetConfiguration.presets[preset ?? (grey ? "small32-grey" : "cifar10")]!
+        guard unetConfig.inChannels == images.channels else {
+            throw ValidationError("preset has \(unetConfig.inChannels) input channels but the data has \(images.channels); pick a \(grey ? "grey" : "colour") preset.")
+        }
+        unetConfig.sampleSize = images.height
+        // A short CPU run on a small preset: departures from the paper, each printed (issue 5).
+        let small = unetConfig.blockOutChannels[0] < 128
+        var config = TrainingConfiguration()
+        config.batchSize = batchSize ?? (small ? 64 : 128)
+        config.gradientAccumulation = accumulate
+        config.steps = steps ?? (small ? 20_000 : 800_000)
+        config.learningRate = learningRate ?? (unetConfig.sampleSize ?? 32 >= 256 ? 2e-5 : 2e-4)
+        config.warmupSteps = warmup ?? (small ? 500 : 5000)
+        config.emaDecay = emaDecay ?? (small ? 0.999 : 0.9999)
+        config.emaWarmup = emaWarmup ?? small
+        config.gradientClip = gradClip
+        config.randomFlip = flip ?? !grey  // digits and garments: flips off by default for grey data
+        config.loss = loss
+        config.seed = seed
+        config.checkpointEvery = checkpointEvery ?? (small ? 500 : 5000)
+        config.keepCheckpoints = keep
+        config.sampleEvery = sampleEvery ?? (small ? 500 : 5000)
+        config.logEvery = small ? 10 : 100
+        try config.validate()
+        if small {
+            print("small preset: warm-up \(config.warmupSteps) steps, EMA \(config.emaDecay)\(config.emaWarmup ? " with warm-up" : ""), batch \(config.batchSize) (paper: 5000, 0.9999, 128); flips \(config.randomFlip ? "on" : "off")")
+        }
+        if loss == .hybrid { unetConfig.outChannels = 2 * unetConfig.inChannels }
+        let unet = try UNet(unetConfig, seed: seed)
+        var diffusion = DDPM(schedule: try NoiseSchedule())
+        if loss == .hybrid { diffusion.variance = .learnedRange }
+        let loader = try DataLoader(images: images, batchSize: config.batchSize / accumulate, seed: seed, horizontalFlips: config.randomFlip)
+        let trainer = try Trainer(unet: unet, diffusion: diffusion, data: loader, configuration: config)
+        let run = TrainingRun(trainer: trainer, output: URL(fileURLWithPath: output))
+        if resume {
+            guard let latest = run.latestCheckpoint() else {
+                throw ValidationError("--resume: no checkpoint in \(output)/checkpoints; start without --resume.")
+            }
+            let contents = try Checkpoint.load(latest)
+            guard contents.training == config else {
+                throw ValidationError("--resume: \(latest.path) was made with different training options; repeat the original command's options.")
+            }
+            try Checkpoint.restore(contents, into: trainer)
+            print("resumed from \(latest.path) at step \(trainer.step)")
+        } else if run.latestCheckpoint() != nil {
+            throw ValidationError("\(output) already holds checkpoints; pass --resume to continue it or choose another --output.")
+        }
+        print("training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)")
+        let bar = ProgressBar(total: config.steps, label: "step")
+        let first = trainer.step
+        var smoothed: Float?
+        run.onStep = { r in
+            smoothed = smoothed.map { 0.98 * $0 + 0.02 * r.loss } ?? r.loss
+            bar.update(r.step, startedAt: first, String(format: "loss %.4f %.1f img/s", smoothed!, r.imagesPerSecond))
+        }
+        run.onFile = { what, url in if what != "checkpoint" && what != "samples" { print("\n\(what): \(url.path)") } }
+        let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
+        try run.run(deadline: deadline)
+        bar.finish()
+        print("stopped at step \(trainer.step) of \(config.steps); checkpoint in \(output)/checkpoints, samples in \(output)/samples")
+    }
+
+    private func loadImages() throws -> ImageSet {
+        switch dataset {
+        case .fashionMNIST:
+            return try FashionMNIST.load(train: true, directory: data.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory)
+        case .mnist:
+            let dir = URL(fileURLWithPath: data!)
+            let file = ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"].map { dir.appendingPathComponent($0) }
+                .first { FileManager.default.fileExists(atPath: $0.path) }
+            guard let file else { throw ValidationError("\(dir.path): no train-images-idx3-ubyte(.gz) found.") }
+            return try IDX.load(images: file, layout: .pad(to: 32))
+        case .cifar10:
+            return try CIFAR10.load(directory: URL(fileURLWithPath: data!), train: true)
+        case .folder:
+            let preset = preset.flatMap { UNetConfiguration.presets[$0] }
+            return try ImageFolder.load(URL(fileURLWithPath: data!),
+                                        options: .init(size: preset?.sampleSize ?? 32, channels: preset?.inChannels ?? 3, strict: strict))
+        }
+    }
+}
