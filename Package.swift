@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Optimizers", targets: ["Optimizers"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
@@ -31,6 +32,9 @@ let package = Package(
         .target(name: "CDNNL", path: "Sources/CDNNL"),
         // The FMA peak probe (512-bit vectors need C).
         .target(name: "CMachine", path: "Sources/CMachine"),
+        // libpng, libjpeg-turbo and zlib behind setjmp-guarded calls (Sources/CImageCodecs/include/CImageCodecs.h).
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
         .target(name: "TensorKernels", dependencies: ["CDNNL", "CMachine", .target(name: "CBLAS", condition: .when(platforms: [.linux]))],
                 swiftSettings: kernels),
 
@@ -40,6 +44,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensors"], swiftSettings: avx2),
         .target(name: "Models", dependencies: ["NN", "Tensors"], swiftSettings: avx2),
         .target(name: "Optimizers", dependencies: ["NN", "Tensors", "TensorKernels"], swiftSettings: avx2),
+        .target(name: "Datasets", dependencies: ["Tensors", "CImageCodecs"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: ["Tensors", "TensorKernels", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -50,6 +55,7 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
