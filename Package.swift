@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Diffusion", targets: ["Diffusion"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "TorchCheckpoint", targets: ["TorchCheckpoint"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
@@ -35,6 +36,9 @@ let package = Package(
         .target(name: "CDNNL", path: "Sources/CDNNL"),
         // The FMA peak probe (512-bit vectors need C).
         .target(name: "CMachine", path: "Sources/CMachine"),
+        // libpng, libjpeg-turbo and zlib behind setjmp-guarded calls (Sources/CImageCodecs/include/CImageCodecs.h).
+        .target(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]),
         .target(name: "TensorKernels", dependencies: ["CDNNL", "CMachine", .target(name: "CBLAS", condition: .when(platforms: [.linux]))],
                 swiftSettings: kernels),
 
@@ -47,14 +51,15 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Tensors"], swiftSettings: avx2),
         .target(
             name: "Pipelines",
-            dependencies: ["Diffusion", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
+            dependencies: ["Datasets", "Diffusion", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
             swiftSettings: avx2),
         // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
         .target(name: "TorchCheckpoint", dependencies: ["Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
+        .target(name: "Datasets", dependencies: ["Tensors", "CImageCodecs"], swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: [
-                "Diffusion", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
+                "Datasets", "Diffusion", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: avx2),
@@ -64,6 +69,7 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "DiffusionTests", dependencies: ["Diffusion", "Tensors", "SafeTensors"],

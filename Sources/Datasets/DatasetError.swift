@@ -1,0 +1,60 @@
+/// Everything that can go wrong reading a dataset or writing images: each case names the file,
+/// says what was expected and what was found, and how to fix it.
+public enum DatasetError: Error, Equatable, CustomStringConvertible {
+    /// The file or directory does not exist; `fix` says how to get it.
+    case missing(path: String, fix: String)
+    /// The directory holds no readable PNG or JPEG image.
+    case empty(path: String, skipped: Int)
+    case cannotRead(path: String, reason: String)
+    /// A gzip stream that zlib cannot inflate (usually a truncated download).
+    case corruptGzip(path: String, reason: String)
+    case badIDXMagic(path: String, expected: UInt32, actual: UInt32)
+    case badIDXDimensions(path: String, expected: String, actual: [Int])
+    case truncatedIDX(path: String, expectedBytes: Int, actualBytes: Int)
+    /// A CIFAR-10 binary batch whose size is not a whole number of 3073-byte records.
+    case truncatedCIFAR(path: String, size: Int)
+    case corruptImage(path: String, reason: String)
+    /// Fewer images than one batch while the last partial batch is dropped.
+    case tooFewImages(count: Int, batchSize: Int)
+    case invalidBatch(shape: [Int], reason: String)
+    case cannotWrite(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .missing(path, fix):
+            "\(path): not found. \(fix)"
+        case let .empty(path, skipped):
+            "\(path): no readable PNG or JPEG images found (expected at least one .png, .jpg or .jpeg file, searched recursively"
+                + (skipped > 0 ? "; \(skipped) file(s) were unreadable and skipped" : "")
+                + "). Point the dataset at a folder of images."
+        case let .cannotRead(path, reason):
+            "\(path): cannot read (\(reason)). Check that the file exists and is readable."
+        case let .corruptGzip(path, reason):
+            "\(path): corrupt or truncated gzip data (\(reason)). Download or install the file again."
+        case let .badIDXMagic(path, expected, actual):
+            "\(path): not an IDX file of unsigned bytes: magic is \(hex(actual)), expected \(hex(expected)). "
+                + "Pass the images file (…-images-idx3-ubyte[.gz]) or the labels file (…-labels-idx1-ubyte[.gz])."
+        case let .badIDXDimensions(path, expected, actual):
+            "\(path): IDX dimensions \(actual), expected \(expected). The file is not MNIST-style data or is corrupt."
+        case let .truncatedIDX(path, expectedBytes, actualBytes):
+            "\(path): IDX header promises \(expectedBytes) bytes, the file has \(actualBytes). The file is truncated; download it again."
+        case let .truncatedCIFAR(path, size):
+            "\(path): \(size) bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label byte + 3072 pixel bytes); "
+                + "\(size / 3073) whole record(s) and \(size % 3073) stray byte(s). The file is truncated or not a CIFAR-10 binary batch."
+        case let .corruptImage(path, reason):
+            "\(path): corrupt or unsupported image (\(reason)). Delete or re-export it, or drop --strict to skip such files."
+        case let .tooFewImages(count, batchSize):
+            "the dataset has \(count) image(s), fewer than one batch of \(batchSize), and the last partial batch is dropped. "
+                + "Use a smaller batch size or more images."
+        case let .invalidBatch(shape, reason):
+            "cannot write images from a tensor of shape \(shape): \(reason)."
+        case let .cannotWrite(path, reason):
+            "\(path): cannot write (\(reason)). Check that the directory exists, is writable and the disk is not full; any earlier file at this path is unchanged."
+        }
+    }
+}
+
+private func hex(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}
