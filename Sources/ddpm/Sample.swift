@@ -124,7 +124,8 @@ struct Sample: ParsableCommand {
         }
         try ImageWriter.writeGrid(Tensor.concatenated(tiles, alongAxis: 0), to: out.appendingPathComponent("process.png"), columns: frames.count)
         let gifFrames = frames.map { $0.xt.sliced(alongAxis: 0, 0..<shown) } + [frames.last!.predictedX0.sliced(alongAxis: 0, 0..<shown)]
-        try GIFWriter.writeGIF(frames: gifFrames, to: out.appendingPathComponent("process.gif"), delay: 30)
+        let rasters = try gifFrames.map { try ImageWriter.grid($0, columns: shown) }
+        try ImageWriter.writeAtomically(ImageWriter.gifData(rasters, delay: 30), to: out.appendingPathComponent("process.gif"))
     }
 
     private func readNoise(_ path: String) throws -> Tensor {

@@ -137,3 +137,5 @@ struct Train: ParsableCommand {
         }
     }
 }
+
+extension TrainingConfiguration.Loss: ExpressibleByArgument {}
