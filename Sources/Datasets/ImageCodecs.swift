@@ -109,10 +109,8 @@ public enum ImageCodecs {
     }
 
     /// The bytes of a file, inflated if it is gzip (zlib passes other files through unchanged).
-    public static func readPossiblyGzipped(_ url: URL) throws(DatasetError) -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw .missing(path: url.path, fix: "Check the path.")
-        }
+    public static func readPossiblyGzipped(_ url: URL, fix: String = "Check the path.") throws(DatasetError) -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw .missing(path: url.path, fix: fix) }
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: Int(DDPM_CODEC_MESSAGE_LENGTH))

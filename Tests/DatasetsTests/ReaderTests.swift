@@ -143,4 +143,15 @@ struct ReaderTests {
             #expect(fromDebian!.description.contains("apt-get install dataset-fashion-mnist"))
         }
     }
+
+    @Test("Fashion-MNIST from Debian's dataset-fashion-mnist: 10,000 test images, 1,000 per class",
+          .enabled(if: FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory.path)))
+    func fashionInstalled() throws {
+        let test = try FashionMNIST.load(train: false)
+        #expect(dims(test.count, test.channels, test.height, test.width) == dims(10000, 1, 32, 32))
+        #expect(test.pixels.count == 10000 * 32 * 32)  // bytes, not floats: compact in memory
+        var perClass = [Int](repeating: 0, count: 10)
+        for label in test.labels { perClass[label] += 1 }
+        #expect(perClass == [Int](repeating: 1000, count: 10))
+    }
 }
