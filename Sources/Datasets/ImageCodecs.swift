@@ -85,7 +85,7 @@ public enum ImageCodecs {
         } else if bytes.starts(with: [0xFF, 0xD8]) {
             status = ddpm_jpeg_decode(bytes, bytes.count, &image, &message)
         } else {
-            throw .corruptImage(path: path, reason: "neither PNG nor JPEG: the file starts with \(bytes.prefix(4).map { String($0, radix: 16) })")
+            throw .corruptImage(path: path, reason: "neither PNG nor JPEG: the file starts with bytes \(bytes.prefix(4).map { String($0, radix: 16) }.joined(separator: " "))")
         }
         guard status == 0, let pixels = image.pixels else {
             throw .corruptImage(path: path, reason: String(cString: message))
