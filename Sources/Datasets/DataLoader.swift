@@ -36,7 +36,8 @@ public struct DataBatch {
 /// come from a second generator whose state is part of `position`. A batch is a pure function
 /// of the position it starts at (`makeBatch(at:)`), so the background thread that prepares the
 /// next batch computes exactly what the caller's thread would have, and restoring a saved
-/// position replays the same stream.
+/// position replays the same stream. One thread calls `next()`; the loader's own thread only
+/// ever runs `makeBatch(at:)`.
 public final class DataLoader: @unchecked Sendable {
     public var images: ImageSet { maker.images }
     public var batchSize: Int { maker.batchSize }

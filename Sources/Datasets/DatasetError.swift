@@ -42,7 +42,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             "\(path): \(size) bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label byte + 3072 pixel bytes); "
                 + "\(size / 3073) whole record(s) and \(size % 3073) stray byte(s). The file is truncated or not a CIFAR-10 binary batch."
         case let .corruptImage(path, reason):
-            "\(path): corrupt or unsupported image (\(reason)). Delete or re-export it, or drop --strict to skip such files."
+            "\(path): corrupt or unsupported image (\(reason)). Re-export or delete it; without --strict, image folders skip such files."
         case let .tooFewImages(count, batchSize):
             "the dataset has \(count) image(s), fewer than one batch of \(batchSize), and the last partial batch is dropped. "
                 + "Use a smaller batch size or more images."

@@ -58,7 +58,8 @@ public enum IDX {
 
     /// The sizes and payload of an unsigned-byte IDX file with `dimensions` dimensions.
     static func read(_ url: URL, dimensions: Int) throws(DatasetError) -> ([Int], [UInt8]) {
-        let bytes = try ImageCodecs.readPossiblyGzipped(url)
+        let bytes = try ImageCodecs.readPossiblyGzipped(
+            url, fix: "Check the path: MNIST-style files are named like train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz.")
         let expectedMagic = UInt32(0x0800 + dimensions)
         guard bytes.count >= 4 else { throw .truncatedIDX(path: url.path, expectedBytes: 4 + 4 * dimensions, actualBytes: bytes.count) }
         let magic = bigEndian(bytes, at: 0)

@@ -85,7 +85,7 @@ public enum ImageCodecs {
         } else if bytes.starts(with: [0xFF, 0xD8]) {
             status = ddpm_jpeg_decode(bytes, bytes.count, &image, &message)
         } else {
-            throw .corruptImage(path: path, reason: "neither PNG nor JPEG: the file starts with \(bytes.prefix(4).map { String($0, radix: 16) })")
+            throw .corruptImage(path: path, reason: "neither PNG nor JPEG: the file starts with bytes \(bytes.prefix(4).map { String($0, radix: 16) }.joined(separator: " "))")
         }
         guard status == 0, let pixels = image.pixels else {
             throw .corruptImage(path: path, reason: String(cString: message))
@@ -109,10 +109,8 @@ public enum ImageCodecs {
     }
 
     /// The bytes of a file, inflated if it is gzip (zlib passes other files through unchanged).
-    public static func readPossiblyGzipped(_ url: URL) throws(DatasetError) -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw .missing(path: url.path, fix: "Check the path.")
-        }
+    public static func readPossiblyGzipped(_ url: URL, fix: String = "Check the path.") throws(DatasetError) -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw .missing(path: url.path, fix: fix) }
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: Int(DDPM_CODEC_MESSAGE_LENGTH))
