@@ -17,10 +17,13 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Optimizers", targets: ["Optimizers"]),
+        .library(name: "Metrics", targets: ["Metrics"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // .npz reading and writing (FID statistics files are zip archives of .npy arrays).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -40,6 +43,8 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensors"], swiftSettings: avx2),
         .target(name: "Models", dependencies: ["NN", "Tensors"], swiftSettings: avx2),
         .target(name: "Optimizers", dependencies: ["NN", "Tensors", "TensorKernels"], swiftSettings: avx2),
+        .target(name: "Metrics", dependencies: ["NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
+                swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: ["Tensors", "TensorKernels", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -51,6 +56,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors"],
+                    resources: [.copy("Fixtures")]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are
