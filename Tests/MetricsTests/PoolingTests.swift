@@ -44,4 +44,24 @@ struct PoolingTests {
         let g = gradients(of: (x.relu() * Tensor(shape: [4], scalars: [1, 2, 3, 4])).sum(), withRespectTo: [x])[0]
         #expect(g.scalars == [0, 0, 3, 4])
     }
+
+    @Test("pooling refuses to be recorded for autodiff (inference only) and names the op")
+    func refusesGradients() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Tensor.zeros([1, 1, 4, 4]).requiringGradient().maxPooled(kernelSize: 3, stride: 2)
+        }
+        let standardError = result.map { String(decoding: $0.standardErrorContent, as: UTF8.self) } ?? ""
+        #expect(standardError.contains("[maxPooled] has no gradient; call it inside withoutGradients { … }"), "\(standardError)")
+        let y = withoutGradients { Tensor.zeros([1, 1, 4, 4]).requiringGradient().resizedBilinearly(height: 2, width: 2) }
+        #expect(y.shape == [1, 1, 2, 2])
+    }
+
+    @Test("a window that does not fit stops with the op, sizes and input shape")
+    func windowTooLarge() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Tensor.zeros([1, 2, 2, 2]).averagePooled(kernelSize: 3, stride: 1, countingPadding: false)
+        }
+        let standardError = result.map { String(decoding: $0.standardErrorContent, as: UTF8.self) } ?? ""
+        #expect(standardError.contains("[averagePooled] a 3×3 window with padding 0 does not fit input [1, 2, 2, 2]"), "\(standardError)")
+    }
 }
