@@ -21,10 +21,12 @@ let package = Package(
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "TorchCheckpoint", targets: ["TorchCheckpoint"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Metrics", targets: ["Metrics"]),
         .executable(name: "ddpm", targets: ["ddpm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // .npz reading and writing (FID statistics files are zip archives of .npy arrays).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
@@ -56,6 +58,8 @@ let package = Package(
         // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
         .target(name: "TorchCheckpoint", dependencies: ["Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
         .target(name: "Datasets", dependencies: ["Tensors", "CImageCodecs"], swiftSettings: avx2),
+        .target(name: "Metrics", dependencies: ["NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
+                swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: [
@@ -78,6 +82,8 @@ let package = Package(
         .testTarget(
             name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors"],
+                    resources: [.copy("Fixtures")]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are

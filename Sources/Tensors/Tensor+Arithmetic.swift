@@ -134,3 +134,11 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// ReLU: max(x, 0). The derivative is taken as 0 at x = 0, as PyTorch does.
+    public func relu() -> Tensor {
+        let x = self
+        return .result(map { max($0, 0) }, inputs: [x]) { g, _ in [Tensor.zipMap(g, x) { $1 > 0 ? $0 : 0 }] }
+    }
+}
