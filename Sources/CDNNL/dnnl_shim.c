@@ -46,8 +46,23 @@ typedef struct {
     dnnl_memory_desc_t user;
     dnnl_memory_t user_memory, kernel_memory;
     dnnl_primitive_t reorder; // NULL when the layouts agree
-    void *buffer;             // blocked copy, when reordered
+    size_t size;              // bytes of the blocked copy, when reordered
 } argument;
+
+// Blocked copies live in one scratch buffer per argument slot, shared by every plan: calls are
+// serialised by the caller, and no blocked copy outlives its call, so the process needs only
+// the largest size per slot instead of one copy per plan and argument.
+static void *scratch[4];
+static size_t scratch_size[4];
+
+static void *scratch_for(int slot, size_t size) {
+    if (scratch_size[slot] < size) {
+        free(scratch[slot]);
+        scratch[slot] = aligned_alloc(64, (size + 63) / 64 * 64);
+        scratch_size[slot] = scratch[slot] ? size : 0;
+    }
+    return scratch[slot];
+}
 
 typedef struct {
     dnnl_primitive_desc_t pd;
@@ -72,10 +87,8 @@ static int bind(argument *a, int arg, int is_output, const dnnl_memory_desc_t *u
         a->kernel_memory = a->user_memory;
         return 0;
     }
-    size_t size = p_dnnl_memory_desc_get_size(chosen);
-    a->buffer = aligned_alloc(64, (size + 63) / 64 * 64);
-    if (!a->buffer) return -1;
-    if (p_dnnl_memory_create(&a->kernel_memory, chosen, engine, a->buffer) != dnnl_success) return -1;
+    a->size = p_dnnl_memory_desc_get_size(chosen);
+    if (p_dnnl_memory_create(&a->kernel_memory, chosen, engine, DNNL_MEMORY_NONE) != dnnl_success) return -1;
     dnnl_primitive_desc_t rpd;
     const dnnl_memory_desc_t *from = is_output ? chosen : user, *to = is_output ? user : chosen;
     if (p_dnnl_reorder_primitive_desc_create(&rpd, from, engine, to, engine, NULL) != dnnl_success) return -1;
@@ -98,7 +111,6 @@ static void release(pass *p) {
         if (a->reorder) p_dnnl_primitive_destroy(a->reorder);
         if (a->kernel_memory && a->kernel_memory != a->user_memory) p_dnnl_memory_destroy(a->kernel_memory);
         if (a->user_memory) p_dnnl_memory_destroy(a->user_memory);
-        free(a->buffer);
     }
     if (p->primitive) p_dnnl_primitive_destroy(p->primitive);
     if (p->pd) p_dnnl_primitive_desc_destroy(p->pd);
@@ -169,6 +181,11 @@ static int run(pass *p, void *const pointers[4]) {
     for (int i = 0; i < p->count; i++) {
         argument *a = &p->args[i];
         p_dnnl_memory_set_data_handle(a->user_memory, pointers[i]);
+        if (a->reorder) {
+            void *blocked = scratch_for(i, a->size);
+            if (!blocked) return -1;
+            p_dnnl_memory_set_data_handle(a->kernel_memory, blocked);
+        }
         if (a->reorder && !a->is_output) {
             dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->user_memory}, {DNNL_ARG_TO, a->kernel_memory}};
             if (p_dnnl_primitive_execute(a->reorder, stream, 2, r) != dnnl_success) return -1;

@@ -8,11 +8,13 @@ import Synchronization
 package final class Storage: @unchecked Sendable {
     package let pointer: UnsafeMutablePointer<Float>
     package let count: Int
+    /// Floats actually allocated (≥ count when the pool hands out a larger cached buffer).
+    let capacity: Int
 
     /// Uninitialised storage of `count` floats.
     package init(uninitializedCount count: Int) {
         self.count = count
-        self.pointer = BufferPool.shared.take(count)
+        (self.pointer, self.capacity) = BufferPool.shared.take(count)
     }
 
     /// Storage filled with `value`.
@@ -26,57 +28,79 @@ package final class Storage: @unchecked Sendable {
         _ = UnsafeMutableBufferPointer(start: pointer, count: count).initialize(from: values)
     }
 
-    deinit { BufferPool.shared.give(pointer, count: count) }
+    deinit { BufferPool.shared.give(pointer, capacity: capacity) }
 
     package var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
 }
 
-/// A caching allocator: freed buffers are kept per exact size and handed out again.
+/// A caching allocator: freed buffers are kept by size and handed out again.
 ///
-/// Exact sizes (not size classes) fit this workload: a U-Net step allocates the same few dozen
-/// shapes over and over. The cache is bounded so that a run with shifting shapes cannot hoard.
+/// A request takes the smallest cached buffer that holds it and wastes at most a quarter of it
+/// (best fit): a U-Net step allocates the same few dozen sizes over and over, and reusing
+/// near-sizes keeps the cache from holding one idle buffer per size. The cache is bounded so
+/// that a run with shifting shapes cannot hoard.
 package final class BufferPool: Sendable {
     package static let shared = BufferPool()
 
     private struct State {
         var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+        var sizes: [Int] = []  // capacities with cached buffers, ascending
         var cachedBytes = 0
         var liveBytes = 0
         var peakBytes = 0
+
+        mutating func pop(atLeast count: Int) -> (UnsafeMutablePointer<Float>, Int)? {
+            var lo = 0, hi = sizes.count
+            while lo < hi { let mid = (lo + hi) / 2; if sizes[mid] < count { lo = mid + 1 } else { hi = mid } }
+            guard lo < sizes.count, sizes[lo] <= count + count / 4 else { return nil }
+            let capacity = sizes[lo]
+            let p = free[capacity]!.removeLast()
+            if free[capacity]!.isEmpty { free[capacity] = nil; sizes.remove(at: lo) }
+            cachedBytes -= capacity * MemoryLayout<Float>.stride
+            return (p, capacity)
+        }
+
+        mutating func push(_ p: UnsafeMutablePointer<Float>, capacity: Int) {
+            if free[capacity] == nil {
+                var lo = 0, hi = sizes.count
+                while lo < hi { let mid = (lo + hi) / 2; if sizes[mid] < capacity { lo = mid + 1 } else { hi = mid } }
+                sizes.insert(capacity, at: lo)
+            }
+            free[capacity, default: []].append(p)
+            cachedBytes += capacity * MemoryLayout<Float>.stride
+        }
     }
     private let state = Mutex(State())
     /// Upper bound on memory kept for reuse.
     private let cacheLimitBytes = 4 << 30
     private static let alignment = 64
 
-    package func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        let reused: UnsafeMutablePointer<Float>? = state.withLock { s in
-            s.liveBytes += bytes
+    /// A buffer of at least `count` floats and its capacity.
+    package func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let count = max(count, 1)
+        let reused = state.withLock { s -> (UnsafeMutablePointer<Float>, Int)? in
+            let hit = s.pop(atLeast: count)
+            s.liveBytes += (hit?.1 ?? count) * MemoryLayout<Float>.stride
             s.peakBytes = max(s.peakBytes, s.liveBytes)
-            guard var list = s.free[count], let p = list.popLast() else { return nil }
-            s.free[count] = list
-            s.cachedBytes -= bytes
-            return p
+            return hit
         }
         if let reused { return reused }
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.alignment)
-        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: Self.alignment)
+        return (raw.bindMemory(to: Float.self, capacity: count), count)
     }
 
-    package func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+    package func give(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        let bytes = capacity * MemoryLayout<Float>.stride
         let keep = state.withLock { s in
             s.liveBytes -= bytes
             guard s.cachedBytes + bytes <= cacheLimitBytes else { return false }
-            s.free[count, default: []].append(pointer)
-            s.cachedBytes += bytes
+            s.push(pointer, capacity: capacity)
             return true
         }
         if !keep { UnsafeMutableRawPointer(pointer).deallocate() }
     }
 
-    /// Bytes held by live tensors right now, and the most ever held at once.
+    /// Bytes held by live tensors right now, the most ever held at once, and kept for reuse.
     package var statistics: (liveBytes: Int, peakBytes: Int, cachedBytes: Int) {
         state.withLock { ($0.liveBytes, $0.peakBytes, $0.cachedBytes) }
     }
@@ -86,6 +110,7 @@ package final class BufferPool: Sendable {
         let pointers = state.withLock { s -> [UnsafeMutablePointer<Float>] in
             let all = s.free.values.flatMap { $0 }
             s.free = [:]
+            s.sizes = []
             s.cachedBytes = 0
             s.peakBytes = s.liveBytes
             return all

@@ -9,7 +9,8 @@ package final class Node {
     /// Input nodes, aligned with the op's inputs (`nil` for inputs that need no gradient).
     let parents: [Node?]
     /// Gradients of the inputs given the result's gradient; `needs[i]` says whether input i wants one.
-    let pullback: ((Tensor, [Bool]) -> [Tensor?])?
+    /// Released once used, so the activations it captures are freed during the backward pass.
+    var pullback: ((Tensor, [Bool]) -> [Tensor?])?
 
     init(parents: [Node?], pullback: ((Tensor, [Bool]) -> [Tensor?])?) {
         self.parents = parents
@@ -49,7 +50,11 @@ extension Tensor {
 }
 
 /// Gradients of the scalar `loss` with respect to each of `variables` (zeros where unreachable).
-public func gradients(of loss: Tensor, withRespectTo variables: [Tensor]) -> [Tensor] {
+///
+/// As in PyTorch, the graph is consumed: each op's saved activations are released as soon as its
+/// pullback has run, which bounds peak memory by what is still needed rather than by the whole
+/// forward pass. Pass `retainingGraph: true` to differentiate the same graph again.
+public func gradients(of loss: Tensor, withRespectTo variables: [Tensor], retainingGraph: Bool = false) -> [Tensor] {
     precondition(loss.scalarCount == 1, "[gradients] loss must have one element, got shape \(loss.shape)")
     guard let root = loss.node else { return variables.map { .zeros($0.shape) } }
 
@@ -83,6 +88,7 @@ public func gradients(of loss: Tensor, withRespectTo variables: [Tensor]) -> [Te
         for node in order.reversed() {
             let id = ObjectIdentifier(node)
             guard let pullback = node.pullback, let g = grads[id] else { continue }
+            if !retainingGraph { node.pullback = nil }
             if !targets.contains(id) { grads[id] = nil }
             let needs = node.parents.map { $0.map { useful.contains(ObjectIdentifier($0)) } ?? false }
             guard needs.contains(true) else { continue }
