@@ -71,7 +71,7 @@ public final class AttentionBlock: Layer {
             conv2d(normed, weight: l.weight.value.reshaped(to: [c, c, 1, 1]), bias: l.bias?.value).reshaped(to: [n * heads, d, h * w])
         }
         let (q, k, v) = (project(query), project(key), project(value))
-        let weights = (matmul(q, k, transposeA: true) * (1 / Float(d).squareRoot())).softmax(alongAxis: -1)  // [N·heads, HW, HW]
+        let weights = matmul(q, k, transposeA: true, scale: 1 / Float(d).squareRoot()).softmax(alongAxis: -1)  // [N·heads, HW, HW]
         let attended = matmul(v, weights, transposeB: true).reshaped(to: [n, c, h, w])  // Σ_j v_j·w_ij
         let projected = conv2d(attended, weight: output.weight.value.reshaped(to: [c, c, 1, 1]), bias: output.bias?.value)
         return x + projected

@@ -47,10 +47,12 @@ extension Kernels {
     ) {
         let inner = plan.innerCount, sa = plan.innerStrideA, sb = plan.innerStrideB
         if plan.outerShape.isEmpty {
+            // Loops written out (not `zip(…, Op.apply)`): a partially applied `Op.apply` is not
+            // inlined and costs an indirect call per element.
             switch (sa, sb) {
-            case (1, 1): zip(a, b, out, count: inner, Op.apply)
-            case (1, 0): let s = b[0]; map(a, out, count: inner) { Op.apply($0, s) }
-            case (0, 1): let s = a[0]; map(b, out, count: inner) { Op.apply(s, $0) }
+            case (1, 1): parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = Op.apply(a[i], b[i]) } }
+            case (1, 0): let s = b[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = Op.apply(a[i], s) } }
+            case (0, 1): let s = a[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = Op.apply(s, b[i]) } }
             default: out[0] = Op.apply(a[0], b[0])
             }
             return

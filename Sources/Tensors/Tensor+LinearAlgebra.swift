@@ -1,9 +1,10 @@
 import TensorKernels
 // Matrix products: 2-D and batched, with transposes folded into the GEMM call.
 
-/// op(a) · op(b) for `[M, K]·[K, N]` or batched `[B, M, K]·[B, K, N]`; `transposeA`/`transposeB`
-/// read the operand as its transpose without copying.
-public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+/// scale · op(a) · op(b) for `[M, K]·[K, N]` or batched `[B, M, K]·[B, K, N]`; `transposeA`/`transposeB`
+/// read the operand as its transpose without copying, and `scale` rides on the GEMM's alpha
+/// (attention's 1/√d costs no extra pass).
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false, scale: Float = 1) -> Tensor {
     precondition((a.rank == 2 && b.rank == 2) || (a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0]),
                  "[matmul] expected two rank-2 or two rank-3 tensors with equal batch, got \(a.shape) and \(b.shape)")
     let batched = a.rank == 3
@@ -17,7 +18,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let (lda, ldb) = (ra.last!, rb.last!)
     let (strideA, strideB, strideC) = (m * ka, ka * n, m * n)
     func one(_ i: Int, parallel: Bool) {
-        Kernels.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: ka,
+        Kernels.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: ka, alpha: scale,
                      a: pa + i * strideA, lda: lda, b: pb + i * strideB, ldb: ldb, c: pc + i * strideC, ldc: n,
                      parallel: parallel)
     }
@@ -28,9 +29,11 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     }
     return .result(out, inputs: [a, b]) { g, needs in
         let da: Tensor? = !needs[0] ? nil
-            : transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true) : matmul(g, b, transposeB: !transposeB)
+            : transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true, scale: scale)
+            : matmul(g, b, transposeB: !transposeB, scale: scale)
         let db: Tensor? = !needs[1] ? nil
-            : transposeB ? matmul(g, a, transposeA: true, transposeB: transposeA) : matmul(a, g, transposeA: !transposeA)
+            : transposeB ? matmul(g, a, transposeA: true, transposeB: transposeA, scale: scale)
+            : matmul(a, g, transposeA: !transposeA, scale: scale)
         return [da, db]
     }
 }
