@@ -54,14 +54,18 @@ public final class Trainer {
     /// One optimiser step (Algorithm 1 lines 2-5, averaged over the micro-batches). Throws, and
     /// changes no weight, when the loss or the gradients are not finite.
     @discardableResult
-    public func trainStep() throws(PipelineError) -> StepRecord {
+    public func trainStep() throws(PipelineError) -> StepRecord { try trainStep { data.next().images } }
+
+    /// One step on micro-batches from `nextBatch` instead of the data loader (benchmarks).
+    @discardableResult
+    public func trainStep(using nextBatch: () -> Tensor) throws(PipelineError) -> StepRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         let variables = parameters.map(\.parameter.value)
         var total: [Tensor]? = nil
         var lossSum: Float = 0
         let micro = configuration.gradientAccumulation
         for _ in 0..<micro {
-            let x0 = data.next().images                                                     // 2: x₀ ~ q(x₀)
+            let x0 = nextBatch()                                                            // 2: x₀ ~ q(x₀)
             let loss = self.loss(x0)                                                        // 3-5: t, ε, ‖ε − ε_θ‖²
             lossSum += loss.scalar
             let grads = gradients(of: loss, withRespectTo: variables)
