@@ -1,0 +1,65 @@
+import Foundation
+import Pipelines
+import Testing
+
+/// Runs the built `ddpm` binary (`swift build` puts it beside the test bundle) and returns its exit
+/// status and combined output.
+func runDDPM(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let candidates = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("ddpm"),
+                      root.appendingPathComponent(".build/release/ddpm"), root.appendingPathComponent(".build/debug/ddpm")]
+    let binary = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build ddpm first")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.currentDirectoryURL = root
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@Suite("ddpm command line: validation messages")
+struct CommandLineTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let arguments: [String], expected: String
+        var testDescription: String { arguments.joined(separator: " ") }
+    }
+
+    static let cases = [
+        Case(arguments: ["train", "--steps", "0"], expected: "--steps must be at least 1 (got 0)."),
+        Case(arguments: ["train", "--preset", "huge"], expected: "unknown --preset 'huge'; choose one of"),
+        Case(arguments: ["train", "--dataset", "cifar10"], expected: "--dataset cifar10 needs --data <directory>."),
+        Case(arguments: ["train", "--dataset", "folder", "--data", "/nonexistent-ddpm-data"], expected: "/nonexistent-ddpm-data"),
+        Case(arguments: ["sample", "--num-samples", "0"], expected: "--num-samples must be at least 1 (got 0)."),
+        Case(arguments: ["sample", "--spacing", "sideways"], expected: "--spacing must be leading, linspace or trailing (got 'sideways')."),
+        Case(arguments: ["sample", "--model", "/nonexistent-ddpm-model"], expected: "/nonexistent-ddpm-model: not found."),
+        Case(arguments: ["inspect", "/nonexistent-ddpm-model"], expected: "/nonexistent-ddpm-model: not found."),
+        Case(arguments: ["bench", "unet", "--case", "huge"], expected: "unknown --case 'huge'"),
+    ]
+
+    @Test("bad input stops with a message that says what to fix", arguments: cases)
+    func validation(_ c: Case) throws {
+        let (status, output) = try runDDPM(c.arguments)
+        #expect(status != 0)
+        #expect(output.contains(c.expected), "output was: \(output)")
+    }
+
+    @Test("a run directory with checkpoints is not overwritten without --resume")
+    func refusesToOverwrite() throws {
+        let directory = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoints = directory.appendingPathComponent("checkpoints")
+        try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
+        try Checkpoint.save(try Tiny.trainer(steps: 1), to: checkpoints.appendingPathComponent("step-1.safetensors"))
+        let before = try Data(contentsOf: checkpoints.appendingPathComponent("step-1.safetensors"))
+        let (status, output) = try runDDPM(["train", "--dataset", "fashion-mnist", "--output", directory.path, "--steps", "1"])
+        #expect(status != 0)
+        #expect(output.contains("already holds checkpoints; pass --resume") || output.contains("apt-get install dataset-fashion-mnist"),
+                "output was: \(output)")
+        #expect(try Data(contentsOf: checkpoints.appendingPathComponent("step-1.safetensors")) == before)
+    }
+}
