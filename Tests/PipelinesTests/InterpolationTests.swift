@@ -83,6 +83,27 @@ struct InterpolationTests {
         #expect(decoded.sliced(alongAxis: 0, 2..<3).maxAbsoluteDifference(decoded.sliced(alongAxis: 0, 0..<1)) > 1e-3)
     }
 
+    @Test("`ddpm interpolate 0 1 --dataset folder` takes the sources by index (files sorted by path), Algorithm 2 from t")
+    func interpolateDatasetIndices() throws {
+        let directory = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let images = directory.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try Self.png(width: 16, height: 16, mirrored: false, to: images.appendingPathComponent("a.png"))
+        try Self.png(width: 16, height: 16, mirrored: true, to: images.appendingPathComponent("b.png"))
+        let out = directory.appendingPathComponent("out")
+        let arguments = ["interpolate", "1", "0", "--dataset", "folder", "--data", images.path, "--model", ParityFixtures.modelDirectory.path,
+                         "--sampling-steps", "10", "--steps", "3", "-t", "200", "--output", out.path]
+        let (status, output) = try CommandLineTool.run(arguments)
+        #expect(status == 0, "\(output)")
+        let sources = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("interpolation.safetensors")).tensor("sources")
+        let b = try Interpolation.image(contentsOf: images.appendingPathComponent("b.png"), size: 16, channels: 3)
+        #expect(sources.sliced(alongAxis: 0, 0..<1).scalars == b.scalars)
+        let (bad, message) = try CommandLineTool.run(["interpolate", "0", "5", "--dataset", "folder", "--data", images.path,
+                                                      "--model", ParityFixtures.modelDirectory.path, "--output", out.path])
+        #expect(bad != 0 && message.contains("out of range"), "\(message)")
+    }
+
     @Test("`ddpm interpolate` refuses a wrong number of sources and non-index sources with --dataset")
     func validation() throws {
         let (status, output) = try CommandLineTool.run(["interpolate", "only-one.png", "--model", ParityFixtures.modelDirectory.path])
