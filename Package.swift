@@ -73,7 +73,8 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(

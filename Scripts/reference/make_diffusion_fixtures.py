@@ -97,19 +97,22 @@ out["ddpm_strided.timesteps"] = f32(strided_ts)
 out["ddpm_strided.prev"], out["ddpm_strided.noise"], out["ddpm_strided.prev.f64"] = f32(prev), f32(zs), f32(prev64)
 
 # 5. DDIMScheduler.step (Song et al. eq. 12) for eta 0 and 1, leading and trailing spacing.
+# "clip": clip_sample with use_clipped_model_output=True (ε̂ recomputed from the clipped x̂₀);
+# "clipkeep": clip_sample with DDIMPipeline's default use_clipped_model_output=None (ε̂ kept).
 for spacing in ["leading", "trailing"]:
     for eta in [0.0, 1.0]:
-        for clip in [False, True]:
+        for clip in ["noclip", "clip", "clipkeep"]:
             for alpha_one in [True, False]:
-                s = DDIMScheduler(num_train_timesteps=T, clip_sample=clip, set_alpha_to_one=alpha_one,
+                s = DDIMScheduler(num_train_timesteps=T, clip_sample=clip != "noclip", set_alpha_to_one=alpha_one,
                                   timestep_spacing=spacing)
                 s.set_timesteps(10)
                 prev, x0s, zs = [], [], []
                 for i, t in enumerate(s.timesteps):
                     z = randn(300 + i)
-                    r = s.step(eps, int(t), sample, eta=eta, use_clipped_model_output=clip, variance_noise=z)
+                    r = s.step(eps, int(t), sample, eta=eta, use_clipped_model_output=True if clip == "clip" else None,
+                               variance_noise=z)
                     prev.append(r.prev_sample.numpy()); x0s.append(r.pred_original_sample.numpy()); zs.append(z.numpy())
-                key = f"ddim.{spacing}.eta{int(eta)}.{'clip' if clip else 'noclip'}.{'alphaone' if alpha_one else 'alphafirst'}"
+                key = f"ddim.{spacing}.eta{int(eta)}.{clip}.{'alphaone' if alpha_one else 'alphafirst'}"
                 out[key + ".timesteps"] = f32(s.timesteps)
                 out[key + ".prev"], out[key + ".x0"], out[key + ".noise"] = f32(prev), f32(x0s), f32(zs)
 

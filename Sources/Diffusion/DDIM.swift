@@ -13,6 +13,11 @@ import Tensors
 /// last timestep ᾱ_prev is 1 (`setAlphaToOne`, the output is x̂₀) or ᾱ_1 (diffusers'
 /// `set_alpha_to_one=False`). ᾱ_prev is always that of the next timestep in the list; diffusers
 /// uses t − ⌊T/S⌋ instead, which differs for `linspace` and for S not dividing T.
+///
+/// With `clipDenoised`, x̂₀ is clipped to [−1, 1]. The direction term then uses the network's ε̂
+/// as it is (diffusers' DDIMPipeline default, `use_clipped_model_output=None`), or, with
+/// `recomputeNoiseAfterClipping`, ε̂ = (x_t − √ᾱ_t x̂₀) / √(1 − ᾱ_t) from the clipped x̂₀
+/// (`use_clipped_model_output=True`, the DDIM authors' code).
 public struct DDIM: Sendable {
     /// The trained chain: schedule, parameterisation, `clipDenoised` and the model-timestep convention.
     public let model: DDPM
@@ -20,14 +25,38 @@ public struct DDIM: Sendable {
     public let timesteps: [Int]
     public let eta: Double
     public let setAlphaToOne: Bool
+    /// With `clipDenoised`: recompute ε̂ from the clipped x̂₀ for the direction term (diffusers'
+    /// `use_clipped_model_output=True`). `false` keeps the network's ε̂ (DDIMPipeline's default).
+    public var recomputeNoiseAfterClipping: Bool
 
     public init(_ model: DDPM, steps: Int, spacing: TimestepSpacing = .leading, eta: Double = 0,
-                setAlphaToOne: Bool = true) throws(DiffusionError) {
+                setAlphaToOne: Bool = true, recomputeNoiseAfterClipping: Bool = false) throws(DiffusionError) {
+        try self.init(model, timesteps: spacing.timesteps(steps: steps, timestepCount: model.schedule.timestepCount),
+                      eta: eta, setAlphaToOne: setAlphaToOne, recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
+    }
+
+    /// DDIM on the given paper timesteps of `model`'s chain (any order; visited descending).
+    public init(_ model: DDPM, timesteps: [Int], eta: Double = 0, setAlphaToOne: Bool = true,
+                recomputeNoiseAfterClipping: Bool = false) throws(DiffusionError) {
         guard eta >= 0 else { throw .negativeEta(eta) }
+        let descending = timesteps.sorted(by: >)
+        guard !descending.isEmpty, Set(descending).count == descending.count, descending.last! >= 1,
+              descending.first! <= model.schedule.timestepCount else {
+            throw .invalidRespacedTimesteps(timesteps: timesteps, timestepCount: model.schedule.timestepCount)
+        }
         self.model = model
-        self.timesteps = try spacing.timesteps(steps: steps, timestepCount: model.schedule.timestepCount)
+        self.timesteps = descending
         self.eta = eta
         self.setAlphaToOne = setAlphaToOne
+        self.recomputeNoiseAfterClipping = recomputeNoiseAfterClipping
+    }
+
+    /// The same sampler entered at paper timestep `t` (for x_t given at t, e.g. an encoded image):
+    /// t itself, then the timesteps of this sampler below t. When t is one of `timesteps` this is
+    /// the tail of the run from x_T; from `timesteps[0]` it is the whole run.
+    public func startingAt(_ t: Int) throws(DiffusionError) -> DDIM {
+        try DDIM(model, timesteps: [t] + timesteps.filter { $0 < t }, eta: eta, setAlphaToOne: setAlphaToOne,
+                 recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
     }
 
     /// ᾱ of the timestep after step `index` (the one x_prev belongs to).
@@ -37,7 +66,7 @@ public struct DDIM: Sendable {
     }
 
     /// One DDIM update from x_t at `timesteps[index]`; `noise` is z (unused when η = 0). With
-    /// `clipDenoised` x̂₀ is clipped and ε̂ recomputed from it (diffusers' `use_clipped_model_output`).
+    /// `clipDenoised` x̂₀ is clipped, and ε̂ recomputed from it if `recomputeNoiseAfterClipping`.
     public func step(_ xt: Tensor, index: Int, modelOutput: Tensor, noise z: Tensor) -> (previous: Tensor, predictedX0: Tensor) {
         let schedule = model.schedule, t = timesteps[index], batch = Array(repeating: t, count: xt.shape[0])
         let channels = xt.shape[1]
@@ -45,7 +74,7 @@ public struct DDIM: Sendable {
         var (noise, x0) = model.parameterization.noiseAndX0(from: output, xt: xt, at: batch, schedule: schedule)
         if model.clipDenoised {
             x0 = x0.clamped(lower: -1, upper: 1)
-            noise = schedule.noise(fromX0: x0, xt: xt, at: batch)
+            if recomputeNoiseAfterClipping { noise = schedule.noise(fromX0: x0, xt: xt, at: batch) }
         }
         let alphaBar = schedule.alphaBar(t), alphaBarPrevious = previousAlphaBar(afterStep: index)
         let sigma = eta * ((1 - alphaBarPrevious) / (1 - alphaBar)).squareRoot()
@@ -54,6 +83,14 @@ public struct DDIM: Sendable {
             + Float(max(0, 1 - alphaBarPrevious - sigma * sigma).squareRoot()) * noise           // "direction to x_t"
         if sigma > 0 { previous = previous + Float(sigma) * z }                                  // random noise
         return (previous, x0)
+    }
+
+    /// DDIM from x_t given at paper timestep `t` of the training chain: `startingAt(t).sample(from:…)`.
+    public func sample(
+        from xt: Tensor, startingAt t: Int, using rng: inout SeededGenerator, recordingAt: Set<Int> = [],
+        predictNoise: NoisePredictor
+    ) throws(DiffusionError) -> SamplingResult {
+        try startingAt(t).sample(from: xt, using: &rng, recordingAt: recordingAt, predictNoise: predictNoise)
     }
 
     /// DDIM sampling from a given x_T (`timesteps[0]`'s x), recording x_t and x̂₀ at the paper

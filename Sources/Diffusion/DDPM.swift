@@ -169,9 +169,21 @@ public struct DDPM: Sendable {
     public func sample(
         from xT: Tensor, using rng: inout SeededGenerator, recordingAt: Set<Int> = [], predictNoise: NoisePredictor
     ) -> SamplingResult {
-        var x = xT                                                                     // 1: x_T ~ N(0, I), given
+        sample(from: xT, startingAt: schedule.timestepCount, using: &rng, recordingAt: recordingAt, predictNoise: predictNoise)
+    }
+
+    /// Algorithm 2 entered at paper timestep `start` of this chain: x is x_start (e.g. an image
+    /// encoded with `noised`, Ho et al. §4.3), and steps t = start, …, 1 run as in the full loop,
+    /// drawing the same z per step. `start` = T is the full sampler.
+    public func sample(
+        from xt: Tensor, startingAt start: Int, using rng: inout SeededGenerator, recordingAt: Set<Int> = [],
+        predictNoise: NoisePredictor
+    ) -> SamplingResult {
+        precondition((1...schedule.timestepCount).contains(start),
+                     "[DDPM] cannot start sampling at t = \(start); the chain has t = 1…\(schedule.timestepCount)")
+        var x = xt                                                                     // 1: x_T ~ N(0, I), given
         var trajectory: [TrajectoryFrame] = []
-        for t in stride(from: schedule.timestepCount, through: 1, by: -1) {            // 2: for t = T, …, 1
+        for t in stride(from: start, through: 1, by: -1) {                             // 2: for t = T, …, 1
             let z = t > 1 ? Tensor.randomNormal(x.shape, using: &rng) : .zeros(x.shape)  // 3: z ~ N(0, I) if t > 1
             let output = withoutGradients { predict(predictNoise, x, at: Array(repeating: t, count: x.shape[0])) }
             let step = withoutGradients { reverseStep(x, at: t, modelOutput: output, noise: z) }  // 4: x_{t−1}

@@ -17,36 +17,57 @@ public struct SamplingPipeline {
     public let diffusion: DDPM
     public var spacing: TimestepSpacing = .leading
     public var setAlphaToOne = true
+    /// DDIM with clipping: recompute ε̂ from the clipped x̂₀ (diffusers' `use_clipped_model_output=True`).
+    /// The default, false, keeps the network's ε̂ as diffusers' DDIMPipeline does.
+    public var recomputeNoiseAfterClipping = false
 
     public init(unet: UNet, diffusion: DDPM) {
         self.unet = unet
         self.diffusion = diffusion
     }
 
-    /// The number of network evaluations `sampler` makes per batch.
-    public func stepCount(_ sampler: Sampler) -> Int {
+    /// The number of network evaluations `sampler` makes per batch (from x_T, or from x_t at `startingAt`).
+    public func stepCount(_ sampler: Sampler, startingAt t: Int? = nil) -> Int {
+        let T = diffusion.schedule.timestepCount
+        guard let t else {
+            switch sampler {
+            case .ddpm(let steps): return steps ?? T
+            case .ddim(let steps, _): return steps
+            }
+        }
         switch sampler {
-        case .ddpm(let steps): steps ?? diffusion.schedule.timestepCount
-        case .ddim(let steps, _): steps
+        case .ddpm(nil): return t
+        case .ddpm(let steps?), .ddim(let steps, _):
+            return 1 + ((try? spacing.timesteps(steps: steps, timestepCount: T)) ?? []).filter { $0 < t }.count
         }
     }
 
     /// Samples from x_T (`[N, C, H, W]`), recording the process at `recordingAt` (paper timesteps
     /// of the training chain). `onStep` is called after every network evaluation.
-    public func sample(from xT: Tensor, sampler: Sampler, seed: UInt64, recordingAt: Set<Int> = [],
+    ///
+    /// With `startingAt` t, `xT` is instead x_t at paper timestep t of the training chain (an
+    /// encoded image, Ho et al. §4.3): the sampler runs from t, visiting t and then its own
+    /// timesteps below t (all of t…1 for `.ddpm(steps: nil)`).
+    public func sample(from xT: Tensor, startingAt t: Int? = nil, sampler: Sampler, seed: UInt64, recordingAt: Set<Int> = [],
                        onStep: @escaping () -> Void = {}) throws(PipelineError) -> SamplingResult {
         var rng = SeededGenerator(seed: seed)
         let predictor = unet.noisePredictor(onCall: onStep)
+        let T = diffusion.schedule.timestepCount
+        if let t, !(1...T).contains(t) { throw .invalid("cannot start sampling at t = \(t); the model's chain has t = 1…\(T)") }
         do {
             switch sampler {
             case .ddpm(nil):
-                return diffusion.sample(from: xT, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
+                return diffusion.sample(from: xT, startingAt: t ?? T, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
             case .ddpm(let steps?):
-                return try diffusion.respaced(steps: steps, spacing: spacing)
+                var visited = try spacing.timesteps(steps: steps, timestepCount: T)
+                if let t { visited = [t] + visited.filter { $0 < t } }
+                return try diffusion.respaced(timesteps: visited)
                     .sample(from: xT, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
             case let .ddim(steps, eta):
-                return try DDIM(diffusion, steps: steps, spacing: spacing, eta: eta, setAlphaToOne: setAlphaToOne)
-                    .sample(from: xT, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
+                var ddim = try DDIM(diffusion, steps: steps, spacing: spacing, eta: eta, setAlphaToOne: setAlphaToOne,
+                                    recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
+                if let t { ddim = try ddim.startingAt(t) }
+                return ddim.sample(from: xT, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
             }
         } catch { throw .invalid(error.description) }
     }

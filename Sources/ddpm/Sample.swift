@@ -54,6 +54,9 @@ struct Sample: ParsableCommand {
     @Option(help: "Timestep spacing for respaced sampling: leading, linspace or trailing.")
     var spacing: String = "leading"
 
+    @Flag(help: "DDIM with clipping: recompute the noise from the clipped x0 (diffusers' use_clipped_model_output=True; default keeps the network's noise, as DDIMPipeline).")
+    var recomputeNoiseAfterClipping = false
+
     enum SamplerKind: String, ExpressibleByArgument { case ddpm, ddim }
     enum VarianceKind: String, ExpressibleByArgument { case fixedSmall = "fixed-small", fixedLarge = "fixed-large" }
 
@@ -75,6 +78,7 @@ struct Sample: ParsableCommand {
         var pipeline = SamplingPipeline(unet: unet, diffusion: try scheduler.diffusion())
         pipeline.spacing = TimestepSpacing(rawValue: spacing)!
         pipeline.setAlphaToOne = scheduler.setAlphaToOne
+        pipeline.recomputeNoiseAfterClipping = recomputeNoiseAfterClipping
         let T = pipeline.diffusion.schedule.timestepCount
         let method: Sampler = sampler == .ddim ? .ddim(steps: steps ?? min(50, T), eta: eta) : .ddpm(steps: steps.flatMap { $0 == T ? nil : $0 })
         if let steps, steps > T { throw ValidationError("--steps \(steps) is more than the model's T = \(T).") }

@@ -75,15 +75,18 @@ struct SchedulerParityTests {
         print("parity strided DDPM: prev vs diffusers \(worst.0), vs float64 \(worst.1)")
     }
 
-    @Test("DDIMScheduler.step for η = 0 and 1, leading and trailing, clipping, set_alpha_to_one",
+    @Test("DDIMScheduler.step for η = 0 and 1, leading and trailing, clipping (ε̂ kept or recomputed), set_alpha_to_one",
           arguments: ["leading", "trailing"], [0.0, 1.0])
     func ddimStep(_ spacingName: String, eta: Double) throws {
         var worst: Float = 0
-        for clip in [false, true] {
+        // "clip": ε̂ recomputed from the clipped x̂₀ (use_clipped_model_output=True); "clipkeep":
+        // the network's ε̂ kept (DDIMPipeline's default, use_clipped_model_output=None).
+        for clip in ["noclip", "clip", "clipkeep"] {
             for alphaOne in [true, false] {
-                let key = "ddim.\(spacingName).eta\(Int(eta)).\(clip ? "clip" : "noclip").\(alphaOne ? "alphaone" : "alphafirst")"
-                let ddim = try DDIM(DDPM(schedule: paperSchedule, clipDenoised: clip), steps: 10,
-                                    spacing: TimestepSpacing(parsing: spacingName), eta: eta, setAlphaToOne: alphaOne)
+                let key = "ddim.\(spacingName).eta\(Int(eta)).\(clip).\(alphaOne ? "alphaone" : "alphafirst")"
+                let ddim = try DDIM(DDPM(schedule: paperSchedule, clipDenoised: clip != "noclip"), steps: 10,
+                                    spacing: TimestepSpacing(parsing: spacingName), eta: eta, setAlphaToOne: alphaOne,
+                                    recomputeNoiseAfterClipping: clip == "clip")
                 #expect(ddim.timesteps == Fixtures.integers(key + ".timesteps").map { $0 + 1 })
                 let sample = Fixtures.tensor("ddpm.sample"), output = Fixtures.tensor("ddpm.model_output")
                 for i in ddim.timesteps.indices {

@@ -1,0 +1,153 @@
+import ArgumentParser
+import Datasets
+import Diffusion
+import Foundation
+import Pipelines
+import SafeTensors
+import Tensors
+
+/// `ddpm interpolate`: the paper's Figure 8 (Ho et al. §4.3, App. D). Two images are diffused to
+/// x_t with the same noise, mixed linearly, and decoded with the reverse process from t.
+struct Interpolate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Interpolate between two images through x_t (encode with q(x_t|x_0), mix, decode; the paper's Figure 8).",
+        discussion: """
+            The sources are two image files (PNG or JPEG, resized and centre-cropped to the model's size), or, with \
+            --dataset, two image indices of that dataset. Writes interpolation.png (first row: source 1, the decoded \
+            image for each λ, source 2; second row: x_t, the mixed x_t for each λ, x'_t) and interpolation.safetensors \
+            (raw tensors: sources, encoded, mixed, decoded, lambdas).
+            """)
+
+    @Argument(help: "Two image files, or two indices into --dataset.")
+    var sources: [String]
+
+    @Option(help: "A diffusers model directory or a swift-ddpm checkpoint (default: the shipped Fashion-MNIST model).")
+    var model: String?
+
+    @Option(help: "Take the sources from a dataset by index: fashion-mnist (test split), mnist, cifar10 (test batch) or folder.")
+    var dataset: DatasetKind?
+
+    @Option(help: "Dataset location (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
+    var data: String?
+
+    @Option(name: [.customShort("t"), .long], help: "Paper timestep the images are diffused to (the paper uses 500 of 1000).")
+    var timestep = 500
+
+    @Option(help: "Number of interpolation weights λ, evenly spaced from 0 to 1 (the paper's figure: 11).")
+    var steps = 11
+
+    @Option(help: "ddpm (Algorithm 2 from t, as the paper) or ddim.")
+    var sampler: Sample.SamplerKind = .ddpm
+
+    @Option(help: "Sampling steps of the whole chain (default: T for ddpm, 50 for ddim); only those below t run, after t itself.")
+    var samplingSteps: Int?
+
+    @Option(help: "DDIM stochasticity η (0 = deterministic).")
+    var eta: Double = 0
+
+    @Option(help: "Random seed of the encoding noise and of the reverse-process noise (shared by every λ).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Output directory.")
+    var output = "interpolation"
+
+    @Flag(help: "Use the raw weights of a checkpoint instead of its EMA.")
+    var raw = false
+
+    @Option(help: "Override the reverse variance: fixed-small (β̃) or fixed-large (β).")
+    var variance: Sample.VarianceKind?
+
+    @Option(help: "Override clipping of predicted x0 to [-1, 1] (true/false).")
+    var clipSample: Bool?
+
+    @Option(help: "Timestep spacing of --sampling-steps: leading, linspace or trailing.")
+    var spacing: String = "leading"
+
+    enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
+
+    func validate() throws {
+        guard sources.count == 2 else { throw ValidationError("give exactly two sources (image files, or indices with --dataset); got \(sources.count).") }
+        if dataset != nil {
+            for s in sources where Int(s) == nil || Int(s)! < 0 {
+                throw ValidationError("with --dataset the sources are image indices (0, 1, …); got '\(s)'.")
+            }
+        }
+        if let dataset, dataset != .fashionMNIST, data == nil { throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.") }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
+        guard timestep >= 1 else { throw ValidationError("-t/--timestep must be at least 1 (got \(timestep)).") }
+        if let samplingSteps, samplingSteps < 1 { throw ValidationError("--sampling-steps must be at least 1 (got \(samplingSteps)).") }
+        guard eta >= 0 else { throw ValidationError("--eta must be >= 0 (got \(eta)).") }
+        guard TimestepSpacing(rawValue: spacing) != nil else {
+            throw ValidationError("--spacing must be leading, linspace or trailing (got '\(spacing)').")
+        }
+    }
+
+    func run() throws {
+        let (unet, schedulerConfig, source) = try loadModel(model, raw: raw)
+        var scheduler = schedulerConfig
+        if let variance { scheduler.varianceType = variance == .fixedSmall ? "fixed_small" : "fixed_large" }
+        if let clipSample { scheduler.clipSample = clipSample }
+        var pipeline = SamplingPipeline(unet: unet, diffusion: try scheduler.diffusion())
+        pipeline.spacing = TimestepSpacing(rawValue: spacing)!
+        pipeline.setAlphaToOne = scheduler.setAlphaToOne
+        let T = pipeline.diffusion.schedule.timestepCount
+        guard timestep <= T else { throw ValidationError("-t \(timestep) is more than the model's T = \(T).") }
+        if let samplingSteps, samplingSteps > T { throw ValidationError("--sampling-steps \(samplingSteps) is more than the model's T = \(T).") }
+        let method: Sampler = sampler == .ddim
+            ? .ddim(steps: samplingSteps ?? min(50, T), eta: eta) : .ddpm(steps: samplingSteps.flatMap { $0 == T ? nil : $0 })
+
+        let size = unet.configuration.sampleSize ?? 32, channels = unet.configuration.inChannels
+        let images = try sourceImages(size: size, channels: channels)
+        let lambdas = Interpolation.evenlySpacedLambdas(steps)
+        print("model: \(source); t = \(timestep); \(lambdas.count) values of λ; sampler: \(method); \(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
+        let bar = ProgressBar(total: lambdas.count * pipeline.stepCount(method, startingAt: timestep), label: "decoding")
+        var done = 0
+        let result = try pipeline.interpolate(images[0], images[1], at: timestep, lambdas: lambdas, sampler: method, seed: seed) {
+            done += 1
+            bar.update(done)
+        }
+        let out = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try ImageWriter.writeGrid(result.strip, to: out.appendingPathComponent("interpolation.png"), columns: lambdas.count + 2)
+        let tensors: [String: Tensor] = [
+            "sources": result.sources, "encoded": result.encoded, "mixed": result.mixed, "decoded": result.decoded,
+            "lambdas": Tensor(shape: [lambdas.count], scalars: lambdas.map { Float($0) }),
+        ]
+        try SafeTensorsFile(tensors: tensors, metadata: ["model": source, "t": "\(timestep)", "sampler": "\(method)", "seed": "\(seed)"])
+            .write(to: out.appendingPathComponent("interpolation.safetensors"))
+        print("wrote \(out.path)/interpolation.png (row 1: source 1, decoded λ = \(lambdas.map { String(format: "%.2g", $0) }.joined(separator: ", ")), source 2; row 2: x_t, mixed, x'_t) and interpolation.safetensors")
+    }
+
+    /// The two sources as `[1, C, H, W]` model inputs.
+    private func sourceImages(size: Int, channels: Int) throws -> [Tensor] {
+        guard let dataset else {
+            return try sources.map { try Interpolation.image(contentsOf: URL(fileURLWithPath: $0), size: size, channels: channels) }
+        }
+        let indices = sources.map { Int($0)! }
+        let set: ImageSet
+        switch dataset {
+        case .fashionMNIST:
+            set = try FashionMNIST.load(train: false, directory: data.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory)
+        case .mnist:
+            let dir = URL(fileURLWithPath: data!)
+            let names = ["t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"]
+            guard let file = names.map({ dir.appendingPathComponent($0) }).first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+                throw ValidationError("\(dir.path): no t10k- or train-images-idx3-ubyte(.gz) found.")
+            }
+            set = try IDX.load(images: file, layout: .pad(to: 32))
+        case .cifar10:
+            set = try CIFAR10.load(directory: URL(fileURLWithPath: data!), train: false)
+        case .folder:  // only the two files are decoded
+            let dir = URL(fileURLWithPath: data!)
+            let files = try ImageFolder.imageFiles(in: dir)
+            if let bad = indices.first(where: { $0 >= files.count }) {
+                throw ValidationError("image index \(bad) is out of range: \(dir.path) holds \(files.count) images (sorted by path, 0…\(files.count - 1)).")
+            }
+            return try indices.map { try Interpolation.image(contentsOf: files[$0], size: size, channels: channels) }
+        }
+        guard set.channels == channels else {
+            throw ValidationError("the dataset's images have \(set.channels) channels but the model takes \(channels).")
+        }
+        return try indices.map { try Interpolation.image(set, at: $0, size: size, channels: channels) }
+    }
+}
