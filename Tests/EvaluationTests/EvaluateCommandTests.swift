@@ -1,7 +1,9 @@
 import Datasets
 import Foundation
+import Metrics
 import Models
 import Pipelines
+import SafeTensors
 import Testing
 import Tensors
 
@@ -90,5 +92,47 @@ struct EvaluateCommandTests {
         let report = try JSONDecoder().decode(LikelihoodReport.self, from: Data(contentsOf: json))
         #expect(report.imageCount == 3 && report.total.isFinite)
         #expect(abs(report.prior + report.terms.reduce(0, +) - report.total) <= 1e-9 * report.total)
+    }
+
+    @Test("FID/IS of --model through the binary: a folder reference saved with --save-reference-stats and read back as .npz gives the same numbers")
+    func fidReferenceRoundTrip() throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ddpm-eval-cli-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Random He-initialised weights in the FID Inception layout (the real ones are not available here).
+        let network = FIDInceptionV3()
+        var rng = SeededGenerator(seed: 1)
+        var state: [String: Tensor] = [:]
+        for (key, parameter) in network.namedParameters() {
+            let shape = parameter.shape, fanIn = shape.dropFirst().reduce(1, *)
+            state[key] = key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? .ones(shape)
+                : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? .zeros(shape)
+                : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
+        }
+        let weights = directory.appendingPathComponent("inception.safetensors")
+        try SafeTensorsFile(tensors: state).write(to: weights)
+        // A tiny grey model (8 timesteps) sampled by DDIM in 2 steps; a 3-image RGB reference folder.
+        var scheduler = SchedulerConfiguration.paper
+        scheduler.numTrainTimesteps = 8
+        let model = directory.appendingPathComponent("model"), folder = directory.appendingPathComponent("reference")
+        try ModelDirectory.save(try UNet(TinyModel.configuration, seed: 5), scheduler: scheduler, to: model)
+        try ImageWriter.writeImages(EvaluationFixtures.images(3, channels: 3, seed: 7), to: folder)
+        let npz = directory.appendingPathComponent("reference.npz")
+        let first = directory.appendingPathComponent("first.json"), second = directory.appendingPathComponent("second.json")
+        let common = ["evaluate", "--model", model.path, "--num-samples", "10", "--sampler", "ddim", "--steps", "2",
+                      "--batch-size", "10", "--seed", "3", "--inception", weights.path]
+        let run1 = try DDPMBinary.run(common + ["--reference", folder.path, "--save-reference-stats", npz.path, "--json", first.path])
+        try #require(run1.status == 0, "exit \(run1.status); stderr: \(run1.err)")
+        let run2 = try DDPMBinary.run(common + ["--reference", npz.path, "--json", second.path])
+        try #require(run2.status == 0, "exit \(run2.status); stderr: \(run2.err)")
+        let (a, b) = (try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: first)),
+                      try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: second)))
+        let fid = try #require(a.fid)
+        #expect(fid.isFinite && fid >= 0 && b.fid == fid, "FID \(fid) from the folder, \(String(describing: b.fid)) from the .npz")
+        #expect(a.inceptionScore == b.inceptionScore && a.sampleCount == 10 && a.referenceSampleCount == 3 && b.referenceSampleCount == nil)
+        #expect(try FeatureStatistics(contentsOf: npz).dimension == 2048)
+        #expect(run1.out.contains("10 samples in 1 batches of 10") && run1.err.contains("sampling 2/2"), "\(run1.out)\n\(run1.err)")
+        #expect(run1.out.contains("IS ") && run1.out.contains("(mean ± std over 10 splits)"))
+        #expect(run1.out.contains("warning: FID from 10 samples (fewer than 2048)"), "\(run1.out)")
     }
 }
