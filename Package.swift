@@ -53,17 +53,17 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Tensors"], swiftSettings: avx2),
         .target(
             name: "Pipelines",
-            dependencies: ["Datasets", "Diffusion", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
+            dependencies: ["Datasets", "Diffusion", "Metrics", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
             swiftSettings: avx2),
         // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
         .target(name: "TorchCheckpoint", dependencies: ["Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
         .target(name: "Datasets", dependencies: ["Tensors", "CImageCodecs"], swiftSettings: avx2),
-        .target(name: "Metrics", dependencies: ["NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
+        .target(name: "Metrics", dependencies: ["NN", "Tensors", "TensorKernels", "SafeTensors", "TorchCheckpoint", "ZIPFoundation"],
                 swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
             dependencies: [
-                "Datasets", "Diffusion", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
+                "Datasets", "Diffusion", "Metrics", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: avx2),
@@ -85,6 +85,9 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: ["Pipelines", "Metrics", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are

@@ -41,6 +41,9 @@ public struct LikelihoodBound {
     /// `terms[t − 1]` is the batch mean of the term at paper timestep t of the chain: L_0
     /// (the decoder, −log p_θ(x₀ | x₁)) at t = 1, L_{t−1} = KL(q(x_{t−1} | x_t, x₀) ‖ p_θ(x_{t−1} | x_t)) above.
     public let terms: [Double]
+    /// `distortion[t − 1]` is the batch mean of ‖x₀ − x̂₀(x_t)‖²/D, x̂₀ predicted from the x_t drawn at
+    /// paper timestep t, in [−1, 1] units (§4.3's distortion is its root, times 127.5).
+    public let distortion: [Double]
 
     /// The batch mean of `total`.
     public var mean: Double { total.reduce(0, +) / Double(total.count) }
@@ -59,7 +62,11 @@ extension DDPM {
     /// The bound's term at paper timesteps `t` (one per sample) in bits/dim, `[N]`: the decoder NLL
     /// −log p_θ(x₀ | x₁) (eq. 13) where t = 1, KL(q(x_{t−1} | x_t, x₀) ‖ p_θ(x_{t−1} | x_t)) elsewhere.
     public func variationalBoundTerm(_ x0: Tensor, xt: Tensor, at t: [Int], modelOutput: Tensor) -> Tensor {
-        let p = reverseDistribution(xt, at: t, modelOutput: modelOutput)
+        variationalBoundTerm(x0, xt: xt, at: t, reverse: reverseDistribution(xt, at: t, modelOutput: modelOutput))
+    }
+
+    func variationalBoundTerm(_ x0: Tensor, xt: Tensor, at t: [Int],
+                              reverse p: (mean: Tensor, logVariance: Tensor, predictedX0: Tensor)) -> Tensor {
         let q = posterior(x0: x0, xt: xt, at: t)
         let qLogVariance = schedule.coefficient(schedule.logBetaTildeClipped, at: t, like: x0)
         let kl = bitsPerDimension(gaussianKL(meanQ: q.mean, logVarianceQ: qLogVariance, meanP: p.mean, logVarianceP: p.logVariance))
@@ -70,21 +77,26 @@ extension DDPM {
 
     /// The bound over the whole chain for `x0` (`[N, C, H, W]` in [−1, 1] on the 8-bit grid), one
     /// draw of x_t ~ q(x_t | x₀) per timestep, in bits/dim (the original code's `calc_bpd_loop`).
-    public func likelihoodBound(_ x0: Tensor, using rng: inout SeededGenerator, predictNoise: NoisePredictor) -> LikelihoodBound {
+    /// T network evaluations; `onTimestep(t)` runs after each (progress reporting).
+    public func likelihoodBound(_ x0: Tensor, using rng: inout SeededGenerator, predictNoise: NoisePredictor,
+                                onTimestep: (Int) -> Void = { _ in }) -> LikelihoodBound {
         withoutGradients {
             let n = x0.shape[0]
             let prior = priorTerm(x0).scalars.map(Double.init)
             var total = prior
             var terms = [Double](repeating: 0, count: schedule.timestepCount)
+            var distortion = terms
             for t in stride(from: schedule.timestepCount, through: 1, by: -1) {
                 let batch = [Int](repeating: t, count: n)
                 let xt = noised(x0, at: batch, noise: .randomNormal(x0.shape, using: &rng))
-                let term = variationalBoundTerm(x0, xt: xt, at: batch, modelOutput: predict(predictNoise, xt, at: batch))
-                let values = term.scalars.map(Double.init)
+                let p = reverseDistribution(xt, at: batch, modelOutput: predict(predictNoise, xt, at: batch))
+                let values = variationalBoundTerm(x0, xt: xt, at: batch, reverse: p).scalars.map(Double.init)
                 for i in 0..<n { total[i] += values[i] }
                 terms[t - 1] = values.reduce(0, +) / Double(n)
+                distortion[t - 1] = Double((x0 - p.predictedX0).squared().mean().scalar)
+                onTimestep(t)
             }
-            return LikelihoodBound(total: total, prior: prior, terms: terms)
+            return LikelihoodBound(total: total, prior: prior, terms: terms, distortion: distortion)
         }
     }
 

@@ -48,7 +48,7 @@ package final class BasicConv2d: Layer {
     }
 
     /// A square `kernel`×`kernel` convolution with the same padding on every side.
-    convenience init(_ inputChannels: Int, _ outputChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+    package convenience init(_ inputChannels: Int, _ outputChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
         self.init(inputChannels, outputChannels, kernel: (kernel, kernel), stride: stride, padding: (padding, padding))
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import NN
 import SafeTensors
 import Tensors
+import TorchCheckpoint
 
 // Follows pytorch-fid src/pytorch_fid/inception.py (fid_inception_v3 and its FIDInception* blocks)
 // for structure and key names; the layers are torchvision's Inception3 (Szegedy et al. 2016).
@@ -68,15 +69,23 @@ public final class FIDInceptionV3: Layer {
          ("Mixed_6e", mixed6e), ("Mixed_7a", mixed7a), ("Mixed_7b", mixed7b), ("Mixed_7c", mixed7c), ("fc", fc)]
     }
 
-    /// Reads a state dict of the FID Inception weights. Supported: a safetensors conversion of
-    /// `pt_inception-2015-12-05-6726825d.pth`. A missing file names the file needed and where
-    /// pytorch-fid publishes it.
+    /// Reads a state dict of the FID Inception weights: `pt_inception-2015-12-05-6726825d.pth` itself
+    /// (`.pth`/`.pt`/`.bin`, by the restricted torch.save reader, which executes nothing) or a
+    /// safetensors conversion of it. A missing file names the file needed and where pytorch-fid
+    /// publishes it.
     public static func stateDictionary(contentsOf url: URL) throws(MetricsError) -> [String: Tensor] {
         guard FileManager.default.fileExists(atPath: url.path) else { throw .weightsNotFound(path: url.path) }
-        // The PyTorch zip/pickle reader (TorchCheckpointFile.read(contentsOf:)) plugs in here for .pth/.bin.
-        guard url.pathExtension.lowercased() == "safetensors" else { throw .unsupportedWeightsFormat(path: url.path) }
-        do { return try SafeTensorsFile.read(contentsOf: url).tensors } catch {
-            throw .cannotReadWeights(path: url.path, reason: error.description)
+        switch url.pathExtension.lowercased() {
+        case "safetensors":
+            do { return try SafeTensorsFile.read(contentsOf: url).tensors } catch {
+                throw .cannotReadWeights(path: url.path, reason: error.description)
+            }
+        case "pth", "pt", "bin":
+            do { return try TorchCheckpointFile.read(contentsOf: url) } catch {
+                throw .cannotReadWeights(path: url.path, reason: error.description)
+            }
+        default:
+            throw .unsupportedWeightsFormat(path: url.path)
         }
     }
 

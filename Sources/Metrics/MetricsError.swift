@@ -31,9 +31,8 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
             """
         case let .unsupportedWeightsFormat(path):
             """
-            \(path): this build reads the Inception weights from .safetensors only. Convert \
-            \(FIDInceptionV3.weightsFileName) with: python -c "import torch; from safetensors.torch import \
-            save_file; save_file(torch.load('\(FIDInceptionV3.weightsFileName)'), 'pt_inception-2015-12-05.safetensors')"
+            \(path): unknown weights format; pass \(FIDInceptionV3.weightsFileName) itself (.pth, also read as \
+            .pt or .bin) or a safetensors conversion of it (.safetensors).
             """
         case let .cannotReadWeights(path, reason):
             "\(path): cannot read the Inception weights: \(reason)"

@@ -96,6 +96,30 @@ struct FIDInceptionV3Tests {
         }
         let pth = directory.appendingPathComponent("pt_inception-2015-12-05-6726825d.pth")
         FileManager.default.createFile(atPath: pth.path, contents: Data([0x50, 0x4B]))
-        #expect(throws: MetricsError.unsupportedWeightsFormat(path: pth.path)) { try FIDInceptionV3(contentsOf: pth) }
+        #expect {
+            _ = try FIDInceptionV3(contentsOf: pth)
+        } throws: { error in
+            guard case let .cannotReadWeights(path, reason)? = error as? MetricsError else { return false }
+            return path == pth.path && !reason.isEmpty
+        }
+        let onnx = directory.appendingPathComponent("inception.onnx")
+        FileManager.default.createFile(atPath: onnx.path, contents: Data([0]))
+        #expect(throws: MetricsError.unsupportedWeightsFormat(path: onnx.path)) { try FIDInceptionV3(contentsOf: onnx) }
+    }
+
+    @Test("a torch.save .pth state dict (BasicConv2d, num_batches_tracked included) reads and runs as in torch")
+    func loadingFromTorchSave() throws {
+        let state = try FIDInceptionV3.stateDictionary(contentsOf: try MetricsFixtures.url("basic_conv", "pth"))
+        let reference = try SafeTensorsFile.read(contentsOf: try MetricsFixtures.url("basic_conv", "safetensors")).tensors
+        #expect(state.keys.sorted() == ["bn.bias", "bn.num_batches_tracked", "bn.running_mean", "bn.running_var", "bn.weight", "conv.weight"])
+        for (key, value) in state where key != "bn.num_batches_tracked" {
+            let expected = try #require(reference[key], "\(key)")
+            #expect(value.shape == expected.shape && value.scalars == expected.scalars, "\(key)")
+        }
+        let layer = BasicConv2d(3, 4, kernel: 3, padding: 1)
+        try layer.load(state.filter { !$0.key.hasSuffix("num_batches_tracked") })
+        let x = try #require(reference["x"]), expected = try #require(reference["y"])
+        let y = withoutGradients { layer(x) }
+        #expect(relativeError(y, expected) < 1e-5, "relative error \(relativeError(y, expected))")
     }
 }

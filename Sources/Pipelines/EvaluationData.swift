@@ -1,0 +1,89 @@
+import Datasets
+import Foundation
+import Metrics
+
+/// Where images for evaluation come from: a reference for FID or the test set of `--nll`.
+///
+/// One spelling for the CLI: `fashion-mnist` (Debian's install), an `.npz` of FID statistics, a
+/// CIFAR-10 binary directory (`data_batch_*.bin`/`test_batch.bin`), an IDX directory
+/// (`train-`/`t10k-images-idx3-ubyte[.gz]`, Fashion-MNIST or MNIST) or a folder of PNG/JPEG images.
+public enum EvaluationData: Equatable, Sendable {
+    case fashionMNIST(directory: URL)
+    case statistics(URL)
+    case cifar10(directory: URL)
+    case idx(directory: URL)
+    case imageFolder(URL)
+
+    /// Recognises `spec` (see the type's documentation); a missing path names what is accepted.
+    public static func detect(_ spec: String) throws(PipelineError) -> EvaluationData {
+        if spec == "fashion-mnist" { return .fashionMNIST(directory: FashionMNIST.defaultDirectory) }
+        let url = URL(fileURLWithPath: spec)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw .missingFile(path: spec, hint: Self.accepted)
+        }
+        guard isDirectory.boolValue else {
+            guard url.pathExtension.lowercased() == "npz" else {
+                throw .unsupported("evaluation data \(spec): a file must be an .npz of FID statistics (mu, sigma). \(Self.accepted)")
+            }
+            return .statistics(url)
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        if names.contains(where: { $0 == "test_batch.bin" || ($0.hasPrefix("data_batch_") && $0.hasSuffix(".bin")) }) {
+            return .cifar10(directory: url)
+        }
+        if names.contains(where: { $0.hasPrefix("t10k-images-idx3-ubyte") || $0.hasPrefix("train-images-idx3-ubyte") }) {
+            return .idx(directory: url)
+        }
+        return .imageFolder(url)
+    }
+
+    static let accepted = """
+        Pass fashion-mnist, an .npz of FID statistics (mu, sigma), a CIFAR-10 binary directory \
+        (cifar-10-batches-bin), an IDX directory (t10k-images-idx3-ubyte.gz) or a folder of PNG/JPEG images.
+        """
+
+    /// A short description for reports ("CIFAR-10 train split, …").
+    public func describe(train: Bool) -> String {
+        let split = train ? "train" : "test"
+        switch self {
+        case .fashionMNIST(let d): return "Fashion-MNIST \(split) split (\(d.path))"
+        case .statistics(let u): return "statistics \(u.path)"
+        case .cifar10(let d): return "CIFAR-10 \(split) split (\(d.path))"
+        case .idx(let d): return "IDX \(split) split (\(d.path))"
+        case .imageFolder(let u): return "image folder \(u.path)"
+        }
+    }
+
+    /// The images, 8-bit. IDX data (28×28) is padded to `size` when it is larger; a folder is
+    /// read at `size` (nil: the first image's shorter side) with `channels` (nil: 3).
+    public func images(train: Bool, size: Int? = nil, channels: Int? = nil) throws -> ImageSet {
+        switch self {
+        case .fashionMNIST(let directory):
+            return try FashionMNIST.load(train: train, directory: directory, layout: Self.idxLayout(size))
+        case .statistics(let url):
+            throw PipelineError.invalid("\(url.path) holds FID statistics, not images; pass a dataset or a folder.")
+        case .cifar10(let directory):
+            return try CIFAR10.load(directory: directory, train: train)
+        case .idx(let directory):
+            let prefix = train ? "train" : "t10k"
+            let candidates = ["\(prefix)-images-idx3-ubyte.gz", "\(prefix)-images-idx3-ubyte"].map { directory.appendingPathComponent($0) }
+            guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+                throw PipelineError.missingFile(path: candidates[0].path, hint: "An IDX directory needs \(prefix)-images-idx3-ubyte(.gz) for the \(train ? "train" : "test") split.")
+            }
+            return try IDX.load(images: file, layout: Self.idxLayout(size))
+        case .imageFolder(let url):
+            let side: Int
+            if let size { side = size } else {
+                guard let first = try ImageFolder.imageFiles(in: url).first else {
+                    throw DatasetError.empty(path: url.path, skipped: 0)
+                }
+                let image = try ImageCodecs.decode(contentsOf: first)
+                side = min(image.width, image.height)
+            }
+            return try ImageFolder.load(url, options: .init(size: side, channels: channels ?? 3))
+        }
+    }
+
+    private static func idxLayout(_ size: Int?) -> IDX.Layout { size.map { $0 > 28 ? .pad(to: $0) : .native } ?? .pad(to: 32) }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Metrics
+import NN
+import Tensors
+
+/// `ddpm bench inception`: FID Inception-v3 features of `--count` 32×32 images (resized to 299 as
+/// in real use) in images/s, optionally beside pytorch-fid's InceptionV3 measured in the same run.
+/// Both use random weights (the real ones are the user's to supply) and one untimed warm-up batch.
+struct BenchInception: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inception", abstract: "Benchmark FID Inception-v3 features (images/s), against pytorch-fid with --torch.")
+
+    @Option(help: "Images to run (issue 6: 10000; smaller for a quick ratio).")
+    var count = 10_000
+
+    @Option(help: "Images per network call, both sides.")
+    var batchSize = 25
+
+    @Option(help: "A Python with torch and pytorch-fid: also runs Scripts/bench/torch_inception.py (2 threads) and prints the ratio.")
+    var torch: String?
+
+    @Option(help: "Path of torch_inception.py.")
+    var torchScript = "Scripts/bench/torch_inception.py"
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1 (got \(count)).") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
+        if torch != nil, !FileManager.default.fileExists(atPath: torchScript) {
+            throw ValidationError("\(torchScript): not found; run from the package root or pass --torch-script.")
+        }
+    }
+
+    func run() throws {
+        let ours = try measure()
+        print("ours:  \(count) images in \(format(ours)) s, \(format(Double(count) / ours)) images/s "
+              + "(batch \(batchSize), \(ComputeSettings.threadCount) threads)")
+        guard let torch else { return }
+        let theirs = try runTorch(python: torch)
+        guard let seconds = theirs["seconds"] as? Double else { throw ValidationError("\(torchScript) printed no 'seconds'.") }
+        print("torch: \(count) images in \(format(seconds)) s, \(format(Double(count) / seconds)) images/s "
+              + "(pytorch-fid InceptionV3, torch \(theirs["torch"] ?? "?"), \(theirs["threads"] ?? "?") threads)")
+        print("speed-up (torch time / ours): \(format(seconds / ours))x")
+    }
+
+    /// Seconds for one pass over `count` random images after a warm-up batch.
+    private func measure() throws -> Double {
+        let network = FIDInceptionV3()
+        var rng = SeededGenerator(seed: 0)
+        var state: [String: Tensor] = [:]
+        for (key, parameter) in network.namedParameters() {
+            let shape = parameter.shape, fanIn = shape.dropFirst().reduce(1, *)
+            state[key] = key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? .ones(shape)
+                : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? .zeros(shape)
+                : Tensor.randomNormal(shape, using: &rng) * Float((2.0 / Double(fanIn)).squareRoot())
+        }
+        try network.load(state, source: "random weights")
+        let images = Tensor.randomUniform([count, 3, 32, 32], low: -1, high: 1, using: &rng)
+        _ = network.features(images.sliced(alongAxis: 0, 0..<min(batchSize, count)))
+        let start = DispatchTime.now().uptimeNanoseconds
+        for first in stride(from: 0, to: count, by: batchSize) {
+            let (pool, _) = network.features(images.sliced(alongAxis: 0, first..<min(count, first + batchSize)))
+            precondition(pool.shape[1] == FIDInceptionV3.featureDimension, "[bench inception] pool features \(pool.shape)")
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    private func runTorch(python: String) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [torchScript, "--count", "\(count)", "--batch-size", "\(batchSize)", "--threads", "2"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last.map(String.init) ?? ""
+        guard process.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw ValidationError("\(python) \(torchScript) failed (exit \(process.terminationStatus)); are torch and pytorch-fid installed?")
+        }
+        return json
+    }
+}
