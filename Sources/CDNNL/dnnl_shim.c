@@ -14,7 +14,8 @@
     X(dnnl_primitive_desc_query_md) X(dnnl_primitive_desc_query) X(dnnl_primitive_desc_destroy) \
     X(dnnl_primitive_create) X(dnnl_primitive_destroy) X(dnnl_primitive_execute) X(dnnl_memory_create) \
     X(dnnl_memory_set_data_handle) X(dnnl_memory_destroy) X(dnnl_memory_desc_equal) \
-    X(dnnl_memory_desc_get_size) X(dnnl_reorder_primitive_desc_create)
+    X(dnnl_memory_desc_get_size) X(dnnl_reorder_primitive_desc_create) X(dnnl_primitive_attr_create) \
+    X(dnnl_primitive_attr_destroy) X(dnnl_primitive_attr_set_scratchpad_mode)
 
 #define DECLARE(name) static __typeof__(&name) p_##name;
 DNNL_FUNCTIONS(DECLARE)
@@ -52,8 +53,8 @@ typedef struct {
 // Blocked copies live in one scratch buffer per argument slot, shared by every plan: calls are
 // serialised by the caller, and no blocked copy outlives its call, so the process needs only
 // the largest size per slot instead of one copy per plan and argument.
-static void *scratch[4];
-static size_t scratch_size[4];
+static void *scratch[5];
+static size_t scratch_size[5];
 
 static void *scratch_for(int slot, size_t size) {
     if (scratch_size[slot] < size) {
@@ -69,6 +70,8 @@ typedef struct {
     dnnl_primitive_t primitive;
     argument args[4];
     int count;
+    dnnl_memory_t scratchpad;  // user-managed, in the shared slot 4
+    size_t scratchpad_size;
     const char *implementation;
 } pass;
 
@@ -99,6 +102,11 @@ static int bind(argument *a, int arg, int is_output, const dnnl_memory_desc_t *u
 
 static int finish(pass *p) {
     if (p_dnnl_primitive_create(&p->primitive, p->pd) != dnnl_success) return -1;
+    // Scratchpad in user mode: kernels get their temporary memory from us (shared slot 4) rather
+    // than from oneDNN's global per-thread scratchpad, which is not safe when callers change threads.
+    const dnnl_memory_desc_t *md = p_dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
+    if (md && (p->scratchpad_size = p_dnnl_memory_desc_get_size(md)) > 0
+        && p_dnnl_memory_create(&p->scratchpad, md, engine, DNNL_MEMORY_NONE) != dnnl_success) return -1;
     const char *name = NULL;
     p_dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &name);
     p->implementation = name ? name : "?";
@@ -112,6 +120,7 @@ static void release(pass *p) {
         if (a->kernel_memory && a->kernel_memory != a->user_memory) p_dnnl_memory_destroy(a->kernel_memory);
         if (a->user_memory) p_dnnl_memory_destroy(a->user_memory);
     }
+    if (p->scratchpad) p_dnnl_memory_destroy(p->scratchpad);
     if (p->primitive) p_dnnl_primitive_destroy(p->primitive);
     if (p->pd) p_dnnl_primitive_desc_destroy(p->pd);
 }
@@ -122,8 +131,7 @@ void ddpm_dnnl_conv_destroy(ddpm_dnnl_conv *plan) {
     free(plan);
 }
 
-ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias) {
-    if (loaded != 1) return NULL;
+static ddpm_dnnl_conv *create(const int64_t g[12], int with_bias, dnnl_alg_kind_t algorithm) {
     int64_t n = g[0], cin = g[1], h = g[2], w = g[3], cout = g[4], kh = g[5], kw = g[6], s = g[7];
     int64_t ho = (h + g[8] + g[9] - kh) / s + 1, wo = (w + g[10] + g[11] - kw) / s + 1;
     dnnl_dims_t src_dims = {n, cin, h, w}, wei_dims = {cout, cin, kh, kw}, dst_dims = {n, cout, ho, wo};
@@ -139,35 +147,39 @@ ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias) {
 
     ddpm_dnnl_conv *plan = calloc(1, sizeof *plan);
     if (!plan) return NULL;
+    dnnl_primitive_attr_t attr;
+    if (p_dnnl_primitive_attr_create(&attr) != dnnl_success) { free(plan); return NULL; }
+    p_dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     dnnl_convolution_desc_t fd, bd, wd;
     pass *f = &plan->passes[0], *b = &plan->passes[1], *u = &plan->passes[2];
     f->count = with_bias ? 4 : 3;
     b->count = 3;
     u->count = 3;  // the bias gradient is a plain sum, done by the caller
-    int ok = p_dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &any_src,
+    int ok = p_dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, algorithm, &any_src,
                                                   &any_wei, with_bias ? &bias : NULL, &any_dst, strides, pad_l,
                                                   pad_r) == dnnl_success
-        && p_dnnl_primitive_desc_create(&f->pd, &fd, NULL, engine, NULL) == dnnl_success
+        && p_dnnl_primitive_desc_create(&f->pd, &fd, attr, engine, NULL) == dnnl_success
         && bind(&f->args[0], DNNL_ARG_SRC, 0, &src, f->pd, dnnl_query_src_md, 0) == 0
         && bind(&f->args[1], DNNL_ARG_WEIGHTS, 0, &wei, f->pd, dnnl_query_weights_md, 0) == 0
         && bind(&f->args[2], DNNL_ARG_DST, 1, &dst, f->pd, dnnl_query_dst_md, 0) == 0
         && (!with_bias || bind(&f->args[3], DNNL_ARG_BIAS, 0, &bias, f->pd, dnnl_query_weights_md, 1) == 0)
         && finish(f) == 0;
-    ok = ok && p_dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &any_src, &any_wei, &any_dst,
+    ok = ok && p_dnnl_convolution_backward_data_desc_init(&bd, algorithm, &any_src, &any_wei, &any_dst,
                                                           strides, pad_l, pad_r) == dnnl_success
-        && p_dnnl_primitive_desc_create(&b->pd, &bd, NULL, engine, f->pd) == dnnl_success
+        && p_dnnl_primitive_desc_create(&b->pd, &bd, attr, engine, f->pd) == dnnl_success
         && bind(&b->args[0], DNNL_ARG_DIFF_DST, 0, &dst, b->pd, dnnl_query_diff_dst_md, 0) == 0
         && bind(&b->args[1], DNNL_ARG_WEIGHTS, 0, &wei, b->pd, dnnl_query_weights_md, 0) == 0
         && bind(&b->args[2], DNNL_ARG_DIFF_SRC, 1, &src, b->pd, dnnl_query_diff_src_md, 0) == 0
         && finish(b) == 0;
-    ok = ok && p_dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &any_src, &any_wei,
+    ok = ok && p_dnnl_convolution_backward_weights_desc_init(&wd, algorithm, &any_src, &any_wei,
                                                              NULL, &any_dst, strides, pad_l,
                                                              pad_r) == dnnl_success
-        && p_dnnl_primitive_desc_create(&u->pd, &wd, NULL, engine, f->pd) == dnnl_success
+        && p_dnnl_primitive_desc_create(&u->pd, &wd, attr, engine, f->pd) == dnnl_success
         && bind(&u->args[0], DNNL_ARG_SRC, 0, &src, u->pd, dnnl_query_src_md, 0) == 0
         && bind(&u->args[1], DNNL_ARG_DIFF_DST, 0, &dst, u->pd, dnnl_query_diff_dst_md, 0) == 0
         && bind(&u->args[2], DNNL_ARG_DIFF_WEIGHTS, 1, &wei, u->pd, dnnl_query_diff_weights_md, 0) == 0
         && finish(u) == 0;
+    p_dnnl_primitive_attr_destroy(attr);
     if (!ok) {
         ddpm_dnnl_conv_destroy(plan);
         return NULL;
@@ -175,9 +187,20 @@ ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias) {
     return plan;
 }
 
+ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias, int winograd) {
+    if (loaded != 1) return NULL;
+    // Winograd F(4x4, 3x3) needs 2.25-4x fewer multiplications for stride-1 3x3 kernels where
+    // oneDNN implements it (AVX-512); anything it cannot build falls back to direct.
+    if (winograd && g[5] == 3 && g[6] == 3 && g[7] == 1) {
+        ddpm_dnnl_conv *plan = create(g, with_bias, dnnl_convolution_winograd);
+        if (plan) return plan;
+    }
+    return create(g, with_bias, dnnl_convolution_direct);
+}
+
 // Binds the user pointers, reorders inputs, runs the pass, reorders outputs back.
 static int run(pass *p, void *const pointers[4]) {
-    dnnl_exec_arg_t exec[4];
+    dnnl_exec_arg_t exec[5];
     for (int i = 0; i < p->count; i++) {
         argument *a = &p->args[i];
         p_dnnl_memory_set_data_handle(a->user_memory, pointers[i]);
@@ -193,7 +216,16 @@ static int run(pass *p, void *const pointers[4]) {
         exec[i].arg = a->arg;
         exec[i].memory = a->kernel_memory;
     }
-    if (p_dnnl_primitive_execute(p->primitive, stream, p->count, exec) != dnnl_success) return -1;
+    int count = p->count;
+    if (p->scratchpad) {
+        void *buffer = scratch_for(4, p->scratchpad_size);
+        if (!buffer) return -1;
+        p_dnnl_memory_set_data_handle(p->scratchpad, buffer);
+        exec[count].arg = DNNL_ARG_SCRATCHPAD;
+        exec[count].memory = p->scratchpad;
+        count++;
+    }
+    if (p_dnnl_primitive_execute(p->primitive, stream, count, exec) != dnnl_success) return -1;
     for (int i = 0; i < p->count; i++) {
         argument *a = &p->args[i];
         if (a->reorder && a->is_output) {
@@ -225,7 +257,9 @@ const char *ddpm_dnnl_conv_implementation(ddpm_dnnl_conv *plan, int pass_index) 
 
 #else  // no oneDNN headers at build time: every call reports "unavailable" and im2col is used.
 int ddpm_dnnl_load(int threads) { (void)threads; return 0; }
-ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias) { (void)g; (void)with_bias; return 0; }
+ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias, int winograd) {
+    (void)g; (void)with_bias; (void)winograd; return 0;
+}
 void ddpm_dnnl_conv_destroy(ddpm_dnnl_conv *plan) { (void)plan; }
 int ddpm_dnnl_conv_forward(ddpm_dnnl_conv *p, const float *x, const float *w, const float *b, float *y) {
     (void)p; (void)x; (void)w; (void)b; (void)y; return -1;

@@ -7,7 +7,9 @@ import Synchronization
 /// oneDNN's blocked-layout kernels are faster than im2col + BLAS for 3×3 convolutions on this
 /// kind of machine (see README "Kernel benchmark"), so they are used whenever libdnnl loads;
 /// im2col + BLAS is the portable path (macOS, no oneDNN) and the reference the tests compare with.
-/// `DDPM_CONVOLUTION=im2col` forces the portable path.
+/// `DDPM_CONVOLUTION=im2col` forces the portable path. Stride-1 3×3 convolutions use oneDNN's
+/// Winograd F(4×4, 3×3) kernels where it has them (AVX-512: about 2× the direct kernels, see the
+/// README's benchmark); `DDPM_WINOGRAD=0` keeps them direct.
 public enum ConvolutionEngine: String, Sendable {
     case oneDNN, im2col
 
@@ -45,7 +47,8 @@ package enum OneDNN {
         let g = geometry
         let dims: [Int64] = [g.batch, g.inputChannels, g.height, g.width, g.outputChannels, g.kernelHeight,
                              g.kernelWidth, g.stride, g.padTop, g.padBottom, g.padLeft, g.padRight].map(Int64.init)
-        guard let p = dims.withUnsafeBufferPointer({ ddpm_dnnl_conv_create($0.baseAddress, bias ? 1 : 0) }) else { return nil }
+        let winograd: Int32 = ProcessInfo.processInfo.environment["DDPM_WINOGRAD"] == "0" ? 0 : 1
+        guard let p = dims.withUnsafeBufferPointer({ ddpm_dnnl_conv_create($0.baseAddress, bias ? 1 : 0, winograd) }) else { return nil }
         plans[key] = p
         return p
     }

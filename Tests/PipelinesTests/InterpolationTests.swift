@@ -77,7 +77,9 @@ struct InterpolationTests {
             let reconstruction = try pipeline.sample(from: encoded.sliced(alongAxis: 0, index..<(index + 1)), startingAt: 500,
                                                      sampler: .ddim(steps: 20, eta: 0), seed: 99).sample
             let error = reconstruction.maxAbsoluteDifference(decoded.sliced(alongAxis: 0, row..<(row + 1)))
-            #expect(error < 1e-6, "λ = \(row == 0 ? 0 : 1): \(error)")
+            // The CLI runs in its own process, where oneDNN may pick another convolution kernel
+            // (Winograd or direct) than here: equal up to float rounding.
+            #expect(error < 1e-4, "λ = \(row == 0 ? 0 : 1): \(error)")
         }
         // Interior λ differ from both endpoints.
         #expect(decoded.sliced(alongAxis: 0, 2..<3).maxAbsoluteDifference(decoded.sliced(alongAxis: 0, 0..<1)) > 1e-3)

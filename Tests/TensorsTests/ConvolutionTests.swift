@@ -36,14 +36,16 @@ struct ConvolutionTests {
         let x = Tensor(shape: [1, 1, 3, 3], scalars: (1...9).map(Float.init))
         let y = conv2d(x, weight: .ones([1, 1, 3, 3]), padding: .uniform(1))
         #expect(y.shape == [1, 1, 3, 3])
-        #expect(y.scalars == [12, 21, 16, 27, 45, 33, 24, 39, 28])
+        // Winograd kernels (stride-1 3×3 on AVX-512) round where direct ones are exact: 1e-4.
+        #expect(zip(y.scalars, [12, 21, 16, 27, 45, 33, 24, 39, 28] as [Float]).allSatisfy { abs($0 - $1) < 1e-4 }, "\(y.scalars)")
     }
 
     @Test("the kernel is not flipped: a one-hot kernel at (0, 0) shifts the image by one pixel")
     func crossCorrelation() {
         let x = Tensor(shape: [1, 1, 3, 3], scalars: (1...9).map(Float.init))
         let w = Tensor(shape: [1, 1, 3, 3], scalars: [1, 0, 0, 0, 0, 0, 0, 0, 0])
-        #expect(conv2d(x, weight: w, padding: .uniform(1)).scalars == [0, 0, 0, 0, 1, 2, 0, 4, 5])
+        let y = conv2d(x, weight: w, padding: .uniform(1)).scalars
+        #expect(zip(y, [0, 0, 0, 0, 1, 2, 0, 4, 5] as [Float]).allSatisfy { abs($0 - $1) < 1e-4 }, "\(y)")
     }
 
     @Test("TF-SAME stride 2 on an even size halves it: [1,1,8,8] → [1,1,4,4]; padding 1 gives the same shape")

@@ -15,8 +15,9 @@ typedef struct ddpm_dnnl_conv ddpm_dnnl_conv;
 int ddpm_dnnl_load(int threads);
 
 /// A convolution plan for one geometry: g = {N, Cin, H, W, Cout, kh, kw, stride, padTop,
-/// padBottom, padLeft, padRight}. NULL if oneDNN cannot build it.
-ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias);
+/// padBottom, padLeft, padRight}. With `winograd`, stride-1 3x3 plans try Winograd first.
+/// NULL if oneDNN cannot build it.
+ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias, int winograd);
 void ddpm_dnnl_conv_destroy(ddpm_dnnl_conv *plan);
 
 /// NCHW / OIHW in and out; blocked layouts are used inside. Each returns 0 on success.
