@@ -4,12 +4,6 @@ package enum Kernels {}
 /// Below this many elements a loop runs on one thread: waking a second one costs more.
 @usableFromInline package let parallelGrain = 1 << 15
 
-package protocol BinaryOperator { static func apply(_ a: Float, _ b: Float) -> Float }
-package enum AddOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
-package enum SubtractOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a - b } }
-package enum MultiplyOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
-package enum DivideOperator: BinaryOperator { @inline(__always) package static func apply(_ a: Float, _ b: Float) -> Float { a / b } }
-
 extension Kernels {
     /// y[i] = f(x[i]) over `count` elements, split across threads.
     @inlinable @inline(__always)
@@ -38,22 +32,21 @@ extension Kernels {
         }
     }
 
-    /// out = a ∘ b with NumPy broadcasting, given a plan from `BroadcastPlan`. Inlinable so that
-    /// each operator is specialised at the call site (a witness-table call per element otherwise).
-    @inlinable
-    package static func binary<Op: BinaryOperator>(
-        _ op: Op.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-        plan: BroadcastPlan
+    /// out = f(a, b) with NumPy broadcasting, given a plan from `BroadcastPlan`. Inlined with its
+    /// closure at each call site: a generic operator type was left unspecialised across modules
+    /// and cost a witness-table call per element.
+    @inlinable @inline(__always)
+    package static func binary(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+        plan: BroadcastPlan, _ f: (Float, Float) -> Float
     ) {
         let inner = plan.innerCount, sa = plan.innerStrideA, sb = plan.innerStrideB
         if plan.outerShape.isEmpty {
-            // Loops written out (not `zip(…, Op.apply)`): a partially applied `Op.apply` is not
-            // inlined and costs an indirect call per element.
             switch (sa, sb) {
-            case (1, 1): parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = Op.apply(a[i], b[i]) } }
-            case (1, 0): let s = b[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = Op.apply(a[i], s) } }
-            case (0, 1): let s = a[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = Op.apply(s, b[i]) } }
-            default: out[0] = Op.apply(a[0], b[0])
+            case (1, 1): parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(a[i], b[i]) } }
+            case (1, 0): let s = b[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(a[i], s) } }
+            case (0, 1): let s = a[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(s, b[i]) } }
+            default: out[0] = f(a[0], b[0])
             }
             return
         }
@@ -70,10 +63,10 @@ extension Kernels {
                 }
                 let pa = a + oa, pb = b + ob, po = out + o * inner
                 switch (sa, sb) {
-                case (1, 1): for i in 0..<inner { po[i] = Op.apply(pa[i], pb[i]) }
-                case (1, 0): let s = pb[0]; for i in 0..<inner { po[i] = Op.apply(pa[i], s) }
-                case (0, 1): let s = pa[0]; for i in 0..<inner { po[i] = Op.apply(s, pb[i]) }
-                default: let v = Op.apply(pa[0], pb[0]); for i in 0..<inner { po[i] = v }
+                case (1, 1): for i in 0..<inner { po[i] = f(pa[i], pb[i]) }
+                case (1, 0): let s = pb[0]; for i in 0..<inner { po[i] = f(pa[i], s) }
+                case (0, 1): let s = pa[0]; for i in 0..<inner { po[i] = f(s, pb[i]) }
+                default: let v = f(pa[0], pb[0]); for i in 0..<inner { po[i] = v }
                 }
             }
         }

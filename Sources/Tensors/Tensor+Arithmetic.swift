@@ -5,12 +5,13 @@ import Foundation
 
 extension Tensor {
     /// Applies a broadcasting binary kernel; no recording.
-    static func broadcastApply<Op: BinaryOperator>(_ op: Op.Type, _ a: Tensor, _ b: Tensor, name: String) -> Tensor {
+    @inline(__always)
+    static func broadcastApply(_ a: Tensor, _ b: Tensor, name: String, _ f: (Float, Float) -> Float) -> Tensor {
         guard let plan = BroadcastPlan(a.shape, b.shape) else {
             preconditionFailure("[\(name)] shapes \(a.shape) and \(b.shape) cannot be broadcast together")
         }
         let out = Tensor.uninitialized(plan.outputShape)
-        Kernels.binary(op, a.storage.pointer, b.storage.pointer, out.storage.pointer, plan: plan)
+        Kernels.binary(a.storage.pointer, b.storage.pointer, out.storage.pointer, plan: plan, f)
         return out
     }
 
@@ -41,26 +42,26 @@ extension Tensor {
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let (sa, sb) = (a.shape, b.shape)
-        return .result(broadcastApply(AddOperator.self, a, b, name: "add"), inputs: [a, b]) { g, needs in
+        return .result(broadcastApply(a, b, name: "add") { $0 + $1 }, inputs: [a, b]) { g, needs in
             [needs[0] ? g.summed(toShape: sa) : nil, needs[1] ? g.summed(toShape: sb) : nil]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let (sa, sb) = (a.shape, b.shape)
-        return .result(broadcastApply(SubtractOperator.self, a, b, name: "sub"), inputs: [a, b]) { g, needs in
+        return .result(broadcastApply(a, b, name: "sub") { $0 - $1 }, inputs: [a, b]) { g, needs in
             [needs[0] ? g.summed(toShape: sa) : nil, needs[1] ? (-g).summed(toShape: sb) : nil]
         }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        .result(broadcastApply(MultiplyOperator.self, a, b, name: "mul"), inputs: [a, b]) { g, needs in
+        .result(broadcastApply(a, b, name: "mul") { $0 * $1 }, inputs: [a, b]) { g, needs in
             [needs[0] ? (g * b).summed(toShape: a.shape) : nil, needs[1] ? (g * a).summed(toShape: b.shape) : nil]
         }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let y = broadcastApply(DivideOperator.self, a, b, name: "div")
+        let y = broadcastApply(a, b, name: "div") { $0 / $1 }
         return .result(y, inputs: [a, b]) { g, needs in
             [needs[0] ? (g / b).summed(toShape: a.shape) : nil,
              needs[1] ? (-(g * y) / b).summed(toShape: b.shape) : nil]
