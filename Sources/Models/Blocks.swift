@@ -10,6 +10,8 @@ public final class ResidualBlock: Layer {
     package let norm1: GroupNorm, conv1: Conv2d, timeProjection: Linear, norm2: GroupNorm, conv2: Conv2d
     let shortcut: Conv2d?
     let dropout: Float, outputScale: Float
+    /// Recompute SiLU(GN(x)) for conv1's backward instead of keeping it (see `UNet.recomputesActivations`).
+    package var recomputesActivations = true
 
     package init(inputChannels: Int, outputChannels: Int, embeddingDimensions: Int, groups: Int, epsilon: Float, dropout: Float,
          outputScale: Float = 1, using rng: inout SeededGenerator) {
@@ -32,7 +34,13 @@ public final class ResidualBlock: Layer {
 
     /// x `[N, Cin, H, W]`, activated embedding SiLU(temb) `[N, E]` → `[N, Cout, H, W]`.
     package func callAsFunction(_ x: Tensor, activatedEmbedding: Tensor, training: Bool, rng: inout SeededGenerator) -> Tensor {
-        var h = conv1(norm1(x, fusingSiLU: true))
+        // conv1(SiLU(GN(x))) without keeping SiLU(GN(x)): recomputed from x in the backward pass,
+        // which saves one activation per block for about 5 % more compute.
+        let (groups, epsilon, stride, padding) = (norm1.groupCount, norm1.epsilon, conv1.stride, conv1.padding)
+        var h = !recomputesActivations ? conv1(norm1(x, fusingSiLU: true)) : Tensor.checkpointed([x, norm1.weight.value, norm1.bias.value, conv1.weight.value] + (conv1.bias.map { [$0.value] } ?? [])) { t in
+            conv2d(t[0].groupNormalized(groups: groups, gamma: t[1], beta: t[2], epsilon: epsilon, fusingSiLU: true),
+                   weight: t[3], bias: t.count > 4 ? t[4] : nil, stride: stride, padding: padding)
+        }
         let t = timeProjection(activatedEmbedding)
         h = h + t.reshaped(to: [t.shape[0], t.shape[1], 1, 1])
         h = conv2(norm2(h, fusingSiLU: true).dropout(probability: dropout, training: training, using: &rng))

@@ -56,7 +56,16 @@ extension Tensor {
 /// forward pass. Pass `retainingGraph: true` to differentiate the same graph again.
 public func gradients(of loss: Tensor, withRespectTo variables: [Tensor], retainingGraph: Bool = false) -> [Tensor] {
     precondition(loss.scalarCount == 1, "[gradients] loss must have one element, got shape \(loss.shape)")
-    guard let root = loss.node else { return variables.map { .zeros($0.shape) } }
+    return vectorJacobianProducts(of: loss, cotangent: Tensor(repeating: 1, shape: loss.shape), withRespectTo: variables,
+                                  retainingGraph: retainingGraph)
+}
+
+/// cotangentᵀ · ∂output/∂variable for each variable: the reverse pass seeded with `cotangent`
+/// (same shape as `output`) instead of 1.
+package func vectorJacobianProducts(of output: Tensor, cotangent: Tensor, withRespectTo variables: [Tensor],
+                                    retainingGraph: Bool = false) -> [Tensor] {
+    precondition(cotangent.shape == output.shape, "[gradients] cotangent \(cotangent.shape) does not match output \(output.shape)")
+    guard let root = output.node else { return variables.map { .zeros($0.shape) } }
 
     // 1. Reverse topological order by iterative depth-first search.
     var order: [Node] = []
@@ -83,7 +92,7 @@ public func gradients(of loss: Tensor, withRespectTo variables: [Tensor], retain
     }
 
     // 3. Propagate, children before parents; intermediate gradients are dropped once used.
-    var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): Tensor(repeating: 1, shape: loss.shape)]
+    var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): cotangent]
     withoutGradients {
         for node in order.reversed() {
             let id = ObjectIdentifier(node)
@@ -102,4 +111,23 @@ public func gradients(of loss: Tensor, withRespectTo variables: [Tensor], retain
         }
     }
     return variables.map { v in v.node.flatMap { grads[ObjectIdentifier($0)] } ?? .zeros(v.shape) }
+}
+
+extension Tensor {
+    /// `body(inputs)` computed without keeping its intermediate activations (gradient
+    /// checkpointing): the forward pass runs unrecorded, and the pullback runs `body` again with
+    /// recording on to get the input gradients. Trades one extra forward of `body` for its
+    /// activation memory. `body` must be deterministic (no dropout inside).
+    public static func checkpointed(_ inputs: [Tensor], _ body: @escaping ([Tensor]) -> Tensor) -> Tensor {
+        let output = withoutGradients { body(inputs) }
+        return .result(output, inputs: inputs) { g, needs in
+            let leaves = inputs.map { $0.detached().requiringGradient() }
+            let recomputed = GradientRecording.$isEnabled.withValue(true) { body(leaves) }
+            let wanted = leaves.enumerated().filter { needs[$0.offset] }
+            let grads = vectorJacobianProducts(of: recomputed, cotangent: g, withRespectTo: wanted.map(\.element))
+            var result = [Tensor?](repeating: nil, count: inputs.count)
+            for (k, (i, _)) in wanted.enumerated() { result[i] = grads[k] }
+            return result
+        }
+    }
 }

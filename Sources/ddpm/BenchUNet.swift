@@ -27,6 +27,9 @@ struct BenchUNet: ParsableCommand {
     @Option(help: "Path of torch_unet.py.")
     var torchScript = "Scripts/bench/torch_unet.py"
 
+    @Flag(inversion: .prefixedNo, help: "Recompute SiLU(GroupNorm(x)) in the backward pass (less memory, a little more time).")
+    var recompute = true
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1 (got \(repeats)).") }
         if let c = `case`, !Self.cases.contains(c) {
@@ -41,7 +44,7 @@ struct BenchUNet: ParsableCommand {
             return
         }
         var ours: [String: [String: Double]] = [:]
-        for c in Self.cases { ours[c] = try runChild([CommandLine.arguments[0], "bench", "unet", "--case", c, "--repeats", "\(repeats)"]) }
+        for c in Self.cases { ours[c] = try runChild([CommandLine.arguments[0], "bench", "unet", "--case", c, "--repeats", "\(repeats)", recompute ? "--recompute" : "--no-recompute"]) }
         let theirs = try torch.map { try runChild([$0, torchScript, "--repeats", "\(repeats)"]) as [String: [String: Double]] }
         print(pad("case", 16) + pad("batch", 7) + pad("ours img/s", 12) + pad("ours RSS MB", 13)
               + (theirs == nil ? "" : pad("torch img/s", 13) + pad("torch RSS MB", 14) + pad("speed-up", 10) + "memory"))
@@ -60,6 +63,7 @@ struct BenchUNet: ParsableCommand {
         let configuration: UNetConfiguration = name.hasPrefix("cifar") ? .cifar10 : .small32Grey
         let batch = name.hasPrefix("cifar") ? 16 : 64
         let unet = try UNet(configuration, seed: 0)
+        unet.recomputesActivations = recompute
         let parameters = unet.namedParameters().map(\.parameter)
         let ddpm = DDPM(schedule: try NoiseSchedule())
         let adam = Adam()
@@ -93,7 +97,8 @@ struct BenchUNet: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return ["seconds": times.sorted()[times.count / 2], "batch": Double(batch), "peak_rss_mb": Double(usage.ru_maxrss) / 1e3,
-                "peak_tensor_mb": Double(tensorMemoryStatistics().peakBytes) / 1e6]
+                "peak_tensor_mb": Double(tensorMemoryStatistics().peakBytes) / 1e6,
+                "pool_cached_mb": Double(tensorMemoryStatistics().cachedBytes) / 1e6, "pool_live_mb": Double(tensorMemoryStatistics().liveBytes) / 1e6]
     }
 
     private func runChild<T>(_ arguments: [String]) throws -> T {
