@@ -124,7 +124,7 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     }
 }
 
-extension EvaluationData {
+extension ImageSource {
     /// FID statistics of this reference: read from an `.npz`, or computed from its images
     /// (`train` picks the split of CIFAR-10/IDX data; the paper uses the CIFAR-10 training set).
     public func referenceStatistics(train: Bool, extractor: any FeatureExtractor, batchSize: Int,

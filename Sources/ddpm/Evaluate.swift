@@ -108,7 +108,7 @@ struct Evaluate: ParsableCommand {
         var collection = FeatureCollection(extractor: network, batchSize: batchSize)
         let source: String
         if let images {
-            let set = try EvaluationData.imageFolder(URL(fileURLWithPath: images)).images(train: true)
+            let set = try ImageSource.imageFolder(URL(fileURLWithPath: images)).images(train: true)
             if !set.skippedFiles.isEmpty { print("skipped \(set.skippedFiles.count) unreadable files in \(images)") }
             let bar = ProgressBar(total: set.count, label: "inception")
             var done = 0
@@ -124,7 +124,7 @@ struct Evaluate: ParsableCommand {
             source = try sampleAndCollect(into: &collection)
         }
         let report = try EvaluationReport(samples: collection, describedAs: source, reference: referenceStatistics,
-                                          describedAs: try reference.map { try EvaluationData.detect($0).describe(train: !referenceTest) })
+                                          describedAs: try reference.map { try ImageSource.detect($0).describe(train: !referenceTest) })
         report.summary.forEach { print($0) }
         if let json {
             try report.json().write(to: URL(fileURLWithPath: json), options: .atomic)
@@ -134,7 +134,7 @@ struct Evaluate: ParsableCommand {
 
     /// Reference statistics from an .npz or computed from images (then optionally saved).
     private func statistics(of spec: String, extractor: FIDInceptionV3) throws -> FeatureStatistics {
-        let data = try EvaluationData.detect(spec)
+        let data = try ImageSource.detect(spec)
         print("reference: \(data.describe(train: !referenceTest))")
         var bar: ProgressBar?
         var done = 0
@@ -183,7 +183,7 @@ struct Evaluate: ParsableCommand {
     private func runLikelihood() throws {
         let (unet, scheduler, source) = try loadModel(model, raw: raw)
         let diffusion = try scheduler.diffusion()
-        let dataset = try EvaluationData.detect(data)
+        let dataset = try ImageSource.detect(data)
         let set = try dataset.images(train: false, size: unet.configuration.sampleSize ?? 32, channels: unet.configuration.inChannels)
         guard set.channels == unet.configuration.inChannels else {
             throw ValidationError("\(data) has \(set.channels)-channel images but the model takes \(unet.configuration.inChannels).")

@@ -124,20 +124,7 @@ struct Interpolate: ParsableCommand {
             return try sources.map { try Interpolation.image(contentsOf: URL(fileURLWithPath: $0), size: size, channels: channels) }
         }
         let indices = sources.map { Int($0)! }
-        let set: ImageSet
-        switch dataset {
-        case .fashionMNIST:
-            set = try FashionMNIST.load(train: false, directory: data.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory)
-        case .mnist:
-            let dir = URL(fileURLWithPath: data!)
-            let names = ["t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"]
-            guard let file = names.map({ dir.appendingPathComponent($0) }).first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-                throw ValidationError("\(dir.path): no t10k- or train-images-idx3-ubyte(.gz) found.")
-            }
-            set = try IDX.load(images: file, layout: .pad(to: 32))
-        case .cifar10:
-            set = try CIFAR10.load(directory: URL(fileURLWithPath: data!), train: false)
-        case .folder:  // only the two files are decoded
+        if dataset == .folder {  // only the two files are decoded
             let dir = URL(fileURLWithPath: data!)
             let files = try ImageFolder.imageFiles(in: dir)
             if let bad = indices.first(where: { $0 >= files.count }) {
@@ -145,6 +132,7 @@ struct Interpolate: ParsableCommand {
             }
             return try indices.map { try Interpolation.image(contentsOf: files[$0], size: size, channels: channels) }
         }
+        let set = try ImageSource.named(dataset.rawValue, path: data).images(train: false, size: size, channels: channels)
         guard set.channels == channels else {
             throw ValidationError("the dataset's images have \(set.channels) channels but the model takes \(channels).")
         }

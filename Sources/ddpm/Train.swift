@@ -119,22 +119,9 @@ struct Train: ParsableCommand {
     }
 
     private func loadImages() throws -> ImageSet {
-        switch dataset {
-        case .fashionMNIST:
-            return try FashionMNIST.load(train: true, directory: data.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory)
-        case .mnist:
-            let dir = URL(fileURLWithPath: data!)
-            let file = ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"].map { dir.appendingPathComponent($0) }
-                .first { FileManager.default.fileExists(atPath: $0.path) }
-            guard let file else { throw ValidationError("\(dir.path): no train-images-idx3-ubyte(.gz) found.") }
-            return try IDX.load(images: file, layout: .pad(to: 32))
-        case .cifar10:
-            return try CIFAR10.load(directory: URL(fileURLWithPath: data!), train: true)
-        case .folder:
-            let preset = preset.flatMap { UNetConfiguration.presets[$0] }
-            return try ImageFolder.load(URL(fileURLWithPath: data!),
-                                        options: .init(size: preset?.sampleSize ?? 32, channels: preset?.inChannels ?? 3, strict: strict))
-        }
+        let preset = preset.flatMap { UNetConfiguration.presets[$0] }
+        return try ImageSource.named(dataset.rawValue, path: data)
+            .images(train: true, size: preset?.sampleSize ?? 32, channels: preset?.inChannels ?? 3, strict: strict)
     }
 }
 

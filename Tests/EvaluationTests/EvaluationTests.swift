@@ -89,7 +89,7 @@ struct EvaluationTests {
         try ImageWriter.writeImages(EvaluationFixtures.images(16, channels: 3, seed: 4), to: folder)
         let extractor = ProjectionExtractor()
 
-        let source = try EvaluationData.detect(folder.path)
+        let source = try ImageSource.detect(folder.path)
         guard case .imageFolder(let detectedFolder) = source else { Issue.record("detected \(source)"); return }
         #expect(detectedFolder.path == folder.path)
         var seen = 0
@@ -100,7 +100,7 @@ struct EvaluationTests {
         #expect(seen == 16 && computed.sampleCount == 16)
         let npz = directory.appendingPathComponent("reference.npz")
         try computed.write(to: npz)
-        let detected = try EvaluationData.detect(npz.path)
+        let detected = try ImageSource.detect(npz.path)
         #expect(detected == .statistics(npz))
         let loaded = try detected.referenceStatistics(train: true, extractor: extractor, batchSize: 5)
         #expect(loaded.mean == computed.mean && loaded.covariance == computed.covariance && loaded.sampleCount == nil)
@@ -117,12 +117,12 @@ struct EvaluationTests {
         let directory = EvaluationFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         FileManager.default.createFile(atPath: directory.appendingPathComponent("test_batch.bin").path, contents: Data())
-        guard case .cifar10(let cifar) = try EvaluationData.detect(directory.path) else { Issue.record("not CIFAR-10"); return }
+        guard case .cifar10(let cifar) = try ImageSource.detect(directory.path) else { Issue.record("not CIFAR-10"); return }
         #expect(cifar.path == directory.path)
-        #expect(try EvaluationData.detect("fashion-mnist") == .fashionMNIST(directory: FashionMNIST.defaultDirectory))
+        #expect(try ImageSource.detect("fashion-mnist") == .fashionMNIST(directory: FashionMNIST.defaultDirectory))
         let missing = directory.appendingPathComponent("nope").path
         do {
-            _ = try EvaluationData.detect(missing)
+            _ = try ImageSource.detect(missing)
             Issue.record("detected a missing path")
         } catch {
             #expect(error.description == "\(missing): not found. Pass fashion-mnist, an .npz of FID statistics (mu, sigma), a CIFAR-10 binary directory (cifar-10-batches-bin), an IDX directory (t10k-images-idx3-ubyte.gz) or a folder of PNG/JPEG images.")
@@ -130,7 +130,7 @@ struct EvaluationTests {
         let stats = directory.appendingPathComponent("stats.npz")
         try FeatureStatistics(mean: [0, 0], covariance: [1, 0, 0, 1]).write(to: stats)
         #expect(throws: MetricsError.self) {
-            _ = try EvaluationData.statistics(stats).referenceStatistics(train: true, extractor: ProjectionExtractor(), batchSize: 4)
+            _ = try ImageSource.statistics(stats).referenceStatistics(train: true, extractor: ProjectionExtractor(), batchSize: 4)
         }
     }
 }

@@ -2,12 +2,11 @@ import Datasets
 import Foundation
 import Metrics
 
-/// Where images for evaluation come from: a reference for FID or the test set of `--nll`.
-///
-/// One spelling for the CLI: `fashion-mnist` (Debian's install), an `.npz` of FID statistics, a
+/// Where images come from — training data, the sources of an interpolation, an FID reference or
+/// the test set of `--nll` — with one spelling for the CLI: `fashion-mnist` (Debian's install), an `.npz` of FID statistics, a
 /// CIFAR-10 binary directory (`data_batch_*.bin`/`test_batch.bin`), an IDX directory
 /// (`train-`/`t10k-images-idx3-ubyte[.gz]`, Fashion-MNIST or MNIST) or a folder of PNG/JPEG images.
-public enum EvaluationData: Equatable, Sendable {
+public enum ImageSource: Equatable, Sendable {
     case fashionMNIST(directory: URL)
     case statistics(URL)
     case cifar10(directory: URL)
@@ -15,7 +14,7 @@ public enum EvaluationData: Equatable, Sendable {
     case imageFolder(URL)
 
     /// Recognises `spec` (see the type's documentation); a missing path names what is accepted.
-    public static func detect(_ spec: String) throws(PipelineError) -> EvaluationData {
+    public static func detect(_ spec: String) throws(PipelineError) -> ImageSource {
         if spec == "fashion-mnist" { return .fashionMNIST(directory: FashionMNIST.defaultDirectory) }
         let url = URL(fileURLWithPath: spec)
         var isDirectory: ObjCBool = false
@@ -55,9 +54,24 @@ public enum EvaluationData: Equatable, Sendable {
         }
     }
 
+    /// The source a `--dataset KIND [--data PATH]` pair names (KIND: fashion-mnist, mnist,
+    /// cifar10 or folder; mnist reads IDX files).
+    public static func named(_ kind: String, path: String?) throws(PipelineError) -> ImageSource {
+        if kind == "fashion-mnist" { return .fashionMNIST(directory: path.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory) }
+        guard let path else { throw .invalid("--dataset \(kind) needs --data <directory>.") }
+        let url = URL(fileURLWithPath: path)
+        switch kind {
+        case "mnist": return .idx(directory: url)
+        case "cifar10": return .cifar10(directory: url)
+        case "folder": return .imageFolder(url)
+        default: throw .invalid("unknown dataset '\(kind)'; use fashion-mnist, mnist, cifar10 or folder.")
+        }
+    }
+
     /// The images, 8-bit. IDX data (28×28) is padded to `size` when it is larger; a folder is
-    /// read at `size` (nil: the first image's shorter side) with `channels` (nil: 3).
-    public func images(train: Bool, size: Int? = nil, channels: Int? = nil) throws -> ImageSet {
+    /// read at `size` (nil: the first image's shorter side) with `channels` (nil: 3); `strict`
+    /// makes an unreadable image in a folder an error instead of a skipped file.
+    public func images(train: Bool, size: Int? = nil, channels: Int? = nil, strict: Bool = false) throws -> ImageSet {
         switch self {
         case .fashionMNIST(let directory):
             return try FashionMNIST.load(train: train, directory: directory, layout: Self.idxLayout(size))
@@ -81,7 +95,7 @@ public enum EvaluationData: Equatable, Sendable {
                 let image = try ImageCodecs.decode(contentsOf: first)
                 side = min(image.width, image.height)
             }
-            return try ImageFolder.load(url, options: .init(size: side, channels: channels ?? 3))
+            return try ImageFolder.load(url, options: .init(size: side, channels: channels ?? 3, strict: strict))
         }
     }
 
