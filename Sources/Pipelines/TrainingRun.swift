@@ -47,13 +47,19 @@ public final class TrainingRun {
             }
         } catch { throw .cannotWrite(path: output.path, reason: "\(error)") }
         let metrics = output.appendingPathComponent("metrics.jsonl")
-        if !FileManager.default.fileExists(atPath: metrics.path) { FileManager.default.createFile(atPath: metrics.path, contents: nil) }
+        // A resumed run repeats the steps after its checkpoint: drop their old records first.
+        let kept = ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").split(separator: "\n").filter { line in
+            (try? JSONDecoder().decode(StepRecord.self, from: Data(line.utf8))).map { $0.step <= trainer.step } ?? false
+        }
+        do { try atomicWrite(Data(kept.map { $0 + "\n" }.joined().utf8), to: metrics) } catch {
+            throw .cannotWrite(path: metrics.path, reason: "\(error)")
+        }
         guard let log = FileHandle(forWritingAtPath: metrics.path) else { throw .cannotWrite(path: metrics.path, reason: "cannot open") }
         defer { try? log.close() }
         _ = try? log.seekToEnd()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let fixedNoise = trainer.diffusion.schedule.timestepCount > 0 ? sampleNoise() : nil
+        let fixedNoise = sampleNoise()
         while trainer.step < config.steps {
             let record = try trainer.trainStep()
             losses.append(record.loss)
@@ -61,12 +67,12 @@ public final class TrainingRun {
             if record.step % config.logEvery == 0 || record.step == 1, let line = try? encoder.encode(record) {
                 try? log.write(contentsOf: line + Data("\n".utf8))
             }
-            if config.sampleEvery > 0, record.step % config.sampleEvery == 0, let fixedNoise { try writeSamples(fixedNoise) }
+            if config.sampleEvery > 0, record.step % config.sampleEvery == 0 { try writeSamples(fixedNoise) }
             if record.step % config.checkpointEvery == 0 { try saveCheckpoint() }
             if let deadline, Date() >= deadline { break }
         }
         if latestCheckpoint().map(stepNumber) != trainer.step { try saveCheckpoint() }
-        if let fixedNoise { try writeSamples(fixedNoise) }
+        if config.sampleEvery == 0 || trainer.step % config.sampleEvery != 0 { try writeSamples(fixedNoise) }
         let modelDirectory = output.appendingPathComponent("model")
         try ModelDirectory.save(try trainer.emaModel(), scheduler: scheduler, to: modelDirectory)
         onFile("EMA model (diffusers layout)", modelDirectory)
