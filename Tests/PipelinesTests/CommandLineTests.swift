@@ -63,3 +63,28 @@ struct CommandLineTests {
         #expect(try Data(contentsOf: checkpoints.appendingPathComponent("step-1.safetensors")) == before)
     }
 }
+
+@Suite("ddpm inspect")
+struct InspectCommandTests {
+    @Test("a diffusers directory: configuration, parameter count, keys, strict load; .bin the same")
+    func directory() throws {
+        for name in ["tiny-ddpm", "tiny-ddpm-bin"] {
+            let (status, output) = try runDDPM(["inspect", ParityFixtures.root.appendingPathComponent(name).path])
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("parameters: 103,875"), "\(output)")
+            #expect(output.contains("weights load strictly: yes"), "\(output)")
+            #expect(output.contains("down_blocks.1: "), "\(output)")
+        }
+    }
+
+    @Test("a directory holding only config.json is enough: the count comes from the configuration")
+    func configOnly() throws {
+        let directory = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.copyItem(at: ParityFixtures.modelDirectory.appendingPathComponent("config.json"),
+                                         to: directory.appendingPathComponent("config.json"))
+        let (status, output) = try runDDPM(["inspect", directory.path])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("parameters: 103,875 (from the configuration)") && output.contains("weights: none"), "\(output)")
+    }
+}
