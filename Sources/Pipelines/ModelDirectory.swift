@@ -92,7 +92,9 @@ public enum ModelDirectory {
     public static func save(_ unet: UNet, scheduler: SchedulerConfiguration, to url: URL) throws(PipelineError) {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-            var config = try JSONSerialization.jsonObject(with: JSONEncoder().encode(unet.configuration)) as! [String: Any]
+            guard var config = try JSONSerialization.jsonObject(with: JSONEncoder().encode(unet.configuration)) as? [String: Any] else {
+                throw PipelineError.invalid("the U-Net configuration did not encode as a JSON object")
+            }
             config["_class_name"] = "UNet2DModel"
             config["_diffusers_version"] = "0.30.0"
             try atomicWrite(JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
