@@ -21,9 +21,6 @@ struct Interpolate: ParsableCommand {
     @Argument(help: "Two image files, or two indices into --dataset.")
     var sources: [String]
 
-    @Option(help: "A diffusers model directory or a swift-ddpm checkpoint (default: the shipped Fashion-MNIST model).")
-    var model: String?
-
     @Option(help: "Take the sources from a dataset by index: fashion-mnist (test split), mnist, cifar10 (test batch) or folder.")
     var dataset: DatasetKind?
 
@@ -51,17 +48,7 @@ struct Interpolate: ParsableCommand {
     @Option(help: "Output directory.")
     var output = "interpolation"
 
-    @Flag(help: "Use the raw weights of a checkpoint instead of its EMA.")
-    var raw = false
-
-    @Option(help: "Override the reverse variance: fixed-small (β̃) or fixed-large (β).")
-    var variance: Sample.VarianceKind?
-
-    @Option(help: "Override clipping of predicted x0 to [-1, 1] (true/false).")
-    var clipSample: Bool?
-
-    @Option(help: "Timestep spacing of --sampling-steps: leading, linspace or trailing.")
-    var spacing: String = "leading"
+    @OptionGroup var options: ModelOptions
 
     enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
 
@@ -77,19 +64,11 @@ struct Interpolate: ParsableCommand {
         guard timestep >= 1 else { throw ValidationError("-t/--timestep must be at least 1 (got \(timestep)).") }
         if let samplingSteps, samplingSteps < 1 { throw ValidationError("--sampling-steps must be at least 1 (got \(samplingSteps)).") }
         guard eta >= 0 else { throw ValidationError("--eta must be >= 0 (got \(eta)).") }
-        guard TimestepSpacing(rawValue: spacing) != nil else {
-            throw ValidationError("--spacing must be leading, linspace or trailing (got '\(spacing)').")
-        }
     }
 
     func run() throws {
-        let (unet, schedulerConfig, source) = try loadModel(model, raw: raw)
-        var scheduler = schedulerConfig
-        if let variance { scheduler.varianceType = variance == .fixedSmall ? "fixed_small" : "fixed_large" }
-        if let clipSample { scheduler.clipSample = clipSample }
-        var pipeline = SamplingPipeline(unet: unet, diffusion: try scheduler.diffusion())
-        pipeline.spacing = TimestepSpacing(rawValue: spacing)!
-        pipeline.setAlphaToOne = scheduler.setAlphaToOne
+        let (pipeline, scheduler, source) = try options.pipeline()
+        let unet = pipeline.unet
         let T = pipeline.diffusion.schedule.timestepCount
         guard timestep <= T else { throw ValidationError("-t \(timestep) is more than the model's T = \(T).") }
         if let samplingSteps, samplingSteps > T { throw ValidationError("--sampling-steps \(samplingSteps) is more than the model's T = \(T).") }

@@ -12,9 +12,6 @@ struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw samples: a PNG grid, individual PNGs and the raw samples as safetensors.")
 
-    @Option(help: "A diffusers model directory or a swift-ddpm checkpoint (default: the shipped Fashion-MNIST model).")
-    var model: String?
-
     @Option(help: "ddpm (Algorithm 2, ancestral) or ddim.")
     var sampler: SamplerKind = .ddim
 
@@ -42,43 +39,20 @@ struct Sample: ParsableCommand {
     @Flag(help: "Also write the generative process (x_t and predicted x0 at ~10 steps) as process.png and process.gif.")
     var showProcess = false
 
-    @Flag(help: "Use the raw weights of a checkpoint instead of its EMA.")
-    var raw = false
-
-    @Option(help: "Override the reverse variance: fixed-small (β̃) or fixed-large (β).")
-    var variance: VarianceKind?
-
-    @Option(help: "Override clipping of predicted x0 to [-1, 1] (true/false).")
-    var clipSample: Bool?
-
-    @Option(help: "Timestep spacing for respaced sampling: leading, linspace or trailing.")
-    var spacing: String = "leading"
-
-    @Flag(help: "DDIM with clipping: recompute the noise from the clipped x0 (diffusers' use_clipped_model_output=True; default keeps the network's noise, as DDIMPipeline).")
-    var recomputeNoiseAfterClipping = false
+    @OptionGroup var options: ModelOptions
 
     enum SamplerKind: String, ExpressibleByArgument { case ddpm, ddim }
-    enum VarianceKind: String, ExpressibleByArgument { case fixedSmall = "fixed-small", fixedLarge = "fixed-large" }
 
     func validate() throws {
         guard numSamples >= 1 else { throw ValidationError("--num-samples must be at least 1 (got \(numSamples)).") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
         guard eta >= 0 else { throw ValidationError("--eta must be >= 0 (got \(eta)).") }
-        guard TimestepSpacing(rawValue: spacing) != nil else {
-            throw ValidationError("--spacing must be leading, linspace or trailing (got '\(spacing)').")
-        }
     }
 
     func run() throws {
-        let (unet, schedulerConfig, source) = try loadModel(model, raw: raw)
-        var scheduler = schedulerConfig
-        if let variance { scheduler.varianceType = variance == .fixedSmall ? "fixed_small" : "fixed_large" }
-        if let clipSample { scheduler.clipSample = clipSample }
-        var pipeline = SamplingPipeline(unet: unet, diffusion: try scheduler.diffusion())
-        pipeline.spacing = TimestepSpacing(rawValue: spacing)!
-        pipeline.setAlphaToOne = scheduler.setAlphaToOne
-        pipeline.recomputeNoiseAfterClipping = recomputeNoiseAfterClipping
+        let (pipeline, scheduler, source) = try options.pipeline()
+        let unet = pipeline.unet
         let T = pipeline.diffusion.schedule.timestepCount
         let method: Sampler = sampler == .ddim ? .ddim(steps: steps ?? min(50, T), eta: eta) : .ddpm(steps: steps.flatMap { $0 == T ? nil : $0 })
         if let steps, steps > T { throw ValidationError("--steps \(steps) is more than the model's T = \(T).") }

@@ -2,25 +2,8 @@ import Foundation
 import Pipelines
 import Testing
 
-/// Runs the built `ddpm` binary (`swift build` puts it beside the test bundle) and returns its exit
-/// status and combined output.
-func runDDPM(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let candidates = [Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("ddpm"),
-                      root.appendingPathComponent(".build/release/ddpm"), root.appendingPathComponent(".build/debug/ddpm")]
-    let binary = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build ddpm first")
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.currentDirectoryURL = root
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
+/// Runs the built `ddpm` binary (see `CommandLineTool`) and returns its exit status and output.
+func runDDPM(_ arguments: [String]) throws -> (status: Int32, output: String) { try CommandLineTool.run(arguments) }
 
 @Suite("ddpm command line: validation messages")
 struct CommandLineTests {
