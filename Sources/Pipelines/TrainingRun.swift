@@ -24,6 +24,7 @@ public final class TrainingRun {
     public init(trainer: Trainer, output: URL) {
         self.trainer = trainer
         self.output = output
+        if trainer.diffusion.variance == .learnedRange { scheduler.varianceType = "learned_range" }  // hybrid loss
     }
 
     var checkpointDirectory: URL { output.appendingPathComponent("checkpoints") }

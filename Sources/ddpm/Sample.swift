@@ -142,5 +142,7 @@ func loadModel(_ path: String?, raw: Bool) throws -> (UNet, SchedulerConfigurati
         return (try ModelDirectory.loadUNet(from: url), try ModelDirectory.scheduler(at: url) ?? .paper, url.path)
     }
     let contents = try Checkpoint.load(url)
-    return (try contents.model(ema: !raw), .paper, "\(url.path) (step \(contents.step), \(raw ? "raw" : "EMA") weights)")
+    var scheduler = SchedulerConfiguration.paper
+    if contents.training.loss == .hybrid { scheduler.varianceType = "learned_range" }  // the network predicts its variance
+    return (try contents.model(ema: !raw), scheduler, "\(url.path) (step \(contents.step), \(raw ? "raw" : "EMA") weights)")
 }

@@ -1,5 +1,9 @@
 import Foundation
+import Datasets
+import Diffusion
+import Models
 import Pipelines
+import SafeTensors
 import Testing
 
 /// Runs the built `ddpm` binary (see `CommandLineTool`) and returns its exit status and output.
@@ -69,5 +73,31 @@ struct InspectCommandTests {
         let (status, output) = try runDDPM(["inspect", directory.path])
         #expect(status == 0, "\(output)")
         #expect(output.contains("parameters: 103,875 (from the configuration)") && output.contains("weights: none"), "\(output)")
+    }
+}
+
+@Suite("ddpm sample from checkpoints")
+struct SampleCheckpointTests {
+    @Test("a checkpoint trained with the hybrid loss samples with its learned variance")
+    func hybridCheckpoint() throws {
+        let directory = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var unet = Tiny.unet
+        unet.outChannels = 2
+        var config = Tiny.configuration(steps: 1)
+        config.loss = .hybrid
+        var diffusion = DDPM(schedule: try NoiseSchedule())
+        diffusion.variance = .learnedRange
+        let trainer = try Trainer(unet: try UNet(unet), diffusion: diffusion,
+                                  data: try DataLoader(images: Tiny.images(), batchSize: 8, seed: 0), configuration: config)
+        try trainer.trainStep()
+        let checkpoint = directory.appendingPathComponent("step-1.safetensors")
+        try Checkpoint.save(trainer, to: checkpoint)
+        let out = directory.appendingPathComponent("out")
+        let (status, output) = try runDDPM(["sample", "--model", checkpoint.path, "--sampler", "ddim", "--steps", "3",
+                                            "--num-samples", "2", "--output", out.path])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("learned_range"), "\(output)")
+        #expect(try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("samples.safetensors")).tensor("samples").shape == [2, 1, 8, 8])
     }
 }
