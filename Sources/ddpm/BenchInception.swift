@@ -66,18 +66,7 @@ struct BenchInception: ParsableCommand {
     }
 
     private func runTorch(python: String) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [torchScript, "--count", "\(count)", "--batch-size", "\(batchSize)", "--threads", "2"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last.map(String.init) ?? ""
-        guard process.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw ValidationError("\(python) \(torchScript) failed (exit \(process.terminationStatus)); are torch and pytorch-fid installed?")
-        }
-        return json
+        try runJSONProcess([python, torchScript, "--count", "\(count)", "--batch-size", "\(batchSize)", "--threads", "2"],
+                           hint: "Are torch and pytorch-fid installed?")
     }
 }

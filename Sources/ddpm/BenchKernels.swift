@@ -111,17 +111,7 @@ struct BenchKernels: ParsableCommand {
 
     /// Runs the PyTorch script and flattens its JSON into "case.pass" → seconds.
     private func runTorch(python: String) throws -> [String: Double] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [torchScript, "--repeats", "\(repeats)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw ValidationError("\(python) \(torchScript) failed (exit \(process.terminationStatus)); is torch installed?") }
+        let json: [String: Any] = try runJSONProcess([python, torchScript, "--repeats", "\(repeats)"], hint: "Is torch installed?")
         var flat: [String: Double] = [:]
         for (key, value) in json {
             if let v = value as? Double { flat[key] = v }

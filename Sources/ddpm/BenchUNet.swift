@@ -101,19 +101,5 @@ struct BenchUNet: ParsableCommand {
                 "pool_cached_mb": Double(tensorMemoryStatistics().cachedBytes) / 1e6, "pool_live_mb": Double(tensorMemoryStatistics().liveBytes) / 1e6]
     }
 
-    private func runChild<T>(_ arguments: [String]) throws -> T {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let line = String(data: data, encoding: .utf8)?.split(separator: "\n").last.map(String.init) ?? ""
-        guard process.terminationStatus == 0, let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? T else {
-            throw ValidationError("\(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)).")
-        }
-        return json
-    }
+    private func runChild<T>(_ arguments: [String]) throws -> T { try runJSONProcess(arguments) }
 }
