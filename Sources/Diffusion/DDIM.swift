@@ -111,3 +111,13 @@ public struct DDIM: Sendable {
         return SamplingResult(sample: x, trajectory: trajectory)
     }
 }
+
+extension DDIM: Scheduler {
+    public var modelTimesteps: [Double] { model.modelTimesteps(timesteps) }
+
+    public mutating func step(_ modelOutput: Tensor, index: Int, sample: Tensor, noise: () -> Tensor) -> SchedulerStep {
+        let z = eta > 0 ? noise() : Tensor.zeros(sample.shape)
+        let step = self.step(sample, index: index, modelOutput: modelOutput, noise: z)
+        return SchedulerStep(previous: step.previous, predictedX0: step.predictedX0)
+    }
+}

@@ -2,10 +2,11 @@ import Foundation
 import Tensors
 
 /// ε_θ, the network: given x_t (`[N, C, H, W]`) and **0-based model timesteps** (one per sample,
-/// in `0..<T` of the training chain), returns its output (ε̂, x̂₀ or v per `Parameterization`;
-/// with `.learnedRange` variance, `2C` channels). The 0-based index is made only in
-/// `DDPM.modelTimesteps(_:)`.
-public typealias NoisePredictor = (_ xt: Tensor, _ modelTimesteps: [Int]) -> Tensor
+/// in `0..<T` of the training chain; fractional for σ-interpolating schedulers, as in diffusers),
+/// returns its output (ε̂, x̂₀ or v per `Parameterization`; with `.learnedRange` variance, `2C`
+/// channels). The 0-based index is made only in `DDPM.modelTimesteps(_:)` and by the schedulers'
+/// timestep grids (`Schedulers/`).
+public typealias NoisePredictor = (_ xt: Tensor, _ modelTimesteps: [Double]) -> Tensor
 
 /// The variance σ_t² of the reverse step p_θ(x_{t−1} | x_t) (Ho et al. §3.2).
 public enum ReverseVariance: Sendable, Equatable {
@@ -63,8 +64,8 @@ public struct DDPM: Sendable {
     /// The 0-based timestep the network was trained with for paper timestep `t` of this chain:
     /// `t − 1`, or `originalTimesteps[t − 1] − 1` on a respaced chain (the original code and
     /// diffusers embed 0…999 for the paper's 1…1000).
-    public func modelTimesteps(_ t: [Int]) -> [Int] {
-        t.map { (originalTimesteps?[$0 - 1] ?? $0) - 1 }
+    public func modelTimesteps(_ t: [Int]) -> [Double] {
+        t.map { Double((originalTimesteps?[$0 - 1] ?? $0) - 1) }
     }
 
     /// Calls the network at paper timesteps `t` and checks the shape of its answer.

@@ -70,6 +70,11 @@ public final class UNet: Layer {
 
     /// ε_θ(x, t). `training` switches dropout on; `rng` draws its masks.
     public func callAsFunction(_ x: Tensor, timesteps: [Int], training: Bool = false, rng: inout SeededGenerator) -> Tensor {
+        self(x, timesteps: timesteps.map(Double.init), training: training, rng: &rng)
+    }
+
+    /// ε_θ(x, t) at model timesteps that may be fractional (Euler and Karras-σ samplers).
+    public func callAsFunction(_ x: Tensor, timesteps: [Double], training: Bool = false, rng: inout SeededGenerator) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == configuration.inChannels,
                      "[UNet] input must be [N, \(configuration.inChannels), H, W], got \(x.shape)")
         precondition(timesteps.count == x.shape[0], "[UNet] \(timesteps.count) timesteps for a batch of \(x.shape[0])")
@@ -106,7 +111,7 @@ package final class TimeEmbedding: Layer {
         linear2 = Linear(inputDimensions: dimensions, outputDimensions: dimensions, using: &rng)
     }
     package var children: [(key: String, layer: any Layer)] { [("linear_1", linear1), ("linear_2", linear2)] }
-    package func callAsFunction(_ t: [Int], frequencyShift: Float, cosineFirst: Bool) -> Tensor {
+    package func callAsFunction(_ t: [Double], frequencyShift: Float, cosineFirst: Bool) -> Tensor {
         let sinusoid = Tensor.timestepEmbedding(t, dimension: channels, frequencyShift: frequencyShift, cosineFirst: cosineFirst)
         return linear2(linear1(sinusoid).silu())
     }

@@ -8,9 +8,17 @@ extension Tensor {
     /// the row for t is [sin(t·f₀), …, sin(t·f_{half−1}), cos(t·f₀), …] (cosine first when
     /// `cosineFirst`), zero-padded when `dimension` is odd. The original DDPM code is
     /// `frequencyShift: 1, cosineFirst: false` (diffusers `freq_shift=1, flip_sin_to_cos=False`).
-    /// Computed in Float32 like diffusers, so that checkpoints see the same inputs.
-    /// Timesteps are integers, so there is no gradient.
+    /// Computed in Float32 like diffusers, so that checkpoints see the same inputs. Timesteps may be
+    /// fractional (σ-interpolating samplers such as Euler pass them, as diffusers does); there is no
+    /// gradient with respect to them.
     public static func timestepEmbedding(_ timesteps: [Int], dimension: Int, frequencyShift: Float = 1,
+                                         cosineFirst: Bool = false, maxPeriod: Float = 10_000) -> Tensor {
+        timestepEmbedding(timesteps.map(Double.init), dimension: dimension, frequencyShift: frequencyShift,
+                          cosineFirst: cosineFirst, maxPeriod: maxPeriod)
+    }
+
+    /// The embedding of fractional timesteps (rounded to Float32 first, as diffusers' `timesteps.float()`).
+    public static func timestepEmbedding(_ timesteps: [Double], dimension: Int, frequencyShift: Float = 1,
                                          cosineFirst: Bool = false, maxPeriod: Float = 10_000) -> Tensor {
         precondition(dimension >= 2, "[timestepEmbedding] dimension must be >= 2, got \(dimension)")
         let half = dimension / 2

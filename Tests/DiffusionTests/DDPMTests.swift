@@ -6,7 +6,7 @@ import Diffusion
 /// Records the model timesteps a sampler or loss hands to the network.
 final class TimestepRecorder: @unchecked Sendable {
     var seen: [[Int]] = []
-    var predictor: NoisePredictor { { xt, t in self.seen.append(t); return .zeros(xt.shape) } }
+    var predictor: NoisePredictor { { xt, t in self.seen.append(t.map { Int($0) }); return .zeros(xt.shape) } }
 }
 
 @Suite("DDPM (Ho et al. 2020)")

@@ -60,7 +60,7 @@ struct SamplingStatisticsTests {
         ddim("DDIM η = 1, 50 linspace steps", steps: 50, spacing: .linspace, eta: 1),
         Case(name: "x₀-parameterised Algorithm 2, fixed small", timesteps: Array((1...1000).reversed()), rule: .ancestral(.fixedSmall)) { x, rng, f in
             let model = DDPM(schedule: paperSchedule, parameterization: .x0, variance: .fixedSmall)
-            let predictX0: NoisePredictor = { xt, t in paperSchedule.predictedX0(fromNoise: f(xt, t), xt: xt, at: t.map { $0 + 1 }) }
+            let predictX0: NoisePredictor = { xt, t in paperSchedule.predictedX0(fromNoise: f(xt, t), xt: xt, at: t.map { Int($0) + 1 }) }
             return model.sample(from: x, using: &rng, predictNoise: predictX0).sample
         },
     ]

@@ -67,7 +67,7 @@ struct SchedulerParityTests {
         var worst: (Float, Float) = (0, 0)
         for i in fixture.indices {
             let t = 10 - i  // respaced chain step, training timestep fixture[i] + 1
-            #expect(ddpm.modelTimesteps([t]) == [fixture[i]])
+            #expect(ddpm.modelTimesteps([t]) == [Double(fixture[i])])
             let step = ddpm.reverseStep(sample, at: t, modelOutput: output, noise: Fixtures.entry("ddpm_strided.noise", i))
             let (d, e) = compare(step.previous, "ddpm_strided.prev", i, label: "strided step \(i)")
             worst = (max(worst.0, d), max(worst.1, e))

@@ -29,10 +29,14 @@ let paperSchedule = try! NoiseSchedule(.paper, timestepCount: 1000)
 
 /// The optimal noise predictor for data x₀ ~ N(μ, s²) per pixel under a schedule: since x_t is
 /// Gaussian with mean √ᾱ μ and variance ᾱ s² + 1 − ᾱ, E[ε | x_t] = (x_t − √ᾱ μ) · √(1 − ᾱ) / (ᾱ s² + 1 − ᾱ).
-/// It receives model timesteps (0-based), so it reads ᾱ at paper t = index + 1 of `schedule`.
+/// It receives model timesteps (0-based), so it reads ᾱ at paper t = index + 1 of `schedule`; at a
+/// fractional timestep it uses ᾱ = 1/(1 + σ²) with σ interpolated as diffusers' σ-solvers do.
 func exactGaussianPredictor(mean mu: Double, standardDeviation s: Double, schedule: NoiseSchedule) -> NoisePredictor {
-    { xt, modelTimesteps in
-        let alphaBar = modelTimesteps.map { schedule.alphaBar($0 + 1) }
+    let sigmas = DiscreteSigmas(schedule)
+    return { xt, modelTimesteps in
+        let alphaBar = modelTimesteps.map { t in
+            t == t.rounded() ? schedule.alphaBar(Int(t) + 1) : 1 / (1 + sigmas.interpolated(at: t) * sigmas.interpolated(at: t))
+        }
         let gain = perSample(alphaBar.map { Float((1 - $0).squareRoot() / ($0 * s * s + 1 - $0)) }, like: xt)
         let shift = perSample(alphaBar.map { Float($0.squareRoot() * mu) }, like: xt)
         return (xt - shift) * gain

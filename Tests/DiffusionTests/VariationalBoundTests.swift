@@ -100,7 +100,7 @@ struct VariationalBoundTests {
         let exact = exactGaussianPredictor(mean: 0.1, standardDeviation: 0.25, schedule: s)
         let predictor: NoisePredictor = { xt, modelT in
             let v = modelT.map { index -> Float in
-                let t = index + 1
+                let t = Int(index) + 1
                 let c0 = s.posteriorMeanCoefficientX0(t)
                 let target = t == 1 ? Self.posteriorVarianceOfX0(1, s2) : s.betaTilde(t) + c0 * c0 * Self.posteriorVarianceOfX0(t, s2)
                 let (low, high) = (s.logBetaTildeClipped(t), Foundation.log(s.beta(t)))

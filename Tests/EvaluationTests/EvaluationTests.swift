@@ -58,9 +58,11 @@ struct EvaluationTests {
                                       and: try FeatureStatistics(features: directReference.pool))
         let score = try InceptionScore(logits: direct.logits)
         let value = try #require(report.fid)
-        #expect(abs(value - fid.value) <= 1e-9 * abs(fid.value), "pipeline FID \(value) vs direct \(fid.value)")
-        #expect(abs(report.inceptionScore - score.mean) <= 1e-9 * score.mean)
-        #expect(abs(report.inceptionScoreStandardDeviation - score.standardDeviation) <= 1e-9 * max(score.standardDeviation, 1e-12))
+        // Float32 features from GEMMs of 7 rows and of 40 differ by rounding (OpenBLAS picks other edge
+        // kernels; seen up to 3e-8 relative on an AVX2-only CPU); a batching bug is orders larger.
+        #expect(abs(value - fid.value) <= 1e-6 * abs(fid.value), "pipeline FID \(value) vs direct \(fid.value)")
+        #expect(abs(report.inceptionScore - score.mean) <= 1e-6 * score.mean)
+        #expect(abs(report.inceptionScoreStandardDeviation - score.standardDeviation) <= 1e-6 * max(score.standardDeviation, 1e-12))
         #expect(report.inceptionScoreSplits.count == 10 && report.sampleCount == 40 && report.referenceSampleCount == 30)
         #expect(report.warnings.contains { $0.contains("FID from 30 samples (fewer than 2048)") })
         #expect(report.summary.contains { $0.hasPrefix("FID ") && $0.contains("against reference (30 images)") })

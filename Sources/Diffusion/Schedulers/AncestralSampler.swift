@@ -1,0 +1,34 @@
+import Tensors
+
+/// Algorithm 2 (ancestral sampling, Ho et al. 2020) as a `Scheduler`: all T steps of the chain, or a
+/// respaced chain (`DDPM.respaced`), stepping with `DDPM.reverseStep` (diffusers' DDPMScheduler).
+/// The mathematics stays in `DDPM.swift`; this only walks the chain's steps in order.
+public struct AncestralSampler: Scheduler {
+    /// The chain being sampled (respaced or not).
+    public let chain: DDPM
+
+    public init(_ chain: DDPM) { self.chain = chain }
+
+    /// Algorithm 2 on `steps` timesteps of `model` chosen by `spacing` (all T when `steps` is nil or T).
+    public init(_ model: DDPM, steps: Int?, spacing: TimestepSpacing = .leading) throws(DiffusionError) {
+        let T = model.schedule.timestepCount
+        guard let steps, steps != T else { self.init(model); return }
+        self.init(try model.respaced(steps: steps, spacing: spacing))
+    }
+
+    /// Step i of the walk is paper timestep T − i of `chain`.
+    private func paperTimestep(_ index: Int) -> Int { chain.schedule.timestepCount - index }
+
+    public var modelTimesteps: [Double] {
+        chain.modelTimesteps(Array((1...chain.schedule.timestepCount).reversed()))
+    }
+
+    public var usesVarianceChannels: Bool { chain.variance == .learnedRange }
+
+    public mutating func step(_ modelOutput: Tensor, index: Int, sample: Tensor, noise: () -> Tensor) -> SchedulerStep {
+        let t = paperTimestep(index)
+        let z = t > 1 ? noise() : Tensor.zeros(sample.shape)                 // Algorithm 2, line 3
+        let step = chain.reverseStep(sample, at: t, modelOutput: modelOutput, noise: z)
+        return SchedulerStep(previous: step.previous, predictedX0: step.predictedX0)
+    }
+}
