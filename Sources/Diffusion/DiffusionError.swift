@@ -17,6 +17,8 @@ public enum DiffusionError: Error, Equatable, CustomStringConvertible {
     case invalidRespacedTimesteps(timesteps: [Int], timestepCount: Int)
     /// DDIM's η must be ≥ 0.
     case negativeEta(Double)
+    /// A solver option with a value that solver does not accept (`accepted` says what it does).
+    case invalidSchedulerOption(scheduler: String, option: String, value: String, accepted: String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum DiffusionError: Error, Equatable, CustomStringConvertible {
                 + "timesteps in 1...\(timestepCount), at least one."
         case let .negativeEta(eta):
             "DDIM's η must be at least 0 (got \(eta)); η = 0 is deterministic DDIM, η = 1 matches DDPM's posterior variance."
+        case let .invalidSchedulerOption(scheduler, option, value, accepted):
+            "\(scheduler): \(option) = \(value) is not supported; \(accepted)."
         }
     }
 }
