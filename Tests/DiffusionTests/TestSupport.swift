@@ -59,3 +59,15 @@ func standardNormal(_ shape: [Int], seed: UInt64) -> Tensor {
     var rng = SeededGenerator(seed: seed)
     return Tensor.randomNormal(shape, using: &rng)
 }
+
+/// The probability-flow ODE's exact end point for data x₀ ~ N(μ, s²) per pixel. In the
+/// variance-exploding view x̃ = x₀ + σ ε the marginal is N(μ, s² + σ²) and the ODE
+/// dx̃/dσ = (x̃ − E[x₀ | x̃]) / σ keeps (x̃ − μ)/√(s² + σ²) constant, so from x̃ at σ:
+///
+///     x₀ = μ + (x̃ − μ) · s / √(s² + σ²).
+///
+/// `x` is x̃ (pass a VP sample x_t as x_t / √ᾱ_t with σ = √((1 − ᾱ_t)/ᾱ_t)).
+func exactODESolution(fromVarianceExploding x: Tensor, sigma: Double, mean mu: Double, standardDeviation s: Double) -> Tensor {
+    let scale = Float(s / (s * s + sigma * sigma).squareRoot())
+    return (x - Float(mu)) * scale + Float(mu)
+}
