@@ -1,3 +1,4 @@
+import Diffusion
 import Datasets
 import Foundation
 import Metrics
@@ -145,18 +146,30 @@ extension ImageSource {
     }
 }
 
-/// Samples from a model in batches for evaluation: x_T of batch b from `seed + b`, so a run is
-/// reproducible and any batch can be recomputed alone.
+/// Samples from a model in batches: x_T of batch b from `seed + b` and its sampling noise from
+/// `seed + 0x9E3779B9 + b`, so `ddpm sample` and `ddpm evaluate --model` with one seed draw the
+/// same images, and any batch can be recomputed alone.
 extension SamplingPipeline {
-    /// Draws `count` samples `batchSize` at a time and hands each batch `[B, C, H, W]` to `body`.
+    /// Draws `count` samples `batchSize` at a time and hands each batch's result to `body` as it is
+    /// made (nothing accumulates here, so any count streams). With `initialNoise` (`[count, C, H, W]`)
+    /// the batches are its slices instead of seeded draws; `recordingAt` applies to batch 0.
     /// `onStep` runs after every network evaluation (`stepCount(sampler)` per batch).
-    public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, onStep: @escaping () -> Void = {},
-                              _ body: (Tensor) throws -> Void) throws {
+    public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, initialNoise: Tensor? = nil,
+                              recordingAt: Set<Int> = [], onStep: @escaping () -> Void = {},
+                              _ body: (_ batch: Int, _ result: SamplingResult) throws -> Void) throws {
+        guard count >= 1, batchSize >= 1 else { throw PipelineError.invalid("sampling needs count and batch size ≥ 1 (got \(count), \(batchSize))") }
         let size = unet.configuration.sampleSize ?? 32
         for (b, start) in stride(from: 0, to: count, by: batchSize).enumerated() {
             let n = min(batchSize, count - start)
-            let xT = initialNoise(count: n, imageSize: size, seed: seed &+ UInt64(b))
-            try body(try sample(from: xT, sampler: sampler, seed: seed &+ 0x9E37_79B9 &+ UInt64(b), onStep: onStep).sample)
+            let xT = initialNoise?.sliced(alongAxis: 0, start..<(start + n)) ?? self.initialNoise(count: n, imageSize: size, seed: seed &+ UInt64(b))
+            try body(b, try sample(from: xT, sampler: sampler, seed: seed &+ 0x9E37_79B9 &+ UInt64(b),
+                                   recordingAt: b == 0 ? recordingAt : [], onStep: onStep))
         }
+    }
+
+    /// `sampleBatches` handing `body` only each batch's samples `[B, C, H, W]`.
+    public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, onStep: @escaping () -> Void = {},
+                              _ body: (Tensor) throws -> Void) throws {
+        try sampleBatches(count: count, batchSize: batchSize, sampler: sampler, seed: seed, initialNoise: nil, onStep: onStep) { _, result in try body(result.sample) }
     }
 }

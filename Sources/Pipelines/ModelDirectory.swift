@@ -38,9 +38,7 @@ public enum ModelDirectory {
     public static func scheduler(at url: URL) throws(PipelineError) -> SchedulerConfiguration? {
         let candidates = [url.appendingPathComponent("scheduler/scheduler_config.json"), url.appendingPathComponent("scheduler_config.json")]
         guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else { return nil }
-        do { return try JSONDecoder().decode(SchedulerConfiguration.self, from: Data(contentsOf: file)) } catch {
-            throw .unreadable(path: file.path, reason: "not a diffusers scheduler_config.json (\(error))")
-        }
+        return try SchedulerConfiguration.read(contentsOf: file)
     }
 
     /// The path of the weights file, preferring safetensors.

@@ -9,6 +9,14 @@ public enum PipelineError: Error, CustomStringConvertible {
     case parameters(path: String, ParameterLoadError)
     case cannotWrite(path: String, reason: String)
     case nonFinite(step: Int, what: String)
+    /// A scheduler_config.json option with a value its class does not take.
+    case invalidSchedulerOption(className: String, key: String, value: String, accepted: String)
+    /// A scheduler_config.json `_class_name` that no solver here implements.
+    case unknownSchedulerClass(String, known: [String])
+    /// A sampling option given to a solver that does not take it.
+    case inapplicableSamplerOption(option: String, sampler: String, takenBy: [String])
+    /// A scheduler configuration that contradicts the model's own (`key`: the model's vs the given value).
+    case schedulerMismatch(key: String, model: String, given: String)
 
     public var description: String {
         switch self {
@@ -19,6 +27,14 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let .parameters(path, e): "\(path): the weights do not fit the model.\n\(e.description)"
         case let .cannotWrite(path, reason): "\(path): cannot write (\(reason)); the previous file, if any, is unchanged."
         case let .nonFinite(step, what): "Step \(step): \(what) is NaN or infinite; stopped without saving. Lower the learning rate or check the data."
+        case let .invalidSchedulerOption(className, key, value, accepted):
+            "\(className): option '\(key)' = \(value) is not supported; \(accepted)."
+        case let .unknownSchedulerClass(name, known):
+            "Unknown scheduler class '\(name)'. Supported: \(known.joined(separator: ", "))."
+        case let .inapplicableSamplerOption(option, sampler, takenBy):
+            "\(option) does not apply to the \(sampler) sampler; it is taken by \(takenBy.joined(separator: ", "))."
+        case let .schedulerMismatch(key, model, given):
+            "The scheduler configuration disagrees with the model: \(key) is \(model) for the model but \(given) in the given configuration. Use a configuration made for this model."
         }
     }
 }

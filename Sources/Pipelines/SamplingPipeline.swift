@@ -3,73 +3,52 @@ import Foundation
 import Models
 import Tensors
 
-/// Which reverse process draws the samples.
-public enum Sampler: Equatable, Sendable {
-    /// Ancestral sampling (Algorithm 2) on all T steps, or respaced to `steps` (Nichol & Dhariwal §4).
-    case ddpm(steps: Int?)
-    /// DDIM (Song et al. 2021) on `steps` timesteps with stochasticity η.
-    case ddim(steps: Int, eta: Double)
-}
-
-/// Draws samples from a U-Net: Algorithm 2 or DDIM, from seeded (or given) x_T, in batches.
+/// Draws samples from a U-Net with any `Scheduler` (Algorithm 2, DDIM or a fast solver), from
+/// seeded (or given) x_T, in batches.
 public struct SamplingPipeline {
     public let unet: UNet
+    /// The trained chain: schedule, parameterisation, variance and clipping.
     public let diffusion: DDPM
-    public var spacing: TimestepSpacing = .leading
+    /// The model's scheduler_config.json, from which solvers take their options (`SchedulerFactory`).
+    public var configuration: SchedulerConfiguration
+    /// Overrides the configuration's `timestep_spacing` when set.
+    public var spacing: TimestepSpacing?
     public var setAlphaToOne = true
     /// DDIM with clipping: recompute ε̂ from the clipped x̂₀ (diffusers' `use_clipped_model_output=True`).
     /// The default, false, keeps the network's ε̂ as diffusers' DDIMPipeline does.
     public var recomputeNoiseAfterClipping = false
 
-    public init(unet: UNet, diffusion: DDPM) {
+    public init(unet: UNet, diffusion: DDPM, configuration: SchedulerConfiguration = SchedulerConfiguration()) {
         self.unet = unet
         self.diffusion = diffusion
+        self.configuration = configuration
     }
 
-    /// The number of network evaluations `sampler` makes per batch (from x_T, or from x_t at `startingAt`).
+    /// The pipeline a model directory describes: its U-Net and its scheduler_config.json.
+    public init(unet: UNet, configuration: SchedulerConfiguration) throws(PipelineError) {
+        self.init(unet: unet, diffusion: try configuration.diffusion(), configuration: configuration)
+        setAlphaToOne = configuration.setAlphaToOne
+    }
+
+    /// The number of network evaluations `sampler` makes per batch (from x_T, or from x_t at
+    /// `startingAt`); 0 if the sampler cannot be built.
     public func stepCount(_ sampler: Sampler, startingAt t: Int? = nil) -> Int {
-        let T = diffusion.schedule.timestepCount
-        guard let t else {
-            switch sampler {
-            case .ddpm(let steps): return steps ?? T
-            case .ddim(let steps, _): return steps
-            }
-        }
-        switch sampler {
-        case .ddpm(nil): return t
-        case .ddpm(let steps?), .ddim(let steps, _):
-            return 1 + ((try? spacing.timesteps(steps: steps, timestepCount: T)) ?? []).filter { $0 < t }.count
-        }
+        (try? scheduler(for: sampler, startingAt: t))?.evaluationCount ?? 0
     }
 
-    /// Samples from x_T (`[N, C, H, W]`), recording the process at `recordingAt` (paper timesteps
-    /// of the training chain). `onStep` is called after every network evaluation.
+    /// Samples from standard-normal x_T (`[N, C, H, W]`; the scheduler scales it by its
+    /// `initNoiseSigma`), recording x_t and x̂₀ where the sampler visits the paper timesteps in
+    /// `recordingAt`. `onStep` is called after every network evaluation.
     ///
     /// With `startingAt` t, `xT` is instead x_t at paper timestep t of the training chain (an
     /// encoded image, Ho et al. §4.3): the sampler runs from t, visiting t and then its own
-    /// timesteps below t (all of t…1 for `.ddpm(steps: nil)`).
+    /// timesteps below t (all of t…1 for Algorithm 2 on all T steps).
     public func sample(from xT: Tensor, startingAt t: Int? = nil, sampler: Sampler, seed: UInt64, recordingAt: Set<Int> = [],
                        onStep: @escaping () -> Void = {}) throws(PipelineError) -> SamplingResult {
+        let scheduler = try scheduler(for: sampler, startingAt: t)
         var rng = SeededGenerator(seed: seed)
-        let predictor = unet.noisePredictor(onCall: onStep)
-        let T = diffusion.schedule.timestepCount
-        if let t, !(1...T).contains(t) { throw .invalid("cannot start sampling at t = \(t); the model's chain has t = 1…\(T)") }
-        do {
-            switch sampler {
-            case .ddpm(nil):
-                return diffusion.sample(from: xT, startingAt: t ?? T, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
-            case .ddpm(let steps?):
-                var visited = try spacing.timesteps(steps: steps, timestepCount: T)
-                if let t { visited = [t] + visited.filter { $0 < t } }
-                return try diffusion.respaced(timesteps: visited)
-                    .sample(from: xT, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
-            case let .ddim(steps, eta):
-                var ddim = try DDIM(diffusion, steps: steps, spacing: spacing, eta: eta, setAlphaToOne: setAlphaToOne,
-                                    recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
-                if let t { ddim = try ddim.startingAt(t) }
-                return ddim.sample(from: xT, using: &rng, recordingAt: recordingAt, predictNoise: predictor)
-            }
-        } catch { throw .invalid(error.description) }
+        let indices = Set(scheduler.modelTimesteps.indices.filter { recordingAt.contains(Int(scheduler.modelTimesteps[$0].rounded()) + 1) })
+        return scheduler.sample(from: xT, using: &rng, recordingAt: indices, predictNoise: unet.noisePredictor(onCall: onStep))
     }
 
     /// Standard normal x_T for `count` images of the network's size, seeded.
@@ -81,14 +60,7 @@ public struct SamplingPipeline {
     /// About `count` evenly spaced paper timesteps of the chain `sampler` visits, for Fig. 6-style
     /// process images (always including the first and the last).
     public func recordingTimesteps(_ sampler: Sampler, count: Int = 10) throws(PipelineError) -> Set<Int> {
-        let visited: [Int]
-        do {
-            switch sampler {
-            case .ddpm(nil): visited = Array((1...diffusion.schedule.timestepCount).reversed())
-            case .ddpm(let steps?): visited = try spacing.timesteps(steps: steps, timestepCount: diffusion.schedule.timestepCount)
-            case .ddim(let steps, _): visited = try spacing.timesteps(steps: steps, timestepCount: diffusion.schedule.timestepCount)
-            }
-        } catch { throw .invalid(error.description) }
+        let visited = try scheduler(for: sampler).modelTimesteps.map { Int($0.rounded()) + 1 }
         let n = min(count, visited.count)
         guard n > 1 else { return Set(visited.prefix(1)) }
         return Set((0..<n).map { visited[$0 * (visited.count - 1) / (n - 1)] })

@@ -1,8 +1,10 @@
 import Diffusion
 import Foundation
 
-/// A diffusers DDPMScheduler / DDIMScheduler `scheduler_config.json`, with diffusers' defaults for
-/// absent keys. Turns into our `DDPM` with `diffusion()`.
+/// A diffusers `scheduler_config.json`: the training chain's keys (typed, with DDPMScheduler's
+/// defaults for absent keys; `diffusion()` turns them into our `DDPM`) and every key as written
+/// (`options`), from which `SchedulerFactory` builds any solver as diffusers' `from_config` does.
+/// This file and `SchedulerFactory*.swift` are the only places that know diffusers' key names.
 public struct SchedulerConfiguration: Codable, Equatable, Sendable {
     public var className = "DDPMScheduler"
     public var numTrainTimesteps = 1000
@@ -14,6 +16,8 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
     public var predictionType = "epsilon"
     public var setAlphaToOne = true
     public var timestepSpacing = "leading"
+    /// Every key of the JSON file as written (empty for a configuration built in code).
+    public var options: [String: ConfigValue] = [:]
 
     enum CodingKeys: String, CodingKey {
         case className = "_class_name", numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start"
@@ -44,6 +48,23 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
         predictionType = try c.decodeIfPresent(String.self, forKey: .predictionType) ?? d.predictionType
         setAlphaToOne = try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne) ?? d.setAlphaToOne
         timestepSpacing = try c.decodeIfPresent(String.self, forKey: .timestepSpacing) ?? d.timestepSpacing
+        options = try decoder.singleValueContainer().decode([String: ConfigValue].self)
+    }
+
+    /// The keys a solver reads: those written in the file, overridden by the typed fields (which
+    /// the CLI's `--variance` / `--clip-sample` may have changed).
+    var effectiveOptions: [String: ConfigValue] {
+        var o = options
+        o["num_train_timesteps"] = .number(Double(numTrainTimesteps))
+        o["beta_start"] = .number(betaStart)
+        o["beta_end"] = .number(betaEnd)
+        o["beta_schedule"] = .string(betaSchedule)
+        o["prediction_type"] = .string(predictionType)
+        if options["variance_type"] != nil || varianceType != SchedulerConfiguration().varianceType { o["variance_type"] = .string(varianceType) }
+        if options["clip_sample"] != nil || !clipSample { o["clip_sample"] = .bool(clipSample) }
+        if options["timestep_spacing"] != nil { o["timestep_spacing"] = .string(timestepSpacing) }
+        if options["set_alpha_to_one"] != nil { o["set_alpha_to_one"] = .bool(setAlphaToOne) }
+        return o
     }
 
     /// The diffusion process this configuration describes.

@@ -32,11 +32,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Samples to draw from --model (the paper: 50000).")
     var numSamples = 50_000
 
-    @Option(help: "ddpm (Algorithm 2) or ddim.")
-    var sampler: Sample.SamplerKind = .ddpm
-
-    @Option(help: "Sampling steps (default: T for ddpm, 50 for ddim).")
-    var steps: Int?
+    @OptionGroup var sampling: SamplerOptions
 
     @Option(help: "Images per network call (sampling, Inception and --nll).")
     var batchSize = 25
@@ -76,7 +72,6 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
         if nll {
             guard model != nil else { throw ValidationError("--nll needs --model <diffusers dir or checkpoint> (the bound is of a model).") }
             guard images == nil, samples == nil, reference == nil else {
@@ -162,12 +157,9 @@ struct Evaluate: ParsableCommand {
 
     /// Draws --num-samples from --model in batches, feeding each batch to Inception.
     private func sampleAndCollect(into collection: inout FeatureCollection) throws -> String {
-        let (unet, scheduler, source) = try loadModel(model, raw: raw)
-        var pipeline = SamplingPipeline(unet: unet, diffusion: try scheduler.diffusion())
-        pipeline.setAlphaToOne = scheduler.setAlphaToOne
-        let T = pipeline.diffusion.schedule.timestepCount
-        if let steps, steps > T { throw ValidationError("--steps \(steps) is more than the model's T = \(T).") }
-        let method: Sampler = sampler == .ddim ? .ddim(steps: steps ?? min(50, T), eta: 0) : .ddpm(steps: steps.flatMap { $0 == T ? nil : $0 })
+        let loaded = try sampling.applied(to: try LoadedModel(model, raw: raw))
+        let pipeline = try loaded.pipeline(), source = loaded.source
+        let method = try sampling.sampler(for: loaded, fallback: .ddpm)
         let batches = (numSamples + batchSize - 1) / batchSize
         print("model: \(source); sampler: \(method); \(numSamples) samples in \(batches) batches of \(batchSize)")
         let bar = ProgressBar(total: pipeline.stepCount(method) * batches, label: "sampling")
@@ -181,8 +173,8 @@ struct Evaluate: ParsableCommand {
 
     /// --nll: the bound on test images, its terms and the §4.3 table.
     private func runLikelihood() throws {
-        let (unet, scheduler, source) = try loadModel(model, raw: raw)
-        let diffusion = try scheduler.diffusion()
+        let loaded = try LoadedModel(model, raw: raw)
+        let (unet, source, diffusion) = (loaded.unet, loaded.source, try loaded.scheduler.diffusion())
         let dataset = try ImageSource.detect(data)
         let set = try dataset.images(train: false, size: unet.configuration.sampleSize ?? 32, channels: unet.configuration.inChannels)
         guard set.channels == unet.configuration.inChannels else {

@@ -34,7 +34,7 @@ struct Interpolate: ParsableCommand {
     var steps = 11
 
     @Option(help: "ddpm (Algorithm 2 from t, as the paper) or ddim.")
-    var sampler: Sample.SamplerKind = .ddpm
+    var sampler: SamplerKind = .ddpm
 
     @Option(help: "Sampling steps of the whole chain (default: T for ddpm, 50 for ddim); only those below t run, after t itself.")
     var samplingSteps: Int?
@@ -67,13 +67,13 @@ struct Interpolate: ParsableCommand {
     }
 
     func run() throws {
-        let (pipeline, scheduler, source) = try options.pipeline()
+        let loaded = try options.load()
+        let (pipeline, scheduler, source) = (try options.pipeline(for: loaded), loaded.scheduler, loaded.source)
         let unet = pipeline.unet
         let T = pipeline.diffusion.schedule.timestepCount
         guard timestep <= T else { throw ValidationError("-t \(timestep) is more than the model's T = \(T).") }
         if let samplingSteps, samplingSteps > T { throw ValidationError("--sampling-steps \(samplingSteps) is more than the model's T = \(T).") }
-        let method: Sampler = sampler == .ddim
-            ? .ddim(steps: samplingSteps ?? min(50, T), eta: eta) : .ddpm(steps: samplingSteps.flatMap { $0 == T ? nil : $0 })
+        let method = Sampler(sampler, steps: samplingSteps, eta: sampler == .ddim ? eta : nil)
 
         let size = unet.configuration.sampleSize ?? 32, channels = unet.configuration.inChannels
         let images = try sourceImages(size: size, channels: channels)

@@ -2,7 +2,7 @@ import ArgumentParser
 import Diffusion
 import Pipelines
 
-/// The model and reverse-process options that `sample` and `interpolate` share.
+/// The model and reverse-process options that `sample`, `evaluate` and `interpolate` share.
 struct ModelOptions: ParsableArguments {
     @Option(help: "A diffusers model directory or a swift-ddpm checkpoint (default: the shipped Fashion-MNIST model).")
     var model: String?
@@ -13,33 +13,31 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Override the reverse variance: fixed-small (β̃) or fixed-large (β).")
     var variance: VarianceKind?
 
-    @Option(help: "Override clipping of predicted x0 to [-1, 1] (true/false).")
+    @Option(help: "Override clipping of predicted x0 to [-1, 1] (true/false; ddpm and ddim).")
     var clipSample: Bool?
 
-    @Option(help: "Timestep spacing for respaced sampling: leading, linspace or trailing.")
-    var spacing: String = "leading"
+    @Option(help: "Override the scheduler config's timestep spacing: leading, linspace or trailing.")
+    var spacing: TimestepSpacing?
 
     @Flag(help: "DDIM with clipping: recompute the noise from the clipped x0 (diffusers' use_clipped_model_output=True; default: keep it, as DDIMPipeline does).")
     var recomputeNoiseAfterClipping = false
 
     enum VarianceKind: String, ExpressibleByArgument { case fixedSmall = "fixed-small", fixedLarge = "fixed-large" }
 
-    func validate() throws {
-        guard TimestepSpacing(rawValue: spacing) != nil else {
-            throw ValidationError("--spacing must be leading, linspace or trailing (got '\(spacing)').")
-        }
+    /// The model with its scheduler configuration (`--scheduler-config` and the overrides applied).
+    func load(_ sampling: SamplerOptions? = nil) throws -> LoadedModel {
+        var loaded = try LoadedModel(model, raw: raw)
+        if let sampling { loaded = try sampling.applied(to: loaded) }
+        if let variance { loaded.scheduler.varianceType = variance == .fixedSmall ? "fixed_small" : "fixed_large" }
+        if let clipSample { loaded.scheduler.clipSample = clipSample }
+        return loaded
     }
 
-    /// The sampling pipeline: the model, its scheduler_config.json (or the paper's settings) and the overrides.
-    func pipeline() throws -> (pipeline: SamplingPipeline, scheduler: SchedulerConfiguration, source: String) {
-        let (unet, loaded, source) = try loadModel(model, raw: raw)
-        var scheduler = loaded
-        if let variance { scheduler.varianceType = variance == .fixedSmall ? "fixed_small" : "fixed_large" }
-        if let clipSample { scheduler.clipSample = clipSample }
-        var pipeline = SamplingPipeline(unet: unet, diffusion: try scheduler.diffusion())
-        pipeline.spacing = TimestepSpacing(rawValue: spacing)!
-        pipeline.setAlphaToOne = scheduler.setAlphaToOne
+    /// The sampling pipeline of `loaded` with this command's overrides.
+    func pipeline(for loaded: LoadedModel) throws -> SamplingPipeline {
+        var pipeline = try loaded.pipeline()
+        pipeline.spacing = spacing
         pipeline.recomputeNoiseAfterClipping = recomputeNoiseAfterClipping
-        return (pipeline, scheduler, source)
+        return pipeline
     }
 }

@@ -7,30 +7,23 @@ import Pipelines
 import SafeTensors
 import Tensors
 
-/// `ddpm sample`: images from a model with Algorithm 2 or DDIM.
+/// `ddpm sample`: images from a model with any of the samplers (Algorithm 2, DDIM, the fast solvers).
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw samples: a PNG grid, individual PNGs and the raw samples as safetensors.")
 
-    @Option(help: "ddpm (Algorithm 2, ancestral) or ddim.")
-    var sampler: SamplerKind = .ddim
+    @OptionGroup var sampling: SamplerOptions
 
-    @Option(help: "Sampling steps (default: T for ddpm, 50 for ddim). Fewer than T respaces the chain.")
-    var steps: Int?
-
-    @Option(help: "DDIM stochasticity η (0 = deterministic, 1 = DDPM-like).")
-    var eta: Double = 0
-
-    @Option(help: "Random seed of x_T and of the sampling noise.")
+    @Option(help: "Random seed of x_T and of the sampling noise (the same images as ddpm evaluate --model with this seed).")
     var seed: UInt64 = 0
 
-    @Option(help: "Number of images.")
+    @Option(help: "Number of images (streamed to disk batch by batch).")
     var numSamples = 16
 
     @Option(help: "Images per network call.")
     var batchSize = 16
 
-    @Option(help: "A safetensors file whose tensor 'samples' or 'noise' (or its only tensor) is x_T, [N, C, H, W].")
+    @Option(help: "A safetensors file whose tensor 'samples' or 'noise' (or its only tensor) is x_T, [N, C, H, W], standard normal.")
     var initialNoise: String?
 
     @Option(help: "Output directory.")
@@ -41,51 +34,57 @@ struct Sample: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    enum SamplerKind: String, ExpressibleByArgument { case ddpm, ddim }
+    /// The raw samples are kept for samples.safetensors only up to this size.
+    static let maximumRawBytes = 1 << 30
+    /// Images in grid.png.
+    static let gridImages = 64
 
     func validate() throws {
         guard numSamples >= 1 else { throw ValidationError("--num-samples must be at least 1 (got \(numSamples)).") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
-        guard eta >= 0 else { throw ValidationError("--eta must be >= 0 (got \(eta)).") }
     }
 
     func run() throws {
-        let (pipeline, scheduler, source) = try options.pipeline()
-        let unet = pipeline.unet
-        let T = pipeline.diffusion.schedule.timestepCount
-        let method: Sampler = sampler == .ddim ? .ddim(steps: steps ?? min(50, T), eta: eta) : .ddpm(steps: steps.flatMap { $0 == T ? nil : $0 })
-        if let steps, steps > T { throw ValidationError("--steps \(steps) is more than the model's T = \(T).") }
-        let size = unet.configuration.sampleSize ?? 32
-        let xT = try initialNoise.map(readNoise) ?? pipeline.initialNoise(count: numSamples, imageSize: size, seed: seed)
-        guard xT.rank == 4, xT.shape[1] == unet.configuration.inChannels else {
-            throw ValidationError("initial noise has shape \(xT.shape); expected [N, \(unet.configuration.inChannels), H, W].")
+        let model = try options.load(sampling)
+        let pipeline = try options.pipeline(for: model)
+        let method = try sampling.sampler(for: model, fallback: .ddim)
+        let unet = pipeline.unet, size = unet.configuration.sampleSize ?? 32, channels = unet.configuration.inChannels
+        let given = try initialNoise.map(readNoise)
+        if let given, !(given.rank == 4 && given.shape[1] == channels) {
+            throw ValidationError("initial noise has shape \(given.shape); expected [N, \(channels), H, W].")
         }
-        print("model: \(source); sampler: \(method); \(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
-        let count = xT.shape[0], perBatch = pipeline.stepCount(method)
-        let bar = ProgressBar(total: perBatch * ((count + batchSize - 1) / batchSize), label: "sampling")
-        var done = 0
-        var samples: [Tensor] = []
-        var frames: [TrajectoryFrame] = []
-        let recording = showProcess ? try pipeline.recordingTimesteps(method) : []
-        for (b, start) in stride(from: 0, to: count, by: batchSize).enumerated() {
-            let batch = xT.sliced(alongAxis: 0, start..<min(count, start + batchSize))
-            let result = try pipeline.sample(from: batch, sampler: method, seed: seed &+ UInt64(b) &+ 1,
-                                             recordingAt: b == 0 ? recording : []) {
-                done += 1
-                bar.update(done)
-            }
-            samples.append(result.sample)
-            if b == 0 { frames = result.trajectory }
-        }
-        let all = Tensor.concatenated(samples, alongAxis: 0)
+        let count = given?.shape[0] ?? numSamples
+        let perBatch = pipeline.stepCount(method), batches = (count + batchSize - 1) / batchSize
+        print("model: \(model.source); sampler: \(method); \(perBatch) network evaluations per batch")
+        print("scheduler config: \(model.scheduler.className), \(model.scheduler.varianceType), clip_sample \(model.scheduler.clipSample)")
+        let imageBytes = channels * size * size * MemoryLayout<Float>.size
+        let keepRaw = count * imageBytes <= Self.maximumRawBytes
+        if !keepRaw { print("note: \(count) samples are more than 1 GiB raw; samples.safetensors is skipped, the PNGs are streamed") }
         let out = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        try SafeTensorsFile(tensors: ["samples": all], metadata: ["model": source, "sampler": "\(method)", "seed": "\(seed)"])
-            .write(to: out.appendingPathComponent("samples.safetensors"))
-        try ImageWriter.writeGrid(all, to: out.appendingPathComponent("grid.png"))
-        try ImageWriter.writeImages(all, to: out.appendingPathComponent("images"))
-        print("wrote \(out.path)/grid.png, images/, samples.safetensors (raw, key 'samples')")
+        do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
+            throw ValidationError("\(out.path): cannot create the output directory (\((error as NSError).localizedDescription)).")
+        }
+        let bar = ProgressBar(total: perBatch * batches, label: "sampling")
+        var done = 0
+        var raw: [Tensor] = [], grid: [Tensor] = [], frames: [TrajectoryFrame] = []
+        var written = 0
+        let recording = showProcess ? try pipeline.recordingTimesteps(method) : []
+        try pipeline.sampleBatches(count: count, batchSize: batchSize, sampler: method, seed: seed, initialNoise: given,
+                                   recordingAt: recording, onStep: { done += 1; bar.update(done) }) { b, result in
+            if b == 0 { frames = result.trajectory }
+            if keepRaw { raw.append(result.sample) }
+            let shown = grid.reduce(0) { $0 + $1.shape[0] }
+            if shown < Self.gridImages { grid.append(result.sample.sliced(alongAxis: 0, 0..<min(result.sample.shape[0], Self.gridImages - shown))) }
+            _ = try ImageWriter.writeImages(result.sample, to: out.appendingPathComponent("images"), firstIndex: written)
+            written += result.sample.shape[0]
+        }
+        if keepRaw {
+            try SafeTensorsFile(tensors: ["samples": Tensor.concatenated(raw, alongAxis: 0)],
+                                metadata: ["model": model.source, "sampler": "\(method)", "seed": "\(seed)"])
+                .write(to: out.appendingPathComponent("samples.safetensors"))
+        }
+        try ImageWriter.writeGrid(Tensor.concatenated(grid, alongAxis: 0), to: out.appendingPathComponent("grid.png"))
+        print("wrote \(out.path)/grid.png (first \(min(count, Self.gridImages))), images/ (\(written))\(keepRaw ? ", samples.safetensors (raw, key 'samples')" : "")")
         if showProcess && !frames.isEmpty {
             try writeProcess(frames, to: out)
             print("wrote \(out.path)/process.png (rows: x_t, then predicted x0, for t = \(frames.map(\.t).map(String.init).joined(separator: ", "))) and process.gif")
@@ -114,35 +113,4 @@ struct Sample: ParsableCommand {
         }
         return only
     }
-}
-
-/// Where the shipped Fashion-MNIST model lives: $DDPM_PRETRAINED, else `pretrained/fashion-mnist`
-/// in the working directory or beside the package that built this binary.
-func shippedModelDirectory() -> URL? {
-    var candidates: [URL] = []
-    if let env = ProcessInfo.processInfo.environment["DDPM_PRETRAINED"] { candidates.append(URL(fileURLWithPath: env)) }
-    candidates.append(URL(fileURLWithPath: "pretrained/fashion-mnist"))
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    candidates.append(exe.deletingLastPathComponent().appendingPathComponent("../../../pretrained/fashion-mnist").standardized)
-    return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
-}
-
-/// A U-Net and its scheduler settings from a diffusers directory or a swift-ddpm checkpoint.
-func loadModel(_ path: String?, raw: Bool) throws -> (UNet, SchedulerConfiguration, String) {
-    guard let path else {
-        guard let dir = shippedModelDirectory() else {
-            throw ValidationError("no --model given and the shipped model (pretrained/fashion-mnist) was not found; pass --model <diffusers dir or checkpoint> or set DDPM_PRETRAINED.")
-        }
-        return (try ModelDirectory.loadUNet(from: dir), try ModelDirectory.scheduler(at: dir) ?? .paper, dir.path)
-    }
-    let url = URL(fileURLWithPath: path)
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { throw ValidationError("\(path): not found.") }
-    if isDirectory.boolValue {
-        return (try ModelDirectory.loadUNet(from: url), try ModelDirectory.scheduler(at: url) ?? .paper, url.path)
-    }
-    let contents = try Checkpoint.load(url)
-    var scheduler = SchedulerConfiguration.paper
-    if contents.training.loss == .hybrid { scheduler.varianceType = "learned_range" }  // the network predicts its variance
-    return (try contents.model(ema: !raw), scheduler, "\(url.path) (step \(contents.step), \(raw ? "raw" : "EMA") weights)")
 }

@@ -22,7 +22,7 @@ struct CommandLineTests {
         Case(arguments: ["train", "--dataset", "cifar10"], expected: "--dataset cifar10 needs --data <directory>."),
         Case(arguments: ["train", "--dataset", "folder", "--data", "/nonexistent-ddpm-data"], expected: "/nonexistent-ddpm-data"),
         Case(arguments: ["sample", "--num-samples", "0"], expected: "--num-samples must be at least 1 (got 0)."),
-        Case(arguments: ["sample", "--spacing", "sideways"], expected: "--spacing must be leading, linspace or trailing (got 'sideways')."),
+        Case(arguments: ["sample", "--spacing", "sideways"], expected: "The value 'sideways' is invalid for '--spacing <spacing>'. Please provide one of 'leading', 'linspace' or 'trailing'."),
         Case(arguments: ["sample", "--model", "/nonexistent-ddpm-model"], expected: "/nonexistent-ddpm-model: not found."),
         Case(arguments: ["inspect", "/nonexistent-ddpm-model"], expected: "/nonexistent-ddpm-model: not found."),
         Case(arguments: ["bench", "unet", "--case", "huge"], expected: "unknown --case 'huge'"),

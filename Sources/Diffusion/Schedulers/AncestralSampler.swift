@@ -6,8 +6,16 @@ import Tensors
 public struct AncestralSampler: Scheduler {
     /// The chain being sampled (respaced or not).
     public let chain: DDPM
+    /// The paper timestep of `chain` the walk starts at (x is x_start, e.g. an encoded image, §4.3).
+    public let start: Int
 
-    public init(_ chain: DDPM) { self.chain = chain }
+    /// Algorithm 2 on `chain` from its T, or from paper timestep `start` of it.
+    public init(_ chain: DDPM, startingAt start: Int? = nil) {
+        let T = chain.schedule.timestepCount
+        precondition(start.map { (1...T).contains($0) } ?? true, "[AncestralSampler] cannot start at t = \(start!); the chain has t = 1…\(T)")
+        self.chain = chain
+        self.start = start ?? T
+    }
 
     /// Algorithm 2 on `steps` timesteps of `model` chosen by `spacing` (all T when `steps` is nil or T).
     public init(_ model: DDPM, steps: Int?, spacing: TimestepSpacing = .leading) throws(DiffusionError) {
@@ -16,12 +24,10 @@ public struct AncestralSampler: Scheduler {
         self.init(try model.respaced(steps: steps, spacing: spacing))
     }
 
-    /// Step i of the walk is paper timestep T − i of `chain`.
-    private func paperTimestep(_ index: Int) -> Int { chain.schedule.timestepCount - index }
+    /// Step i of the walk is paper timestep start − i of `chain`.
+    private func paperTimestep(_ index: Int) -> Int { start - index }
 
-    public var modelTimesteps: [Double] {
-        chain.modelTimesteps(Array((1...chain.schedule.timestepCount).reversed()))
-    }
+    public var modelTimesteps: [Double] { chain.modelTimesteps(Array((1...start).reversed())) }
 
     public var usesVarianceChannels: Bool { chain.variance == .learnedRange }
 
