@@ -1,0 +1,51 @@
+import Diffusion
+import Foundation
+import Pipelines
+import SafeTensors
+import Testing
+import Tensors
+
+/// End-to-end parity with diffusers' schedulers on the shipped Fashion-MNIST model: each fixture of
+/// Scripts/reference/make_sampler_fixtures.py is `Cls.from_config(model's scheduler_config)` run by
+/// the pipelines' loop from a stored x_T; ours is `SamplingPipeline` with the same sampler name.
+@Suite("Samplers end to end against diffusers (shipped Fashion-MNIST model)")
+struct SamplerParityTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let fixture: String
+        let sampler: Sampler
+        /// scheduler_config.json keys set as the fixture script's `from_config(config, **options)` does.
+        var options: [String: ConfigValue] = [:]
+        var testDescription: String { fixture }
+    }
+
+    static let cases: [Case] = [
+        Case(fixture: "ddim", sampler: Sampler(.ddim)),
+    ]
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures: SafeTensorsFile? = {
+        try? SafeTensorsFile.read(contentsOf: ParityFixtures.root.appendingPathComponent("samplers_e2e.safetensors"))
+    }()
+
+    static func pipeline(_ c: Case) throws -> SamplingPipeline {
+        var model = try LoadedModel(root.appendingPathComponent("pretrained/fashion-mnist").path)
+        for (key, value) in c.options { model.scheduler.options[key] = value }
+        return try model.pipeline()
+    }
+
+    @Test("x₀ from the same x_T equals diffusers' to 1e-4 of the largest value, 10, 20 and 50 steps", arguments: cases, [10, 20, 50])
+    func endToEnd(_ c: Case, steps: Int) throws {
+        let fixtures = try #require(Self.fixtures, "samplers_e2e.safetensors is missing; run Scripts/reference/make_sampler_fixtures.py")
+        let pipeline = try Self.pipeline(c)
+        var sampler = c.sampler
+        sampler.steps = steps
+        let scheduler = try pipeline.scheduler(for: sampler)
+        let expectedTimesteps = try fixtures.tensor("\(c.fixture).\(steps).timesteps", in: "samplers_e2e").scalars.map(Double.init)
+        #expect(scheduler.modelTimesteps.count == expectedTimesteps.count)
+        for (ours, theirs) in zip(scheduler.modelTimesteps, expectedTimesteps) { #expect(abs(ours - theirs) <= 1e-4 * max(1, theirs)) }
+        let sample = try pipeline.sample(from: try fixtures.tensor("xT", in: "samplers_e2e"), sampler: sampler, seed: 0).sample
+        let error = relativeError(sample, try fixtures.tensor("\(c.fixture).\(steps).sample", in: "samplers_e2e"))
+        print("parity end to end \(c.fixture) \(steps) steps: \(error) relative to the largest value")
+        #expect(error <= 1e-4)
+    }
+}
