@@ -1,0 +1,53 @@
+import Diffusion
+import Foundation
+import Tensors
+
+/// Quality against cost of the samplers on one model (issue 10's study): every sampler runs from
+/// the same x_T, and its x₀ is compared with a converged solution of the probability-flow ODE
+/// from that x_T (a third-order solver at many steps). All samplers use trailing spacing here, so
+/// each starts at the last training timestep and solves the same ODE.
+public struct SamplerComparison {
+    public struct Row: Sendable {
+        public let sampler: Sampler
+        public let evaluations: Int
+        /// RMS distance of x₀ to the reference, on the [−1, 1] scale.
+        public let distance: Double
+        public let secondsPerImage: Double
+        /// Share of the wall time spent outside the network (the scheduler's own work).
+        public let schedulerShare: Double
+    }
+
+    public let pipeline: SamplingPipeline
+    public let noise: Tensor
+    public let reference: Tensor
+
+    /// The reference: DPM-Solver++ of order 3 with `referenceSteps` trailing steps.
+    public init(pipeline: SamplingPipeline, noise: Tensor, referenceSteps: Int = 1000) throws(PipelineError) {
+        var pipeline = pipeline
+        pipeline.spacing = .trailing
+        self.pipeline = pipeline
+        self.noise = noise
+        reference = try pipeline.sample(from: noise, sampler: Sampler(.dpmSolverPlusPlus, steps: referenceSteps, order: 3), seed: 0).sample
+    }
+
+    /// One sampler's x₀, its distance to the reference and its timing.
+    public func measure(_ sampler: Sampler) throws(PipelineError) -> (row: Row, sample: Tensor) {
+        let scheduler = try pipeline.scheduler(for: sampler)
+        var networkSeconds = 0.0
+        let network = pipeline.unet.noisePredictor()
+        let timed: NoisePredictor = { x, t in
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+            return network(x, t)
+        }
+        var rng = SeededGenerator(seed: 0)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let sample = scheduler.sample(from: noise, using: &rng, predictNoise: timed).sample
+        let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let difference = (sample - reference).scalars
+        let rms = (difference.reduce(0) { $0 + Double($1) * Double($1) } / Double(difference.count)).squareRoot()
+        let row = Row(sampler: sampler, evaluations: scheduler.evaluationCount, distance: rms,
+                      secondsPerImage: total / Double(noise.shape[0]), schedulerShare: max(0, total - networkSeconds) / total)
+        return (row, sample)
+    }
+}
