@@ -16,7 +16,8 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
     public var predictionType = "epsilon"
     public var setAlphaToOne = true
     public var timestepSpacing = "leading"
-    /// Every key of the JSON file as written (empty for a configuration built in code).
+    /// Every key of the JSON file as written (empty for a configuration built in code). Solvers read
+    /// their options here; the schedule and prediction type always come from the typed fields.
     public var options: [String: ConfigValue] = [:]
 
     enum CodingKeys: String, CodingKey {
@@ -50,23 +51,6 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
         timestepSpacing = try c.decodeIfPresent(String.self, forKey: .timestepSpacing) ?? d.timestepSpacing
         options = try decoder.singleValueContainer().decode([String: ConfigValue].self)
     }
-
-    /// The keys a solver reads: those written in the file, overridden by the typed fields (which
-    /// the CLI's `--variance` / `--clip-sample` may have changed).
-    var effectiveOptions: [String: ConfigValue] {
-        var o = options
-        o["num_train_timesteps"] = .number(Double(numTrainTimesteps))
-        o["beta_start"] = .number(betaStart)
-        o["beta_end"] = .number(betaEnd)
-        o["beta_schedule"] = .string(betaSchedule)
-        o["prediction_type"] = .string(predictionType)
-        if options["variance_type"] != nil || varianceType != SchedulerConfiguration().varianceType { o["variance_type"] = .string(varianceType) }
-        if options["clip_sample"] != nil || !clipSample { o["clip_sample"] = .bool(clipSample) }
-        if options["timestep_spacing"] != nil { o["timestep_spacing"] = .string(timestepSpacing) }
-        if options["set_alpha_to_one"] != nil { o["set_alpha_to_one"] = .bool(setAlphaToOne) }
-        return o
-    }
-
     /// The diffusion process this configuration describes.
     public func diffusion() throws(PipelineError) -> DDPM {
         let kind: BetaSchedule

@@ -12,7 +12,7 @@ extension SamplingPipeline {
         let steps = sampler.steps ?? sampler.kind.defaultSteps(timestepCount: T)
         guard steps <= T else { throw .invalid("--steps \(steps) is more than the model's T = \(T)") }
         if let t, !(1...T).contains(t) { throw .invalid("cannot start sampling at t = \(t); the model's chain has t = 1…\(T)") }
-        var options = configuration.effectiveOptions
+        var options = configuration.options
         if let spacing { options["timestep_spacing"] = .string(spacing.rawValue) }
         let reader = ConfigReader(options: options, className: sampler.kind.className)
         let spacing = try reader.choice("timestep_spacing", ["leading": TimestepSpacing.leading, "linspace": .linspace, "trailing": .trailing],
