@@ -32,22 +32,40 @@ public struct SamplerComparison {
 
     /// One sampler's x₀, its distance to the reference and its timing.
     public func measure(_ sampler: Sampler) throws(PipelineError) -> (row: Row, sample: Tensor) {
-        let scheduler = try pipeline.scheduler(for: sampler)
+        let run = try pipeline.timedSample(from: noise, sampler: sampler)
+        let difference = (run.sample - reference).scalars
+        let rms = (difference.reduce(0) { $0 + Double($1) * Double($1) } / Double(difference.count)).squareRoot()
+        let row = Row(sampler: sampler, evaluations: run.evaluations, distance: rms, secondsPerImage: run.seconds / Double(noise.shape[0]),
+                      schedulerShare: run.schedulerShare)
+        return (row, run.sample)
+    }
+}
+
+/// A sampling run with its wall time split into the network and everything else.
+public struct TimedSample {
+    public let sample: Tensor
+    public let evaluations: Int
+    public let seconds: Double
+    public let networkSeconds: Double
+    /// The share of the wall time outside the network: the scheduler's own work and the loop.
+    public var schedulerShare: Double { max(0, seconds - networkSeconds) / seconds }
+}
+
+extension SamplingPipeline {
+    /// Samples from `noise` with `sampler`, timing the whole run and the network calls in it.
+    public func timedSample(from noise: Tensor, sampler: Sampler, seed: UInt64 = 0) throws(PipelineError) -> TimedSample {
+        let scheduler = try scheduler(for: sampler)
         var networkSeconds = 0.0
-        let network = pipeline.unet.noisePredictor()
+        let network = unet.noisePredictor()
         let timed: NoisePredictor = { x, t in
             let start = DispatchTime.now().uptimeNanoseconds
             defer { networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
             return network(x, t)
         }
-        var rng = SeededGenerator(seed: 0)
+        var rng = SeededGenerator(seed: seed)
         let start = DispatchTime.now().uptimeNanoseconds
         let sample = scheduler.sample(from: noise, using: &rng, predictNoise: timed).sample
-        let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let difference = (sample - reference).scalars
-        let rms = (difference.reduce(0) { $0 + Double($1) * Double($1) } / Double(difference.count)).squareRoot()
-        let row = Row(sampler: sampler, evaluations: scheduler.evaluationCount, distance: rms,
-                      secondsPerImage: total / Double(noise.shape[0]), schedulerShare: max(0, total - networkSeconds) / total)
-        return (row, sample)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return TimedSample(sample: sample, evaluations: scheduler.evaluationCount, seconds: seconds, networkSeconds: networkSeconds)
     }
 }

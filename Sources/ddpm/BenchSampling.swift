@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Models
+import Pipelines
+
+/// `ddpm bench sampling`: wall time of whole sampling runs on a preset's random-weight U-Net
+/// (Algorithm 2 at T steps against a fast solver, by default), with the scheduler's share.
+struct BenchSampling: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sampling", abstract: "Time whole sampling runs (default: Algorithm 2 at 1000 steps vs DPM-Solver++ at 20) on a preset.")
+
+    @Option(help: "Model preset (random weights).") var preset = "cifar10"
+    @Option(help: "Images (one batch).") var count = 16
+    @Option(help: "Samplers as NAME:STEPS, comma-separated.") var samplers = "dpm-solver++:20,ddpm:1000"
+
+    func run() throws {
+        guard let config = UNetConfiguration.presets[preset] else { throw ValidationError("unknown --preset '\(preset)'.") }
+        let pipeline = try SamplingPipeline(unet: try UNet(config), configuration: .paper)
+        let noise = pipeline.initialNoise(count: count, imageSize: config.sampleSize ?? 32, seed: 1)
+        print("preset \(preset), \(count) images, random weights")
+        var times: [(String, Double)] = []
+        for item in samplers.split(separator: ",") {
+            let parts = item.split(separator: ":")
+            guard parts.count == 2, let kind = SamplerKind(rawValue: String(parts[0])), let steps = Int(parts[1]) else {
+                throw ValidationError("'\(item)' is not NAME:STEPS with NAME one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            let run = try pipeline.timedSample(from: noise, sampler: Sampler(kind, steps: steps))
+            times.append((String(item), run.seconds))
+            print(String(format: "%@: %d evaluations, %.1f s (%.3f s per evaluation), scheduler share %.2f%%",
+                         String(item), run.evaluations, run.seconds, run.seconds / Double(run.evaluations), 100 * run.schedulerShare))
+        }
+        for (name, seconds) in times.dropFirst() { print(String(format: "%@ / %@: %.1fx", name, times[0].0, seconds / times[0].1)) }
+    }
+}
