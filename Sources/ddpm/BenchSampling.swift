@@ -26,9 +26,9 @@ struct BenchSampling: ParsableCommand {
             }
             let run = try pipeline.timedSample(from: noise, sampler: Sampler(kind, steps: steps))
             times.append((String(item), run.seconds))
-            print(String(format: "%@: %d evaluations, %.1f s (%.3f s per evaluation), scheduler share %.2f%%",
-                         String(item), run.evaluations, run.seconds, run.seconds / Double(run.evaluations), 100 * run.schedulerShare))
+            print("\(item): \(run.evaluations) evaluations, " + String(format: "%.1f s (%.3f s per evaluation), scheduler share %.2f%%",
+                                                                          run.seconds, run.seconds / Double(run.evaluations), 100 * run.schedulerShare))
         }
-        for (name, seconds) in times.dropFirst() { print(String(format: "%@ / %@: %.1fx", name, times[0].0, seconds / times[0].1)) }
+        for (name, seconds) in times.dropFirst() { print("\(name) / \(times[0].0): " + String(format: "%.1fx", seconds / times[0].1)) }
     }
 }
