@@ -47,7 +47,12 @@ public struct SamplingPipeline {
                        onStep: @escaping () -> Void = {}) throws(PipelineError) -> SamplingResult {
         let scheduler = try scheduler(for: sampler, startingAt: t)
         var rng = SeededGenerator(seed: seed)
-        let indices = Set(scheduler.modelTimesteps.indices.filter { recordingAt.contains(Int(scheduler.modelTimesteps[$0].rounded()) + 1) })
+        // The first evaluation at each recorded paper timestep (Heun and PNDM evaluate some twice).
+        var seen = Set<Int>()
+        let indices = Set(scheduler.modelTimesteps.indices.filter { i in
+            let t = Int(scheduler.modelTimesteps[i].rounded()) + 1
+            return recordingAt.contains(t) && seen.insert(t).inserted
+        })
         return scheduler.sample(from: xT, using: &rng, recordingAt: indices, predictNoise: unet.noisePredictor(onCall: onStep))
     }
 
