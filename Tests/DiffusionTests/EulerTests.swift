@@ -169,6 +169,32 @@ struct EulerTests {
         #expect(abs(slope - 1) < 0.3)
     }
 
+    /// S_churn > 0 adds noise before each step, x̂ = x̃ + S_noise √(σ̂² − σ²) z, then steps from σ̂
+    /// with the ε̂ the network gave for x̃ at σ (diffusers does not re-evaluate it at x̂, σ̂):
+    /// x̃' = x̂ + (σ_{i+1} − σ̂) ε̂(x̃, σ). For Gaussian data, ε̂ = σ (x̃ − μ)/(s² + σ²), so as in
+    /// `ancestralStatistics` m ← g m, v ← g² v + S_noise² (σ̂² − σ²), g = 1 + (σ_{i+1} − σ̂) σ/(s² + σ²).
+    @Test("Euler with churn (stochastic): samples have the predicted mean and variance")
+    func eulerChurnStatistics() throws {
+        let (mu, s) = (0.3, 0.5), count = 4096.0, steps = 30
+        let configuration = Euler.Configuration(churn: 10, churnMinimumSigma: 0.05, churnMaximumSigma: 50, churnNoise: 1.01)
+        let euler = try Euler(schedule: paperSchedule, steps: steps, configuration: configuration)
+        var (m, v) = (-mu, euler.initNoiseSigma * euler.initNoiseSigma)
+        for i in euler.modelTimesteps.indices {
+            let sigma = euler.sigmas[i]
+            let gamma = sigma >= 0.05 && sigma <= 50 ? min(10 / Double(steps), 2.0.squareRoot() - 1) : 0
+            let hat = sigma * (1 + gamma)
+            let g = 1 + (euler.sigmas[i + 1] - hat) * sigma / (s * s + sigma * sigma)
+            (m, v) = (g * m, g * g * v + 1.01 * 1.01 * (hat * hat - sigma * sigma))
+        }
+        var rng = SeededGenerator(seed: 21)
+        let x = euler.sample(from: standardNormal([256, 1, 4, 4], seed: 22), using: &rng,
+                             predictNoise: exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule)).sample
+        let (mean, variance) = moments(x)
+        print("Euler churn \(steps) steps: mean \(mean) (predicted \(mu + m)), variance \(variance) (predicted \(v), data \(s * s))")
+        #expect(abs(mean - (mu + m)) < 4 * (v / count).squareRoot())
+        #expect(abs(variance / v - 1) < 4 * (2 / count).squareRoot())
+    }
+
     @Test("Bad options are refused with clear messages")
     func eulerValidation() {
         func message(_ steps: Int, _ configuration: Euler.Configuration) -> String {

@@ -9,8 +9,9 @@ import Tensors
 ///     x̂   = x̃_i + S_noise · √(σ̂² − σ_i²) · z                             (only when γ_i > 0)
 ///     d   = (x̂ − x̂₀) / σ̂,      x̃_{i+1} = x̂ + (σ_{i+1} − σ̂) · d
 ///
-/// with x̂₀ = x̂ − σ̂ ε̂ (epsilon), the network's output (sample), or x̃/(σ² + 1) − σ/√(σ² + 1)·v
-/// (v_prediction, at σ_i). The network sees x̃/√(σ_i² + 1) = x_t. The noise levels σ_i come from
+/// with x̂₀ = x̂ − σ̂ ε̂ (epsilon), the network's output (sample), or x̂/(σ² + 1) − σ/√(σ² + 1)·v
+/// (v_prediction, at σ_i). The network sees x̃_i/√(σ_i² + 1) = x_t, before the churn: unlike
+/// Algorithm 2 it is not re-evaluated at (x̂, σ̂), so with epsilon d = ε̂(x̃_i). The noise levels σ_i come from
 /// `EulerSigmaGrid` (interpolated at diffusers' fractional timesteps, or Karras/exponential), the
 /// last is 0 or σ of the first training timestep. S_churn = 0 (the default) is deterministic.
 public struct EulerDiscreteScheduler: Scheduler {
