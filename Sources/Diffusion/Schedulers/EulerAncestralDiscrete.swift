@@ -2,9 +2,9 @@ import Foundation
 import Tensors
 
 /// diffusers' `EulerAncestralDiscreteScheduler`: ancestral sampling with Euler steps in the
-/// variance-exploding view x̃ = x₀ + σ ε (the "Euler a" sampler of Crowson's k-diffusion; the
-/// split of Song et al. 2021, arXiv:2011.13456, reverse SDE, into a deterministic step and fresh
-/// noise). From σ = σ_i to σ' = σ_{i+1}:
+/// variance-exploding view x̃ = x₀ + σ ε (k-diffusion's `sample_euler_ancestral`, Crowson 2022,
+/// "Euler a"): an Euler step of the probability-flow ODE (Karras et al. 2022, eq. 4) down to
+/// σ_down < σ', then fresh noise back up to σ'. From σ = σ_i to σ' = σ_{i+1}:
 ///
 ///     σ_up   = √(σ'² (σ² − σ'²) / σ²),      σ_down = √(σ'² − σ_up²)
 ///     d      = (x̃ − x̂₀) / σ,                x̃' = x̃ + (σ_down − σ) · d + σ_up · z
