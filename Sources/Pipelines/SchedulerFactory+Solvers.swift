@@ -1,8 +1,72 @@
 import Diffusion
 
-/// The higher-order solvers, each read from its diffusers class's keys (see `SchedulerFactory.swift`).
+/// The higher-order solvers, each read from its diffusers class's keys with that class's defaults
+/// (see `SchedulerFactory.swift`). `order` and `karras` are the sampler's explicit overrides.
 extension SamplingPipeline {
     func solver(_ kind: SamplerKind, steps: Int, order: Int?, karras: Bool?, reader: ConfigReader) throws -> any Scheduler {
-        throw PipelineError.unsupported("sampler \(kind.rawValue) (not built yet)")
+        let schedule = diffusion.schedule, prediction = diffusion.parameterization
+        switch kind {
+        case .euler:
+            var c = EulerDiscreteScheduler.Configuration()
+            c.prediction = prediction
+            c.spacing = try reader.spacing(default: .linspace)
+            c.stepsOffset = try reader.int("steps_offset", 0)
+            c.sigmaSpacing = try reader.sigmaSpacing(karras: karras)
+            c.interpolation = try reader.choice("interpolation_type", ["linear": .linear, "log_linear": .logLinear], .linear)
+            if let v = try reader.optionalDouble("sigma_min") { c.sigmaMinimum = v }
+            if let v = try reader.optionalDouble("sigma_max") { c.sigmaMaximum = v }
+            c.timestepType = try reader.choice("timestep_type", ["discrete": .discrete, "continuous": .continuous], .discrete)
+            c.finalSigma = try reader.choice("final_sigmas_type", ["zero": .zero, "sigma_min": .sigmaMinimum], .zero)
+            return try EulerDiscreteScheduler(schedule: schedule, steps: steps, configuration: c)
+        case .eulerAncestral:
+            var c = EulerAncestralDiscreteScheduler.Configuration()
+            c.prediction = prediction
+            c.spacing = try reader.spacing(default: .linspace)
+            c.stepsOffset = try reader.int("steps_offset", 0)
+            guard try reader.sigmaSpacing(karras: karras) == .timesteps else {
+                throw PipelineError.invalidSchedulerOption(className: reader.className, key: "use_karras_sigmas", value: "true",
+                                                           accepted: "EulerAncestralDiscreteScheduler uses the interpolated σ only")
+            }
+            return try EulerAncestralDiscreteScheduler(schedule: schedule, steps: steps, configuration: c)
+        case .heun:
+            var c = HeunDiscreteScheduler.Configuration()
+            c.prediction = prediction
+            c.spacing = try reader.spacing(default: .linspace)
+            c.stepsOffset = try reader.int("steps_offset", 0)
+            c.sigmaSpacing = try reader.sigmaSpacing(karras: karras)
+            c.clipSample = try reader.bool("clip_sample", false)
+            c.clipSampleRange = try reader.double("clip_sample_range", 1)
+            return try HeunDiscreteScheduler(schedule: schedule, steps: steps, configuration: c)
+        default:
+            throw PipelineError.unsupported("sampler \(kind.rawValue) (not built yet)")
+        }
+    }
+}
+
+extension ConfigReader {
+    /// `timestep_spacing` with the class's default.
+    func spacing(default fallback: TimestepSpacing) throws(PipelineError) -> TimestepSpacing {
+        try choice("timestep_spacing", ["leading": .leading, "linspace": .linspace, "trailing": .trailing], fallback)
+    }
+
+    /// A number that has no default (absent or null: nil).
+    func optionalDouble(_ key: String) throws(PipelineError) -> Double? {
+        options[key] == nil || options[key] == .null ? nil : try double(key, 0)
+    }
+
+    /// `use_karras_sigmas` / `use_exponential_sigmas` (`--karras` overrides); the σ grids not built
+    /// here are refused, as is a schedule rescaled to zero terminal SNR.
+    func sigmaSpacing(karras: Bool?) throws(PipelineError) -> EulerDiscreteScheduler.SigmaSpacing {
+        for key in ["use_beta_sigmas", "rescale_betas_zero_snr"] where try bool(key, false) {
+            throw .invalidSchedulerOption(className: className, key: key, value: "true", accepted: "only false is supported")
+        }
+        let configured = try bool("use_karras_sigmas", false)
+        let useKarras = karras ?? configured
+        let exponential = try bool("use_exponential_sigmas", false)
+        if useKarras && exponential {
+            throw .invalidSchedulerOption(className: className, key: "use_exponential_sigmas", value: "true",
+                                          accepted: "use only one of use_karras_sigmas and use_exponential_sigmas")
+        }
+        return useKarras ? .karras : exponential ? .exponential : .timesteps
     }
 }

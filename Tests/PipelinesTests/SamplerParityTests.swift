@@ -20,6 +20,9 @@ struct SamplerParityTests {
 
     static let cases: [Case] = [
         Case(fixture: "ddim", sampler: Sampler(.ddim)),
+        Case(fixture: "euler", sampler: Sampler(.euler)),
+        Case(fixture: "euler-karras", sampler: Sampler(.euler, karras: true)),
+        Case(fixture: "heun", sampler: Sampler(.heun)),
     ]
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -42,7 +45,9 @@ struct SamplerParityTests {
         let scheduler = try pipeline.scheduler(for: sampler)
         let expectedTimesteps = try fixtures.tensor("\(c.fixture).\(steps).timesteps", in: "samplers_e2e").scalars.map(Double.init)
         #expect(scheduler.modelTimesteps.count == expectedTimesteps.count)
-        for (ours, theirs) in zip(scheduler.modelTimesteps, expectedTimesteps) { #expect(abs(ours - theirs) <= 1e-4 * max(1, theirs)) }
+        // Timesteps found from Karras σ through log σ near t = 0 move by up to ~5e-4 with diffusers'
+        // float32 ᾱ (σ_0 differs by ~8e-5 relative from the Float64 schedule); integer grids are exact.
+        for (ours, theirs) in zip(scheduler.modelTimesteps, expectedTimesteps) { #expect(abs(ours - theirs) <= 1e-3) }
         let sample = try pipeline.sample(from: try fixtures.tensor("xT", in: "samplers_e2e"), sampler: sampler, seed: 0).sample
         let error = relativeError(sample, try fixtures.tensor("\(c.fixture).\(steps).sample", in: "samplers_e2e"))
         print("parity end to end \(c.fixture) \(steps) steps: \(error) relative to the largest value")
