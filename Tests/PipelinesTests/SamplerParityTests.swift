@@ -45,9 +45,9 @@ struct SamplerParityTests {
         let scheduler = try pipeline.scheduler(for: sampler)
         let expectedTimesteps = try fixtures.tensor("\(c.fixture).\(steps).timesteps", in: "samplers_e2e").scalars.map(Double.init)
         #expect(scheduler.modelTimesteps.count == expectedTimesteps.count)
-        // Timesteps found from Karras σ through log σ near t = 0 move by up to ~5e-4 with diffusers'
-        // float32 ᾱ (σ_0 differs by ~8e-5 relative from the Float64 schedule); integer grids are exact.
-        for (ours, theirs) in zip(scheduler.modelTimesteps, expectedTimesteps) { #expect(abs(ours - theirs) <= 1e-3) }
+        // Karras timesteps come from σ through log σ; our σ (Float64 ᾱ) and diffusers' (float32 ᾱ) differ
+        // by up to ~4e-5 relative, which moves them by up to ~2.5e-5 relative. Integer grids are exact.
+        for (ours, theirs) in zip(scheduler.modelTimesteps, expectedTimesteps) { #expect(abs(ours - theirs) <= 1e-3 + 5e-5 * theirs) }
         let sample = try pipeline.sample(from: try fixtures.tensor("xT", in: "samplers_e2e"), sampler: sampler, seed: 0).sample
         let error = relativeError(sample, try fixtures.tensor("\(c.fixture).\(steps).sample", in: "samplers_e2e"))
         print("parity end to end \(c.fixture) \(steps) steps: \(error) relative to the largest value")
