@@ -7,9 +7,11 @@ For each configuration (key prefix "<ms|ss>.<name>") we run diffusers' whole sam
 paper's linear schedule (T = 1000) with a deterministic model (the exact x0 posterior mean for data
 N(0.3, 1) plus 0.05 sin(3 x), converted to the configured prediction type at the scheduler's sigma)
 and store per step: the input sample ("sample" [N, 2, 1, 4, 4]), the model output ("output"), the
-noise passed as variance_noise to SDE variants ("noise"), prev_sample ("prev") and the converted
-model output that diffusers keeps in model_outputs[-1] ("converted": x0 for the ++ variants, epsilon
-otherwise); plus scheduler.timesteps ("timesteps") and scheduler.sigmas ("sigmas").
+noise of SDE variants ("noise"; passed as variance_noise, or returned by a stand-in for randn_tensor
+in the singlestep scheduler, whose step() takes no noise) and, for the ++ variants, the x0 that
+diffusers keeps in model_outputs[-1] ("converted"); prev_sample of step i is the sample of step
+i + 1, and the last one is "final". Also scheduler.timesteps ("timesteps"), scheduler.sigmas
+("sigmas") and, for the singlestep scheduler, its order_list ("orders").
 
 Precision: diffusers computes alphas_cumprod in float32, so sigma = sqrt((1 - abar) / abar) near t = 0
 (1 - abar ~ 1e-4) is off by up to ~3e-4 relative. We replace alphas_cumprod (and lambda_t) by their
@@ -49,6 +51,18 @@ def model(x, sigma, prediction_type):
     return alpha * eps - sigma_vp * x0  # v_prediction
 
 
+_pending_noise = []
+
+
+def _recorded_randn(shape, generator=None, device=None, dtype=None, **kwargs):
+    """DPMSolverSinglestepScheduler.step has no variance_noise argument: it draws with randn_tensor,
+    which we replace by the noise prepared for the current step."""
+    return _pending_noise.pop().to(dtype)
+
+
+diffusers.schedulers.scheduling_dpmsolver_singlestep.randn_tensor = _recorded_randn
+
+
 def run(prefix, cls, steps, seed, **config):
     s = cls(num_train_timesteps=T, **config)
     s.alphas_cumprod = torch.from_numpy(ac64)
@@ -62,12 +76,19 @@ def run(prefix, cls, steps, seed, **config):
     for i, t in enumerate(s.timesteps):
         y = model(s.scale_model_input(x, t), s.sigmas[i], s.config.prediction_type).float()
         z = torch.randn(SHAPE, generator=g, dtype=torch.float32)
-        r = s.step(y, t, x, variance_noise=z if sde else None)
+        if cls is MS:
+            r = s.step(y, t, x, variance_noise=z if sde else None)
+        else:
+            _pending_noise[:] = [z]
+            r = s.step(y, t, x)
         rec["sample"].append(x.numpy()); rec["output"].append(y.numpy()); rec["noise"].append(z.numpy())
         rec["prev"].append(r.prev_sample.numpy()); rec["converted"].append(s.model_outputs[-1].numpy())
         x = r.prev_sample
+    data_prediction = s.config.algorithm_type.endswith("++")
     for k, v in rec.items():
-        if k != "noise" or sde:
+        if k == "prev":  # prev_sample of step i is the sample of step i + 1: only the last is stored
+            out[f"{prefix}.final"] = f32(v[-1])
+        elif (k != "noise" or sde) and (k != "converted" or data_prediction):
             out[f"{prefix}.{k}"] = f32(np.stack(v))
     out[f"{prefix}.timesteps"] = f32(s.timesteps.numpy())
     out[f"{prefix}.sigmas"] = f32(s.sigmas.numpy())
@@ -107,6 +128,36 @@ multistep = [
 ]
 for i, (name, steps, options) in enumerate(multistep):
     run(f"ms.{name}", MS, steps, 1000 + i, **options)
+
+SS = DPMSolverSinglestepScheduler
+singlestep = [
+    ("default", 10, {}),
+    ("order2_odd", 11, {}),
+    ("order2_heun", 10, dict(solver_type="heun")),
+    ("order1", 10, dict(solver_order=1)),
+    ("order3_12", 12, dict(solver_order=3)),
+    ("order3_13", 13, dict(solver_order=3)),
+    ("order3_14_heun", 14, dict(solver_order=3, solver_type="heun")),
+    ("order3_pure_heun_v", 12, dict(solver_order=3, solver_type="heun", final_sigmas_type="sigma_min",
+                                    lower_order_final=False, prediction_type="v_prediction")),
+    ("order2_forced_lower_final", 11, dict(final_sigmas_type="sigma_min", lower_order_final=False)),
+    ("order2_pure_sigmamin", 10, dict(final_sigmas_type="sigma_min", lower_order_final=False)),
+    ("karras_sample", 10, dict(use_karras_sigmas=True, prediction_type="sample")),
+    ("threshold_order3", 12, dict(solver_order=3, thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=1.5)),
+    ("clipped", 10, dict(lambda_min_clipped=-3.0)),
+    ("dpm_midpoint", 10, dict(algorithm_type="dpmsolver", final_sigmas_type="sigma_min")),
+    ("dpm_order3_heun", 12, dict(algorithm_type="dpmsolver", solver_order=3, solver_type="heun", final_sigmas_type="sigma_min")),
+    ("dpm_order3_midpoint_v", 13, dict(algorithm_type="dpmsolver", solver_order=3, final_sigmas_type="sigma_min",
+                                       prediction_type="v_prediction")),
+    ("sdepp_midpoint", 10, dict(algorithm_type="sde-dpmsolver++")),
+    ("sdepp_heun", 11, dict(algorithm_type="sde-dpmsolver++", solver_type="heun")),
+    ("sdepp_order3_midpoint", 12, dict(algorithm_type="sde-dpmsolver++", solver_order=3)),
+    ("sdepp_order3_heun_sigmamin", 12, dict(algorithm_type="sde-dpmsolver++", solver_order=3, solver_type="heun",
+                                            final_sigmas_type="sigma_min", lower_order_final=False)),
+]
+for i, (name, steps, options) in enumerate(singlestep):
+    s = run(f"ss.{name}", SS, steps, 2000 + i, **options)
+    out[f"ss.{name}.orders"] = f32(s.order_list)
 
 path = os.path.join(os.path.dirname(__file__), "../../Tests/DiffusionTests/Fixtures/dpm_solver.safetensors")
 save_file(out, os.path.normpath(path), metadata={"diffusers": diffusers.__version__, "torch": torch.__version__})
