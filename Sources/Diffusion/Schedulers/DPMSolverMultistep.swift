@@ -6,19 +6,23 @@ import Tensors
 /// Lu, Zhou, Bao, Chen, Li & Zhu, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion
 /// Probabilistic Models", arXiv:2211.01095 (2022), and "DPM-Solver", arXiv:2206.00927 (2022).
 ///
-/// With x_t = α_t x₀ + σ_t ε, λ = log α − log σ and h = λ_t − λ_s, the step from s to t is the
-/// exponential integrator of the probability-flow ODE (DPM-Solver++ eq. 8, 9), in x₀ form (++):
+/// With x_t = α_t x₀ + σ_t ε, λ = log α − log σ and h = λ_t − λ_s, each step is an exponential
+/// integrator of the probability-flow ODE written with the data prediction x̂₀ (++), from the
+/// exact solution x_t = (σ_t/σ_s) x_s + σ_t ∫ e^λ x̂₀ dλ:
 ///
-///     order 1   x_t = (σ_t/σ_s) x_s − α_t (e^{−h} − 1) D₀                               (DDIM)
-///     order 2   midpoint: − ½ α_t (e^{−h} − 1) D₁;  heun: + α_t ((e^{−h} − 1)/h + 1) D₁   (Alg. 2)
+///     order 1   x_t = (σ_t/σ_s) x_s − α_t (e^{−h} − 1) D₀                              (= DDIM)
+///     order 2   midpoint: − ½ α_t (e^{−h} − 1) D₁;  heun: + α_t ((e^{−h} − 1)/h + 1) D₁
+///               (DPM-Solver++(2M), Algorithm 2)
 ///     order 3   + α_t ((e^{−h} − 1)/h + 1) D₁ − α_t ((e^{−h} − 1 + h)/h² − ½) D₂
 ///
-/// with D₀ = x̂₀(s₀), r₀ = h₀/h, D₁ = (D₀ − x̂₀(s₁))/r₀ (third order: the divided differences of
-/// diffusers' `multistep_dpm_solver_third_order_update`). The ε form (`dpmsolver`, DPM-Solver
-/// eq. 3.7 multistep) uses α_t/α_s, σ_t (e^{h} − 1) and ε̂ instead. The SDE variants (DPM-Solver++
-/// §5 / Appendix; `sde-dpmsolver(++)`) discretise the reverse SDE with the same D's and add
-/// σ_t √(1 − e^{−2h}) z (++) or σ_t √(e^{2h} − 1) z. Noise levels σ (variance-exploding) are kept
-/// in Float32 as diffusers stores them; coefficients are computed in Float64 from them.
+/// with D₀ = x̂₀(s₀), r₀ = h₀/h, D₁ = (D₀ − x̂₀(s₁))/r₀; for order 3, D₁ and D₂ are diffusers'
+/// divided differences (D₂ ≈ h² x̂₀''/2, half of what the h³ term needs, so order 3 converges at
+/// rate 2; see DPMSolverTests). The first steps use orders 1, 2 while history builds up. The ε
+/// form (`dpmsolver`, DPM-Solver's multistep variant) uses α_t/α_s, σ_t (e^{h} − 1) and ε̂. The
+/// SDE variants (`sde-dpmsolver(++)`) integrate the reverse SDE the same way: ++ scales x_s by
+/// e^{−h}, doubles h in the coefficients and adds σ_t √(1 − e^{−2h}) z; the ε form doubles the ε̂
+/// terms and adds σ_t √(e^{2h} − 1) z. Noise levels σ (variance-exploding, diffusers'
+/// `scheduler.sigmas`) are kept in Float32 as diffusers stores them; the coefficients are Float64.
 public struct DPMSolverMultistep: Scheduler {
     public enum AlgorithmType: Sendable, Equatable {
         /// `dpmsolver++` (data prediction, the default).

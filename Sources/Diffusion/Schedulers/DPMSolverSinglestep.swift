@@ -4,19 +4,21 @@ import Tensors
 /// Singlestep DPM-Solver-2/3 and DPM-Solver++(2S)/(3S) (diffusers' `DPMSolverSinglestepScheduler`, 0.42).
 ///
 /// Lu, Zhou, Bao, Chen, Li & Zhu, "DPM-Solver", arXiv:2206.00927 (2022), Algorithms 1 and 2, and
-/// "DPM-Solver++", arXiv:2211.01095 (2022), Algorithm 1. The evaluations are grouped by diffusers'
-/// `order_list` (e.g. 1, 2, 1, 2, …): a group of order k starts at the sample x_s of its first
-/// evaluation; its i-th evaluation updates from x_s straight to the next noise level with the
-/// outputs of the group so far, so the intermediate points of the Runge–Kutta step are the grid's
-/// own noise levels. With h = λ_t − λ_s and r_i the fraction of h already covered:
+/// "DPM-Solver++", arXiv:2211.01095 (2022), Algorithm 1 (2S). The evaluations are grouped by
+/// diffusers' `order_list` (e.g. 1, 2, 1, 2, …, 1): a group of order k starts at the sample x_s of
+/// its first evaluation, and its i-th evaluation updates from x_s straight to the next noise level
+/// with the group's outputs so far, so a Runge–Kutta step's intermediate points are the grid's
+/// own noise levels. With h = λ_t − λ_s, m_s = x̂₀ at s and r_i = (λ_i − λ_s)/h:
 ///
-///     order 2   x_t = (σ_t/σ_s) x_s − α_t (e^{−h} − 1) m_s + {midpoint: −½ α_t (e^{−h} − 1); heun:
-///               α_t ((e^{−h} − 1)/h + 1)} D₁,   D₁ = (m₁ − m_s)/r₁                   (DPM-Solver++ eq. 9)
-///     order 3   midpoint: + α_t ((e^{−h} − 1)/h + 1) (m₂ − m_s)/r₂;   heun: + α_t ((e^{−h} − 1)/h + 1) D₁
-///               − α_t ((e^{−h} − 1 + h)/h² − ½) D₂ with D₁, D₂ from m₁ and m₂ (DPM-Solver-3, Taylor form)
+///     order 2   x_t = (σ_t/σ_s) x_s − α_t (e^{−h} − 1) m_s + c D₁,   D₁ = (m₁ − m_s)/r₁,
+///               c = −½ α_t (e^{−h} − 1) (midpoint) or α_t ((e^{−h} − 1)/h + 1) (heun)
+///     order 3   midpoint: + α_t ((e^{−h} − 1)/h + 1) (m₂ − m_s)/r₂   (DPM-Solver-3, Algorithm 2)
+///               heun: + α_t ((e^{−h} − 1)/h + 1) D₁ − α_t ((e^{−h} − 1 + h)/h² − ½) D₂, with
+///               D₁ and D₂ ≈ h x̂₀' and h² x̂₀'' from m₁ and m₂ (the Taylor form)
 ///
-/// in x̂₀ form (++); the ε form (`dpmsolver`) and the SDE form (`sde-dpmsolver++`) change the
-/// coefficients as in `DPMSolverMultistep`. Noise levels are Float32 as diffusers stores them.
+/// in x̂₀ form (++); the ε form (`dpmsolver`) and the SDE form (`sde-dpmsolver++`, which draws
+/// fresh noise at every evaluation) change the coefficients as in `DPMSolverMultistep`. Noise
+/// levels are Float32 as diffusers stores them; the coefficients are Float64.
 public struct DPMSolverSinglestep: Scheduler {
     public typealias AlgorithmType = DPMSolverMultistep.AlgorithmType
     public typealias SolverType = DPMSolverMultistep.SolverType
