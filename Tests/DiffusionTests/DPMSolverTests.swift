@@ -34,20 +34,46 @@ struct DPMCase<Options: Sendable>: CustomTestStringConvertible, Sendable {
     var testDescription: String { name }
 }
 
-/// The exact probability-flow ODE end point at noise level σ_end (variance-preserving x) for data
-/// N(μ, s²), from x at σ_start: x̃ = x/α keeps (x̃ − μ)/√(s² + σ²) constant (see `exactODESolution`).
-func exactODEPoint(from x: Tensor, sigma: Double, to end: Double, mean mu: Double, standardDeviation s: Double) -> Tensor {
-    let (alpha, alphaEnd) = (DiscreteSigmas.alphaSigma(sigma).alpha, DiscreteSigmas.alphaSigma(end).alpha)
-    let scale = (s * s + end * end).squareRoot() / (s * s + sigma * sigma).squareRoot()
-    return Float(alphaEnd) * ((x / Float(alpha) - Float(mu)) * Float(scale) + Float(mu))
-}
+/// Helpers of the DPM-Solver tests (namespaced to keep the test module's global names free).
+enum DPMSupport {
+    /// The exact probability-flow ODE end point at noise level σ_end (variance-preserving x) for data
+    /// N(μ, s²), from x at σ_start: x̃ = x/α keeps (x̃ − μ)/√(s² + σ²) constant (see `exactODESolution`).
+    static func exactODEPoint(from x: Tensor, sigma: Double, to end: Double, mean mu: Double, standardDeviation s: Double) -> Tensor {
+        let (alpha, alphaEnd) = (DiscreteSigmas.alphaSigma(sigma).alpha, DiscreteSigmas.alphaSigma(end).alpha)
+        let scale = (s * s + end * end).squareRoot() / (s * s + sigma * sigma).squareRoot()
+        return Float(alphaEnd) * ((x / Float(alpha) - Float(mu)) * Float(scale) + Float(mu))
+    }
 
-/// Least-squares slope of log(error) against log(steps): the negated empirical order.
-func logLogSlope(_ steps: [Int], _ errors: [Double]) -> Double {
-    let xs = steps.map { Foundation.log(Double($0)) }, ys = errors.map { Foundation.log($0) }
-    let (mx, my) = (xs.reduce(0, +) / Double(xs.count), ys.reduce(0, +) / Double(ys.count))
-    let num = zip(xs, ys).map { ($0 - mx) * ($1 - my) }.reduce(0, +), den = xs.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
-    return num / den
+    /// Least-squares slope of log(error) against log(steps): the negated empirical order.
+    static func logLogSlope(_ steps: [Int], _ errors: [Double]) -> Double {
+        let xs = steps.map { Foundation.log(Double($0)) }, ys = errors.map { Foundation.log($0) }
+        let (mx, my) = (xs.reduce(0, +) / Double(xs.count), ys.reduce(0, +) / Double(ys.count))
+        let num = zip(xs, ys).map { ($0 - mx) * ($1 - my) }.reduce(0, +), den = xs.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
+        return num / den
+    }
+
+    /// E[x₀ | x] for data N(μ, s²) and a variance-preserving x at noise level σ: μ + s²/(s² + σ²)·(x/α − μ).
+    static func posteriorMean(_ x: Tensor, sigma: Double, mean mu: Double, standardDeviation s: Double) -> Tensor {
+        let alpha = DiscreteSigmas.alphaSigma(sigma).alpha
+        return (x / Float(alpha) - Float(mu)) * Float(s * s / (s * s + sigma * sigma)) + Float(mu)
+    }
+
+    /// The exact ε-predictor for data N(μ, s²) on the paper schedule, reading σ at a fractional model
+    /// timestep t = i + w as exp((1 − w) log σ_i + w log σ_{i+1}), the inverse of diffusers'
+    /// `_sigma_to_t` (`DiscreteSigmas.timestep(forSigma:)`).
+    static func logInterpolatedGaussianPredictor(mean mu: Double, standardDeviation s: Double) -> NoisePredictor {
+        let values = DiscreteSigmas(paperSchedule).values
+        return { xt, timesteps in
+            let alphaBars = timesteps.map { t -> Double in
+                let low = min(Int(t.rounded(.down)), values.count - 2), w = t - Double(low)
+                let sigma = Foundation.exp((1 - w) * Foundation.log(values[low]) + w * Foundation.log(values[low + 1]))
+                return 1 / (1 + sigma * sigma)
+            }
+            let gain = perSample(alphaBars.map { Float((1 - $0).squareRoot() / ($0 * s * s + 1 - $0)) }, like: xt)
+            let shift = perSample(alphaBars.map { Float($0.squareRoot() * mu) }, like: xt)
+            return (xt - shift) * gain
+        }
+    }
 }
 
 @Suite("DPM-Solver multistep")
@@ -162,7 +188,7 @@ struct DPMSolverMultistepTests {
           arguments: [(1, 1.0), (2, 2.0), (3, 2.0)])
     func convergence(_ order: Int, _ rate: Double) throws {
         let errors = try Self.convergenceErrors(order: order), orderTwo = try Self.convergenceErrors(order: 2)
-        let slope = logLogSlope(Self.stepCounts, errors)
+        let slope = DPMSupport.logLogSlope(Self.stepCounts, errors)
         print("convergence DPM-Solver++ order \(order): errors \(errors) at steps \(Self.stepCounts), slope \(slope)")
         #expect(abs(-slope - rate) < 0.3)
         if order == 3 { #expect(zip(errors, orderTwo).allSatisfy { $0 < $1 / 2 }) }
@@ -180,9 +206,9 @@ struct DPMSolverMultistepTests {
             c.solverOrder = order; c.useLuLambdas = true; c.roundsSigmaTimesteps = false; c.lowerOrderFinal = false
             let solver = try DPMSolverMultistep(schedule: paperSchedule, steps: steps, configuration: c)
             let sigmaMin = solver.sigmas[steps - 1]
-            let atSigmaMin = exactODEPoint(from: xT, sigma: solver.sigmas[0], to: sigmaMin, mean: mu, standardDeviation: s)
-            let exact = posteriorMean(atSigmaMin, sigma: sigmaMin, mean: mu, standardDeviation: s)
-            let result = solver.sample(from: xT, using: &rng, predictNoise: logInterpolatedGaussianPredictor(mean: mu, standardDeviation: s))
+            let atSigmaMin = DPMSupport.exactODEPoint(from: xT, sigma: solver.sigmas[0], to: sigmaMin, mean: mu, standardDeviation: s)
+            let exact = DPMSupport.posteriorMean(atSigmaMin, sigma: sigmaMin, mean: mu, standardDeviation: s)
+            let result = solver.sample(from: xT, using: &rng, predictNoise: DPMSupport.logInterpolatedGaussianPredictor(mean: mu, standardDeviation: s))
             errors.append(Double(result.sample.maxAbsoluteDifference(exact)))
         }
         return errors
@@ -209,29 +235,6 @@ struct DPMSolverMultistepTests {
         print("sampling \(name), \(steps) steps: mean \(String(format: "%.4f", mean)) (data \(mu)), variance/s² \(String(format: "%.3f", variance / (s * s)))")
         #expect(abs(mean - mu) < 0.02)
         #expect(abs(variance / (s * s) - 1) < 0.1)
-    }
-}
-
-/// E[x₀ | x] for data N(μ, s²) and a variance-preserving x at noise level σ: μ + s²/(s² + σ²)·(x/α − μ).
-func posteriorMean(_ x: Tensor, sigma: Double, mean mu: Double, standardDeviation s: Double) -> Tensor {
-    let alpha = DiscreteSigmas.alphaSigma(sigma).alpha
-    return (x / Float(alpha) - Float(mu)) * Float(s * s / (s * s + sigma * sigma)) + Float(mu)
-}
-
-/// The exact ε-predictor for data N(μ, s²) on the paper schedule, reading σ at a fractional model
-/// timestep t = i + w as exp((1 − w) log σ_i + w log σ_{i+1}), the inverse of diffusers'
-/// `_sigma_to_t` (`DiscreteSigmas.timestep(forSigma:)`).
-func logInterpolatedGaussianPredictor(mean mu: Double, standardDeviation s: Double) -> NoisePredictor {
-    let values = DiscreteSigmas(paperSchedule).values
-    return { xt, timesteps in
-        let alphaBars = timesteps.map { t -> Double in
-            let low = min(Int(t.rounded(.down)), values.count - 2), w = t - Double(low)
-            let sigma = Foundation.exp((1 - w) * Foundation.log(values[low]) + w * Foundation.log(values[low + 1]))
-            return 1 / (1 + sigma * sigma)
-        }
-        let gain = perSample(alphaBars.map { Float((1 - $0).squareRoot() / ($0 * s * s + 1 - $0)) }, like: xt)
-        let shift = perSample(alphaBars.map { Float($0.squareRoot() * mu) }, like: xt)
-        return (xt - shift) * gain
     }
 }
 
@@ -333,10 +336,10 @@ struct DPMSolverSinglestepTests {
                 x = solver.step(noise, index: i, sample: x) { preconditionFailure("deterministic") }.previous
             }
             let sigmaMin = solver.sigmas[steps - 1]
-            let atSigmaMin = exactODEPoint(from: xT, sigma: solver.sigmas[0], to: sigmaMin, mean: mu, standardDeviation: s)
-            errors.append(Double(x.maxAbsoluteDifference(posteriorMean(atSigmaMin, sigma: sigmaMin, mean: mu, standardDeviation: s))))
+            let atSigmaMin = DPMSupport.exactODEPoint(from: xT, sigma: solver.sigmas[0], to: sigmaMin, mean: mu, standardDeviation: s)
+            errors.append(Double(x.maxAbsoluteDifference(DPMSupport.posteriorMean(atSigmaMin, sigma: sigmaMin, mean: mu, standardDeviation: s))))
         }
-        let slope = logLogSlope(stepCounts, errors)
+        let slope = DPMSupport.logLogSlope(stepCounts, errors)
         print("convergence DPM-Solver++(\(order)S) \(solverType): errors \(errors) at steps \(stepCounts), slope \(slope)")
         #expect(abs(-slope - Double(order)) < 0.3)
     }
