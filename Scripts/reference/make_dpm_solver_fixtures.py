@@ -107,7 +107,10 @@ multistep = [
     ("order3_euler_final_trailing_v", 16, dict(solver_order=3, euler_at_final=True, final_sigmas_type="sigma_min",
                                                timestep_spacing="trailing", prediction_type="v_prediction")),
     ("karras_sample", 10, dict(use_karras_sigmas=True, prediction_type="sample")),
-    ("karras_order3_sigmamin", 15, dict(solver_order=3, use_karras_sigmas=True, final_sigmas_type="sigma_min")),
+    # Karras levels end at sigma_min, so with final_sigmas_type="sigma_min" the last step has length 0
+    # (h = 0); diffusers returns NaN there at order 3 unless euler_at_final (a first-order step: identity).
+    ("karras_order3_sigmamin", 15, dict(solver_order=3, use_karras_sigmas=True, final_sigmas_type="sigma_min",
+                                        euler_at_final=True)),
     ("lu_order3", 10, dict(solver_order=3, use_lu_lambdas=True)),
     ("threshold", 10, dict(thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=1.5)),
     ("clipped_linspace", 10, dict(lambda_min_clipped=-3.0)),

@@ -72,7 +72,8 @@ public struct DPMSolverMultistep: Scheduler {
         public var useKarrasSigmas = false
         /// `use_lu_lambdas`: noise levels evenly spaced in λ.
         public var useLuLambdas = false
-        /// `final_sigmas_type`.
+        /// `final_sigmas_type`. With Karras or Lu levels (which end at σ_min) `.sigmaMin` makes the
+        /// last step zero-length: it returns its input (diffusers returns NaN at orders 2 (heun) and 3).
         public var finalSigma: FinalSigma = .zero
         /// `lambda_min_clipped`: timesteps whose λ is below this are not used.
         public var lambdaMinClipped = -Double.infinity
@@ -194,6 +195,8 @@ public struct DPMSolverMultistep: Scheduler {
         }
         let (t, s0) = (levels[0], levels[1])
         let h = t.lambda - s0.lambda
+        // Karras/Lu levels end at σ_min, so a final σ_min gives a step of length 0 (diffusers: NaN).
+        guard h != 0 else { return sample }
         let m = Array(history.suffix(order).reversed())  // m[0] newest
         // Divided differences D₁ (and D₂) in diffusers' arrangement.
         var d1: Tensor? = nil, d2: Tensor? = nil
