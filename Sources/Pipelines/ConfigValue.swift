@@ -61,9 +61,11 @@ struct ConfigReader {
         return b
     }
 
-    func double(_ key: String, _ fallback: Double) throws(PipelineError) -> Double {
+    func double(_ key: String, _ fallback: Double, allowingInfinity: Bool = false) throws(PipelineError) -> Double {
         guard let v = present(key) else { return fallback }
-        guard case .number(let n) = v, n.isFinite else { throw invalid(key, v, "use a finite number") }
+        guard case .number(let n) = v, n.isFinite || (allowingInfinity && n.isInfinite) else {
+            throw invalid(key, v, allowingInfinity ? "use a number" : "use a finite number")
+        }
         return n
     }
 
@@ -71,6 +73,12 @@ struct ConfigReader {
         guard let v = present(key) else { return fallback }
         guard case .number(let n) = v, n == n.rounded(), abs(n) < 1e9 else { throw invalid(key, v, "use an integer") }
         return Int(n)
+    }
+
+    func string(_ key: String, _ fallback: String) throws(PipelineError) -> String {
+        guard let v = present(key) else { return fallback }
+        guard case .string(let text) = v else { throw invalid(key, v, "use a string") }
+        return text
     }
 
     func ints(_ key: String, _ fallback: [Int]) throws(PipelineError) -> [Int] {

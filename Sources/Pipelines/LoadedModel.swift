@@ -81,7 +81,10 @@ extension SchedulerConfiguration {
         do { data = try Data(contentsOf: url) } catch {
             throw .missingFile(path: url.path, hint: "Pass a diffusers scheduler_config.json.")
         }
-        do { return try JSONDecoder().decode(SchedulerConfiguration.self, from: data) } catch {
+        // diffusers writes `-Infinity` (lambda_min_clipped's default), which only JSON5 allows.
+        let decoder = JSONDecoder()
+        decoder.allowsJSON5 = true
+        do { return try decoder.decode(SchedulerConfiguration.self, from: data) } catch {
             throw .unreadable(path: url.path, reason: "not a diffusers scheduler_config.json (\(error))")
         }
     }

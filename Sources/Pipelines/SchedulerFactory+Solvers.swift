@@ -37,6 +37,43 @@ extension SamplingPipeline {
             c.clipSample = try reader.bool("clip_sample", false)
             c.clipSampleRange = try reader.double("clip_sample_range", 1)
             return try HeunDiscreteScheduler(schedule: schedule, steps: steps, configuration: c)
+        case .dpmSolverPlusPlus, .dpmSolverPlusPlusSDE:
+            var c = DPMSolverMultistep.Configuration()
+            c.prediction = prediction
+            c.solverOrder = try order ?? reader.int("solver_order", 2)
+            (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
+            let algorithms: KeyValuePairs<String, DPMSolverMultistep.AlgorithmType> = [
+                "dpmsolver++": .dpmSolverPlusPlus, "dpmsolver": .dpmSolver, "deis": .dpmSolverPlusPlus,
+                "sde-dpmsolver++": .sdeDPMSolverPlusPlus, "sde-dpmsolver": .sdeDPMSolver]
+            let configured = try reader.choice("algorithm_type", algorithms, .dpmSolverPlusPlus)
+            let isSDE = configured == .sdeDPMSolverPlusPlus || configured == .sdeDPMSolver
+            c.algorithmType = kind == .dpmSolverPlusPlusSDE ? (isSDE ? configured : .sdeDPMSolverPlusPlus) : (isSDE ? .dpmSolverPlusPlus : configured)
+            c.solverType = try reader.dpmSolverType()
+            c.lowerOrderFinal = try reader.bool("lower_order_final", true)
+            c.eulerAtFinal = try reader.bool("euler_at_final", false)
+            c.useKarrasSigmas = try karras ?? reader.bool("use_karras_sigmas", false)
+            c.useLuLambdas = try reader.bool("use_lu_lambdas", false)
+            c.finalSigma = try reader.choice("final_sigmas_type", ["zero": .zero, "sigma_min": .sigmaMin], .zero)
+            c.lambdaMinClipped = try reader.double("lambda_min_clipped", -.infinity, allowingInfinity: true)
+            c.timestepSpacing = try reader.spacing(default: .linspace)
+            c.stepsOffset = try reader.int("steps_offset", 0)
+            c.roundsSigmaTimesteps = try reader.string("beta_schedule", "linear") != "squaredcos_cap_v2"
+            try reader.refuseUnbuiltSigmaOptions()
+            return try DPMSolverMultistep(schedule: schedule, steps: steps, configuration: c)
+        case .dpmSolverPlusPlusSinglestep:
+            var c = DPMSolverSinglestep.Configuration()
+            c.prediction = prediction
+            c.solverOrder = try order ?? reader.int("solver_order", 2)
+            (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
+            c.algorithmType = try reader.choice("algorithm_type", ["dpmsolver++": .dpmSolverPlusPlus, "dpmsolver": .dpmSolver,
+                                                                   "sde-dpmsolver++": .sdeDPMSolverPlusPlus], .dpmSolverPlusPlus)
+            c.solverType = try reader.dpmSolverType()
+            c.lowerOrderFinal = try reader.bool("lower_order_final", false)
+            c.useKarrasSigmas = try karras ?? reader.bool("use_karras_sigmas", false)
+            c.finalSigma = try reader.choice("final_sigmas_type", ["zero": .zero, "sigma_min": .sigmaMin], .zero)
+            c.lambdaMinClipped = try reader.double("lambda_min_clipped", -.infinity, allowingInfinity: true)
+            try reader.refuseUnbuiltSigmaOptions()
+            return try DPMSolverSinglestep(schedule: schedule, steps: steps, configuration: c)
         default:
             throw PipelineError.unsupported("sampler \(kind.rawValue) (not built yet)")
         }
@@ -47,6 +84,24 @@ extension ConfigReader {
     /// `timestep_spacing` with the class's default.
     func spacing(default fallback: TimestepSpacing) throws(PipelineError) -> TimestepSpacing {
         try choice("timestep_spacing", ["leading": .leading, "linspace": .linspace, "trailing": .trailing], fallback)
+    }
+
+    /// `thresholding`, `dynamic_thresholding_ratio`, `sample_max_value` (Imagen's dynamic thresholding).
+    func thresholding() throws(PipelineError) -> (Bool, Double, Double) {
+        (try bool("thresholding", false), try double("dynamic_thresholding_ratio", 0.995), try double("sample_max_value", 1))
+    }
+
+    /// DPM-Solver's `solver_type`; diffusers reads UniPC's and DEIS's names as midpoint.
+    func dpmSolverType() throws(PipelineError) -> DPMSolverMultistep.SolverType {
+        try choice("solver_type", ["midpoint": .midpoint, "heun": .heun, "logrho": .midpoint, "bh1": .midpoint, "bh2": .midpoint], .midpoint)
+    }
+
+    /// Refuses σ-grid and schedule options that set true ask for something not built here.
+    func refuseUnbuiltSigmaOptions() throws(PipelineError) {
+        for key in ["use_exponential_sigmas", "use_beta_sigmas", "use_flow_sigmas", "use_dynamic_shifting", "rescale_betas_zero_snr"]
+        where try bool(key, false) {
+            throw .invalidSchedulerOption(className: className, key: key, value: "true", accepted: "only false is supported")
+        }
     }
 
     /// A number that has no default (absent or null: nil).

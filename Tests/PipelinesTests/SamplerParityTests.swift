@@ -20,6 +20,11 @@ struct SamplerParityTests {
 
     static let cases: [Case] = [
         Case(fixture: "ddim", sampler: Sampler(.ddim)),
+        Case(fixture: "dpm-solver++", sampler: Sampler(.dpmSolverPlusPlus)),
+        Case(fixture: "dpm-solver++-3m", sampler: Sampler(.dpmSolverPlusPlus, order: 3)),
+        Case(fixture: "dpm-solver++-karras-trailing", sampler: Sampler(.dpmSolverPlusPlus, karras: true),
+             options: ["timestep_spacing": .string("trailing")]),
+        Case(fixture: "dpm-solver++-singlestep", sampler: Sampler(.dpmSolverPlusPlusSinglestep)),
         Case(fixture: "euler", sampler: Sampler(.euler)),
         Case(fixture: "euler-karras", sampler: Sampler(.euler, karras: true)),
         Case(fixture: "heun", sampler: Sampler(.heun)),

@@ -87,6 +87,25 @@ struct SamplerSelectionTests {
         #expect(model.scheduler.className == "DDIMScheduler" && model.scheduler.timestepSpacing == "trailing")
     }
 
+    @Test("a scheduler_config.json saved by diffusers (with -Infinity) selects its class and options, as from_config does")
+    func diffusersSavedConfig() throws {
+        let file = ParityFixtures.root.appendingPathComponent("dpm_solver_scheduler_config.json")
+        var model = LoadedModel(unet: try ParityFixtures.pipeline().unet, scheduler: .paper, source: "tiny")
+        try model.useScheduler(try SchedulerConfiguration.read(contentsOf: file))
+        let kind = try SamplerKind(configuration: model.scheduler, ddpmSchedulerMeans: .ddim)
+        #expect(kind == .dpmSolverPlusPlus)
+        let pipeline = try model.pipeline()
+        let scheduler = try #require(try pipeline.scheduler(for: Sampler(kind, steps: 10)) as? DPMSolverMultistep)
+        #expect(scheduler.configuration.solverOrder == 3 && scheduler.configuration.timestepSpacing == .trailing)
+        #expect(scheduler.configuration.lambdaMinClipped == -.infinity)
+        #expect(scheduler.modelTimesteps.first == 999 && scheduler.modelTimesteps.count == 10)
+        // `--order` and `--spacing` override the file; keys the file does not have take the class defaults.
+        var overridden = pipeline
+        overridden.spacing = .leading
+        let o = try #require(try overridden.scheduler(for: Sampler(kind, steps: 10, order: 1)) as? DPMSolverMultistep)
+        #expect(o.configuration.solverOrder == 1 && o.configuration.timestepSpacing == .leading)
+    }
+
     @Test("Algorithm 2 and DDIM through the factory equal DDPM.sample and DDIM.sample (same draws)")
     func legacyPathsUnchanged() throws {
         let pipeline = try ParityFixtures.pipeline()
