@@ -7,7 +7,7 @@ extension SamplingPipeline {
         let schedule = diffusion.schedule, prediction = diffusion.parameterization
         switch kind {
         case .euler:
-            var c = EulerDiscreteScheduler.Configuration()
+            var c = EulerDiscrete.Configuration()
             c.prediction = prediction
             c.spacing = try reader.spacing(default: .linspace)
             c.stepsOffset = try reader.int("steps_offset", 0)
@@ -17,9 +17,9 @@ extension SamplingPipeline {
             if let v = try reader.optionalDouble("sigma_max") { c.sigmaMaximum = v }
             c.timestepType = try reader.choice("timestep_type", ["discrete": .discrete, "continuous": .continuous], .discrete)
             c.finalSigma = try reader.choice("final_sigmas_type", ["zero": .zero, "sigma_min": .sigmaMinimum], .zero)
-            return try EulerDiscreteScheduler(schedule: schedule, steps: steps, configuration: c)
+            return try EulerDiscrete(schedule: schedule, steps: steps, configuration: c)
         case .eulerAncestral:
-            var c = EulerAncestralDiscreteScheduler.Configuration()
+            var c = EulerAncestralDiscrete.Configuration()
             c.prediction = prediction
             c.spacing = try reader.spacing(default: .linspace)
             c.stepsOffset = try reader.int("steps_offset", 0)
@@ -27,16 +27,16 @@ extension SamplingPipeline {
                 throw PipelineError.invalidSchedulerOption(className: reader.className, key: "use_karras_sigmas", value: "true",
                                                            accepted: "EulerAncestralDiscreteScheduler uses the interpolated σ only")
             }
-            return try EulerAncestralDiscreteScheduler(schedule: schedule, steps: steps, configuration: c)
+            return try EulerAncestralDiscrete(schedule: schedule, steps: steps, configuration: c)
         case .heun:
-            var c = HeunDiscreteScheduler.Configuration()
+            var c = HeunDiscrete.Configuration()
             c.prediction = prediction
             c.spacing = try reader.spacing(default: .linspace)
             c.stepsOffset = try reader.int("steps_offset", 0)
             c.sigmaSpacing = try reader.sigmaSpacing(karras: karras)
             c.clipSample = try reader.bool("clip_sample", false)
             c.clipSampleRange = try reader.double("clip_sample_range", 1)
-            return try HeunDiscreteScheduler(schedule: schedule, steps: steps, configuration: c)
+            return try HeunDiscrete(schedule: schedule, steps: steps, configuration: c)
         case .dpmSolverPlusPlus, .dpmSolverPlusPlusSDE:
             var c = DPMSolverMultistep.Configuration()
             c.prediction = prediction
@@ -111,7 +111,7 @@ extension ConfigReader {
 
     /// `use_karras_sigmas` / `use_exponential_sigmas` (`--karras` overrides); the σ grids not built
     /// here are refused, as is a schedule rescaled to zero terminal SNR.
-    func sigmaSpacing(karras: Bool?) throws(PipelineError) -> EulerDiscreteScheduler.SigmaSpacing {
+    func sigmaSpacing(karras: Bool?) throws(PipelineError) -> EulerDiscrete.SigmaSpacing {
         for key in ["use_beta_sigmas", "rescale_betas_zero_snr"] where try bool(key, false) {
             throw .invalidSchedulerOption(className: className, key: key, value: "true", accepted: "only false is supported")
         }

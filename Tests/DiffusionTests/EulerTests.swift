@@ -92,9 +92,9 @@ func convergenceSlope(_ steps: [Int], _ errors: [Double]) -> Double {
     return sxy / sxx
 }
 
-@Suite("EulerDiscreteScheduler and EulerAncestralDiscreteScheduler (diffusers parity, convergence, statistics)")
+@Suite("EulerDiscreteScheduler and EulerAncestralDiscrete (diffusers parity, convergence, statistics)")
 struct EulerTests {
-    typealias Euler = EulerDiscreteScheduler
+    typealias Euler = EulerDiscrete
     static let eulerCases: [(String, Euler.Configuration)] = [
         ("euler.linspace.epsilon", .init()),
         ("euler.leading.offset1.epsilon", .init(spacing: .leading, stepsOffset: 1)),
@@ -210,9 +210,9 @@ struct EulerTests {
         #expect(message(10, .init(churn: -1)) == "EulerDiscreteScheduler: s_churn, s_noise = -1.0, 1.0 is not supported; both must be ≥ 0.")
     }
 
-    // MARK: - EulerAncestralDiscreteScheduler
+    // MARK: - EulerAncestralDiscrete
 
-    typealias Ancestral = EulerAncestralDiscreteScheduler
+    typealias Ancestral = EulerAncestralDiscrete
     static let ancestralCases: [(String, Ancestral.Configuration)] = [
         ("ancestral.linspace.epsilon", .init()),
         ("ancestral.leading.offset1.v", .init(prediction: .velocity, spacing: .leading, stepsOffset: 1)),

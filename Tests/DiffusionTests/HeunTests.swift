@@ -5,7 +5,7 @@ import Diffusion
 
 @Suite("HeunDiscreteScheduler (diffusers parity, convergence)")
 struct HeunTests {
-    typealias Heun = HeunDiscreteScheduler
+    typealias Heun = HeunDiscrete
     static let cases: [(String, Heun.Configuration)] = [
         ("heun.linspace.epsilon", .init()),
         ("heun.karras.v", .init(prediction: .velocity, sigmaSpacing: .karras)),

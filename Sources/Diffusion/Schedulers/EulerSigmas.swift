@@ -19,7 +19,7 @@ import Foundation
 enum EulerSigmaGrid {
     /// How the noise levels are chosen once the timesteps are (diffusers' `use_karras_sigmas`,
     /// `use_exponential_sigmas`; `use_beta_sigmas` is not supported).
-    typealias Spacing = EulerDiscreteScheduler.SigmaSpacing
+    typealias Spacing = EulerDiscrete.SigmaSpacing
 
     static func float32(_ x: Double) -> Double { Double(Float(x)) }
 

@@ -15,8 +15,8 @@ import Tensors
 /// σ/√(σ² + 1)·v, optionally clamped (`clip_sample`). The noise levels come from `EulerSigmaGrid`.
 // `@unchecked`: the kept Euler half holds `Tensor`s, which are values (copy-on-write storage that is
 // itself Sendable) but are not declared Sendable.
-public struct HeunDiscreteScheduler: Scheduler, @unchecked Sendable {
-    public typealias SigmaSpacing = EulerDiscreteScheduler.SigmaSpacing
+public struct HeunDiscrete: Scheduler, @unchecked Sendable {
+    public typealias SigmaSpacing = EulerDiscrete.SigmaSpacing
 
     public struct Configuration: Sendable, Equatable {
         /// `prediction_type`
@@ -76,7 +76,7 @@ public struct HeunDiscreteScheduler: Scheduler, @unchecked Sendable {
 
     public mutating func step(_ modelOutput: Tensor, index: Int, sample: Tensor, noise: () -> Tensor) -> SchedulerStep {
         let correction = isCorrection(index)
-        precondition(correction == (pending != nil), "[HeunDiscreteScheduler] evaluation \(index) out of order")
+        precondition(correction == (pending != nil), "[HeunDiscrete] evaluation \(index) out of order")
         // diffusers' σ and σ_next: sigmas[index], sigmas[index + 1] for the Euler step;
         // sigmas[index − 1], sigmas[index] for the correction, whose x̂₀ is at σ_next.
         let (sigma, next) = correction ? (sigmas[index - 1], sigmas[index]) : (sigmas[index], sigmas[index + 1])
