@@ -24,6 +24,13 @@ struct CommandLineTests {
         Case(arguments: ["sample", "--num-samples", "0"], expected: "--num-samples must be at least 1 (got 0)."),
         Case(arguments: ["sample", "--spacing", "sideways"], expected: "The value 'sideways' is invalid for '--spacing <spacing>'. Please provide one of 'leading', 'linspace' or 'trailing'."),
         Case(arguments: ["sample", "--model", "/nonexistent-ddpm-model"], expected: "/nonexistent-ddpm-model: not found."),
+        Case(arguments: ["sample", "--sampler", "euler", "--order", "2"],
+             expected: "--order does not apply to the euler sampler; it is taken by deis, dpm-solver++, dpm-solver++-sde, dpm-solver++-singlestep, unipc."),
+        Case(arguments: ["sample", "--sampler", "ddim", "--karras"], expected: "--karras does not apply to the ddim sampler;"),
+        Case(arguments: ["sample", "--sampler", "heun", "--steps", "1001"], expected: "--steps 1001 is more than the model's T = 1000"),
+        Case(arguments: ["sample", "--sampler", "unipc", "--order", "4"], expected: "--order must be 1, 2 or 3 (got 4)."),
+        Case(arguments: ["sample", "--sampler", "lms"], expected: "The value 'lms' is invalid for '--sampler"),
+        Case(arguments: ["sample", "--scheduler-config", "/nonexistent-scheduler.json"], expected: "/nonexistent-scheduler.json: not found."),
         Case(arguments: ["inspect", "/nonexistent-ddpm-model"], expected: "/nonexistent-ddpm-model: not found."),
         Case(arguments: ["bench", "unet", "--case", "huge"], expected: "unknown --case 'huge'"),
     ]
