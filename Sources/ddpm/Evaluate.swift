@@ -17,7 +17,8 @@ struct Evaluate: ParsableCommand {
             Inception weights from --inception (\(FIDInceptionV3.weightsFileName), never downloaded). The paper \
             uses 50,000 samples against the CIFAR-10 training set. Images are put on the 8-bit grid and fed \
             in [-1, 1]; grey images are repeated to 3 channels.
-            NLL: --nll --model M [--data fashion-mnist|DIR] [--count N]: T network evaluations per batch.
+            NLL: --nll --model M [--data fashion-mnist|DIR] [--count N] [--nll-table t.csv] [--plot rd.png]: T network \
+            evaluations per batch; --plot draws the rate-distortion curve (Fig. 5) and writes its numbers beside it.
             """)
 
     @Option(help: "A folder of PNG/JPEG images to score.")
