@@ -60,7 +60,7 @@ struct ShippedModelReconstructionTests {
         let (farBrightA, farBrightB) = (Self.brightness(a.samples(row: 1)), Self.brightness(b.samples(row: 1)))
         #expect(abs(mean(farBrightA) - mean(farBrightB)) < 1, "\(farBrightA) vs \(farBrightB)")
         // ... which are as far from the boot as unrelated images are, several times farther than at t = 50.
-        #expect(mean(farA) > 4 * mean(nearA) && mean(farA) > 0.5 * apart, "RMSE at T: \(farA); at t = 50: \(nearA)")
+        #expect(mean(farA) > 5 * mean(nearA) && mean(farA) > 0.3 * apart, "RMSE at T: \(farA); at t = 50: \(nearA)")
         // The samples at T differ from one another: they are draws, not one image.
         let first = a.samples(row: 1).sliced(alongAxis: 0, 0..<1)
         #expect((1..<8).map { Self.rmse(first, a.samples(row: 1).sliced(alongAxis: 0, $0..<($0 + 1))) }.allSatisfy { $0 > 20 })
