@@ -34,8 +34,8 @@ struct Reconstruct: ParsableCommand {
     @Option(help: "Samples drawn from each x_t.")
     var samples = 4
 
-    @Option(help: "ddpm (Algorithm 2 from t, as the paper) or ddim.")
-    var sampler: Sample.SamplerKind = .ddpm
+    @Option(help: "ddpm (Algorithm 2 from t, as the paper), ddim or another sampler of `ddpm sample`.")
+    var sampler: SamplerKind = .ddpm
 
     @Option(help: "Sampling steps of the whole chain (default: T for ddpm, 50 for ddim); those below t run, after t itself.")
     var samplingSteps: Int?
@@ -77,17 +77,17 @@ struct Reconstruct: ParsableCommand {
     }
 
     func run() throws {
-        let (pipeline, scheduler, modelSource) = try options.pipeline()
+        let loaded = try options.load()
+        let (pipeline, scheduler, modelSource) = (try options.pipeline(for: loaded), loaded.scheduler, loaded.source)
         let T = pipeline.diffusion.schedule.timestepCount
         let rows = try parsedTimesteps(T: T)
         if let samplingSteps, samplingSteps > T { throw ValidationError("--sampling-steps \(samplingSteps) is more than the model's T = \(T).") }
-        let method: Sampler = sampler == .ddim
-            ? .ddim(steps: samplingSteps ?? min(50, T), eta: eta) : .ddpm(steps: samplingSteps.flatMap { $0 == T ? nil : $0 })
+        let method = Sampler(sampler, steps: samplingSteps, eta: sampler == .ddim ? eta : nil)
         let size = pipeline.unet.configuration.sampleSize ?? 32, channels = pipeline.unet.configuration.inChannels
         let image = try ImageSource.modelInput(source, dataset: dataset?.rawValue, data: data, size: size, channels: channels)
         print("model: \(modelSource); t = \(rows.map(String.init).joined(separator: ", ")); \(samples) samples each; sampler: \(method); "
               + "\(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
-        if case .ddim(_, 0) = method, samples > 1 { print("note: DDIM with η = 0 is deterministic: the samples of a row are identical.") }
+        if sampler == .ddim, eta == 0, samples > 1 { print("note: DDIM with η = 0 is deterministic: the samples of a row are identical.") }
         let work = rows.filter { (1...T).contains($0) }.map { pipeline.stepCount(method, startingAt: $0) }.reduce(0, +)
         let bar = ProgressBar(total: max(1, work), label: "sampling")
         var done = 0

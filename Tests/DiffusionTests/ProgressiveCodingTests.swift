@@ -10,7 +10,7 @@ struct ProgressiveCodingTests {
     /// ε̂ = (x_t − √ᾱ_t x₀) / √(1 − ᾱ_t): the noise that produced x_t from this very x₀.
     static func oracle(_ x0: Tensor, schedule: NoiseSchedule) -> NoisePredictor {
         { xt, modelTimesteps in
-            let t = modelTimesteps.map { $0 + 1 }
+            let t = modelTimesteps.map { Int($0.rounded()) + 1 }
             let shift = perSample(t.map { Float(schedule.sqrtAlphaBar($0)) }, like: xt)
             let scale = perSample(t.map { Float(1 / schedule.sqrtOneMinusAlphaBar($0)) }, like: xt)
             return (xt - shift * x0) * scale
