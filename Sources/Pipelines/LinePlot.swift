@@ -76,8 +76,9 @@ public struct LinePlot {
             let (lo, hi) = (log10(range.lowerBound), log10(range.upperBound))
             let decades = stride(from: lo.rounded(.up), through: hi.rounded(.down), by: 1).map { pow(10, $0) }
             guard hi - lo < 2 else { return decades }
-            return stride(from: lo.rounded(.down), through: hi.rounded(.down), by: 1).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, e) } }
-                .filter { range.contains($0 * (1 + 1e-12)) || range.contains($0) }
+            let (low, high): (Double, Double) = (range.lowerBound * (1 - 1e-9), range.upperBound * (1 + 1e-9))
+            let candidates: [Double] = stride(from: lo.rounded(.down), through: hi.rounded(.down), by: 1).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, e) } }
+            return candidates.filter { $0 >= low && $0 <= high }
         }
     }
 
@@ -85,7 +86,9 @@ public struct LinePlot {
     /// small values.
     public static func label(_ value: Double, spacing: Double) -> String {
         if value == 0 { return "0" }
-        if abs(value) >= 1e5 || abs(value) < 1e-3 { return String(format: "%.0e", value).replacingOccurrences(of: "e-0", with: "e-").replacingOccurrences(of: "e+0", with: "e") }
+        if abs(value) >= 1e5 || abs(value) < 1e-3 {  // 1e-04 → 1e-4, 2e+06 → 2e6
+            return String(format: "%.0e", value).replacingOccurrences(of: "e-0", with: "e-").replacingOccurrences(of: "e+0", with: "e")
+        }
         let decimals = max(0, Int(-log10(spacing).rounded(.down)))
         return String(format: "%.\(min(decimals, 6))f", value)
     }
