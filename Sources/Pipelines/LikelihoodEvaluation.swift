@@ -30,15 +30,11 @@ public struct LikelihoodReport: Codable, Equatable, Sendable {
     /// (rate(T) = L_T; after the decoder, `total`).
     public func rate(at t: Int) -> Double { prior + terms[t...].reduce(0, +) }
 
-    /// The table as CSV: `t,term_bits_per_dim,rate_bits_per_dim,distortion_rmse`, t = T … 1.
+    /// The table as CSV: `t,term_bits_per_dim,rate_bits_per_dim,distortion_rmse`, t = T … 1 (the
+    /// rates of `rate(at:)`, as `RateDistortionCurve` plots them).
     public var csv: String {
-        var lines = ["t,term_bits_per_dim,rate_bits_per_dim,distortion_rmse"]
-        var rate = prior
-        for t in stride(from: timestepCount, through: 1, by: -1) {
-            lines.append("\(t),\(terms[t - 1]),\(rate),\(distortion[t - 1])")
-            rate += terms[t - 1]
-        }
-        return lines.joined(separator: "\n") + "\n"
+        let rows = stride(from: timestepCount, through: 1, by: -1).map { "\($0),\(terms[$0 - 1]),\(rate(at: $0)),\(distortion[$0 - 1])" }
+        return (["t,term_bits_per_dim,rate_bits_per_dim,distortion_rmse"] + rows).joined(separator: "\n") + "\n"
     }
 
     /// Decimated rows for printing: about `rows` timesteps, T and 1 always included.

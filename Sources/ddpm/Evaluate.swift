@@ -17,7 +17,8 @@ struct Evaluate: ParsableCommand {
             Inception weights from --inception (\(FIDInceptionV3.weightsFileName), never downloaded). The paper \
             uses 50,000 samples against the CIFAR-10 training set. Images are put on the 8-bit grid and fed \
             in [-1, 1]; grey images are repeated to 3 channels.
-            NLL: --nll --model M [--data fashion-mnist|DIR] [--count N]: T network evaluations per batch.
+            NLL: --nll --model M [--data fashion-mnist|DIR] [--count N] [--nll-table t.csv] [--plot rd.png]: T network \
+            evaluations per batch; --plot draws the rate-distortion curve (Fig. 5) and writes its numbers beside it.
             """)
 
     @Option(help: "A folder of PNG/JPEG images to score.")
@@ -70,6 +71,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Write the full per-timestep table of --nll (t, term, rate, distortion) to this CSV.")
     var nllTable: String?
 
+    @Option(help: "With --nll, draw the rate-distortion curve (Fig. 5) to this PNG, its numbers beside it as .csv.")
+    var plot: String?
+
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
         if nll {
@@ -78,8 +82,13 @@ struct Evaluate: ParsableCommand {
                 throw ValidationError("--nll scores a model on --data; --images, --samples and --reference are for FID/IS.")
             }
             if let count, count < 1 { throw ValidationError("--count must be at least 1 (got \(count)).") }
+            if let plot, let nllTable,
+               RateDistortionCurve.csvURL(beside: URL(fileURLWithPath: plot)).standardized == URL(fileURLWithPath: nllTable).standardized {
+                throw ValidationError("--plot \(plot) writes its numbers to \(nllTable), the --nll-table file; give one of them another name.")
+            }
             return
         }
+        if plot != nil { throw ValidationError("--plot draws the rate-distortion curve of --nll; add --nll --model <dir or checkpoint>.") }
         let inputs = [("--images", images), ("--samples", samples), ("--model", model)].filter { $0.1 != nil }.map(\.0)
         guard inputs.count == 1 else {
             throw ValidationError(inputs.isEmpty
@@ -201,6 +210,10 @@ struct Evaluate: ParsableCommand {
         if let nllTable {
             try Data(report.csv.utf8).write(to: URL(fileURLWithPath: nllTable), options: .atomic)
             print("wrote the full table (\(T) rows) to \(nllTable)")
+        }
+        if let plot {
+            let csv = try RateDistortionCurve(report).write(to: URL(fileURLWithPath: plot))
+            print("wrote the rate-distortion curve (Fig. 5) to \(plot) and its \(T) points to \(csv.path)")
         }
         if let json {
             let encoder = JSONEncoder()

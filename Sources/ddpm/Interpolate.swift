@@ -99,22 +99,6 @@ struct Interpolate: ParsableCommand {
 
     /// The two sources as `[1, C, H, W]` model inputs.
     private func sourceImages(size: Int, channels: Int) throws -> [Tensor] {
-        guard let dataset else {
-            return try sources.map { try Interpolation.image(contentsOf: URL(fileURLWithPath: $0), size: size, channels: channels) }
-        }
-        let indices = sources.map { Int($0)! }
-        if dataset == .folder {  // only the two files are decoded
-            let dir = URL(fileURLWithPath: data!)
-            let files = try ImageFolder.imageFiles(in: dir)
-            if let bad = indices.first(where: { $0 >= files.count }) {
-                throw ValidationError("image index \(bad) is out of range: \(dir.path) holds \(files.count) images (sorted by path, 0…\(files.count - 1)).")
-            }
-            return try indices.map { try Interpolation.image(contentsOf: files[$0], size: size, channels: channels) }
-        }
-        let set = try ImageSource.named(dataset.rawValue, path: data).images(train: false, size: size, channels: channels)
-        guard set.channels == channels else {
-            throw ValidationError("the dataset's images have \(set.channels) channels but the model takes \(channels).")
-        }
-        return try indices.map { try Interpolation.image(set, at: $0, size: size, channels: channels) }
+        try sources.map { try ImageSource.modelInput($0, dataset: dataset?.rawValue, data: data, size: size, channels: channels) }
     }
 }
