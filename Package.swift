@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Optimizers", targets: ["Optimizers"]),
+        .library(name: "DataParallel", targets: ["DataParallel"]),
         .library(name: "Diffusion", targets: ["Diffusion"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "TorchCheckpoint", targets: ["TorchCheckpoint"]),
@@ -36,6 +37,8 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
         // oneDNN glue, loaded with dlopen at run time (see Sources/CDNNL/include/CDNNL.h).
         .target(name: "CDNNL", path: "Sources/CDNNL"),
+        // Open MPI glue, loaded with dlopen at run time (see Sources/CMPI/include/CMPI.h).
+        .target(name: "CMPI", path: "Sources/CMPI"),
         // The FMA peak probe (512-bit vectors need C).
         .target(name: "CMachine", path: "Sources/CMachine"),
         // libpng, libjpeg-turbo and zlib behind setjmp-guarded calls (Sources/CImageCodecs/include/CImageCodecs.h).
@@ -51,9 +54,12 @@ let package = Package(
         .target(name: "Models", dependencies: ["NN", "Tensors"], swiftSettings: avx2),
         .target(name: "Optimizers", dependencies: ["NN", "Tensors", "TensorKernels"], swiftSettings: avx2),
         .target(name: "Diffusion", dependencies: ["Tensors"], swiftSettings: avx2),
+        // Data-parallel training over Open MPI (ARCHITECTURE.md §4 "Data parallel": the `Distributed`
+        // module, named DataParallel because Swift ships a module called Distributed).
+        .target(name: "DataParallel", dependencies: ["CMPI"], swiftSettings: avx2),
         .target(
             name: "Pipelines",
-            dependencies: ["Datasets", "Diffusion", "Metrics", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
+            dependencies: ["Datasets", "Diffusion", "DataParallel", "Metrics", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
             swiftSettings: avx2),
         // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
         .target(name: "TorchCheckpoint", dependencies: ["Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
@@ -63,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "ddpm",
             dependencies: [
-                "Datasets", "Diffusion", "Metrics", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
+                "Datasets", "Diffusion", "DataParallel", "Metrics", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: avx2),
@@ -73,7 +79,7 @@ let package = Package(
             name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"],
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "DataParallel", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),

@@ -44,6 +44,8 @@ public final class DataLoader: @unchecked Sendable {
     public var seed: UInt64 { maker.seed }
     public var horizontalFlips: Bool { maker.horizontalFlips }
     public var dropLast: Bool { maker.dropLast }
+    /// The rows of each batch this process loads (data-parallel training), or nil for all.
+    public var shard: Range<Int>? { maker.shard }
     public let prefetch: Bool
 
     /// The position the next `next()` starts from. Setting it (to resume) discards any batch
@@ -60,14 +62,20 @@ public final class DataLoader: @unchecked Sendable {
     ///   - dropLast: skip the last partial batch of each epoch, so every batch has `batchSize`.
     ///   - prefetch: prepare the next batch on a background thread; the batches are identical
     ///     either way.
+    ///   - shard: load only these rows of each batch (one process of a data-parallel job). Order,
+    ///     flips and position are those of the whole batch, so every process walks the same global
+    ///     sequence and a run resumes with any number of processes (issue 9).
     public init(images: ImageSet, batchSize: Int, seed: UInt64, horizontalFlips: Bool = true, dropLast: Bool = true,
-                prefetch: Bool = true) throws(DatasetError) {
+                prefetch: Bool = true, shard: Range<Int>? = nil) throws(DatasetError) {
         precondition(batchSize > 0, "[DataLoader] batch size must be positive, got \(batchSize)")
+        precondition(shard.map { !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= batchSize && dropLast } ?? true,
+                     "[DataLoader] shard \(shard.map { "\($0)" } ?? "") must be a non-empty part of 0..<\(batchSize), with dropLast")
         guard images.count > 0, !(dropLast && images.count < batchSize) else {
             throw .tooFewImages(count: images.count, batchSize: batchSize)
         }
         self.prefetch = prefetch
-        maker = BatchMaker(images: images, batchSize: batchSize, seed: seed, horizontalFlips: horizontalFlips, dropLast: dropLast)
+        maker = BatchMaker(images: images, batchSize: batchSize, seed: seed, horizontalFlips: horizontalFlips, dropLast: dropLast,
+                           shard: shard)
         var flipSeed = SeededGenerator(seed: seed ^ 0x666C_6970_7321)  // "flips!"
         position = DataLoaderPosition(epoch: 0, index: 0, generatorState: flipSeed.next())
     }
@@ -114,6 +122,7 @@ private struct BatchMaker: Sendable {
     let seed: UInt64
     let horizontalFlips: Bool
     let dropLast: Bool
+    let shard: Range<Int>?
 
     func order(epoch: Int) -> [Int] {
         var generator = SeededGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
@@ -130,12 +139,14 @@ private struct BatchMaker: Sendable {
     func batch(at start: DataLoaderPosition) -> (DataBatch, DataLoaderPosition) {
         var epoch = start.epoch, index = start.index
         if index >= images.count || (dropLast && index + batchSize > images.count) { (epoch, index) = (epoch + 1, 0) }
-        let indices = Array(order(epoch: epoch)[index..<min(index + batchSize, images.count)])
+        var indices = Array(order(epoch: epoch)[index..<min(index + batchSize, images.count)])
         var generator = SeededGenerator(seed: start.generatorState)
-        let flipped = indices.map { _ in horizontalFlips && generator.next() >> 63 == 1 }
+        var flipped = indices.map { _ in horizontalFlips && generator.next() >> 63 == 1 }
+        let position = DataLoaderPosition(epoch: epoch, index: index + indices.count, generatorState: generator.state)
+        if let shard { (indices, flipped) = (Array(indices[shard]), Array(flipped[shard])) }
         let batch = DataBatch(images: images.batch(indices: indices, flips: flipped), indices: indices,
                               labels: images.labels.isEmpty ? [] : indices.map { images.labels[$0] }, flipped: flipped)
-        return (batch, DataLoaderPosition(epoch: epoch, index: index + indices.count, generatorState: generator.state))
+        return (batch, position)
     }
 }
 

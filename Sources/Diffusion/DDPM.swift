@@ -97,7 +97,7 @@ public struct DDPM: Sendable {
 
     /// L_simple (eq. 14): ‖ε − ε_θ(√ᾱ_t x₀ + √(1 − ᾱ_t) ε, t)‖², mean over every element.
     public func trainingLoss(_ x0: Tensor, using rng: inout SeededGenerator, predictNoise: NoisePredictor) -> Tensor {
-        let t = (0..<x0.shape[0]).map { _ in Int.random(in: 1...schedule.timestepCount, using: &rng) }  // 3: t ~ U{1…T}
+        let t = rng.integers(x0.shape[0], in: 1...schedule.timestepCount)  // 3: t ~ U{1…T}
         let noise = Tensor.randomNormal(x0.shape, using: &rng)                                  // 4: ε ~ N(0, I)
         return simpleLoss(x0, at: t, noise: noise, predictNoise: predictNoise)                 // 5: gradient step on
     }

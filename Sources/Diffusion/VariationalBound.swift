@@ -120,7 +120,7 @@ extension DDPM {
     /// L_hybrid with t ~ U{1…T} and ε ~ N(0, I) drawn from `rng` (Algorithm 1 with the hybrid loss).
     public func hybridLoss(_ x0: Tensor, using rng: inout SeededGenerator, lambda: Double = 0.001,
                            predictNoise: NoisePredictor) -> Tensor {
-        let t = (0..<x0.shape[0]).map { _ in Int.random(in: 1...schedule.timestepCount, using: &rng) }
+        let t = rng.integers(x0.shape[0], in: 1...schedule.timestepCount)
         let noise = Tensor.randomNormal(x0.shape, using: &rng)
         return hybridLoss(x0, at: t, noise: noise, lambda: lambda, predictNoise: predictNoise)
     }

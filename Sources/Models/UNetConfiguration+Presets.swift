@@ -41,9 +41,14 @@ extension UNetConfiguration {
     /// A small 32×32 colour model: channels (64, 128, 128), attention at 16; about 6.4M parameters.
     public static let small32Color = ddpm(imageSize: 32, channels: 3, baseChannels: 64, multipliers: [1, 2, 2], dropout: 0.1)
 
+    /// A tiny 8×8 greyscale model (channels (8, 16), attention at 4, about 25k parameters): for
+    /// smoke runs and the multi-process tests, where a whole run must take seconds.
+    public static let tiny8Grey = ddpm(imageSize: 8, channels: 1, baseChannels: 8, multipliers: [1, 2], attentionResolutions: [4],
+                                       dropout: 0.1, groups: 4)
+
     /// Presets by name, for the command line.
     public static let presets: [String: UNetConfiguration] = [
         "cifar10": cifar10, "celebahq256": celebahq256, "lsun256": lsun256,
-        "small32-grey": small32Grey, "small32-color": small32Color,
+        "small32-grey": small32Grey, "small32-color": small32Color, "tiny8-grey": tiny8Grey,
     ]
 }

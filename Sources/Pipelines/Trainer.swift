@@ -1,5 +1,6 @@
 import Datasets
 import Diffusion
+import DataParallel
 import Foundation
 import Models
 import NN
@@ -18,6 +19,12 @@ public struct StepRecord: Codable, Sendable {
 /// Algorithm 1 looped with the paper's recipe: loss → gradients → global-norm clip → Adam with
 /// warm-up → EMA. Every random stream (data order and flips, t and ε, dropout) is seeded and
 /// saved in checkpoints, so a resumed run is bit-identical to an uninterrupted one.
+///
+/// Data parallel (issue 9): with a communicator of N processes, each computes rows
+/// [r·m/N, (r+1)·m/N) of every micro-batch of m, drawing exactly what one process draws for those
+/// rows (`BatchShard`), and the shard-mean gradients are averaged between backward and the Adam
+/// step, which equals the gradient of the global mean because the shards are equal. Every rank
+/// then applies the same clip, Adam and EMA update, so the weights stay identical.
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let unet: UNet
@@ -26,6 +33,10 @@ public final class Trainer {
     public let parameters: [(key: String, parameter: Parameter)]
     public let adam: Adam
     public let ema: ExponentialMovingAverage
+    /// The processes sharing each batch (`Communicator.single` alone).
+    public let communicator: Communicator
+    /// Seconds spent in the gradient all-reduce (benchmarks).
+    public private(set) var allReduceSeconds: Double = 0
     let schedule: LearningRateSchedule
     /// Steps completed.
     public internal(set) var step = 0
@@ -34,11 +45,19 @@ public final class Trainer {
     /// Dropout masks.
     var dropoutGenerator: SeededGenerator
 
-    public init(unet: UNet, diffusion: DDPM, data: DataLoader, configuration: TrainingConfiguration) throws(PipelineError) {
+    /// - Parameter data: a loader of whole micro-batches (`batchSize / gradientAccumulation`); with
+    ///   N processes its `shard` must be `Trainer.shard(of:rank:processes:)`.
+    public init(unet: UNet, diffusion: DDPM, data: DataLoader, configuration: TrainingConfiguration,
+                communicator: Communicator = .single) throws(PipelineError) {
         try configuration.validate()
         guard data.batchSize * configuration.gradientAccumulation == configuration.batchSize else {
             throw .invalid("the data loader's batch \(data.batchSize) × accumulation \(configuration.gradientAccumulation) must equal the batch size \(configuration.batchSize)")
         }
+        let shard = try Self.shard(of: configuration, rank: communicator.rank, processes: communicator.size)
+        guard communicator.size == 1 ? (data.shard == nil || data.shard == shard) : data.shard == shard else {
+            throw .invalid("rank \(communicator.rank): the data loader loads rows \(data.shard.map { "\($0)" } ?? "all"), expected \(shard)")
+        }
+        self.communicator = communicator
         self.configuration = configuration
         self.unet = unet
         self.diffusion = diffusion
@@ -49,6 +68,22 @@ public final class Trainer {
         schedule = LearningRateSchedule(baseRate: configuration.learningRate, warmupSteps: configuration.warmupSteps)
         noiseGenerator = SeededGenerator(seed: configuration.seed &+ 1)
         dropoutGenerator = SeededGenerator(seed: configuration.seed &+ 2)
+        // Keyed by global row for every N, N = 1 included, so all N draw the same numbers.
+        let rows = BatchShard(offset: shard.lowerBound, total: data.batchSize)
+        noiseGenerator.shard = rows
+        dropoutGenerator.shard = rows
+    }
+
+    /// The rows of each micro-batch that `rank` of `processes` computes; throws when the micro-batch
+    /// does not split evenly (unequal shards would weight samples unequally in the average).
+    public static func shard(of configuration: TrainingConfiguration, rank: Int, processes: Int) throws(PipelineError) -> Range<Int> {
+        let micro = configuration.batchSize / configuration.gradientAccumulation
+        guard micro % processes == 0 else {
+            throw .invalid(DistributedError.batchNotDivisible(batch: configuration.batchSize, accumulation: configuration.gradientAccumulation,
+                                                              processes: processes).description)
+        }
+        let rows = micro / processes
+        return rank * rows..<(rank + 1) * rows
     }
 
     /// One optimiser step (Algorithm 1 lines 2-5, averaged over the micro-batches). Throws, and
@@ -73,7 +108,8 @@ public final class Trainer {
         }
         var grads = total!
         if micro > 1 { grads = grads.map { ($0 * (1 / Float(micro))).detached() } }
-        let loss = lossSum / Float(micro)
+        var loss = lossSum / Float(micro)
+        if communicator.size > 1 { try averageAcrossProcesses(&grads, loss: &loss) }
         let (norm, factor) = clipFactor(forGlobalNormOf: grads, maxNorm: configuration.gradientClip > 0 ? configuration.gradientClip : .infinity)
         guard loss.isFinite else { throw .nonFinite(step: step + 1, what: "the loss") }
         guard norm.isFinite else { throw .nonFinite(step: step + 1, what: "the gradient norm") }
@@ -84,6 +120,31 @@ public final class Trainer {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return StepRecord(step: step, loss: loss, gradientNorm: norm, learningRate: adam.learningRate,
                           imagesPerSecond: Double(configuration.batchSize) / seconds)
+    }
+
+    /// Averages gradients and loss over the processes: one flat buffer, all-reduced in buckets of
+    /// `Communicator.bucketElements` after the whole backward pass (no overlap with it yet). A NaN
+    /// on any rank makes the sums NaN on all, so every rank stops at the same step.
+    func averageAcrossProcesses(_ grads: inout [Tensor], loss: inout Float) throws(PipelineError) {
+        let count = grads.reduce(0) { $0 + $1.scalarCount }
+        var flat = [Float](repeating: 0, count: count + 1)
+        flat.withUnsafeMutableBufferPointer { b in
+            var at = 0
+            for g in grads {
+                g.withBuffer { src in _ = UnsafeMutableBufferPointer(rebasing: b[at..<at + src.count]).initialize(from: src) }
+                at += g.scalarCount
+            }
+            b[count] = loss
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        do { try communicator.allReduce(&flat, .average) } catch { throw .invalid("rank \(communicator.rank): \(error)") }
+        allReduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var at = 0
+        grads = grads.map { g in
+            defer { at += g.scalarCount }
+            return Tensor(shape: g.shape, scalars: Array(flat[at..<at + g.scalarCount]))
+        }
+        loss = flat[count]
     }
 
     /// L_simple (eq. 14) or the hybrid loss, with dropout drawn from its own stream.

@@ -1,3 +1,4 @@
+import DataParallel
 import Datasets
 import Diffusion
 import Foundation
@@ -20,6 +21,10 @@ public final class TrainingRun {
     /// Called with each file written (so the CLI can say where things are).
     public var onFile: (String, URL) -> Void = { _, _ in }
     var losses: [Float] = []
+    /// Steps between weights checksums compared across ranks (data parallel only).
+    public var checksumEvery = 50
+    /// Whether this process writes files: rank 0 alone, so N processes write one run directory.
+    public var writesFiles: Bool { trainer.communicator.isRoot }
 
     public init(trainer: Trainer, output: URL) {
         self.trainer = trainer
@@ -42,6 +47,17 @@ public final class TrainingRun {
     /// always ends with a checkpoint, the exported EMA model and the loss plot.
     public func run(deadline: Date? = nil) throws(PipelineError) {
         let config = trainer.configuration
+        let comm = trainer.communicator
+        guard writesFiles else {
+            // Other ranks compute their shards, check the weights and stop with rank 0.
+            while trainer.step < config.steps {
+                try trainer.trainStep()
+                try checkWeights()
+                if try stopForDeadline(deadline) { break }
+            }
+            comm.finalize()
+            return
+        }
         do {
             for dir in [output, checkpointDirectory, output.appendingPathComponent("samples")] {
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -70,7 +86,8 @@ public final class TrainingRun {
             }
             if config.sampleEvery > 0, record.step % config.sampleEvery == 0 { try writeSamples(fixedNoise) }
             if record.step % config.checkpointEvery == 0 { try saveCheckpoint() }
-            if let deadline, Date() >= deadline { break }
+            try checkWeights()
+            if try stopForDeadline(deadline) { break }
         }
         if latestCheckpoint().map(stepNumber) != trainer.step { try saveCheckpoint() }
         if config.sampleEvery == 0 || trainer.step % config.sampleEvery != 0 { try writeSamples(fixedNoise) }
@@ -82,6 +99,24 @@ public final class TrainingRun {
             throw .cannotWrite(path: plot.path, reason: error.description)
         }
         onFile("loss curve", plot)
+        comm.finalize()
+    }
+
+    /// Every `checksumEvery` steps under MPI: the weights' checksum must agree on all ranks, else
+    /// the run stops naming the ranks (they would otherwise drift apart silently).
+    func checkWeights() throws(PipelineError) {
+        let comm = trainer.communicator
+        guard comm.size > 1, trainer.step % checksumEvery == 0 else { return }
+        do { try comm.agree(weightsChecksum(trainer), what: "the weights checksum at step \(trainer.step)") } catch {
+            throw .invalid(error.description)
+        }
+    }
+
+    /// Whether every rank stops now: rank 0's clock decides, so all stop after the same step.
+    func stopForDeadline(_ deadline: Date?) throws(PipelineError) -> Bool {
+        guard let deadline else { return false }
+        let late = trainer.communicator.isRoot && Date() >= deadline
+        do { return try trainer.communicator.any(late) } catch { throw .invalid(error.description) }
     }
 
     /// Losses of this run, including steps before a resume (from metrics.jsonl) plus this session's.
@@ -119,4 +154,14 @@ public final class TrainingRun {
         do { try ImageWriter.writeGrid(result.sample, to: url, columns: 4) } catch { throw .cannotWrite(path: url.path, reason: error.description) }
         onFile("samples", url)
     }
+}
+
+/// FNV-1a over the bit patterns of every weight and EMA average: cheap, and any one-bit
+/// difference between ranks changes it.
+public func weightsChecksum(_ trainer: Trainer) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for t in trainer.parameters.map(\.parameter.value) + trainer.ema.averages {
+        t.withBuffer { b in for v in b { h = (h ^ UInt64(v.bitPattern)) &* 0x100_0000_01B3 } }
+    }
+    return h
 }

@@ -1,11 +1,15 @@
 import Dispatch
 import Foundation
 
-/// How many threads the kernels use; `DDPM_NUM_THREADS` overrides the core count.
+/// How many threads the kernels use; `DDPM_NUM_THREADS` overrides the default, the cores shared
+/// by this host's processes of an `mpirun` job (`OMPI_COMM_WORLD_LOCAL_SIZE`; 1 when alone), so
+/// N ranks on one machine do not oversubscribe it N times.
 public enum ComputeSettings {
     nonisolated(unsafe) public static var threadCount: Int = {
-        if let s = ProcessInfo.processInfo.environment["DDPM_NUM_THREADS"], let n = Int(s), n > 0 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let env = ProcessInfo.processInfo.environment
+        if let s = env["DDPM_NUM_THREADS"], let n = Int(s), n > 0 { return n }
+        let localRanks = max(1, Int(env["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1)
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / localRanks)
     }()
 }
 

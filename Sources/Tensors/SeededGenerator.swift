@@ -1,6 +1,26 @@
 import TensorKernels
 import Foundation
 
+/// Rows `offset..<offset + b` of a global batch of `total` rows.
+public struct BatchShard: Sendable, Equatable {
+    public var offset: Int
+    public var total: Int
+    public init(offset: Int, total: Int) {
+        precondition(offset >= 0 && total > 0 && offset < total, "[BatchShard] offset \(offset) outside a batch of \(total)")
+        (self.offset, self.total) = (offset, total)
+    }
+
+    /// (first global counter of this shard, counters reserved) for a tensor of `count` elements and
+    /// `rows` leading rows.
+    @inline(__always)
+    func span(count: Int, rows: Int) -> (first: Int, reserved: Int) {
+        precondition(rows > 0 && count % rows == 0 && offset + rows <= total,
+                     "[BatchShard] \(rows) rows of \(count) elements do not fit rows \(offset)… of \(total)")
+        let perRow = count / rows
+        return (offset * perRow, total * perRow)
+    }
+}
+
 /// A seeded, counter-based random number generator (SplitMix64, Steele et al. 2014).
 ///
 /// Element i of a tensor fill is a pure function of (state, i), so fills can run on any number
@@ -8,6 +28,12 @@ import Foundation
 /// restore the stream exactly.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     public var state: UInt64
+    /// When set, batch-shaped draws (`[b, …]` tensors, timesteps) are the rows `offset..<offset+b`
+    /// of a batch of `total`: the counter advances past all `total` rows and each row reads the
+    /// counters a single process drawing the whole batch would have read for it. Data-parallel
+    /// ranks thus draw ε, t and dropout masks keyed by the global sample index, and any number
+    /// of processes computes the same samples (issue 9). Not saved: only `state` is a position.
+    public var shard: BatchShard?
 
     public init(seed: UInt64) { state = seed }
 
@@ -37,6 +63,16 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     @inline(__always)
     static func draw(_ base: UInt64, _ i: Int) -> UInt64 { mix(base &+ increment &* UInt64(i + 1)) }
 
+    /// `count` integers uniform in `range` (t ~ U{1…T} of Algorithm 1). Unsharded, the draws of
+    /// `Int.random(in:using:)`; sharded, one counter per global row, mapped by a multiply-shift
+    /// (bias below span/2⁶⁴, 5e-17 for T = 1000) so every row costs exactly one counter.
+    public mutating func integers(_ count: Int, in range: ClosedRange<Int>) -> [Int] {
+        guard let shard else { return (0..<count).map { _ in Int.random(in: range, using: &self) } }
+        let (first, reserved) = shard.span(count: count, rows: count)
+        let base = reserve(reserved), span = UInt64(range.count)
+        return (0..<count).map { range.lowerBound + Int(Self.draw(base, first + $0).multipliedFullWidth(by: span).high) }
+    }
+
     /// Uniform in [0, 1) with 24 random bits.
     @inline(__always)
     static func unit(_ bits: UInt64) -> Float { Float(bits >> 40) * 0x1p-24 }
@@ -47,9 +83,11 @@ extension Tensor {
     public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1,
                                      using rng: inout SeededGenerator) -> Tensor {
         let out = Tensor.uninitialized(shape)
-        let n = out.scalarCount, base = rng.reserve(n), p = out.storage.pointer
+        let n = out.scalarCount, p = out.storage.pointer
+        let (first, reserved) = rng.shard?.span(count: n, rows: shape.first ?? 1) ?? (0, n)
+        let base = rng.reserve(reserved)
         parallelFor(n, grain: parallelGrain) { r in
-            for i in r { p[i] = low + (high - low) * SeededGenerator.unit(SeededGenerator.draw(base, i)) }
+            for i in r { p[i] = low + (high - low) * SeededGenerator.unit(SeededGenerator.draw(base, first + i)) }
         }
         return out
     }
@@ -59,6 +97,22 @@ extension Tensor {
                                     using rng: inout SeededGenerator) -> Tensor {
         let (mu, sigma) = (mean, standardDeviation)
         let out = Tensor.uninitialized(shape)
+        if let shard = rng.shard {
+            // Element i is global element first + i, whose Box–Muller pair may start in another shard.
+            let n = out.scalarCount, p = out.storage.pointer
+            let (first, reserved) = shard.span(count: n, rows: shape.first ?? 1)
+            let base = rng.reserve(2 * ((reserved + 1) / 2))
+            parallelFor(n, grain: parallelGrain / 2) { r in
+                for i in r {
+                    let g = first + i, j = g / 2
+                    let u1 = Double((SeededGenerator.draw(base, 2 * j) >> 11) + 1) * 0x1p-53
+                    let u2 = Double(SeededGenerator.draw(base, 2 * j + 1) >> 11) * 0x1p-53
+                    let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * Double.pi * u2
+                    p[i] = mu + sigma * Float(radius * (g % 2 == 0 ? Foundation.cos(angle) : Foundation.sin(angle)))
+                }
+            }
+            return out
+        }
         let n = out.scalarCount, pairs = (n + 1) / 2, base = rng.reserve(2 * pairs), p = out.storage.pointer
         parallelFor(pairs, grain: parallelGrain / 2) { r in
             for j in r {
@@ -80,11 +134,14 @@ extension Tensor {
     public func dropout(probability: Float, training: Bool, using rng: inout SeededGenerator) -> Tensor {
         precondition(probability >= 0 && probability < 1, "[dropout] probability must be in [0, 1), got \(probability)")
         guard training, probability > 0 else { return self }
-        let keep = 1 - probability, scale = 1 / keep, base = rng.reserve(scalarCount)
+        let keep = 1 - probability, scale = 1 / keep
+        // Sharded: the masks of rows offset… of the global batch (each sample keeps its own mask).
+        let (first, reserved) = rng.shard?.span(count: scalarCount, rows: shape.first ?? 1) ?? (0, scalarCount)
+        let base = rng.reserve(reserved)
         func apply(_ t: Tensor) -> Tensor {
             let out = Tensor.uninitialized(t.shape)
             Kernels.mapIndexed(t.storage.pointer, out.storage.pointer, count: t.scalarCount) { i, v in
-                SeededGenerator.unit(SeededGenerator.draw(base, i)) < keep ? v * scale : 0
+                SeededGenerator.unit(SeededGenerator.draw(base, first + i)) < keep ? v * scale : 0
             }
             return out
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Datasets
 import Diffusion
 import Foundation
@@ -54,7 +55,19 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let images = try loadImages()
+        // Under `mpirun -np N` each process trains a shard of every batch (issue 9); alone, N = 1.
+        let comm = try Communicator.world()
+        func say(_ line: String) { if comm.isRoot { print(line) } }
+        let images: ImageSet
+        if comm.size == 1 {
+            images = try loadImages()
+        } else {
+            // A rank that cannot read the data stops every rank at start, with its reason.
+            var loaded: ImageSet?, failure: String?
+            do { loaded = try loadImages() } catch { failure = "cannot read the data: \(error)" }
+            try comm.check(failure)
+            images = loaded!
+        }
         let grey = images.channels == 1
         var unetConfig = UNetConfiguration.presets[preset ?? (grey ? "small32-grey" : "cifar10")]!
         guard unetConfig.inChannels == images.channels else {
@@ -80,15 +93,18 @@ struct Train: ParsableCommand {
         config.sampleEvery = sampleEvery ?? (small ? 500 : 5000)
         config.logEvery = small ? 10 : 100
         try config.validate()
+        let shard = try Trainer.shard(of: config, rank: comm.rank, processes: comm.size)  // refuses B not divisible by N
+        if comm.size > 1 { try agreeAcrossRanks(comm, config: config, unet: unetConfig, images: images) }
         if small {
-            print("small preset: warm-up \(config.warmupSteps) steps, EMA \(config.emaDecay)\(config.emaWarmup ? " with warm-up" : ""), batch \(config.batchSize) (paper: 5000, 0.9999, 128); flips \(config.randomFlip ? "on" : "off")")
+            say("small preset: warm-up \(config.warmupSteps) steps, EMA \(config.emaDecay)\(config.emaWarmup ? " with warm-up" : ""), batch \(config.batchSize) (paper: 5000, 0.9999, 128); flips \(config.randomFlip ? "on" : "off")")
         }
         if loss == .hybrid { unetConfig.outChannels = 2 * unetConfig.inChannels }
         let unet = try UNet(unetConfig, seed: seed)
         var diffusion = DDPM(schedule: try NoiseSchedule())
         if loss == .hybrid { diffusion.variance = .learnedRange }
-        let loader = try DataLoader(images: images, batchSize: config.batchSize / accumulate, seed: seed, horizontalFlips: config.randomFlip)
-        let trainer = try Trainer(unet: unet, diffusion: diffusion, data: loader, configuration: config)
+        let loader = try DataLoader(images: images, batchSize: config.batchSize / accumulate, seed: seed, horizontalFlips: config.randomFlip,
+                                    shard: comm.size > 1 ? shard : nil)
+        let trainer = try Trainer(unet: unet, diffusion: diffusion, data: loader, configuration: config, communicator: comm)
         let run = TrainingRun(trainer: trainer, output: URL(fileURLWithPath: output))
         if resume {
             guard let latest = run.latestCheckpoint() else {
@@ -99,23 +115,48 @@ struct Train: ParsableCommand {
                 throw ValidationError("--resume: \(latest.path) was made with different training options; repeat the original command's options.")
             }
             try Checkpoint.restore(contents, into: trainer)
-            print("resumed from \(latest.path) at step \(trainer.step)")
+            try comm.agree(UInt64(trainer.step), what: "the step of the checkpoint resumed from")
+            say("resumed from \(latest.path) at step \(trainer.step)\(comm.size > 1 ? " on \(comm.size) processes" : "")")
         } else if run.latestCheckpoint() != nil {
             throw ValidationError("\(output) already holds checkpoints; pass --resume to continue it or choose another --output.")
         }
-        print("training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)")
+        if comm.size > 1 {
+            say("data parallel: \(comm.size) processes × \(config.batchSize / accumulate / comm.size) images per micro-batch, \(ComputeSettings.threadCount) thread(s) each")
+        }
+        say("training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)")
         let bar = ProgressBar(total: config.steps, label: "step")
         let first = trainer.step
         var smoothed: Float?
-        run.onStep = { r in
+        if comm.isRoot { run.onStep = { r in
             smoothed = smoothed.map { 0.98 * $0 + 0.02 * r.loss } ?? r.loss
             bar.update(r.step, startedAt: first, String(format: "loss %.4f %.1f img/s", smoothed!, r.imagesPerSecond))
-        }
+        } }
         run.onFile = { what, url in if what != "checkpoint" && what != "samples" { print("\n\(what): \(url.path)") } }
         let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
         try run.run(deadline: deadline)
+        guard comm.isRoot else { return }
         bar.finish()
         print("stopped at step \(trainer.step) of \(config.steps); checkpoint in \(output)/checkpoints, samples in \(output)/samples")
+    }
+
+    /// Refuses, at start, ranks that would not train the same model: each of these must hash the
+    /// same on every rank, else the message names the ranks and their values.
+    private func agreeAcrossRanks(_ comm: Communicator, config: TrainingConfiguration, unet: UNetConfiguration,
+                                  images: ImageSet) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try comm.agree(fnv(try encoder.encode(config)), what: "the training configuration hash")
+        try comm.agree(fnv(try encoder.encode(unet)), what: "the model configuration hash")
+        try comm.agree(fnv(Data("\(images.count) \(images.channels)x\(images.height)x\(images.width)".utf8)), what: "the data set (count and size) hash")
+        try comm.agree(fnv(images.pixels), what: "the data set's pixel hash")
+        let binary = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/self/exe"))) ?? Data()
+        try comm.agree(fnv(binary), what: "the ddpm binary's hash")
+    }
+
+    private func fnv<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return h
     }
 
     private func loadImages() throws -> ImageSet {
