@@ -72,7 +72,7 @@ public final class Communicator: @unchecked Sendable {
     public func allReduce(_ values: inout [Float], _ op: Reduction = .sum) throws(DistributedError) {
         var failure: DistributedError?
         values.withUnsafeMutableBufferPointer { b in
-            do { try allReduce(b, op) } catch { failure = error }
+            do { try allReduce(b, op) } catch { failure = error as? DistributedError ?? .callFailed("MPI_Allreduce", code: -1) }
         }
         if let failure { throw failure }
     }

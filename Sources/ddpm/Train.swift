@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoints to keep.") var keep = 2
     @Option(help: "Steps between sample grids (0: only at the end).") var sampleEvery: Int?
     @Option(help: "Stop after this many minutes (a checkpoint is saved; resume with --resume).") var maxMinutes: Double?
-    @Flag(help: "Continue from the newest checkpoint in --output, exactly.") var resume = false
+    @Flag(help: "Continue from the newest checkpoint in --output, exactly (with any number of processes; --steps may grow).") var resume = false
     @Flag(help: "Stop on any unreadable image instead of skipping it.") var strict = false
 
     enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
@@ -111,7 +111,11 @@ struct Train: ParsableCommand {
                 throw ValidationError("--resume: no checkpoint in \(output)/checkpoints; start without --resume.")
             }
             let contents = try Checkpoint.load(latest)
-            guard contents.training == config else {
+            // --steps may grow: nothing before step s depends on the total (the warm-up and EMA do
+            // not), so a longer run continues the same sequence.
+            var saved = contents.training
+            saved.steps = config.steps
+            guard saved == config, contents.step <= config.steps else {
                 throw ValidationError("--resume: \(latest.path) was made with different training options; repeat the original command's options.")
             }
             try Checkpoint.restore(contents, into: trainer)

@@ -1,0 +1,168 @@
+import Datasets
+import Foundation
+import Pipelines
+import SafeTensors
+import Testing
+import Tensors
+
+/// `mpirun -np N ddpm train` (issue 9): the same model for every N, resume across N, a killed
+/// rank, refused mismatches. Each run trains the tiny8-grey preset on 32 8×8 images for seconds.
+enum MPIRun {
+    /// Open MPI's launcher on PATH, or nil (then the tests are skipped, never passed).
+    static let mpirun: String? = {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let path = "\(dir)/mpirun"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }()
+    static var available: Bool { mpirun != nil }
+
+    /// 32 striped 8×8 grey PNGs (as `Tiny.images()`), written once.
+    static let data: URL = {
+        let directory = Tiny.temporaryDirectory().appendingPathComponent("images")
+        var scalars: [Float] = []
+        for i in 0..<32 {
+            for y in 0..<8 { for x in 0..<8 { scalars.append((i % 2 == 0 ? y + i / 2 : x + i / 3) % 4 < 2 ? 0.8 : -0.8) } }
+        }
+        try! ImageWriter.writeImages(Tensor(shape: [32, 1, 8, 8], scalars: scalars), to: directory, prefix: "bar")
+        return directory
+    }()
+
+    /// The `ddpm train` options of every run here: batch 12 (divisible by 1, 2, 3), flips,
+    /// dropout 0.1, warm-up, EMA, clipping.
+    static func trainArguments(output: URL, steps: Int, batch: Int = 12, extra: [String] = []) -> [String] {
+        ["train", "--dataset", "folder", "--data", data.path, "--preset", "tiny8-grey", "--output", output.path,
+         "--steps", "\(steps)", "--batch-size", "\(batch)", "--checkpoint-every", "10", "--sample-every", "0",
+         "--seed", "5", "--learning-rate", "1e-3", "--warmup", "3", "--flip"] + extra
+    }
+
+    /// Runs `mpirun -np n ddpm arguments…` with one thread per rank.
+    static func run(processes n: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = launch(processes: n, arguments)
+        let pipe = process.standardOutput as! Pipe
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func launch(processes n: Int, _ arguments: [String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mpirun!)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", "-x", "DDPM_NUM_THREADS=1",
+                             CommandLineTool.binary.path] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try! process.run()
+        return process
+    }
+
+    /// The raw weights (`model.*`) of a checkpoint.
+    static func weights(_ url: URL) throws -> [String: [Float]] {
+        let file = try SafeTensorsFile.read(contentsOf: url)
+        return Dictionary(uniqueKeysWithValues: file.tensors.filter { $0.key.hasPrefix("model.") }.map { ($0.key, $0.value.scalars) })
+    }
+
+    /// The largest difference over all weight tensors, relative to each tensor's largest magnitude.
+    static func maxRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Float {
+        precondition(Set(a.keys) == Set(b.keys) && !a.isEmpty, "different tensors")
+        return a.keys.map { key in
+            let x = a[key]!, y = b[key]!
+            let scale = max(y.map(abs).max() ?? 0, 1e-12)
+            return zip(x, y).map { abs($0 - $1) }.max()! / scale
+        }.max()!
+    }
+
+    static func checkpoint(_ output: URL, step: Int) -> URL { output.appendingPathComponent("checkpoints/step-\(step).safetensors") }
+}
+
+@Suite("data-parallel training with mpirun", .serialized, .enabled(if: MPIRun.available, "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"))
+struct DataParallelTests {
+    /// One process without mpirun: the reference for every N.
+    static let reference: URL = {
+        let output = Tiny.temporaryDirectory()
+        let (status, text) = try! CommandLineTool.run(MPIRun.trainArguments(output: output, steps: 20))
+        precondition(status == 0, "reference run failed: \(text)")
+        return output
+    }()
+
+    @Test("mpirun -np 2 and -np 3 train the single-process model (≤ 1e-5 relative, 20 steps)", arguments: [2, 3])
+    func sameModelForAnyN(_ n: Int) throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let (status, text) = try MPIRun.run(processes: n, MPIRun.trainArguments(output: output, steps: 20))
+        try #require(status == 0, "mpirun -np \(n) failed: \(text)")
+        #expect(text.contains("data parallel: \(n) processes × \(12 / n) images"), "output: \(text)")
+        let single = try MPIRun.weights(MPIRun.checkpoint(Self.reference, step: 20))
+        let parallel = try MPIRun.weights(MPIRun.checkpoint(output, step: 20))
+        let difference = MPIRun.maxRelativeDifference(parallel, single)
+        print("max relative weight difference, N = 1 vs \(n): \(difference)")
+        #expect(difference <= 1e-5)
+    }
+
+    @Test("2 processes for 10 steps, then 1 for 10 more, equals 20 single-process steps")
+    func resumeAcrossN() throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let first = try MPIRun.run(processes: 2, MPIRun.trainArguments(output: output, steps: 10))
+        try #require(first.status == 0, "mpirun -np 2 failed: \(first.output)")
+        let second = try CommandLineTool.run(MPIRun.trainArguments(output: output, steps: 20, extra: ["--resume"]))
+        try #require(second.status == 0, "resume failed: \(second.output)")
+        #expect(second.output.contains("resumed from") && second.output.contains("at step 10"))
+        let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(output, step: 20)),
+                                                      try MPIRun.weights(MPIRun.checkpoint(Self.reference, step: 20)))
+        print("max relative weight difference, 2 then 1 processes vs 1: \(difference)")
+        #expect(difference <= 1e-5)
+    }
+
+    @Test("a batch not divisible by the process count is refused at start, naming the values")
+    func refusesIndivisibleBatch() throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let (status, text) = try MPIRun.run(processes: 2, MPIRun.trainArguments(output: output, steps: 2, batch: 9))
+        #expect(status != 0)
+        #expect(text.contains("batch size 9 with 1 micro-batch(es) cannot be split evenly over 2 processes"), "output: \(text)")
+    }
+
+    @Test("ranks with different configurations are refused at start, naming the ranks")
+    func refusesConfigurationMismatch() throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        // Rank 1 gets another seed through a per-rank wrapper (mpirun's MPMD ':' syntax).
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: MPIRun.mpirun!)
+        let args = MPIRun.trainArguments(output: output, steps: 2)
+        var other = args
+        other[other.firstIndex(of: "--seed")! + 1] = "6"
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "DDPM_NUM_THREADS=1",
+                             "-np", "1", CommandLineTool.binary.path] + args + [":", "-np", "1", CommandLineTool.binary.path] + other
+        let pipe = Pipe()
+        (process.standardOutput, process.standardError) = (pipe, pipe)
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("the training configuration hash differs between ranks: rank 0: 0x") && text.contains("rank 1: 0x"), "output: \(text)")
+    }
+
+    @Test("a rank that cannot read the data stops every rank at start, with its reason")
+    func refusesUnreadableData() throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let args = MPIRun.trainArguments(output: output, steps: 2)
+        var other = args
+        other[other.firstIndex(of: "--data")! + 1] = "/nonexistent-ddpm-rank-data"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: MPIRun.mpirun!)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "DDPM_NUM_THREADS=1",
+                             "-np", "1", CommandLineTool.binary.path] + args + [":", "-np", "1", CommandLineTool.binary.path] + other
+        let pipe = Pipe()
+        (process.standardOutput, process.standardError) = (pipe, pipe)
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("rank 1: cannot read the data") && text.contains("/nonexistent-ddpm-rank-data"), "output: \(text)")
+    }
+}
