@@ -57,7 +57,19 @@ struct Train: ParsableCommand {
     func run() throws {
         // Under `mpirun -np N` each process trains a shard of every batch (issue 9); alone, N = 1.
         let comm = try Communicator.world()
-        func say(_ line: String) { if comm.isRoot { print(line) } }
+        do { try train(comm) } catch {
+            // Errors every rank reaches together are printed by rank 0 alone (N copies would
+            // interleave); the others wait for mpirun to end the job when rank 0 exits.
+            let agreed = error is DistributedError || { if case PipelineError.nonFinite = error { return true } else { return false } }()
+            guard comm.isRoot || !agreed else {
+                Thread.sleep(forTimeInterval: 5)
+                throw ExitCode.failure
+            }
+            throw error
+        }
+    }
+
+    private func train(_ comm: Communicator) throws {        func say(_ line: String) { if comm.isRoot { print(line) } }
         let images: ImageSet
         if comm.size == 1 {
             images = try loadImages()
@@ -93,7 +105,10 @@ struct Train: ParsableCommand {
         config.sampleEvery = sampleEvery ?? (small ? 500 : 5000)
         config.logEvery = small ? 10 : 100
         try config.validate()
-        let shard = try Trainer.shard(of: config, rank: comm.rank, processes: comm.size)  // refuses B not divisible by N
+        guard (config.batchSize / accumulate) % comm.size == 0 else {
+            throw DistributedError.batchNotDivisible(batch: config.batchSize, accumulation: accumulate, processes: comm.size)
+        }
+        let shard = try Trainer.shard(of: config, rank: comm.rank, processes: comm.size)
         if comm.size > 1 { try agreeAcrossRanks(comm, config: config, unet: unetConfig, images: images) }
         if small {
             say("small preset: warm-up \(config.warmupSteps) steps, EMA \(config.emaDecay)\(config.emaWarmup ? " with warm-up" : ""), batch \(config.batchSize) (paper: 5000, 0.9999, 128); flips \(config.randomFlip ? "on" : "off")")
