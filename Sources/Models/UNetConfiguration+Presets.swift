@@ -41,8 +41,8 @@ extension UNetConfiguration {
     /// A small 32×32 colour model: channels (64, 128, 128), attention at 16; about 6.4M parameters.
     public static let small32Color = ddpm(imageSize: 32, channels: 3, baseChannels: 64, multipliers: [1, 2, 2], dropout: 0.1)
 
-    /// A tiny 8×8 greyscale model (channels (8, 16), attention at 4, about 25k parameters): for
-    /// smoke runs and the multi-process tests, where a whole run must take seconds.
+    /// A tiny 8×8 greyscale model (channels (8, 16), attention at 4): for
+    /// smoke runs and the multi-process tests, where a whole run must take seconds; 64,193 parameters.
     public static let tiny8Grey = ddpm(imageSize: 8, channels: 1, baseChannels: 8, multipliers: [1, 2], attentionResolutions: [4],
                                        dropout: 0.1, groups: 4)
 
