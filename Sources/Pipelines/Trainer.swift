@@ -35,6 +35,14 @@ public final class Trainer {
     public let ema: ExponentialMovingAverage
     /// The processes sharing each batch (`Communicator.single` alone).
     public let communicator: Communicator
+    /// Fault injection for the multi-process tests, from `DDPM_FAULT=<kind>:<rank>:<step>`: `nan`
+    /// makes that rank's loss NaN at that step, `perturb` shifts one of its weights after it.
+    struct Fault: Equatable { var kind: String, rank: Int, step: Int }
+    let fault: Fault? = ProcessInfo.processInfo.environment["DDPM_FAULT"].flatMap { text in
+        let f = text.split(separator: ":")
+        guard f.count == 3, let rank = Int(f[1]), let step = Int(f[2]) else { return nil }
+        return Fault(kind: String(f[0]), rank: rank, step: step)
+    }
     /// Seconds spent in the gradient all-reduce (benchmarks).
     public private(set) var allReduceSeconds: Double = 0
     let schedule: LearningRateSchedule
@@ -101,7 +109,8 @@ public final class Trainer {
         let micro = configuration.gradientAccumulation
         for _ in 0..<micro {
             let x0 = nextBatch()                                                            // 2: x₀ ~ q(x₀)
-            let loss = self.loss(x0)                                                        // 3-5: t, ε, ‖ε − ε_θ‖²
+            var loss = self.loss(x0)                                                        // 3-5: t, ε, ‖ε − ε_θ‖²
+            if fault == .init(kind: "nan", rank: communicator.rank, step: step + 1) { loss = loss * Float.nan }
             lossSum += loss.scalar
             let grads = gradients(of: loss, withRespectTo: variables)
             total = total.map { zip($0, grads).map { ($0 + $1).detached() } } ?? grads
@@ -117,6 +126,9 @@ public final class Trainer {
         adam.learningRate = schedule.rate(atStep: step)                                     // warm-up (App. B)
         adam.update(parameters.map(\.parameter), gradients: grads, gradientScale: factor)   // clip + Adam
         ema.update(parameters.map(\.parameter))                                             // EMA 0.9999
+        if fault == .init(kind: "perturb", rank: communicator.rank, step: step), let p = parameters.first?.parameter {
+            p.value = (p.value + 1e-3).detached()
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return StepRecord(step: step, loss: loss, gradientNorm: norm, learningRate: adam.learningRate,
                           imagesPerSecond: Double(configuration.batchSize) / seconds)

@@ -108,7 +108,7 @@ public final class TrainingRun {
         let comm = trainer.communicator
         guard comm.size > 1, trainer.step % checksumEvery == 0 else { return }
         do { try comm.agree(weightsChecksum(trainer), what: "the weights checksum at step \(trainer.step)") } catch {
-            throw .invalid(error.description)
+            throw .invalid("\(error.description); the ranks' weights have drifted apart, so the run stops (resume from the last checkpoint)")
         }
     }
 

@@ -40,6 +40,7 @@ struct Train: ParsableCommand {
     @Option(help: "Steps between sample grids (0: only at the end).") var sampleEvery: Int?
     @Option(help: "Stop after this many minutes (a checkpoint is saved; resume with --resume).") var maxMinutes: Double?
     @Flag(help: "Continue from the newest checkpoint in --output, exactly (with any number of processes; --steps may grow).") var resume = false
+    @Option(help: "Under mpirun: steps between checks that all ranks hold the same weights.") var checksumEvery = 50
     @Flag(help: "Stop on any unreadable image instead of skipping it.") var strict = false
 
     enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
@@ -51,6 +52,7 @@ struct Train: ParsableCommand {
         if dataset != .fashionMNIST && data == nil { throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
+        if checksumEvery < 1 { throw ValidationError("--checksum-every must be at least 1 (got \(checksumEvery)).") }
         if let maxMinutes, maxMinutes <= 0 { throw ValidationError("--max-minutes must be positive (got \(maxMinutes)).") }
     }
 
@@ -121,6 +123,7 @@ struct Train: ParsableCommand {
                                     shard: comm.size > 1 ? shard : nil)
         let trainer = try Trainer(unet: unet, diffusion: diffusion, data: loader, configuration: config, communicator: comm)
         let run = TrainingRun(trainer: trainer, output: URL(fileURLWithPath: output))
+        run.checksumEvery = checksumEvery
         if resume {
             guard let latest = run.latestCheckpoint() else {
                 throw ValidationError("--resume: no checkpoint in \(output)/checkpoints; start without --resume.")

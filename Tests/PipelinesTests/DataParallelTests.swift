@@ -38,19 +38,19 @@ enum MPIRun {
     }
 
     /// Runs `mpirun -np n ddpm arguments…` with one thread per rank.
-    static func run(processes n: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = launch(processes: n, arguments)
+    static func run(processes n: Int, _ arguments: [String], fault: String? = nil) throws -> (status: Int32, output: String) {
+        let process = launch(processes: n, arguments, fault: fault)
         let pipe = process.standardOutput as! Pipe
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    static func launch(processes n: Int, _ arguments: [String]) -> Process {
+    static func launch(processes n: Int, _ arguments: [String], fault: String? = nil) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: mpirun!)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", "-x", "DDPM_NUM_THREADS=1",
-                             CommandLineTool.binary.path] + arguments
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", "-x", "DDPM_NUM_THREADS=1"]
+            + (fault.map { ["-x", "DDPM_FAULT=\($0)"] } ?? []) + [CommandLineTool.binary.path] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -185,6 +185,28 @@ struct DataParallelTests {
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
         #expect(text.contains("rank 1: cannot read the data") && text.contains("/nonexistent-ddpm-rank-data"), "output: \(text)")
+    }
+
+    @Test("a NaN on one rank stops every rank the same step, with nothing saved")
+    func nanOnOneRank() throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let (status, text) = try MPIRun.run(processes: 2, MPIRun.trainArguments(output: output, steps: 20), fault: "nan:1:4")
+        #expect(status != 0)
+        #expect(text.contains("Step 4: the loss is NaN or infinite; stopped without saving"), "output: \(text)")
+        let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: output.appendingPathComponent("checkpoints").path)) ?? []
+        #expect(checkpoints.isEmpty, "saved: \(checkpoints)")
+    }
+
+    @Test("weights that drift apart on one rank stop the run at the next checksum, naming the rank")
+    func weightsChecksum() throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let (status, text) = try MPIRun.run(processes: 3, MPIRun.trainArguments(output: output, steps: 20, extra: ["--checksum-every", "4"]),
+                                            fault: "perturb:2:5")
+        #expect(status != 0)
+        #expect(text.contains("the weights checksum at step 8 differs between ranks: rank 0: 0x") && text.contains("rank 2: 0x")
+                && !text.contains("rank 1: 0x"), "output: \(text)")
     }
 
     @Test("kill -9 of one rank ends the job within 60 s with a message; the last checkpoint stays intact")
