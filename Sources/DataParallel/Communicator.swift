@@ -20,7 +20,7 @@ public final class Communicator: @unchecked Sendable {
 
     /// Floats per `MPI_Allreduce` call: large enough to amortise the latency of a call, small
     /// enough to keep each piece in cache (PyTorch DDP's default bucket is 25 MB).
-    public static let bucketElements = 25 << 18  // 25 MiB of Float
+    public static let bucketElements = 25 << 18  // 25 MiB of Float32
 
     /// Whether this process was started by Open MPI's `mpirun`.
     public static var launchedByMPI: Bool { ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil }
