@@ -48,6 +48,8 @@ public final class TrainingRun {
     public func run(deadline: Date? = nil) throws(PipelineError) {
         let config = trainer.configuration
         let comm = trainer.communicator
+        // Same seed, same initialisation (or the same checkpoint): checked, not broadcast.
+        try checkWeights(atStart: true)
         guard writesFiles else {
             // Other ranks compute their shards, check the weights and stop with rank 0.
             while trainer.step < config.steps {
@@ -104,9 +106,9 @@ public final class TrainingRun {
 
     /// Every `checksumEvery` steps under MPI: the weights' checksum must agree on all ranks, else
     /// the run stops naming the ranks (they would otherwise drift apart silently).
-    func checkWeights() throws(PipelineError) {
+    func checkWeights(atStart: Bool = false) throws(PipelineError) {
         let comm = trainer.communicator
-        guard comm.size > 1, trainer.step % checksumEvery == 0 else { return }
+        guard comm.size > 1, atStart || trainer.step % checksumEvery == 0 else { return }
         do { try comm.agree(weightsChecksum(trainer), what: "the weights checksum at step \(trainer.step)") } catch {
             throw .invalid("\(error.description); the ranks' weights have drifted apart, so the run stops (resume from the last checkpoint)")
         }

@@ -83,6 +83,20 @@ enum MPIRun {
     static func checkpoint(_ output: URL, step: Int) -> URL { output.appendingPathComponent("checkpoints/step-\(step).safetensors") }
 }
 
+@Test("the ddpm binary does not link libmpi: it runs without Open MPI, loading it only under mpirun")
+func binaryDoesNotLinkMPI() throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+    process.arguments = [CommandLineTool.binary.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0 && !text.isEmpty)
+    #expect(!text.contains("libmpi"), "ldd: \(text)")
+}
+
 @Suite("data-parallel training with mpirun", .serialized, .enabled(if: MPIRun.available, "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"))
 struct DataParallelTests {
     /// One process without mpirun: the reference for every N.
@@ -209,8 +223,9 @@ struct DataParallelTests {
                 && !text.contains("rank 1: 0x"), "output: \(text)")
     }
 
-    @Test("kill -9 of one rank ends the job within 60 s with a message; the last checkpoint stays intact")
-    func killedRank() throws {
+    @Test("kill -9 of one rank ends the job within 60 s with a message; the last checkpoint stays intact",
+          arguments: [1, 0])  // 0 is the rank that writes the checkpoints
+    func killedRank(_ victimRank: Int) throws {
         let output = Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         var args = MPIRun.trainArguments(output: output, steps: 1_000_000)
@@ -219,7 +234,7 @@ struct DataParallelTests {
         let pipe = job.standardOutput as! Pipe
         let text = LockedText()
         pipe.fileHandleForReading.readabilityHandler = { text.append($0.availableData) }
-        // Wait for a checkpoint, then kill rank 1 (found by its OMPI_COMM_WORLD_RANK).
+        // Wait for checkpoints, then kill the rank (found by its OMPI_COMM_WORLD_RANK).
         let checkpoints = output.appendingPathComponent("checkpoints")
         let waitStart = Date()
         func saved() -> [URL] {
@@ -228,7 +243,7 @@ struct DataParallelTests {
         }
         while saved().count < 2 && Date().timeIntervalSince(waitStart) < 20 && job.isRunning { usleep(50_000) }
         try #require(saved().count >= 2, "no checkpoint after 20 s: \(text.value)")
-        let victim = try #require(rank(1, childOf: job.processIdentifier), "rank 1 not found")
+        let victim = try #require(rank(victimRank, childOf: job.processIdentifier), "rank \(victimRank) not found")
         let killed = Date()
         kill(victim, SIGKILL)
         while job.isRunning && Date().timeIntervalSince(killed) < 60 { usleep(50_000) }
@@ -236,7 +251,7 @@ struct DataParallelTests {
         if job.isRunning { job.terminate() }
         job.waitUntilExit()
         pipe.fileHandleForReading.readabilityHandler = nil
-        print("job ended \(seconds) s after kill -9 of rank 1, status \(job.terminationStatus)")
+        print("job ended \(seconds) s after kill -9 of rank \(victimRank), status \(job.terminationStatus)")
         #expect(seconds < 60)
         #expect(job.terminationStatus != 0)
         #expect(text.value.contains("signal 9") || text.value.contains("Killed"), "output: \(text.value)")
