@@ -256,10 +256,29 @@ struct DataParallelTests {
         #expect(job.terminationStatus != 0)
         #expect(text.value.contains("signal 9") || text.value.contains("Killed"), "output: \(text.value)")
         // Every checkpoint left is complete (atomic writes) and loads.
+        var last = 0
         for url in saved() {
             let contents = try Checkpoint.load(url)
             #expect(url.lastPathComponent == "step-\(contents.step).safetensors")
+            last = max(last, contents.step)
         }
+        guard victimRank == 1 else { return }
+        // --resume (one process) from the last checkpoint continues exactly: 2 more steps equal an
+        // uninterrupted single-process run to the same step.
+        var resumeArgs = args
+        resumeArgs[resumeArgs.firstIndex(of: "--steps")! + 1] = "\(last + 2)"
+        let resumed = try CommandLineTool.run(resumeArgs + ["--resume"])
+        try #require(resumed.status == 0, "resume failed: \(resumed.output)")
+        let straight = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: straight) }
+        var straightArgs = resumeArgs
+        straightArgs[straightArgs.firstIndex(of: "--output")! + 1] = straight.path
+        let reference = try CommandLineTool.run(straightArgs)
+        try #require(reference.status == 0, "reference failed: \(reference.output)")
+        let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(output, step: last + 2)),
+                                                      try MPIRun.weights(MPIRun.checkpoint(straight, step: last + 2)))
+        print("after kill -9 at step ≥ \(last): resumed vs uninterrupted, max relative weight difference \(difference)")
+        #expect(difference <= 1e-5)
     }
 
     /// The child of `parent` whose environment says OMPI_COMM_WORLD_RANK=`rank`.
