@@ -149,14 +149,20 @@ public final class Trainer {
             b[count] = loss
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        do { try communicator.allReduce(&flat, .average) } catch { throw .invalid("rank \(communicator.rank): \(error)") }
+        do { try communicator.allReduce(&flat, .sum) } catch { throw .invalid("rank \(communicator.rank): \(error)") }
         allReduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        var at = 0
-        grads = grads.map { g in
-            defer { at += g.scalarCount }
-            return Tensor(shape: g.shape, scalars: Array(flat[at..<at + g.scalarCount]))
+        // Sum → mean while copying back: one pass over the gradients.
+        let scale = 1 / Float(communicator.size)
+        flat.withUnsafeBufferPointer { b in
+            var at = 0
+            grads = grads.map { g in
+                let out = Tensor.uninitialized(g.shape), p = out.storage.pointer
+                for i in 0..<g.scalarCount { p[i] = b[at + i] * scale }
+                at += g.scalarCount
+                return out
+            }
+            loss = b[count] * scale
         }
-        loss = flat[count]
     }
 
     /// L_simple (eq. 14) or the hybrid loss, with dropout drawn from its own stream.

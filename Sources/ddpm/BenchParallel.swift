@@ -111,7 +111,7 @@ struct BenchParallel: ParsableCommand {
         for _ in 0..<max(3, steps) {
             try comm.barrier()
             let start = DispatchTime.now().uptimeNanoseconds
-            try comm.allReduce(&buffer, .average)
+            try comm.allReduce(&buffer, .sum)
             alone.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
