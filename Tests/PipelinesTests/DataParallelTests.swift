@@ -83,6 +83,25 @@ enum MPIRun {
     static func checkpoint(_ output: URL, step: Int) -> URL { output.appendingPathComponent("checkpoints/step-\(step).safetensors") }
 }
 
+/// Whether this machine lets us make network namespaces (root, iproute2): the two-host test.
+enum NetworkNamespaces {
+    static let available: Bool = {
+        guard MPIRun.available, getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") else { return false }
+        let name = "ddpmprobe\(getpid())"
+        func ip(_ args: [String]) -> Bool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            p.arguments = args
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return false }
+            p.waitUntilExit()
+            return p.terminationStatus == 0
+        }
+        guard ip(["netns", "add", name]) else { return false }
+        return ip(["netns", "del", name])
+    }()
+}
+
 @Test("the ddpm binary does not link libmpi: it runs without Open MPI, loading it only under mpirun")
 func binaryDoesNotLinkMPI() throws {
     let process = Process()
@@ -133,6 +152,26 @@ struct DataParallelTests {
         let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(parallel, step: 10)),
                                                       try MPIRun.weights(MPIRun.checkpoint(single, step: 10)))
         print("max relative weight difference, accumulation 2, N = 1 vs 2: \(difference)")
+        #expect(difference <= 1e-5)
+    }
+
+    @Test("two hosts (network namespaces joined by a veth pair, Open MPI over TCP) train the single-process model",
+          .enabled(if: NetworkNamespaces.available, "needs root, iproute2 and mpirun to make two network namespaces"))
+    func twoHosts() throws {
+        let output = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let process = Process()
+        process.executableURL = CommandLineTool.packageRoot.appendingPathComponent("scripts/netns-two-hosts")
+        process.arguments = [CommandLineTool.binary.path] + MPIRun.trainArguments(output: output, steps: 20)
+        let pipe = Pipe()
+        (process.standardOutput, process.standardError) = (pipe, pipe)
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "two-host run failed: \(text)")
+        let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(output, step: 20)),
+                                                      try MPIRun.weights(MPIRun.checkpoint(Self.reference, step: 20)))
+        print("max relative weight difference, two namespaces over TCP vs 1 process: \(difference)")
         #expect(difference <= 1e-5)
     }
 
@@ -241,8 +280,8 @@ struct DataParallelTests {
             ((try? FileManager.default.contentsOfDirectory(at: checkpoints, includingPropertiesForKeys: nil)) ?? [])
                 .filter { $0.pathExtension == "safetensors" }
         }
-        while saved().count < 2 && Date().timeIntervalSince(waitStart) < 20 && job.isRunning { usleep(50_000) }
-        try #require(saved().count >= 2, "no checkpoint after 20 s: \(text.value)")
+        while saved().count < 2 && Date().timeIntervalSince(waitStart) < 40 && job.isRunning { usleep(50_000) }
+        try #require(saved().count >= 2, "no checkpoint after 40 s: \(text.value)")
         let victim = try #require(rank(victimRank, childOf: job.processIdentifier), "rank \(victimRank) not found")
         let killed = Date()
         kill(victim, SIGKILL)
