@@ -1,15 +1,21 @@
+import CMachine
 import Dispatch
 import Foundation
 
-/// How many threads the kernels use; `DDPM_NUM_THREADS` overrides the default, the cores shared
-/// by this host's processes of an `mpirun` job (`OMPI_COMM_WORLD_LOCAL_SIZE`; 1 when alone), so
-/// N ranks on one machine do not oversubscribe it N times.
+/// How many threads the kernels use; `DDPM_NUM_THREADS` overrides the default, the usable cores.
+/// Under `mpirun` (issue 9): when Open MPI bound this rank (`OMPI_MCA_orte_bound_at_launch`, its
+/// default for -np ≤ 2 is one core per rank), the cores it was bound to, since more threads would
+/// only share them; unbound, the cores divided by this host's ranks (`OMPI_COMM_WORLD_LOCAL_SIZE`),
+/// so N ranks on one machine do not oversubscribe it N times.
 public enum ComputeSettings {
     nonisolated(unsafe) public static var threadCount: Int = {
         let env = ProcessInfo.processInfo.environment
         if let s = env["DDPM_NUM_THREADS"], let n = Int(s), n > 0 { return n }
+        let affinity = Int(ddpm_affinity_cores())
+        let cores = max(1, affinity > 0 ? min(affinity, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount)
+        if env["OMPI_MCA_orte_bound_at_launch"] == "1" { return cores }
         let localRanks = max(1, Int(env["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1)
-        return max(1, ProcessInfo.processInfo.activeProcessorCount / localRanks)
+        return max(1, cores / localRanks)
     }()
 }
 

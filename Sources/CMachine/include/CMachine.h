@@ -5,4 +5,8 @@
 /// 512-bit (AVX-512F) FMA with enough independent chains to hide the latency. Written in C with
 /// target attributes because Swift cannot emit 512-bit vectors or choose the ISA per function.
 double ddpm_fma_peak_gflops(long iterations);
+
+/// The cores this process may run on (sched_getaffinity: what `mpirun` bound it to), or 0 where
+/// unknown. Foundation's activeProcessorCount ignores the affinity mask.
+int ddpm_affinity_cores(void);
 #endif
