@@ -105,3 +105,22 @@ struct DataLoaderTests {
         #expect(error!.description.contains("Use a smaller batch size"))
     }
 }
+
+@Suite("DataLoader shards (data-parallel ranks)")
+struct DataLoaderShardTests {
+    @Test("Shards of each batch join to the whole batch, flips included, and positions stay in step")
+    func shardsJoin() throws {
+        let whole = try DataLoader(images: numberedImages(), batchSize: 6, seed: 3, horizontalFlips: true)
+        let shards = try (0..<3).map { r in
+            try DataLoader(images: numberedImages(), batchSize: 6, seed: 3, horizontalFlips: true, shard: 2 * r..<2 * r + 2)
+        }
+        for _ in 0..<9 {  // across epoch ends (23 images, 3 batches per epoch)
+            let reference = whole.next()
+            let parts = shards.map { $0.next() }
+            #expect(parts.flatMap(\.indices) == reference.indices)
+            #expect(parts.flatMap(\.flipped) == reference.flipped)
+            #expect(parts.flatMap(\.images.scalars) == reference.images.scalars)
+            #expect(shards.allSatisfy { $0.position == whole.position })
+        }
+    }
+}
