@@ -20,6 +20,7 @@ struct BenchParallel: ParsableCommand {
     @Option(help: "Global batch per step (split over the processes).") var batchSize = 64
     @Option(help: "Timed steps per variant (median reported), after one warm-up step.") var steps = 3
     @Option(help: "Per-message latency assumed for the network projection, in microseconds.") var latency = 20.0
+    @Option(help: "Extra mpirun options, space-separated (e.g. \"--bind-to none\").") var mpirunOptions = ""
     @Option(help: "(internal) run one variant and print JSON; the threads per process.") var worker: Int?
 
     func validate() throws {
@@ -39,7 +40,8 @@ struct BenchParallel: ParsableCommand {
         for preset in presets.split(separator: ",").map(String.init) {
             let common = ["bench", "parallel", "--presets", preset, "--batch-size", "\(batchSize)", "--steps", "\(steps)"]
             let one: [String: Any] = try runJSONProcess([me] + common + ["--worker", "2"])
-            let two: [String: Any] = try runJSONProcess([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "2", me] + common + ["--worker", "1"],
+            let extra = mpirunOptions.split(separator: " ").map(String.init)
+            let two: [String: Any] = try runJSONProcess([mpirun, "--allow-run-as-root", "--oversubscribe"] + extra + ["-np", "2", me] + common + ["--worker", "1"],
                                                         hint: "(mpirun -np 2)")
             report(preset, one: one, two: two)
         }
