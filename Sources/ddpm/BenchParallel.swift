@@ -20,7 +20,7 @@ struct BenchParallel: ParsableCommand {
     @Option(help: "Global batch per step (split over the processes).") var batchSize = 64
     @Option(help: "Timed steps per variant (median reported), after one warm-up step.") var steps = 3
     @Option(help: "Per-message latency assumed for the network projection, in microseconds.") var latency = 20.0
-    @Option(help: "Extra mpirun options, space-separated (e.g. \"--bind-to none\").") var mpirunOptions = ""
+    @Option(help: "Extra mpirun options, space-separated (e.g. --mpirun-options=\"--bind-to none\").") var mpirunOptions = ""
     @Option(help: "(internal) run one variant and print JSON; the threads per process.") var worker: Int?
 
     func validate() throws {
