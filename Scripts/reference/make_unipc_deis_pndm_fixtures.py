@@ -110,6 +110,25 @@ for name, (steps, options) in UNIPC.items():
     run(f"unipc.{name}", lambda: UniPCMultistepScheduler(num_train_timesteps=T, **options), steps,
         options.get("prediction_type", "epsilon"))
 
+# DEIS: name -> (steps, options). Keep in sync with Tests/DiffusionTests/DEISTests.swift.
+DEIS = {
+    "default": (10, {}),
+    "order1": (8, dict(solver_order=1)),
+    "order3": (12, dict(solver_order=3)),
+    "order3_20steps": (20, dict(solver_order=3)),
+    "order3_3steps": (3, dict(solver_order=3)),
+    "no_lower_final": (10, dict(solver_order=3, lower_order_final=False)),
+    "karras_order3": (10, dict(solver_order=3, use_karras_sigmas=True)),
+    "leading_offset": (10, dict(solver_order=3, timestep_spacing="leading", steps_offset=1)),
+    "trailing": (10, dict(timestep_spacing="trailing")),
+    "v_prediction": (10, dict(solver_order=3, prediction_type="v_prediction")),
+    "threshold_sample": (10, dict(prediction_type="sample", thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=1.5)),
+    "single_step": (1, {}),
+}
+for name, (steps, options) in DEIS.items():
+    run(f"deis.{name}", lambda: DEISMultistepScheduler(num_train_timesteps=T, **options), steps,
+        options.get("prediction_type", "epsilon"))
+
 path = os.path.join(os.path.dirname(__file__), "../../Tests/DiffusionTests/Fixtures/unipc_deis_pndm.safetensors")
 save_file(out, os.path.normpath(path), metadata={
     "generator": "Scripts/reference/make_unipc_deis_pndm_fixtures.py",

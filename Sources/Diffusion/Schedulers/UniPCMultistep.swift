@@ -4,16 +4,17 @@ import Tensors
 /// UniPC, the unified predictor–corrector solver of Zhao et al. 2023 (arXiv:2302.04867), as
 /// diffusers' `UniPCMultistepScheduler`. In λ = log α − log σ (h = λ_t − λ_s, ĥ = −h for the data
 /// prediction, ĥ = h for the noise prediction), with m the converted outputs (x̂₀ or ε̂),
-/// r_k = (λ_{s_k} − λ_s)/h and D_k = (m_k − m₀)/r_k, the order-p predictor UniP-p (Alg. 2, eq. 7) is
+/// r_k = (λ_{s_k} − λ_s)/h and D_k = (m_k − m₀)/r_k, the order-p predictor UniP-p is
 ///
 ///     x_t = σ_t/σ_s · x_s − α_t (e^ĥ − 1) m₀ − α_t B(h) Σ_k a_k D_k           (data prediction)
 ///     x_t = α_t/α_s · x_s − σ_t (e^ĥ − 1) m₀ − σ_t B(h) Σ_k a_k D_k           (noise prediction)
 ///
-/// with B(h) = ĥ (bh1) or e^ĥ − 1 (bh2) and a solving R_{p−1} a = φ of eq. 8 (a = ½ for p = 2).
-/// UniC-p (Alg. 1) redoes the last update once the network has seen its result x_t, adding
-/// m_t − m₀ as one more D with r = 1 and solving the full p × p system (½ for p = 1); the
-/// corrected x_t is then the sample the next predictor starts from, raising the order to p + 1
-/// (Theorem 3.1) at no extra evaluation. The last update is never corrected.
+/// with B(h) = ĥ (bh1, the paper's B₁) or e^ĥ − 1 (bh2, B₂) and a solving the Vandermonde
+/// system R_{p−1}(r) a = (k! ĥ φ_{k+1}(ĥ)/B(h))_k (a = ½ for p = 2). UniC-p redoes the last
+/// update once the network has seen its result x_t, adding m_t − m₀ as one more D with r = 1
+/// and solving the full p × p system (½ for p = 1); the corrected x_t is then the sample the next
+/// predictor starts from, raising the order of accuracy to p + 1 at no extra evaluation. The
+/// last update is never corrected.
 ///
 /// The noise levels are diffusers' σ of `DiscreteSigmas` at the solver grid (`SolverTimesteps`) or
 /// the Karras et al. ones, stored in Float32 as diffusers does, followed by 0 or σ_min.
@@ -117,7 +118,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         return (x0, c.prediction.predictedNoise(from: output, sample: sample, alpha: alpha, sigma: sigma))
     }
 
-    /// One B(h) update from x_s at σ index `from` to `from + 1` (eq. 7): the base exponential-
+    /// One B(h) update from x_s at σ index `from` to `from + 1`: the base exponential-
     /// integrator step plus B(h) Σ ρ_k D_k over the given earlier outputs (newest first) and, for
     /// the corrector, the output at the target with r = 1.
     func update(from s: Int, sample x: Tensor, m0: Tensor, earlier: [Tensor], corrector target: Tensor?, order: Int) -> Tensor {
@@ -132,7 +133,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         let earlier = Array(earlier.prefix(order - 1))
         var r = earlier.indices.map { k in (lambda(s - 1 - k) - lambda(s)) / h }
         r.append(1)
-        // φ of eq. 8: b_i = i! h φ_{i+1}(ĥ)/B(h)-like terms, by diffusers' recursion.
+        // b_i = i! ĥ φ_{i+1}(ĥ) / B(h), with φ_1 = (e^ĥ − 1)/ĥ and φ_{k+1} = (φ_k − 1/k!)/ĥ.
         var b: [Double] = [], hPhiK = hPhi1 / hh - 1, factorial = 1.0
         for i in 1...order {
             b.append(hPhiK * factorial / bh)
@@ -168,7 +169,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         let (x0, m) = converted(modelOutput, sample: sample, index: index)
         var x = sample
         if index > 0, !c.disableCorrector.contains(index - 1), let last = lastSample {
-            // UniC: redo step index − 1 with m at its target (Alg. 1).
+            // UniC: redo step index − 1 with m at its target.
             x = update(from: index - 1, sample: last, m0: outputs.last!, earlier: Array(outputs.dropLast().reversed()),
                        corrector: m, order: lastOrder)
         }
