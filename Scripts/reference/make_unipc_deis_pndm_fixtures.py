@@ -129,6 +129,23 @@ for name, (steps, options) in DEIS.items():
     run(f"deis.{name}", lambda: DEISMultistepScheduler(num_train_timesteps=T, **options), steps,
         options.get("prediction_type", "epsilon"))
 
+# PNDM: name -> (steps, options). Keep in sync with Tests/DiffusionTests/PNDMTests.swift.
+PNDM = {
+    "prk": (10, {}),
+    "prk_4steps": (4, {}),
+    "prk_alphaone_v": (10, dict(set_alpha_to_one=True, prediction_type="v_prediction")),
+    "prk_linspace": (7, dict(timestep_spacing="linspace")),
+    "plms": (10, dict(skip_prk_steps=True)),
+    "plms_1step": (1, dict(skip_prk_steps=True)),
+    "plms_2steps": (2, dict(skip_prk_steps=True)),
+    "plms_offset_alphaone": (12, dict(skip_prk_steps=True, steps_offset=1, set_alpha_to_one=True)),
+    "plms_trailing": (10, dict(skip_prk_steps=True, timestep_spacing="trailing")),
+    "plms_linspace_v": (9, dict(skip_prk_steps=True, timestep_spacing="linspace", prediction_type="v_prediction")),
+}
+for name, (steps, options) in PNDM.items():
+    run(f"pndm.{name}", lambda: PNDMScheduler(num_train_timesteps=T, **options), steps,
+        options.get("prediction_type", "epsilon"))
+
 path = os.path.join(os.path.dirname(__file__), "../../Tests/DiffusionTests/Fixtures/unipc_deis_pndm.safetensors")
 save_file(out, os.path.normpath(path), metadata={
     "generator": "Scripts/reference/make_unipc_deis_pndm_fixtures.py",

@@ -82,11 +82,14 @@ enum Convergence {
             let epsilon = (x - Float(alpha * mu)) * Float(sigma / (ab * s * s + 1 - ab))
             x = scheduler.step(epsilon, index: i, sample: x) { preconditionFailure() }.previous
         }
-        let (start, end) = (sigmas[0], sigmas[sigmas.count - 1])
+        return Double(x.maxAbsoluteDifference(exact(from: sigmas[0], to: sigmas[sigmas.count - 1])))
+    }
+
+    /// The exact VP sample at noise level `end` from x_T = z at `start`.
+    static func exact(from start: Double, to end: Double) -> Tensor {
         let xTilde = z * Float((1 + start * start).squareRoot())
-        let exact = ((xTilde - Float(mu)) * Float((s * s + end * end).squareRoot() / (s * s + start * start).squareRoot())
-                     + Float(mu)) * Float(1 / (1 + end * end).squareRoot())
-        return Double(x.maxAbsoluteDifference(exact))
+        return ((xTilde - Float(mu)) * Float((s * s + end * end).squareRoot() / (s * s + start * start).squareRoot())
+                + Float(mu)) * Float(1 / (1 + end * end).squareRoot())
     }
 
     /// Least-squares slope of log(error) against log(steps).
