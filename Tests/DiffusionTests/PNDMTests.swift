@@ -90,6 +90,22 @@ struct PNDMTests {
         #expect(plms.modelTimesteps == [900, 800, 800, 700, 600, 500, 400, 300, 200, 100, 0])
     }
 
+    /// The whole run in the protocol's denoising loop (`Scheduler.sample`) with the exact ε-predictor
+    /// at the model timesteps, from x_T = z: near the exact ODE end point (from the first noise
+    /// level to the last) after 25 steps.
+    @Test("Runs in the generic denoising loop and lands near the exact ODE solution")
+    func denoisingLoop() throws {
+        let scheduler = try PNDM(schedule: paperSchedule, steps: 25, configuration: Self.config { $0.skipPRKSteps = true; $0.setAlphaToOne = true })
+        var rng = SeededGenerator(seed: 1)
+        let predictor = exactGaussianPredictor(mean: Convergence.mu, standardDeviation: Convergence.s, schedule: paperSchedule)
+        let result = scheduler.sample(from: Convergence.z, using: &rng, predictNoise: predictor).sample
+        let sigmas = DiscreteSigmas(paperSchedule).values
+        let exact = Convergence.exact(from: sigmas[Int(scheduler.modelTimesteps[0])], to: 0)
+        let error = result.maxAbsoluteDifference(exact)
+        print("denoising loop PNDM, 25 steps: max |x − exact| = \(error)")
+        #expect(error < 0.02)  // measured 0.004
+    }
+
     @Test("Invalid options are refused with a clear message")
     func invalidOptions() {
         func message(_ steps: Int = 10, _ edit: (inout Config) -> Void) -> String? {

@@ -185,7 +185,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
 }
 
 /// The solution of the small dense system A x = b (Gaussian elimination with partial pivoting).
-func solve(_ a: [[Double]], _ b: [Double]) -> [Double] {
+private func solve(_ a: [[Double]], _ b: [Double]) -> [Double] {
     var m = a, v = b
     let n = b.count
     for col in 0..<n {
