@@ -4,7 +4,7 @@ import Tensors
 /// Pseudo numerical methods for diffusion models (Liu et al. 2022, arXiv:2202.09778), as
 /// diffusers' `PNDMScheduler`. Each update is DDIM's transfer from ᾱ_t to ᾱ_prev,
 ///
-///     x_prev = √(ᾱ_prev/ᾱ_t) x_t − (ᾱ_prev − ᾱ_t) ε′ / (ᾱ_t √(1 − ᾱ_prev) + √(ᾱ_t (1 − ᾱ_t) ᾱ_prev)),
+///     x_prev = √(ᾱ_prev/ᾱ_t) x_t − (ᾱ_prev − ᾱ_t) ε′ / (ᾱ_t √(1 − ᾱ_prev) + √(ᾱ_t (1 − ᾱ_t) ᾱ_prev))
 ///
 /// applied with a combined noise ε′ (the "gradient part"):
 ///
@@ -53,11 +53,13 @@ public struct PNDM: Scheduler, @unchecked Sendable {  // history tensors are val
         let c = configuration, name = "PNDMScheduler", count = schedule.timestepCount
         guard steps >= 1, steps <= count else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
         guard c.prediction != .x0 else {
-            throw .invalidSchedulerOption(scheduler: name, option: "prediction_type", value: "sample", accepted: "use epsilon or v_prediction")
+            throw .invalidSchedulerOption(scheduler: name, option: "prediction_type", value: "sample",
+                                          accepted: "use epsilon or v_prediction")
         }
         guard c.skipPRKSteps || steps >= 4 else {
             throw .invalidSchedulerOption(scheduler: name, option: "skip_prk_steps", value: "false",
-                                          accepted: "the Runge–Kutta warm-up takes 3 steps and needs at least 4 (got \(steps)); use skip_prk_steps = true")
+                                          accepted: "the Runge–Kutta warm-up takes 3 steps and needs at least 4 "
+                                              + "(got \(steps)); use skip_prk_steps = true")
         }
         // diffusers' _timesteps, ascending model timesteps.
         var grid: [Int] = try c.timestepSpacing.timesteps(steps: steps, timestepCount: count).reversed().map { $0 - 1 }

@@ -83,12 +83,14 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         if c.finalSigmas == .zero && (c.solverType == .bh1 || !c.predictX0) {
             throw .invalidSchedulerOption(
                 scheduler: name, option: "final_sigmas_type", value: "zero",
-                accepted: "with solver_type bh1 or predict_x0 = false the last update divides by σ = 0 (diffusers returns NaN); use sigma_min")
+                accepted: "with solver_type bh1 or predict_x0 = false the last update divides by σ = 0 "
+                    + "(diffusers returns NaN); use sigma_min")
         }
         if c.finalSigmas == .zero && !c.lowerOrderFinal && c.order > 1 {
             throw .invalidSchedulerOption(
                 scheduler: name, option: "lower_order_final", value: "false",
-                accepted: "with final_sigmas_type zero and solver_order > 1 the last update is singular (diffusers returns inf or fails); keep lower_order_final or use sigma_min")
+                accepted: "with final_sigmas_type zero and solver_order > 1 the last update is singular "
+                    + "(diffusers returns inf or fails); keep lower_order_final or use sigma_min")
         }
         let table = DiscreteSigmas(schedule)
         var levels: [Double]
@@ -113,7 +115,9 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
     func converted(_ output: Tensor, sample: Tensor, index: Int) -> (x0: Tensor, m: Tensor) {
         let c = configuration, (alpha, sigma) = DiscreteSigmas.alphaSigma(sigmas[index])
         var x0 = c.prediction.predictedX0(from: output, sample: sample, alpha: alpha, sigma: sigma)
-        if c.thresholding && c.predictX0 { x0 = dynamicallyThresholded(x0, ratio: c.thresholdingRatio, maximum: c.sampleMaxValue) }
+        if c.thresholding && c.predictX0 {
+            x0 = dynamicallyThresholded(x0, ratio: c.thresholdingRatio, maximum: c.sampleMaxValue)
+        }
         if c.predictX0 { return (x0, x0) }
         return (x0, c.prediction.predictedNoise(from: output, sample: sample, alpha: alpha, sigma: sigma))
     }
@@ -178,7 +182,8 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         let order = min(c.lowerOrderFinal ? min(c.order, modelTimesteps.count - index) : c.order, lowerOrderCount + 1)
         lastOrder = order
         lastSample = x
-        let previous = update(from: index, sample: x, m0: m, earlier: Array(outputs.dropLast().reversed()), corrector: nil, order: order)
+        let previous = update(from: index, sample: x, m0: m, earlier: Array(outputs.dropLast().reversed()),
+                              corrector: nil, order: order)
         lowerOrderCount = min(lowerOrderCount + 1, c.order)
         return SchedulerStep(previous: previous, predictedX0: x0)
     }
