@@ -16,17 +16,17 @@ struct DEISTests {
     /// The configurations of make_unipc_deis_pndm_fixtures.py's DEIS table.
     static let cases: [(String, Int, Config)] = [
         ("default", 10, Config()),
-        ("order1", 8, config { $0.order = 1 }),
-        ("order3", 12, config { $0.order = 3 }),
-        ("order3_20steps", 20, config { $0.order = 3 }),
-        ("order3_3steps", 3, config { $0.order = 3 }),
-        ("no_lower_final", 10, config { $0.order = 3; $0.lowerOrderFinal = false }),
-        ("karras_order3", 10, config { $0.order = 3; $0.useKarrasSigmas = true }),
-        ("leading_offset", 10, config { $0.order = 3; $0.timestepSpacing = .leading; $0.stepsOffset = 1 }),
+        ("order1", 8, config { $0.solverOrder = 1 }),
+        ("order3", 12, config { $0.solverOrder = 3 }),
+        ("order3_20steps", 20, config { $0.solverOrder = 3 }),
+        ("order3_3steps", 3, config { $0.solverOrder = 3 }),
+        ("no_lower_final", 10, config { $0.solverOrder = 3; $0.lowerOrderFinal = false }),
+        ("karras_order3", 10, config { $0.solverOrder = 3; $0.useKarrasSigmas = true }),
+        ("leading_offset", 10, config { $0.solverOrder = 3; $0.timestepSpacing = .leading; $0.stepsOffset = 1 }),
         ("trailing", 10, config { $0.timestepSpacing = .trailing }),
-        ("v_prediction", 10, config { $0.order = 3; $0.prediction = .velocity }),
+        ("v_prediction", 10, config { $0.solverOrder = 3; $0.prediction = .velocity }),
         ("threshold_sample", 10, config {
-            $0.prediction = .x0; $0.thresholding = true; $0.thresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
+            $0.prediction = .x0; $0.thresholding = true; $0.dynamicThresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
         }),
         ("single_step", 1, Config()),
     ]
@@ -54,7 +54,7 @@ struct DEISTests {
         let steps = [41, 81, 161]
         let errors = try steps.map { n in
             let scheduler = try DEISMultistep(schedule: paperSchedule, steps: n, configuration: Self.config {
-                $0.order = order; $0.useKarrasSigmas = true
+                $0.solverOrder = order; $0.useKarrasSigmas = true
             })
             return Convergence.error(scheduler, sigmas: scheduler.sigmas)
         }
@@ -68,7 +68,7 @@ struct DEISTests {
     /// level to the last) after 25 steps.
     @Test("Runs in the generic denoising loop and lands near the exact ODE solution")
     func denoisingLoop() throws {
-        let scheduler = try DEISMultistep(schedule: paperSchedule, steps: 25, configuration: Self.config { $0.order = 3 })
+        let scheduler = try DEISMultistep(schedule: paperSchedule, steps: 25, configuration: Self.config { $0.solverOrder = 3 })
         var rng = SeededGenerator(seed: 1)
         let predictor = exactGaussianPredictor(mean: Convergence.mu, standardDeviation: Convergence.s, schedule: paperSchedule)
         let result = scheduler.sample(from: Convergence.z, using: &rng, predictNoise: predictor).sample
@@ -88,7 +88,7 @@ struct DEISTests {
             return nil
         }
         #expect(message(0) { _ in } == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
-        #expect(message { $0.order = 0 } == "DEISMultistepScheduler: solver_order = 0 is not supported; use 1, 2 or 3.")
+        #expect(message { $0.solverOrder = 0 } == "DEISMultistepScheduler: solver_order = 0 is not supported; use 1, 2 or 3.")
         #expect(message(999) { $0.timestepSpacing = .leading; $0.stepsOffset = 1000 }
                 == "DEISMultistepScheduler: steps_offset = 1000 is not supported; timesteps [1999, 1998, 1997]… must stay within 0..<1000.")
     }

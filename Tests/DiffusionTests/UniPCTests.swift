@@ -113,22 +113,22 @@ struct UniPCTests {
     /// The configurations of make_unipc_deis_pndm_fixtures.py's UNIPC table.
     static let cases: [(String, Int, Config)] = [
         ("default", 10, Config()),
-        ("bh1_order3_sigmamin", 12, config { $0.solverType = .bh1; $0.order = 3; $0.finalSigmas = .sigmaMin }),
-        ("order1", 8, config { $0.order = 1 }),
-        ("order3_eps_sigmamin", 12, config { $0.order = 3; $0.predictX0 = false; $0.finalSigmas = .sigmaMin }),
+        ("bh1_order3_sigmamin", 12, config { $0.solverType = .bh1; $0.solverOrder = 3; $0.finalSigma = .sigmaMin }),
+        ("order1", 8, config { $0.solverOrder = 1 }),
+        ("order3_eps_sigmamin", 12, config { $0.solverOrder = 3; $0.predictX0 = false; $0.finalSigma = .sigmaMin }),
         ("bh1_eps_v", 10, config {
-            $0.solverType = .bh1; $0.predictX0 = false; $0.finalSigmas = .sigmaMin; $0.prediction = .velocity
+            $0.solverType = .bh1; $0.predictX0 = false; $0.finalSigma = .sigmaMin; $0.prediction = .velocity
         }),
-        ("disable_corrector", 10, config { $0.order = 3; $0.disableCorrector = [0, 3, 9] }),
-        ("no_lower_final", 10, config { $0.order = 3; $0.lowerOrderFinal = false; $0.finalSigmas = .sigmaMin }),
-        ("karras_order3", 10, config { $0.order = 3; $0.useKarrasSigmas = true }),
-        ("karras_bh1_sigmamin", 10, config { $0.solverType = .bh1; $0.useKarrasSigmas = true; $0.finalSigmas = .sigmaMin }),
+        ("disable_corrector", 10, config { $0.solverOrder = 3; $0.disableCorrector = [0, 3, 9] }),
+        ("no_lower_final", 10, config { $0.solverOrder = 3; $0.lowerOrderFinal = false; $0.finalSigma = .sigmaMin }),
+        ("karras_order3", 10, config { $0.solverOrder = 3; $0.useKarrasSigmas = true }),
+        ("karras_bh1_sigmamin", 10, config { $0.solverType = .bh1; $0.useKarrasSigmas = true; $0.finalSigma = .sigmaMin }),
         ("leading_offset", 10, config { $0.timestepSpacing = .leading; $0.stepsOffset = 1 }),
-        ("trailing", 10, config { $0.timestepSpacing = .trailing; $0.order = 3 }),
+        ("trailing", 10, config { $0.timestepSpacing = .trailing; $0.solverOrder = 3 }),
         ("threshold_sample", 10, config {
-            $0.prediction = .x0; $0.thresholding = true; $0.thresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
+            $0.prediction = .x0; $0.thresholding = true; $0.dynamicThresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
         }),
-        ("v_prediction", 10, config { $0.prediction = .velocity; $0.order = 3 }),
+        ("v_prediction", 10, config { $0.prediction = .velocity; $0.solverOrder = 3 }),
         ("single_step", 1, Config()),
     ]
 
@@ -159,7 +159,7 @@ struct UniPCTests {
         let steps = [21, 41, 81]
         let errors = try steps.map { n in
             let scheduler = try UniPCMultistep(schedule: paperSchedule, steps: n, configuration: Self.config {
-                $0.order = order; $0.solverType = solver; $0.useKarrasSigmas = true; $0.finalSigmas = .sigmaMin
+                $0.solverOrder = order; $0.solverType = solver; $0.useKarrasSigmas = true; $0.finalSigma = .sigmaMin
             })
             return Convergence.error(scheduler, sigmas: scheduler.sigmas)
         }
@@ -195,7 +195,7 @@ struct UniPCTests {
         #expect(message(0) { _ in } == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
         #expect(message(1001) { _ in }
                 == "Cannot sample with 1001 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
-        #expect(message { $0.order = 4 } == "UniPCMultistepScheduler: solver_order = 4 is not supported; use 1, 2 or 3.")
+        #expect(message { $0.solverOrder = 4 } == "UniPCMultistepScheduler: solver_order = 4 is not supported; use 1, 2 or 3.")
         let zero = "UniPCMultistepScheduler: final_sigmas_type = zero is not supported; with solver_type bh1 or "
             + "predict_x0 = false the last update divides by σ = 0 (diffusers returns NaN); use sigma_min."
         #expect(message { $0.solverType = .bh1 } == zero)

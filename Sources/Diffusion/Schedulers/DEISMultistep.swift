@@ -28,13 +28,13 @@ public struct DEISMultistep: Scheduler, @unchecked Sendable {  // history tensor
 
     public struct Configuration: Sendable, Equatable {
         /// `solver_order`: 1...3 (2 for guided sampling, 3 unconditional).
-        public var order = 2
+        public var solverOrder = 2
         /// `prediction_type`: `epsilon`, `sample` or `v_prediction`.
         public var prediction: Parameterization = .noise
         /// `thresholding`: dynamic thresholding of x̂₀.
         public var thresholding = false
         /// `dynamic_thresholding_ratio`
-        public var thresholdingRatio = 0.995
+        public var dynamicThresholdingRatio = 0.995
         /// `sample_max_value`
         public var sampleMaxValue = 1.0
         /// `algorithm_type`
@@ -64,8 +64,8 @@ public struct DEISMultistep: Scheduler, @unchecked Sendable {  // history tensor
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
         let c = configuration, name = "DEISMultistepScheduler", count = schedule.timestepCount
         guard steps >= 1, steps <= count else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
-        guard (1...3).contains(c.order) else {
-            throw .invalidSchedulerOption(scheduler: name, option: "solver_order", value: "\(c.order)", accepted: "use 1, 2 or 3")
+        guard (1...3).contains(c.solverOrder) else {
+            throw .invalidSchedulerOption(scheduler: name, option: "solver_order", value: "\(c.solverOrder)", accepted: "use 1, 2 or 3")
         }
         let table = DiscreteSigmas(schedule)
         var levels: [Double]
@@ -101,16 +101,16 @@ public struct DEISMultistep: Scheduler, @unchecked Sendable {  // history tensor
         let c = configuration, n = modelTimesteps.count
         let (alphaS, sigmaS) = DiscreteSigmas.alphaSigma(sigmas[index])
         var x0 = c.prediction.predictedX0(from: modelOutput, sample: sample, alpha: alphaS, sigma: sigmaS)
-        if c.thresholding { x0 = dynamicallyThresholded(x0, ratio: c.thresholdingRatio, maximum: c.sampleMaxValue) }
+        if c.thresholding { x0 = dynamicallyThresholded(x0, ratio: c.dynamicThresholdingRatio, maximum: c.sampleMaxValue) }
         let epsilon = Parameterization.x0.predictedNoise(from: x0, sample: sample, alpha: alphaS, sigma: sigmaS)
         outputs.append(epsilon)
-        if outputs.count > c.order { outputs.removeFirst() }
+        if outputs.count > c.solverOrder { outputs.removeFirst() }
 
         let shortRun = c.lowerOrderFinal && n < 15
-        var order = min(c.order, lowerOrderCount + 1)
+        var order = min(c.solverOrder, lowerOrderCount + 1)
         if shortRun && index == n - 1 { order = 1 }
         if shortRun && index == n - 2 { order = min(order, 2) }
-        lowerOrderCount = min(lowerOrderCount + 1, c.order)
+        lowerOrderCount = min(lowerOrderCount + 1, c.solverOrder)
 
         let (alphaT, sigmaT) = DiscreteSigmas.alphaSigma(sigmas[index + 1])
         let previous: Tensor

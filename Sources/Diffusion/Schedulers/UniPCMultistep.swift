@@ -23,7 +23,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
     /// `solver_type`: B(h) = h (`bh1`) or e^h − 1 (`bh2`, recommended for guided sampling).
     public enum SolverType: String, Sendable, Equatable { case bh1, bh2 }
     /// `final_sigmas_type`: the noise level after the last step.
-    public enum FinalSigmas: String, Sendable, Equatable {
+    public enum FinalSigma: String, Sendable, Equatable {
         /// `zero`: the last update lands on x₀ (σ = 0).
         case zero
         /// `sigma_min`: the last update lands on σ at model timestep 0.
@@ -32,13 +32,13 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
 
     public struct Configuration: Sendable, Equatable {
         /// `solver_order`: p in 1...3 (2 for guided sampling, 3 unconditional).
-        public var order = 2
+        public var solverOrder = 2
         /// `prediction_type`: `epsilon`, `sample` or `v_prediction`.
         public var prediction: Parameterization = .noise
         /// `thresholding`: dynamic thresholding of x̂₀ (data prediction only).
         public var thresholding = false
         /// `dynamic_thresholding_ratio`
-        public var thresholdingRatio = 0.995
+        public var dynamicThresholdingRatio = 0.995
         /// `sample_max_value`
         public var sampleMaxValue = 1.0
         /// `predict_x0`: the solver's m is x̂₀ (UniPC with data prediction) or ε̂.
@@ -57,7 +57,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         /// `steps_offset` (leading spacing only)
         public var stepsOffset = 0
         /// `final_sigmas_type`
-        public var finalSigmas: FinalSigmas = .zero
+        public var finalSigma: FinalSigma = .zero
 
         public init() {}
     }
@@ -77,16 +77,16 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         let c = configuration, name = "UniPCMultistepScheduler"
         let count = schedule.timestepCount
         guard steps >= 1, steps <= count else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
-        guard (1...3).contains(c.order) else {
-            throw .invalidSchedulerOption(scheduler: name, option: "solver_order", value: "\(c.order)", accepted: "use 1, 2 or 3")
+        guard (1...3).contains(c.solverOrder) else {
+            throw .invalidSchedulerOption(scheduler: name, option: "solver_order", value: "\(c.solverOrder)", accepted: "use 1, 2 or 3")
         }
-        if c.finalSigmas == .zero && (c.solverType == .bh1 || !c.predictX0) {
+        if c.finalSigma == .zero && (c.solverType == .bh1 || !c.predictX0) {
             throw .invalidSchedulerOption(
                 scheduler: name, option: "final_sigmas_type", value: "zero",
                 accepted: "with solver_type bh1 or predict_x0 = false the last update divides by σ = 0 "
                     + "(diffusers returns NaN); use sigma_min")
         }
-        if c.finalSigmas == .zero && !c.lowerOrderFinal && c.order > 1 {
+        if c.finalSigma == .zero && !c.lowerOrderFinal && c.solverOrder > 1 {
             throw .invalidSchedulerOption(
                 scheduler: name, option: "lower_order_final", value: "false",
                 accepted: "with final_sigmas_type zero and solver_order > 1 the last update is singular "
@@ -106,7 +106,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
             levels = grid.map { table.values[$0] }
             modelTimesteps = grid.map(Double.init)
         }
-        levels.append(c.finalSigmas == .zero ? 0 : table.values[0])
+        levels.append(c.finalSigma == .zero ? 0 : table.values[0])
         sigmas = levels.map { Double(Float($0)) }
         self.configuration = c
     }
@@ -116,7 +116,7 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
         let c = configuration, (alpha, sigma) = DiscreteSigmas.alphaSigma(sigmas[index])
         var x0 = c.prediction.predictedX0(from: output, sample: sample, alpha: alpha, sigma: sigma)
         if c.thresholding && c.predictX0 {
-            x0 = dynamicallyThresholded(x0, ratio: c.thresholdingRatio, maximum: c.sampleMaxValue)
+            x0 = dynamicallyThresholded(x0, ratio: c.dynamicThresholdingRatio, maximum: c.sampleMaxValue)
         }
         if c.predictX0 { return (x0, x0) }
         return (x0, c.prediction.predictedNoise(from: output, sample: sample, alpha: alpha, sigma: sigma))
@@ -178,13 +178,13 @@ public struct UniPCMultistep: Scheduler, @unchecked Sendable {  // history tenso
                        corrector: m, order: lastOrder)
         }
         outputs.append(m)
-        if outputs.count > c.order { outputs.removeFirst() }
-        let order = min(c.lowerOrderFinal ? min(c.order, modelTimesteps.count - index) : c.order, lowerOrderCount + 1)
+        if outputs.count > c.solverOrder { outputs.removeFirst() }
+        let order = min(c.lowerOrderFinal ? min(c.solverOrder, modelTimesteps.count - index) : c.solverOrder, lowerOrderCount + 1)
         lastOrder = order
         lastSample = x
         let previous = update(from: index, sample: x, m0: m, earlier: Array(outputs.dropLast().reversed()),
                               corrector: nil, order: order)
-        lowerOrderCount = min(lowerOrderCount + 1, c.order)
+        lowerOrderCount = min(lowerOrderCount + 1, c.solverOrder)
         return SchedulerStep(previous: previous, predictedX0: x0)
     }
 }
