@@ -15,7 +15,7 @@ import Tensors
 /// σ/√(σ² + 1)·v, optionally clamped (`clip_sample`). The noise levels come from `EulerSigmaGrid`.
 // `@unchecked`: the kept Euler half holds `Tensor`s, which are values (copy-on-write storage that is
 // itself Sendable) but are not declared Sendable.
-public struct HeunDiscrete: Scheduler, @unchecked Sendable {
+public struct HeunDiscrete: Scheduler {
     public typealias SigmaSpacing = EulerDiscrete.SigmaSpacing
 
     public struct Configuration: Sendable, Equatable {
