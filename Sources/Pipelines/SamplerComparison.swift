@@ -1,3 +1,4 @@
+import Datasets
 import Diffusion
 import Foundation
 import Tensors
@@ -71,5 +72,13 @@ extension SamplingPipeline {
         let sample = scheduler.sample(from: noise, using: &rng, predictNoise: timed).sample
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return TimedSample(sample: sample, evaluations: scheduler.evaluationCount, seconds: seconds, networkSeconds: networkSeconds)
+    }
+}
+
+extension SamplerComparison {
+    /// The samples of several samplers from the same x_T as one labelled figure, a row each.
+    public static func figure(_ rows: [(label: String, samples: Tensor)], scale: Int = 2) throws(PipelineError) -> RasterImage {
+        let tiles = rows.map { row in (0..<row.samples.shape[0]).map { row.samples.sliced(alongAxis: 0, $0..<($0 + 1)) } }
+        return try FigureGrid.image(tiles, rowLabels: rows.map { [$0.label] }, columnHeaders: [], scale: scale)
     }
 }

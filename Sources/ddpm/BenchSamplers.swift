@@ -60,15 +60,12 @@ struct BenchSamplers: ParsableCommand {
         try ImageWriter.writePNG(plot.image(width: 760, height: 460), to: out.appendingPathComponent("samplers.png"))
 
         // The grid: Algorithm 2 at T steps, then each solver at the grid's step counts.
-        var rows = [try comparison.pipeline.sample(from: noise, sampler: .ddpm(steps: nil), seed: 0).sample]
-        var labels = ["ddpm \(pipeline.diffusion.schedule.timestepCount)"]
+        var rows = [(label: "ddpm \(pipeline.diffusion.schedule.timestepCount)",
+                     samples: try comparison.pipeline.sample(from: noise, sampler: .ddpm(steps: nil), seed: 0).sample)]
         for n in try stepList(gridSteps) {
-            for kind in Self.solvers {
-                rows.append(try comparison.measure(Sampler(kind, steps: n)).sample)
-                labels.append("\(kind.rawValue) \(n)")
-            }
+            for kind in Self.solvers { rows.append(("\(kind.rawValue) \(n)", try comparison.measure(Sampler(kind, steps: n)).sample)) }
         }
-        try ImageWriter.writeGrid(Tensor.concatenated(rows, alongAxis: 0), to: out.appendingPathComponent("grid.png"), columns: count)
-        print("wrote \(out.path)/samplers.csv, samplers.png, grid.png (rows: \(labels.joined(separator: "; ")))")
+        try ImageWriter.writePNG(SamplerComparison.figure(rows), to: out.appendingPathComponent("grid.png"))
+        print("wrote \(out.path)/samplers.csv, samplers.png, grid.png (\(rows.count) labelled rows)")
     }
 }
