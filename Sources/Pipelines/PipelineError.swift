@@ -1,3 +1,4 @@
+import Diffusion
 import NN
 
 /// What can go wrong loading, saving or running a pipeline, with where and how to fix it.
@@ -15,6 +16,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     case unknownSchedulerClass(String, known: [String])
     /// A sampling option given to a solver that does not take it.
     case inapplicableSamplerOption(option: String, sampler: String, takenBy: [String])
+    /// A schedule or sampler the diffusion mathematics refuses.
+    case diffusion(DiffusionError)
     /// A scheduler configuration that contradicts the model's own (`key`: the model's vs the given value).
     case schedulerMismatch(key: String, model: String, given: String)
 
@@ -33,6 +36,7 @@ public enum PipelineError: Error, CustomStringConvertible {
             "Unknown scheduler class '\(name)'. Supported: \(known.joined(separator: ", "))."
         case let .inapplicableSamplerOption(option, sampler, takenBy):
             "\(option) does not apply to the \(sampler) sampler; it is taken by \(takenBy.joined(separator: ", "))."
+        case let .diffusion(e): e.description
         case let .schedulerMismatch(key, model, given):
             "The scheduler configuration disagrees with the model: \(key) is \(model) for the model but \(given) in the given configuration. Use a configuration made for this model."
         }

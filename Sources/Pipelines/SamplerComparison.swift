@@ -1,11 +1,13 @@
+import Datasets
 import Diffusion
 import Foundation
 import Tensors
 
 /// Quality against cost of the samplers on one model (issue 10's study): every sampler runs from
 /// the same x_T, and its x₀ is compared with a converged solution of the probability-flow ODE
-/// from that x_T (a third-order solver at many steps). All samplers use trailing spacing here, so
-/// each starts at the last training timestep and solves the same ODE.
+/// from that x_T (a third-order solver at many steps). All samplers use trailing spacing and no
+/// clipping of x̂₀ here (the model's `clip_sample` would make DDIM and Heun converge to another
+/// answer), so each starts at the last training timestep and solves the same ODE.
 public struct SamplerComparison {
     public struct Row: Sendable {
         public let sampler: Sampler
@@ -23,11 +25,14 @@ public struct SamplerComparison {
 
     /// The reference: DPM-Solver++ of order 3 with `referenceSteps` trailing steps.
     public init(pipeline: SamplingPipeline, noise: Tensor, referenceSteps: Int = 1000) throws(PipelineError) {
-        var pipeline = pipeline
-        pipeline.spacing = .trailing
-        self.pipeline = pipeline
+        var configuration = pipeline.configuration
+        configuration.clipSample = false
+        configuration.options["clip_sample"] = .bool(false)
+        var unclipped = try SamplingPipeline(unet: pipeline.unet, configuration: configuration)
+        unclipped.spacing = .trailing
+        self.pipeline = unclipped
         self.noise = noise
-        reference = try pipeline.sample(from: noise, sampler: Sampler(.dpmSolverPlusPlus, steps: referenceSteps, order: 3), seed: 0).sample
+        reference = try unclipped.sample(from: noise, sampler: Sampler(.dpmSolverPlusPlus, steps: referenceSteps, order: 3), seed: 0).sample
     }
 
     /// One sampler's x₀, its distance to the reference and its timing.
@@ -67,5 +72,13 @@ extension SamplingPipeline {
         let sample = scheduler.sample(from: noise, using: &rng, predictNoise: timed).sample
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return TimedSample(sample: sample, evaluations: scheduler.evaluationCount, seconds: seconds, networkSeconds: networkSeconds)
+    }
+}
+
+extension SamplerComparison {
+    /// The samples of several samplers from the same x_T as one labelled figure, a row each.
+    public static func figure(_ rows: [(label: String, samples: Tensor)], scale: Int = 2) throws(PipelineError) -> RasterImage {
+        let tiles = rows.map { row in (0..<row.samples.shape[0]).map { row.samples.sliced(alongAxis: 0, $0..<($0 + 1)) } }
+        return try FigureGrid.image(tiles, rowLabels: rows.map { [$0.label] }, columnHeaders: [], scale: scale)
     }
 }

@@ -9,7 +9,7 @@ extension SamplingPipeline {
         case .euler:
             var c = EulerDiscrete.Configuration()
             c.prediction = prediction
-            c.spacing = try reader.spacing(default: .linspace)
+            c.timestepSpacing = try reader.spacing(default: .linspace)
             c.stepsOffset = try reader.int("steps_offset", 0)
             c.sigmaSpacing = try reader.sigmaSpacing(karras: karras)
             c.interpolation = try reader.choice("interpolation_type", ["linear": .linear, "log_linear": .logLinear], .linear)
@@ -21,7 +21,7 @@ extension SamplingPipeline {
         case .eulerAncestral:
             var c = EulerAncestralDiscrete.Configuration()
             c.prediction = prediction
-            c.spacing = try reader.spacing(default: .linspace)
+            c.timestepSpacing = try reader.spacing(default: .linspace)
             c.stepsOffset = try reader.int("steps_offset", 0)
             guard try reader.sigmaSpacing(karras: karras) == .timesteps else {
                 throw PipelineError.invalidSchedulerOption(className: reader.className, key: "use_karras_sigmas", value: "true",
@@ -31,7 +31,7 @@ extension SamplingPipeline {
         case .heun:
             var c = HeunDiscrete.Configuration()
             c.prediction = prediction
-            c.spacing = try reader.spacing(default: .linspace)
+            c.timestepSpacing = try reader.spacing(default: .linspace)
             c.stepsOffset = try reader.int("steps_offset", 0)
             c.sigmaSpacing = try reader.sigmaSpacing(karras: karras)
             c.clipSample = try reader.bool("clip_sample", false)
@@ -74,8 +74,48 @@ extension SamplingPipeline {
             c.lambdaMinClipped = try reader.double("lambda_min_clipped", -.infinity, allowingInfinity: true)
             try reader.refuseUnbuiltSigmaOptions()
             return try DPMSolverSinglestep(schedule: schedule, steps: steps, configuration: c)
-        default:
-            throw PipelineError.unsupported("sampler \(kind.rawValue) (not built yet)")
+        case .unipc:
+            var c = UniPCMultistep.Configuration()
+            c.prediction = prediction
+            c.solverOrder = try order ?? reader.int("solver_order", 2)
+            (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
+            c.predictX0 = try reader.bool("predict_x0", true)
+            c.solverType = try reader.choice("solver_type", ["bh1": .bh1, "bh2": .bh2, "midpoint": .bh2, "heun": .bh2, "logrho": .bh2], .bh2)
+            c.lowerOrderFinal = try reader.bool("lower_order_final", true)
+            c.disableCorrector = try reader.ints("disable_corrector", [])
+            c.useKarrasSigmas = try karras ?? reader.bool("use_karras_sigmas", false)
+            c.timestepSpacing = try reader.spacing(default: .linspace)
+            c.stepsOffset = try reader.int("steps_offset", 0)
+            c.finalSigma = try reader.choice("final_sigmas_type", ["zero": .zero, "sigma_min": .sigmaMin], .zero)
+            if reader.options["solver_p"].map({ $0 != .null }) ?? false {
+                throw PipelineError.invalidSchedulerOption(className: reader.className, key: "solver_p", value: "a scheduler",
+                                                           accepted: "only null is supported")
+            }
+            try reader.refuseUnbuiltSigmaOptions()
+            return try UniPCMultistep(schedule: schedule, steps: steps, configuration: c)
+        case .deis:
+            var c = DEISMultistep.Configuration()
+            c.prediction = prediction
+            c.solverOrder = try order ?? reader.int("solver_order", 2)
+            (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
+            _ = try reader.choice("algorithm_type", ["deis": 0, "dpmsolver": 0, "dpmsolver++": 0], 0)      // all mean tAB-DEIS
+            _ = try reader.choice("solver_type", ["logrho": 0, "midpoint": 0, "heun": 0, "bh1": 0, "bh2": 0], 0)
+            c.lowerOrderFinal = try reader.bool("lower_order_final", true)
+            c.useKarrasSigmas = try karras ?? reader.bool("use_karras_sigmas", false)
+            c.timestepSpacing = try reader.spacing(default: .linspace)
+            c.stepsOffset = try reader.int("steps_offset", 0)
+            try reader.refuseUnbuiltSigmaOptions()
+            return try DEISMultistep(schedule: schedule, steps: steps, configuration: c)
+        case .pndm:
+            var c = PNDM.Configuration()
+            c.prediction = prediction
+            c.skipPRKSteps = try reader.bool("skip_prk_steps", false)
+            c.setAlphaToOne = try reader.bool("set_alpha_to_one", false)
+            c.timestepSpacing = try reader.spacing(default: .leading)
+            c.stepsOffset = try reader.int("steps_offset", 0)
+            return try PNDM(schedule: schedule, steps: steps, configuration: c)
+        case .ddpm, .ddim:
+            preconditionFailure("[SchedulerFactory] \(kind.rawValue) is built by scheduler(for:)")
         }
     }
 }

@@ -15,17 +15,17 @@ extension SamplingPipeline {
         var options = configuration.options
         if let spacing { options["timestep_spacing"] = .string(spacing.rawValue) }
         let reader = ConfigReader(options: options, className: sampler.kind.className)
-        let spacing = try reader.choice("timestep_spacing", ["leading": TimestepSpacing.leading, "linspace": .linspace, "trailing": .trailing],
-                                        sampler.kind == .ddpm || sampler.kind == .ddim ? .leading : .linspace)
         do {
             switch sampler.kind {
             case .ddpm:
+                let spacing = try reader.spacing(default: .leading)
                 // All T steps of Algorithm 2, or the chain respaced to `steps` (Nichol & Dhariwal §4).
                 guard steps != T else { return AncestralSampler(diffusion, startingAt: t) }
                 var visited = try spacing.timesteps(steps: steps, timestepCount: T)
                 if let t { visited = [t] + visited.filter { $0 < t } }
                 return AncestralSampler(try diffusion.respaced(timesteps: visited))
             case .ddim:
+                let spacing = try reader.spacing(default: .leading)
                 let ddim = try DDIM(diffusion, steps: steps, spacing: spacing, eta: sampler.eta ?? 0, setAlphaToOne: setAlphaToOne,
                                     recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
                 return try t.map { t throws(DiffusionError) in try ddim.startingAt(t) } ?? ddim
@@ -35,7 +35,7 @@ extension SamplingPipeline {
                 }
                 return try solver(sampler.kind, steps: steps, order: sampler.order, karras: sampler.karras, reader: reader)
             }
-        } catch let e as DiffusionError { throw .invalid(e.description) }
+        } catch let e as DiffusionError { throw .diffusion(e) }
         catch let e as PipelineError { throw e }
         catch { throw .invalid("\(error)") }
     }

@@ -105,12 +105,19 @@ struct Sample: ParsableCommand {
         try ImageWriter.writeAtomically(ImageWriter.gifData(rasters, delay: 30), to: out.appendingPathComponent("process.gif"))
     }
 
+    /// x_T from a safetensors file: its tensor 'samples' or 'noise', or its only tensor; refused when
+    /// any value is NaN or infinite (the whole run would be NaN).
     private func readNoise(_ path: String) throws -> Tensor {
         let file = try SafeTensorsFile.read(contentsOf: URL(fileURLWithPath: path))
-        if let t = file.tensors["samples"] ?? file.tensors["noise"] { return t }
-        guard file.tensors.count == 1, let only = file.tensors.values.first else {
+        let named = ["samples", "noise"].first { file.tensors[$0] != nil } ?? (file.tensors.count == 1 ? file.tensors.keys.first : nil)
+        guard let name = named, let noise = file.tensors[name] else {
             throw ValidationError("\(path): expected a tensor named 'noise' or 'samples' (or a single tensor); found \(file.tensors.keys.sorted()).")
         }
-        return only
+        let scalars = noise.scalars
+        if let first = scalars.firstIndex(where: { !$0.isFinite }) {
+            let count = scalars.lazy.filter { !$0.isFinite }.count
+            throw ValidationError("\(path): tensor '\(name)' has \(count) NaN or infinite values (the first at flat index \(first)); x_T must be finite standard-normal noise.")
+        }
+        return noise
     }
 }

@@ -97,13 +97,13 @@ struct EulerTests {
     typealias Euler = EulerDiscrete
     static let eulerCases: [(String, Euler.Configuration)] = [
         ("euler.linspace.epsilon", .init()),
-        ("euler.leading.offset1.epsilon", .init(spacing: .leading, stepsOffset: 1)),
-        ("euler.trailing.v", .init(prediction: .velocity, spacing: .trailing)),
+        ("euler.leading.offset1.epsilon", .init(timestepSpacing: .leading, stepsOffset: 1)),
+        ("euler.trailing.v", .init(prediction: .velocity, timestepSpacing: .trailing)),
         ("euler.karras.epsilon", .init(sigmaSpacing: .karras)),
         ("euler.karras.minmax.sample", .init(prediction: .x0, sigmaSpacing: .karras, sigmaMinimum: 0.1, sigmaMaximum: 80)),
-        ("euler.exponential.epsilon", .init(spacing: .leading, sigmaSpacing: .exponential)),
+        ("euler.exponential.epsilon", .init(timestepSpacing: .leading, sigmaSpacing: .exponential)),
         ("euler.loglinear.epsilon", .init(interpolation: .logLinear)),
-        ("euler.sigmamin.leading.sample", .init(prediction: .x0, spacing: .leading, finalSigma: .sigmaMinimum)),
+        ("euler.sigmamin.leading.sample", .init(prediction: .x0, timestepSpacing: .leading, finalSigma: .sigmaMinimum)),
         ("euler.continuous.v", .init(prediction: .velocity, timestepType: .continuous)),
         ("euler.churn", .init(churn: 2, churnMinimumSigma: 0.5, churnMaximumSigma: 40, churnNoise: 1.003)),
         ("euler.karras.churn.v", .init(prediction: .velocity, sigmaSpacing: .karras, churn: 30)),
@@ -132,7 +132,7 @@ struct EulerTests {
             for spacing in TimestepSpacing.allCases {
                 for (name, sigmaSpacing) in [("interp", Euler.SigmaSpacing.timesteps), ("karras", .karras), ("exponential", .exponential)] {
                     let key = "grid.euler.\(spacing.rawValue).\(name).\(n)"
-                    let configuration = Euler.Configuration(spacing: spacing, sigmaSpacing: sigmaSpacing)
+                    let configuration = Euler.Configuration(timestepSpacing: spacing, sigmaSpacing: sigmaSpacing)
                     let euler = try Euler(schedule: EulerFixtures.schedule, steps: n, configuration: configuration)
                     let tolerance = sigmaSpacing == .timesteps ? 0 : EulerFixtures.fractionalTimestepTolerance
                     #expect(EulerFixtures.relative(euler.modelTimesteps, EulerFixtures.values(key + ".timesteps")) <= tolerance, "\(key)")
@@ -215,8 +215,8 @@ struct EulerTests {
     typealias Ancestral = EulerAncestralDiscrete
     static let ancestralCases: [(String, Ancestral.Configuration)] = [
         ("ancestral.linspace.epsilon", .init()),
-        ("ancestral.leading.offset1.v", .init(prediction: .velocity, spacing: .leading, stepsOffset: 1)),
-        ("ancestral.trailing.epsilon", .init(spacing: .trailing)),
+        ("ancestral.leading.offset1.v", .init(prediction: .velocity, timestepSpacing: .leading, stepsOffset: 1)),
+        ("ancestral.trailing.epsilon", .init(timestepSpacing: .trailing)),
     ]
 
     @Test("EulerAncestralDiscreteScheduler teacher-forced against diffusers, with diffusers' noise",
@@ -238,7 +238,7 @@ struct EulerTests {
           arguments: [(TimestepSpacing.linspace, 20), (.trailing, 50), (.leading, 50), (.linspace, 1000)])
     func ancestralStatistics(_ spacing: TimestepSpacing, steps: Int) throws {
         let (mu, s) = (0.3, 0.5), count = 4096.0
-        let ancestral = try Ancestral(schedule: paperSchedule, steps: steps, configuration: .init(spacing: spacing))
+        let ancestral = try Ancestral(schedule: paperSchedule, steps: steps, configuration: .init(timestepSpacing: spacing))
         var (m, v) = (-mu, ancestral.initNoiseSigma * ancestral.initNoiseSigma)
         for i in ancestral.modelTimesteps.indices {
             let (from, to) = (ancestral.sigmas[i], ancestral.sigmas[i + 1])

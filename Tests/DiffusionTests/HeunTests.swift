@@ -10,8 +10,8 @@ struct HeunTests {
         ("heun.linspace.epsilon", .init()),
         ("heun.karras.v", .init(prediction: .velocity, sigmaSpacing: .karras)),
         ("heun.exponential.sample.clip", .init(prediction: .x0, sigmaSpacing: .exponential, clipSample: true, clipSampleRange: 0.6)),
-        ("heun.leading.offset1.epsilon", .init(spacing: .leading, stepsOffset: 1)),
-        ("heun.trailing.epsilon.clip", .init(spacing: .trailing, clipSample: true)),
+        ("heun.leading.offset1.epsilon", .init(timestepSpacing: .leading, stepsOffset: 1)),
+        ("heun.trailing.epsilon.clip", .init(timestepSpacing: .trailing, clipSample: true)),
     ]
 
     @Test("HeunDiscreteScheduler teacher-forced against diffusers, every option (6 steps, 11 evaluations)",
@@ -32,7 +32,7 @@ struct HeunTests {
                 for (name, sigmaSpacing) in [("interp", Heun.SigmaSpacing.timesteps), ("karras", .karras), ("exponential", .exponential)] {
                     let key = "grid.heun.\(spacing.rawValue).\(name).\(n)"
                     let heun = try Heun(schedule: EulerFixtures.schedule, steps: n,
-                                        configuration: .init(spacing: spacing, sigmaSpacing: sigmaSpacing))
+                                        configuration: .init(timestepSpacing: spacing, sigmaSpacing: sigmaSpacing))
                     #expect(heun.evaluationCount == 2 * n - 1)
                     let tolerance = sigmaSpacing == .timesteps ? 0 : EulerFixtures.fractionalTimestepTolerance
                     #expect(EulerFixtures.relative(heun.modelTimesteps, EulerFixtures.values(key + ".timesteps")) <= tolerance, "\(key)")

@@ -4,6 +4,7 @@ import Diffusion
 import Models
 import Pipelines
 import SafeTensors
+import Tensors
 import Testing
 
 /// Runs the built `ddpm` binary (see `CommandLineTool`) and returns its exit status and output.
@@ -40,6 +41,24 @@ struct CommandLineTests {
         let (status, output) = try runDDPM(c.arguments)
         #expect(status != 0)
         #expect(output.contains(c.expected), "output was: \(output)")
+    }
+
+    @Test("x_T with a NaN is refused naming the file and the tensor; an output path under a file is a clear error")
+    func badInitialNoiseAndOutput() throws {
+        let directory = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var values = [Float](repeating: 0.5, count: 32 * 32)
+        values[7] = .nan
+        let noise = directory.appendingPathComponent("xT.safetensors")
+        try SafeTensorsFile(tensors: ["noise": Tensor(shape: [1, 1, 32, 32], scalars: values)]).write(to: noise)
+        let (status, output) = try runDDPM(["sample", "--initial-noise", noise.path, "--output", directory.appendingPathComponent("out").path])
+        #expect(status != 0)
+        #expect(output.contains("\(noise.path): tensor 'noise' has 1 NaN or infinite values (the first at flat index 7); x_T must be finite standard-normal noise."), "\(output)")
+        let blocker = directory.appendingPathComponent("a-file")
+        try Data([1]).write(to: blocker)
+        let (status2, output2) = try runDDPM(["sample", "--steps", "1", "--num-samples", "1", "--output", blocker.appendingPathComponent("out").path])
+        #expect(status2 != 0)
+        #expect(output2.contains("\(blocker.path)/out: cannot create the output directory"), "\(output2)")
     }
 
     @Test("a run directory with checkpoints is not overwritten without --resume")

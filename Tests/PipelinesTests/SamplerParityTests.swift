@@ -20,6 +20,10 @@ struct SamplerParityTests {
 
     static let cases: [Case] = [
         Case(fixture: "ddim", sampler: Sampler(.ddim)),
+        Case(fixture: "pndm", sampler: Sampler(.pndm)),
+        Case(fixture: "plms", sampler: Sampler(.pndm), options: ["skip_prk_steps": .bool(true)]),
+        Case(fixture: "deis", sampler: Sampler(.deis)),
+        Case(fixture: "unipc", sampler: Sampler(.unipc)),
         Case(fixture: "dpm-solver++", sampler: Sampler(.dpmSolverPlusPlus)),
         Case(fixture: "dpm-solver++-3m", sampler: Sampler(.dpmSolverPlusPlus, order: 3)),
         Case(fixture: "dpm-solver++-karras-trailing", sampler: Sampler(.dpmSolverPlusPlus, karras: true),

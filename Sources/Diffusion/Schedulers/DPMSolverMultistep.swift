@@ -93,8 +93,7 @@ public struct DPMSolverMultistep: Scheduler {
     /// σ (variance-exploding) of each evaluation and, last, the final σ: diffusers' `scheduler.sigmas`.
     public let sigmas: [Double]
     /// Converted outputs (x̂₀ for ++, ε̂ otherwise) of the previous evaluations, newest last.
-    /// `nonisolated(unsafe)`: Tensor is not Sendable, but this array is a value and never shared.
-    nonisolated(unsafe) private var history: [Tensor] = []
+    private var history: [Tensor] = []
     private var lowerOrderCount = 0
 
     static let name = "DPMSolverMultistepScheduler"

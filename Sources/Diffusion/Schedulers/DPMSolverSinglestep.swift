@@ -59,10 +59,9 @@ public struct DPMSolverSinglestep: Scheduler {
     /// The order of each evaluation: diffusers' `order_list`.
     public let orders: [Int]
     /// Converted outputs (x̂₀ for ++, ε̂ otherwise) of the previous evaluations, newest last.
-    /// `nonisolated(unsafe)`: Tensor is not Sendable, but these are values and never shared.
-    nonisolated(unsafe) private var history: [Tensor] = []
+    private var history: [Tensor] = []
     /// The sample at the start of the current group.
-    nonisolated(unsafe) private var groupStart: Tensor? = nil
+    private var groupStart: Tensor? = nil
 
     static let name = "DPMSolverSinglestepScheduler"
 

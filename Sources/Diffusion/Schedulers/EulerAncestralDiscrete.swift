@@ -18,13 +18,13 @@ public struct EulerAncestralDiscrete: Scheduler {
         /// `prediction_type` (epsilon or v_prediction)
         public var prediction: Parameterization = .noise
         /// `timestep_spacing`
-        public var spacing: TimestepSpacing = .linspace
+        public var timestepSpacing: TimestepSpacing = .linspace
         /// `steps_offset` (added to the leading grid only)
         public var stepsOffset: Int = 0
 
-        public init(prediction: Parameterization = .noise, spacing: TimestepSpacing = .linspace, stepsOffset: Int = 0) {
+        public init(prediction: Parameterization = .noise, timestepSpacing: TimestepSpacing = .linspace, stepsOffset: Int = 0) {
             self.prediction = prediction
-            self.spacing = spacing
+            self.timestepSpacing = timestepSpacing
             self.stepsOffset = stepsOffset
         }
     }
@@ -43,12 +43,12 @@ public struct EulerAncestralDiscrete: Scheduler {
             throw .invalidSchedulerOption(scheduler: name, option: "prediction_type", value: "sample",
                                           accepted: "use epsilon or v_prediction (diffusers does not implement sample)")
         }
-        let grid = EulerSigmaGrid.make(DiscreteSigmas(schedule), spacing: c.spacing, steps: steps,
+        let grid = EulerSigmaGrid.make(DiscreteSigmas(schedule), spacing: c.timestepSpacing, steps: steps,
                                        stepsOffset: c.stepsOffset, sigmaSpacing: .timesteps)
         self.configuration = c
         sigmas = grid.sigmas + [0]
         modelTimesteps = grid.timesteps
-        initNoiseSigma = eulerInitNoiseSigma(sigmas, spacing: c.spacing)
+        initNoiseSigma = eulerInitNoiseSigma(sigmas, spacing: c.timestepSpacing)
     }
 
     public func scaleModelInput(_ sample: Tensor, index: Int) -> Tensor {

@@ -55,7 +55,7 @@ public struct EulerDiscrete: Scheduler {
         /// `prediction_type`
         public var prediction: Parameterization = .noise
         /// `timestep_spacing`
-        public var spacing: TimestepSpacing = .linspace
+        public var timestepSpacing: TimestepSpacing = .linspace
         /// `steps_offset` (added to the leading grid only, as in diffusers)
         public var stepsOffset: Int = 0
         /// `interpolation_type`
@@ -79,13 +79,13 @@ public struct EulerDiscrete: Scheduler {
         /// S_noise: `step(s_noise=)`
         public var churnNoise: Double = 1
 
-        public init(prediction: Parameterization = .noise, spacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
+        public init(prediction: Parameterization = .noise, timestepSpacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
                     interpolation: Interpolation = .linear, sigmaSpacing: SigmaSpacing = .timesteps,
                     sigmaMinimum: Double? = nil, sigmaMaximum: Double? = nil, timestepType: TimestepType = .discrete,
                     finalSigma: FinalSigma = .zero, churn: Double = 0, churnMinimumSigma: Double = 0,
                     churnMaximumSigma: Double = .infinity, churnNoise: Double = 1) {
             self.prediction = prediction
-            self.spacing = spacing
+            self.timestepSpacing = timestepSpacing
             self.stepsOffset = stepsOffset
             self.interpolation = interpolation
             self.sigmaSpacing = sigmaSpacing
@@ -121,7 +121,7 @@ public struct EulerDiscrete: Scheduler {
                                           value: "\(c.churn), \(c.churnNoise)", accepted: "both must be ≥ 0")
         }
         let trained = DiscreteSigmas(schedule)
-        let grid = EulerSigmaGrid.make(trained, spacing: c.spacing, steps: steps, stepsOffset: c.stepsOffset,
+        let grid = EulerSigmaGrid.make(trained, spacing: c.timestepSpacing, steps: steps, stepsOffset: c.stepsOffset,
                                        sigmaSpacing: c.sigmaSpacing, logLinear: c.interpolation == .logLinear,
                                        sigmaMinimum: c.sigmaMinimum, sigmaMaximum: c.sigmaMaximum)
         let last = c.finalSigma == .zero ? 0 : EulerSigmaGrid.float32(trained.values[0])
@@ -132,7 +132,7 @@ public struct EulerDiscrete: Scheduler {
         } else {
             modelTimesteps = grid.timesteps
         }
-        initNoiseSigma = eulerInitNoiseSigma(sigmas, spacing: c.spacing)
+        initNoiseSigma = eulerInitNoiseSigma(sigmas, spacing: c.timestepSpacing)
     }
 
     public func scaleModelInput(_ sample: Tensor, index: Int) -> Tensor {

@@ -15,14 +15,14 @@ import Tensors
 /// σ/√(σ² + 1)·v, optionally clamped (`clip_sample`). The noise levels come from `EulerSigmaGrid`.
 // `@unchecked`: the kept Euler half holds `Tensor`s, which are values (copy-on-write storage that is
 // itself Sendable) but are not declared Sendable.
-public struct HeunDiscrete: Scheduler, @unchecked Sendable {
+public struct HeunDiscrete: Scheduler {
     public typealias SigmaSpacing = EulerDiscrete.SigmaSpacing
 
     public struct Configuration: Sendable, Equatable {
         /// `prediction_type`
         public var prediction: Parameterization = .noise
         /// `timestep_spacing`
-        public var spacing: TimestepSpacing = .linspace
+        public var timestepSpacing: TimestepSpacing = .linspace
         /// `steps_offset` (added to the leading grid only)
         public var stepsOffset: Int = 0
         /// `use_karras_sigmas` / `use_exponential_sigmas` (`use_beta_sigmas` is not supported)
@@ -32,10 +32,10 @@ public struct HeunDiscrete: Scheduler, @unchecked Sendable {
         /// `clip_sample_range`
         public var clipSampleRange: Double = 1
 
-        public init(prediction: Parameterization = .noise, spacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
+        public init(prediction: Parameterization = .noise, timestepSpacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
                     sigmaSpacing: SigmaSpacing = .timesteps, clipSample: Bool = false, clipSampleRange: Double = 1) {
             self.prediction = prediction
-            self.spacing = spacing
+            self.timestepSpacing = timestepSpacing
             self.stepsOffset = stepsOffset
             self.sigmaSpacing = sigmaSpacing
             self.clipSample = clipSample
@@ -59,12 +59,12 @@ public struct HeunDiscrete: Scheduler, @unchecked Sendable {
             throw .invalidSchedulerOption(scheduler: name, option: "clip_sample_range", value: "\(c.clipSampleRange)",
                                           accepted: "use a range > 0")
         }
-        let grid = EulerSigmaGrid.make(DiscreteSigmas(schedule), spacing: c.spacing, steps: steps,
+        let grid = EulerSigmaGrid.make(DiscreteSigmas(schedule), spacing: c.timestepSpacing, steps: steps,
                                        stepsOffset: c.stepsOffset, sigmaSpacing: c.sigmaSpacing)
         self.configuration = c
         sigmas = [grid.sigmas[0]] + grid.sigmas.dropFirst().flatMap { [$0, $0] } + [0]
         modelTimesteps = [grid.timesteps[0]] + grid.timesteps.dropFirst().flatMap { [$0, $0] }
-        initNoiseSigma = eulerInitNoiseSigma(sigmas, spacing: c.spacing)
+        initNoiseSigma = eulerInitNoiseSigma(sigmas, spacing: c.timestepSpacing)
     }
 
     /// Whether evaluation `index` is the correction of a Heun step (odd), not an Euler step.

@@ -5,10 +5,11 @@ import Tensors
 /// x_T, the network's input at each evaluation and one update per evaluation. The network stays
 /// outside (diffusers' design), so each solver is tested on stored model outputs; a solver's
 /// history (multistep buffers) lives in the value, so a copy restarts nothing and shares nothing.
+/// Not `Sendable`: solvers hold tensors between steps, and a sampling run stays on one thread.
 ///
 /// Conformers: `AncestralSampler` (Algorithm 2, respaced), `DDIM`, and one file per solver in this
 /// folder, each numerically equal to the diffusers class it names.
-public protocol Scheduler: Sendable {
+public protocol Scheduler {
     /// The model timestep of each network evaluation, in order: diffusers' `scheduler.timesteps`
     /// (0-based, in `0..<T`; fractional for schedulers that interpolate σ, e.g. Euler with linspace).
     var modelTimesteps: [Double] { get }
