@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import ZIPFoundation
 
@@ -40,21 +41,17 @@ public enum NumPyArchive {
 
     /// Writes `arrays` as `<key>.npy` entries, uncompressed like `numpy.savez`; replaces any file at `url`.
     public static func write(_ arrays: [String: NumPyArray], to url: URL) throws(MetricsError) {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try? FileManager.default.removeItem(at: temporary)
         do {
-            let archive = try Archive(url: temporary, accessMode: .create)
-            for key in arrays.keys.sorted() {
-                let data = encode(arrays[key]!)
-                try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(data.count)) { position, size in
-                    data.subdata(in: Int(position)..<Int(position) + size)
+            try AtomicFile.produce(url) { temporary in
+                let archive = try Archive(url: temporary, accessMode: .create)
+                for key in arrays.keys.sorted() {
+                    let data = encode(arrays[key]!)
+                    try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(data.count)) { position, size in
+                        data.subdata(in: Int(position)..<Int(position) + size)
+                    }
                 }
             }
-            if rename(temporary.path, url.path) != 0 { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw .cannotWrite(path: url.path, reason: "\(error)")
-        }
+        } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
     }
 
     // MARK: - .npy

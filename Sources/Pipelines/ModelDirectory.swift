@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Models
 import NN
@@ -110,12 +111,7 @@ public enum ModelDirectory {
     }
 }
 
-/// Writes `data` to a temporary file beside `url`, then renames it over `url`.
-func atomicWrite(_ data: Data, to url: URL) throws {
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    try data.write(to: temporary)
-    guard rename(temporary.path, url.path) == 0 else {
-        try? FileManager.default.removeItem(at: temporary)
-        throw PipelineError.cannotWrite(path: url.path, reason: String(cString: strerror(errno)))
-    }
+/// Writes `data` atomically (temporary file, fsync, rename; see `AtomicFile`).
+func atomicWrite(_ data: Data, to url: URL) throws(PipelineError) {
+    do { try AtomicFile.write(data, to: url) } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
 }
