@@ -99,7 +99,8 @@ public struct SafeTensorsFile {
                     : "data_offsets [\(e.begin), \(e.end)] leave bytes \(covered)..<\(e.begin) unused (tensors must be contiguous)")
             }
             guard e.end <= dataLength else {
-                throw .badOffsets(path: path, key: e.key, reason: "data ends at byte \(dataStart + e.end) but the file has \(data.count)")
+                let end = e.end.addingReportingOverflow(dataStart)  // e.end comes from the file: up to 2^63 - 1
+                throw .badOffsets(path: path, key: e.key, reason: "data ends at byte \(end.overflow ? "beyond 2^63" : String(end.partialValue)) but the file has \(data.count)")
             }
             covered = e.end
         }
