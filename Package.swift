@@ -83,7 +83,7 @@ let package = Package(
             name: "DiffusionTests", dependencies: ["Diffusion", "Tensors", "SafeTensors"],
             resources: [.copy("Fixtures")], swiftSettings: avx2),
         .testTarget(
-            name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors"],
+            name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors", "ZIPFoundation"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors"],
                     resources: [.copy("Fixtures")]),

@@ -201,5 +201,6 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
 
 public struct UNetConfigurationError: Error, Equatable, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { "Unsupported U-Net configuration: \(message)." }
 }
