@@ -35,7 +35,7 @@ struct ConfigurationValidationTests {
         ("no levels", { c in c.blockOutChannels = []; c.downBlockTypes = []; c.upBlockTypes = [] }, "block_out_channels has 0 entries; 1 to 8 resolution levels are supported"),
         ("in_channels 0", { $0.inChannels = 0 }, "in_channels 0 and out_channels 3 must each be 1 to 64"),
         ("in_channels huge", { $0.inChannels = 1 << 40 }, "in_channels 1099511627776 and out_channels 3 must each be 1 to 64"),
-        ("too many parameters", { $0.blockOutChannels = [8192, 8192] }, "the configuration implies about 2701131776 parameters, more than the supported 2000000000; reduce block_out_channels or layers_per_block"),
+        ("too many parameters", { $0.blockOutChannels = [8192, 8192] }, "the configuration implies about 15569256448 parameters, more than the supported 2000000000; reduce block_out_channels or layers_per_block"),
         ("odd first channels", { c in c.blockOutChannels = [9, 18]; c.normNumGroups = 1 }, "block_out_channels[0] is 9; the sinusoidal time embedding needs an even number of channels"),
         ("freq_shift = half", { $0.freqShift = 16 }, "freq_shift is 16; it must be in 0..<16 (half of block_out_channels[0]); diffusers models use 0 or 1"),
         ("downsample_padding 5", { $0.downsamplePadding = 5 }, "downsample_padding is 5; use 1 (diffusers) or 0 (TensorFlow 'SAME')"),
