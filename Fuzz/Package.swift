@@ -8,7 +8,8 @@ import PackageDescription
 let targets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzSafeTensors", [.product(name: "SafeTensors", package: "swift-ddpm")]),
     ("FuzzTorchCheckpoint", [.product(name: "TorchCheckpoint", package: "swift-ddpm")]),
-    ("FuzzConfig", [.product(name: "Pipelines", package: "swift-ddpm"), .product(name: "Models", package: "swift-ddpm")]),
+    ("FuzzConfig", [.product(name: "Pipelines", package: "swift-ddpm"), .product(name: "Models", package: "swift-ddpm"),
+                   .product(name: "Tensors", package: "swift-ddpm")]),
     ("FuzzIDX", [.product(name: "Datasets", package: "swift-ddpm")]),
     ("FuzzCIFAR10", [.product(name: "Datasets", package: "swift-ddpm")]),
     ("FuzzPNG", [.product(name: "Datasets", package: "swift-ddpm")]),

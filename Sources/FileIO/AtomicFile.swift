@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The one way this package writes a file: into `.NAME.tmp-PID-N` beside it, fsync the file,
+/// The one way this package writes a file: into `.NAME.tmp-PID` beside it, fsync the file,
 /// rename it over `NAME`, fsync the directory. A crash or a full disk at any moment leaves
 /// either the previous file or the new one, never half of one; a `kill -9` can leave the
 /// temporary file behind, which `removeStaleTemporaries(in:)` deletes on the next run.
@@ -16,13 +16,25 @@ public enum AtomicFile {
     }
 
     nonisolated(unsafe) private static var counter = 0
+    nonisolated(unsafe) private static var inFlight = Set<String>()
     private static let lock = NSLock()
 
-    /// A fresh temporary path beside `url`: `.NAME.tmp-PID-N`.
-    public static func temporaryURL(for url: URL) -> URL {
-        let n = lock.withLock { counter += 1; return counter }
-        return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(n)")
+    /// The temporary path beside `url`: `.NAME.tmp-PID`, or `.NAME.tmp-PID-N` while another
+    /// thread of this process is writing the same file. Released by `release(_:)`.
+    static func temporaryURL(for url: URL) -> URL {
+        let base = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        return lock.withLock {
+            var candidate = base
+            while inFlight.contains(candidate.path) {
+                counter += 1
+                candidate = URL(fileURLWithPath: base.path + "-\(counter)")
+            }
+            inFlight.insert(candidate.path)
+            return candidate
+        }
     }
+
+    static func release(_ temporary: URL) { _ = lock.withLock { inFlight.remove(temporary.path) } }
 
     /// Writes `data` to `url` atomically.
     public static func write(_ data: Data, to url: URL) throws(WriteError) {
@@ -44,6 +56,7 @@ public enum AtomicFile {
     /// then flushed and renamed over `url`. On any failure the temporary file is removed.
     public static func produce(_ url: URL, _ body: (URL) throws -> Void) throws(WriteError) {
         let temporary = temporaryURL(for: url)
+        defer { release(temporary) }
         func fail(_ reason: String) -> WriteError {
             try? FileManager.default.removeItem(at: temporary)
             return WriteError(path: url.path, reason: reason)
