@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors", "ZIPFoundation"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors"],
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
                     resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EvaluationTests",

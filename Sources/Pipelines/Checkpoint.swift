@@ -94,6 +94,10 @@ public enum Checkpoint {
         // The metadata is as untrusted as any config.json: validate it before anything is built.
         do { try contents.unet.validate() } catch { throw .unreadable(path: url.path, reason: "checkpoint metadata 'unet': \(error.description)") }
         do { try contents.training.validate() } catch { throw .unreadable(path: url.path, reason: "checkpoint metadata 'training': \(error.description)") }
+        let data = contents.state.data
+        guard (0..<(1 << 62)).contains(data.epoch), (0..<(1 << 62)).contains(data.index) else {
+            throw .unreadable(path: url.path, reason: "checkpoint metadata 'state': data position epoch \(data.epoch), index \(data.index) is out of range; the checkpoint is damaged")
+        }
         guard contents.state.step >= 0, contents.state.adamStep >= 0, contents.state.emaUpdates >= 0 else {
             throw .unreadable(path: url.path, reason: "checkpoint metadata 'state': negative step counts (step \(contents.state.step), adamStep \(contents.state.adamStep), emaUpdates \(contents.state.emaUpdates)); the checkpoint is damaged")
         }

@@ -105,6 +105,22 @@ final class HostileModelTests {
         }
     }
 
+    @Test("a checkpoint whose data position is out of range is refused, not a trap on resume")
+    func hostileDataPosition() throws {
+        let url = directory.appendingPathComponent("step-1.safetensors")
+        try Checkpoint.save(try Tiny.trainer(steps: 1), to: url)
+        var file = try SafeTensorsFile.read(contentsOf: url)
+        var state = try JSONSerialization.jsonObject(with: Data(file.metadata["state"]!.utf8)) as! [String: Any]
+        var data = state["data"] as! [String: Any]
+        data["index"] = -7
+        state["data"] = data
+        file.metadata["state"] = String(decoding: try JSONSerialization.data(withJSONObject: state), as: UTF8.self)
+        try file.write(to: url)
+        do { _ = try Checkpoint.load(url); Issue.record("loaded") } catch {
+            #expect("\(error)" == "\(url.path): checkpoint metadata 'state': data position epoch 0, index -7 is out of range; the checkpoint is damaged")
+        }
+    }
+
     @Test("a run removes the temporary files of killed writers when it starts or resumes, never those of live ones")
     func staleTemporariesOnResume() throws {
         let trainer = try Tiny.trainer(steps: 1)
