@@ -1,5 +1,6 @@
 import FileIO
 import Foundation
+import TorchCheckpoint
 import ZIPFoundation
 
 /// A floating-point NumPy array, held as Float64 in row-major order.
@@ -27,6 +28,8 @@ public enum NumPyArchive {
     public static func read(contentsOf url: URL) throws(MetricsError) -> [String: NumPyArray] {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else { throw .invalidArchive(path: path, reason: "no such file") }
+        if let kind = AtomicFile.nonRegularFileKind(path) { throw .invalidArchive(path: path, reason: "it is \(kind), not a regular file") }
+        do { try ZipPreflight.check(url) } catch { throw .invalidArchive(path: path, reason: "not a valid zip archive: \(error.reason)") }
         do {
             let archive = try Archive(url: url, accessMode: .read)
             var arrays: [String: NumPyArray] = [:]

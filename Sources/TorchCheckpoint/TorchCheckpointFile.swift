@@ -20,6 +20,7 @@ public enum TorchCheckpointFile {
         let path = url.path
         if let kind = AtomicFile.nonRegularFileKind(path) { throw .notARegularFile(path: path, kind: kind) }
         try checkSignature(of: url)
+        do { try ZipPreflight.check(url) } catch { throw .notAZipArchive(path: path, reason: error.reason) }
         let archive: Archive
         do { archive = try Archive(url: url, accessMode: .read) } catch {
             throw .notAZipArchive(path: path, reason: "\(error)")

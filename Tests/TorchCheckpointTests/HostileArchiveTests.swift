@@ -68,8 +68,8 @@ final class HostileArchiveTests {
         zip.entries = [("archive/data.pkl", emptyDictPickle, 1 << 40), ("archive/version", Array("3\n".utf8), nil)]
         let url = directory.appendingPathComponent("zip64.bin")
         try zip.data().write(to: url)
-        #expect(throws: TorchCheckpointError.entryTooLarge(path: url.path, entry: "archive/data.pkl", declaredBytes: 1 << 40,
-                                                           limitBytes: (1 << 20) + 2 * 4096)) {
+        // A stored entry holds as many bytes as it declares: 2^40 from 4 is refused by the directory check.
+        #expect(throws: TorchCheckpointError.notAZipArchive(path: url.path, reason: "entry 0: declares 1099511627776 bytes from 4 compressed bytes, more than deflate can produce")) {
             try TorchCheckpointFile.read(contentsOf: url)
         }
         #expect(TorchCheckpointError.entryTooLarge(path: "m.bin", entry: "a/data.pkl", declaredBytes: 5, limitBytes: 4).description
@@ -97,6 +97,32 @@ final class HostileArchiveTests {
         #expect(fileSize <= 64 << 10)
         #expect(throws: TorchCheckpointError.entryTooLarge(path: url.path, entry: "archive/data.pkl", declaredBytes: UInt64(size),
                                                            limitBytes: (1 << 20) + 4096)) {
+            try TorchCheckpointFile.read(contentsOf: url)
+        }
+    }
+
+    @Test("fuzz crash 1: a zip64 central-directory offset above 2^63 is an error, not a trap inside ZIPFoundation")
+    func zip64DirectoryOffsetBeyondTheFile() throws {
+        var bytes = [UInt8](try Data(contentsOf: Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("bool.bin")))
+        let record = try #require((0..<(bytes.count - 4)).last { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x06, 0x06] })
+        bytes[record + 48 + 7] = 0xF4  // the top byte of the offset to the central directory (the fuzzer's mutation)
+        let offset = bytes[(record + 48)..<(record + 56)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        #expect(offset > UInt64(Int64.max))
+        let url = directory.appendingPathComponent("zip64-offset.bin")
+        try Data(bytes).write(to: url)
+        #expect(throws: TorchCheckpointError.notAZipArchive(path: url.path, reason: "the central directory offset \(offset) is beyond the file's \(bytes.count) bytes")) {
+            try TorchCheckpointFile.read(contentsOf: url)
+        }
+    }
+
+    @Test("an entry whose zip64 local-header offset lies beyond the file is an error naming the entry")
+    func entryOffsetBeyondTheFile() throws {
+        var bytes = [UInt8](HandWrittenZip(entries: [("archive/data.pkl", emptyDictPickle, nil)]).data())
+        let central = try #require((0..<(bytes.count - 4)).first { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x01, 0x02] })
+        for i in 0..<4 { bytes[central + 42 + i] = 0x7F }  // relative offset of the local header: 0x7F7F7F7F
+        let url = directory.appendingPathComponent("offset.bin")
+        try Data(bytes).write(to: url)
+        #expect(throws: TorchCheckpointError.notAZipArchive(path: url.path, reason: "entry 0: local header offset 2139062143 is beyond the file's \(bytes.count) bytes")) {
             try TorchCheckpointFile.read(contentsOf: url)
         }
     }
