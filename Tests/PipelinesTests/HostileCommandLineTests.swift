@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Pipelines
 import SafeTensors
@@ -35,6 +36,23 @@ struct HostileCommandLineTests {
         let (_, a) = try runDDPM(["train", "--steps=-5"])
         let (_, b) = try runDDPM(["train", "--steps", "-5"])
         #expect(a == b && a.contains("--steps must be at least 1 (got -5)."))
+    }
+
+    @Test("train says how many images of a folder it skipped and names the first ones")
+    func skippedImages() throws {
+        let directory = Tiny.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = directory.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try ImageWriter.writePNG(RasterImage(width: 32, height: 32, channels: 1, pixels: [UInt8](repeating: 128, count: 1024)),
+                                 to: data.appendingPathComponent("good.png"))
+        try Data("not an image".utf8).write(to: data.appendingPathComponent("bad.png"))
+        try Data([0xFF, 0xD8, 0xFF]).write(to: data.appendingPathComponent("cut.jpg"))
+        // --resume into an empty directory stops right after the images are loaded.
+        let (status, output) = try runDDPM(["train", "--dataset", "folder", "--data", data.path, "--preset", "small32-grey",
+                                            "--resume", "--output", directory.appendingPathComponent("run").path])
+        #expect(status != 0)
+        #expect(output.contains("skipped 2 unreadable image(s) (--strict stops on them instead): \(data.path)/bad.png, \(data.path)/cut.jpg"), "\(output)")
     }
 
     @Test("inspect exits non-zero when the weights do not load strictly, or hold NaN, and 0 with --allow-nonfinite for NaN")
