@@ -7,7 +7,7 @@ import PackageDescription
 // uses, so the file-level checks (sizes against the file size, zip directories) are fuzzed too.
 let targets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzSafeTensors", [.product(name: "SafeTensors", package: "swift-ddpm")]),
-    ("FuzzTorchCheckpoint", [.product(name: "TorchCheckpoint", package: "swift-ddpm")]),
+    ("FuzzTorchCheckpoint", [.product(name: "TorchCheckpoint", package: "swift-ddpm"), .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
     ("FuzzConfig", [.product(name: "Pipelines", package: "swift-ddpm"), .product(name: "Models", package: "swift-ddpm"),
                    .product(name: "Tensors", package: "swift-ddpm")]),
     ("FuzzIDX", [.product(name: "Datasets", package: "swift-ddpm")]),
@@ -20,7 +20,10 @@ let targets: [(name: String, dependencies: [Target.Dependency])] = [
 let package = Package(
     name: "swift-ddpm-fuzz",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(name: "swift-ddpm", path: "..")],
+    dependencies: [
+        .package(name: "swift-ddpm", path: ".."),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),  // the main package's, to wrap pickles
+    ],
     targets: [
         .target(name: "CFuzzerDriver", path: "Sources/CFuzzerDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"], path: "Sources/FuzzSupport"),
