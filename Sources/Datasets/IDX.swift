@@ -14,13 +14,16 @@ public enum IDX {
         case resize(to: Int)
     }
 
+    /// The largest image side read (MNIST's is 28): larger headers are corrupt.
+    public static let maximumSide = 8192
+
     /// Reads an images file (magic 0x00000803, N x rows x columns) and optionally its labels file
     /// (magic 0x00000801, N).
     public static func load(images: URL, labels: URL? = nil, layout: Layout = .native) throws(DatasetError) -> ImageSet {
         let (dims, data) = try read(images, dimensions: 3)
         let (count, rows, columns) = (dims[0], dims[1], dims[2])
-        guard rows > 0, columns > 0 else {
-            throw .badIDXDimensions(path: images.path, expected: "[count, rows > 0, columns > 0]", actual: dims)
+        guard (1...maximumSide).contains(rows), (1...maximumSide).contains(columns) else {
+            throw .badIDXDimensions(path: images.path, expected: "[count, rows, columns] with rows and columns 1 to \(maximumSide)", actual: dims)
         }
         var labelValues: [Int] = []
         if let labels {

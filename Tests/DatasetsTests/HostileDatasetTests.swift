@@ -50,6 +50,16 @@ final class HostileDatasetTests {
         #expect(throws: DatasetError.truncatedIDX(path: url.path, expectedBytes: 9_223_372_028_264_841_234, actualBytes: 17)) { try IDX.load(images: url) }
     }
 
+    @Test("fuzz crash 2: zero images of 4294967295×4294901760 pixels is an error, not an overflow in ImageSet")
+    func zeroHugeImages() throws {
+        let url = directory.appendingPathComponent("zero-idx3-ubyte")
+        try Data(bigEndian([0x803, 0, 0xFFFF_FFFF, 0xFFFF_0000])).write(to: url)  // the fuzzer's 16 bytes
+        #expect(throws: DatasetError.badIDXDimensions(path: url.path, expected: "[count, rows, columns] with rows and columns 1 to 8192",
+                                                      actual: [0, 4294967295, 4294901760])) {
+            try IDX.load(images: url)
+        }
+    }
+
     /// A gzip stream of stored deflate blocks: `size` zero bytes (CRC left wrong: the reader
     /// must stop at the limit before it gets there).
     func gzipOfZeros(_ size: Int) -> Data {
