@@ -49,7 +49,9 @@ let package = Package(
 
         // MARK: - Public API
         .target(name: "Tensors", dependencies: ["TensorKernels"], swiftSettings: avx2),
-        .target(name: "SafeTensors", dependencies: ["Tensors"], swiftSettings: avx2),
+        // Atomic writes, stale temporary files, file-kind checks: every writer and reader uses it.
+        .target(name: "FileIO"),
+        .target(name: "SafeTensors", dependencies: ["Tensors", "FileIO"], swiftSettings: avx2),
         .target(name: "NN", dependencies: ["Tensors"], swiftSettings: avx2),
         .target(name: "Models", dependencies: ["NN", "Tensors"], swiftSettings: avx2),
         .target(name: "Optimizers", dependencies: ["NN", "Tensors", "TensorKernels"], swiftSettings: avx2),
@@ -59,12 +61,13 @@ let package = Package(
         .target(name: "DataParallel", dependencies: ["CMPI"], swiftSettings: avx2),
         .target(
             name: "Pipelines",
-            dependencies: ["Datasets", "Diffusion", "DataParallel", "Metrics", "Models", "NN", "Optimizers", "SafeTensors", "Tensors", "TorchCheckpoint"],
+            dependencies: ["Datasets", "Diffusion", "DataParallel", "FileIO", "Metrics", "Models", "NN", "Optimizers", "SafeTensors", "Tensors",
+                           "TorchCheckpoint"],
             swiftSettings: avx2),
         // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
-        .target(name: "TorchCheckpoint", dependencies: ["Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
-        .target(name: "Datasets", dependencies: ["Tensors", "CImageCodecs"], swiftSettings: avx2),
-        .target(name: "Metrics", dependencies: ["NN", "Tensors", "TensorKernels", "SafeTensors", "TorchCheckpoint", "ZIPFoundation"],
+        .target(name: "TorchCheckpoint", dependencies: ["FileIO", "Tensors", "SafeTensors", "ZIPFoundation"], swiftSettings: avx2),
+        .target(name: "Datasets", dependencies: ["Tensors", "CImageCodecs", "FileIO"], swiftSettings: avx2),
+        .target(name: "Metrics", dependencies: ["FileIO", "NN", "Tensors", "TensorKernels", "SafeTensors", "TorchCheckpoint", "ZIPFoundation"],
                 swiftSettings: avx2),
         .executableTarget(
             name: "ddpm",
@@ -78,8 +81,9 @@ let package = Package(
         .testTarget(
             name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "DataParallel", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"],
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors", "FileIO"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "DataParallel", "FileIO", "Datasets", "Diffusion", "Models", "NN", "SafeTensors",
+                                                           "Tensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
@@ -87,9 +91,9 @@ let package = Package(
             name: "DiffusionTests", dependencies: ["Diffusion", "Tensors", "SafeTensors"],
             resources: [.copy("Fixtures")], swiftSettings: avx2),
         .testTarget(
-            name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors"],
+            name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors", "ZIPFoundation"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors"],
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
                     resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EvaluationTests",

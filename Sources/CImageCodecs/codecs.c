@@ -71,7 +71,14 @@ int ddpm_png_decode(const uint8_t *data, size_t size, ddpm_decoded_image *out, c
     png_set_strip_16(png);    // 16 -> 8 bits: keep the high byte
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
+    png_uint_32 declared_width = png_get_image_width(png, info), declared_height = png_get_image_height(png, info);
+    if (declared_width > DDPM_MAX_IMAGE_SIDE || declared_height > DDPM_MAX_IMAGE_SIDE
+        || (size_t)declared_width * (size_t)declared_height > DDPM_MAX_IMAGE_PIXELS) {
+        snprintf(error, DDPM_CODEC_MESSAGE_LENGTH, "%ux%u pixels is more than the supported %zu", (unsigned)declared_width,
+                 (unsigned)declared_height, DDPM_MAX_IMAGE_PIXELS);
+        png_longjmp(png, 1);
+    }
+    int width = (int)declared_width, height = (int)declared_height;
     int channels = png_get_channels(png, info);
     size_t stride = png_get_rowbytes(png, info);
     if (stride != (size_t)width * (size_t)channels) png_error(png, "unexpected row layout after expansion");
@@ -221,6 +228,13 @@ int ddpm_jpeg_decode(const uint8_t *data, size_t size, ddpm_decoded_image *out, 
         jpeg_destroy_decompress(&cinfo);
         return 1;
     }
+    if (cinfo.image_width > DDPM_MAX_IMAGE_SIDE || cinfo.image_height > DDPM_MAX_IMAGE_SIDE
+        || (size_t)cinfo.image_width * (size_t)cinfo.image_height > DDPM_MAX_IMAGE_PIXELS) {
+        snprintf(error, DDPM_CODEC_MESSAGE_LENGTH, "%ux%u pixels is more than the supported %zu", (unsigned)cinfo.image_width,
+                 (unsigned)cinfo.image_height, DDPM_MAX_IMAGE_PIXELS);
+        jpeg_destroy_decompress(&cinfo);
+        return 1;
+    }
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int width = (int)cinfo.output_width, height = (int)cinfo.output_height, channels = cinfo.output_components;
@@ -251,7 +265,7 @@ int ddpm_jpeg_decode(const uint8_t *data, size_t size, ddpm_decoded_image *out, 
 
 // MARK: - gzip
 
-int ddpm_gz_read_file(const char *path, uint8_t **bytes, size_t *size, char *error) {
+int ddpm_gz_read_file(const char *path, size_t limit, uint8_t **bytes, size_t *size, char *error) {
     *bytes = NULL;
     *size = 0;
     gzFile file = gzopen(path, "rb");
@@ -287,6 +301,12 @@ int ddpm_gz_read_file(const char *path, uint8_t **bytes, size_t *size, char *err
         }
         if (got == 0) break;
         length += (size_t)got;
+        if (length > limit) {
+            snprintf(error, DDPM_CODEC_MESSAGE_LENGTH, "it inflates to more than the %zu-byte limit (a gzip bomb or not a dataset file)", limit);
+            free(buffer);
+            gzclose(file);
+            return 1;
+        }
     }
     int code = 0;
     const char *message = gzerror(file, &code);

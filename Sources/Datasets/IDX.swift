@@ -7,19 +7,23 @@ public enum IDX {
     public enum Layout: Sendable, Equatable {
         /// Keep the native size.
         case native
-        /// Pad with black borders (0, i.e. -1 after scaling) to `size` x `size`, image centred.
+        /// Pad with black borders (0, i.e. -1 after scaling) to `size` x `size`, image centred;
+        /// images larger than that are resized (shorter side `size`) and centre-cropped instead.
         case pad(to: Int)
         /// Resize with the triangle filter of `Resampling.swift` to `size` x `size`.
         case resize(to: Int)
     }
+
+    /// The largest image side read (MNIST's is 28): larger headers are corrupt.
+    public static let maximumSide = 8192
 
     /// Reads an images file (magic 0x00000803, N x rows x columns) and optionally its labels file
     /// (magic 0x00000801, N).
     public static func load(images: URL, labels: URL? = nil, layout: Layout = .native) throws(DatasetError) -> ImageSet {
         let (dims, data) = try read(images, dimensions: 3)
         let (count, rows, columns) = (dims[0], dims[1], dims[2])
-        guard rows > 0, columns > 0 else {
-            throw .badIDXDimensions(path: images.path, expected: "[count, rows > 0, columns > 0]", actual: dims)
+        guard (1...maximumSide).contains(rows), (1...maximumSide).contains(columns) else {
+            throw .badIDXDimensions(path: images.path, expected: "[count, rows, columns] with rows and columns 1 to \(maximumSide)", actual: dims)
         }
         var labelValues: [Int] = []
         if let labels {
@@ -33,8 +37,18 @@ public enum IDX {
         switch layout {
         case .native:
             return native
+        case let .pad(size) where rows > size || columns > size:
+            // Larger than the model: resized so the shorter side is `size`, centre square kept,
+            // exactly as image folders are prepared.
+            var out: [UInt8] = []
+            out.reserveCapacity(count * size * size)
+            for n in 0..<count {
+                let raster = RasterImage(width: columns, height: rows, channels: 1,
+                                         pixels: Array(data[(n * rows * columns)..<((n + 1) * rows * columns)]))
+                out.append(contentsOf: raster.resizedAndCentreCropped(to: size).pixels)
+            }
+            return ImageSet(channels: 1, height: size, width: size, pixels: out, labels: labelValues)
         case let .pad(size):
-            precondition(size >= rows && size >= columns, "[IDX] cannot pad \(rows)x\(columns) to \(size)x\(size)")
             let (top, left) = ((size - rows) / 2, (size - columns) / 2)
             var out = [UInt8](repeating: 0, count: count * size * size)
             for n in 0..<count {
@@ -67,9 +81,17 @@ public enum IDX {
         let headerSize = 4 + 4 * dimensions
         guard bytes.count >= headerSize else { throw .truncatedIDX(path: url.path, expectedBytes: headerSize, actualBytes: bytes.count) }
         let dims = (0..<dimensions).map { Int(bigEndian(bytes, at: 4 + 4 * $0)) }
-        let payload = dims.reduce(1, *)
-        guard bytes.count == headerSize + payload else {
-            throw .truncatedIDX(path: url.path, expectedBytes: headerSize + payload, actualBytes: bytes.count)
+        // Up to 2^96 for three dimensions: overflow-checked, and never more than the file holds.
+        var payload = 1
+        for d in dims {
+            let p = payload.multipliedReportingOverflow(by: d)
+            guard !p.overflow else {
+                throw .badIDXDimensions(path: url.path, expected: "sizes whose product (\(dims.map(String.init).joined(separator: " × "))) fits in 64 bits and the file (\(bytes.count - headerSize) data bytes)", actual: dims)
+            }
+            payload = p.partialValue
+        }
+        guard bytes.count - headerSize == payload else {
+            throw .truncatedIDX(path: url.path, expectedBytes: payload > Int.max - headerSize ? Int.max : headerSize + payload, actualBytes: bytes.count)
         }
         return (dims, Array(bytes[headerSize...]))
     }

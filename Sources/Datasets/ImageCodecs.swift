@@ -1,4 +1,5 @@
 import CImageCodecs
+import FileIO
 import Foundation
 
 /// An 8-bit image in memory: `channels` samples per pixel, interleaved, rows top to bottom.
@@ -109,12 +110,18 @@ public enum ImageCodecs {
     }
 
     /// The bytes of a file, inflated if it is gzip (zlib passes other files through unchanged).
-    public static func readPossiblyGzipped(_ url: URL, fix: String = "Check the path.") throws(DatasetError) -> [UInt8] {
+    /// The most a dataset file may inflate to: 4 GiB (MNIST's training images are 47 MB, all of
+    /// CIFAR-10 is 180 MB).
+    public static let maximumInflatedBytes = 1 << 32
+
+    public static func readPossiblyGzipped(_ url: URL, fix: String = "Check the path.",
+                                           limit: Int = maximumInflatedBytes) throws(DatasetError) -> [UInt8] {
         guard FileManager.default.fileExists(atPath: url.path) else { throw .missing(path: url.path, fix: fix) }
+        if let kind = AtomicFile.nonRegularFileKind(url.path) { throw .cannotRead(path: url.path, reason: "it is \(kind), not a regular file") }
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: Int(DDPM_CODEC_MESSAGE_LENGTH))
-        guard ddpm_gz_read_file(url.path, &output, &size, &message) == 0, let output else {
+        guard ddpm_gz_read_file(url.path, limit, &output, &size, &message) == 0, let output else {
             throw .corruptGzip(path: url.path, reason: String(cString: message))
         }
         defer { ddpm_codec_free(output) }

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Tensors
 
@@ -80,24 +81,6 @@ public enum ImageWriter {
     /// Writes `data` to a temporary file beside `url`, flushes it to disk and renames it over
     /// `url`; on any failure the temporary file is removed and an earlier `url` is unchanged.
     public static func writeAtomically(_ data: Data, to url: URL) throws(DatasetError) {
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary.path)
-        else {
-            let reason = FileManager.default.fileExists(atPath: url.deletingLastPathComponent().path)
-                ? "cannot create a file in \(url.deletingLastPathComponent().path)" : "the directory does not exist"
-            throw .cannotWrite(path: url.path, reason: reason)
-        }
-        do {
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-            try handle.close()
-            if rename(temporary.path, url.path) != 0 { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: temporary)
-            throw .cannotWrite(path: url.path, reason: (error as NSError).localizedDescription)
-        }
+        do { try AtomicFile.write(data, to: url) } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
     }
 }

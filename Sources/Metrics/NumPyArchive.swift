@@ -1,4 +1,6 @@
+import FileIO
 import Foundation
+import TorchCheckpoint
 import ZIPFoundation
 
 /// A floating-point NumPy array, held as Float64 in row-major order.
@@ -19,16 +21,34 @@ public struct NumPyArray: Equatable, Sendable {
 /// Python dict with `descr`, `fortran_order` and `shape`, then the raw data. Reads float64 and
 /// float32 of either byte order, in C or Fortran order; writes little-endian float64, version 1.0.
 public enum NumPyArchive {
+    /// The most one `.npy` entry may declare or inflate to: 1 GiB.
+    public static let maximumEntryBytes: UInt64 = 1 << 30
+
     /// Every array in the archive at `url`, keyed by name without `.npy`.
     public static func read(contentsOf url: URL) throws(MetricsError) -> [String: NumPyArray] {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else { throw .invalidArchive(path: path, reason: "no such file") }
+        if let kind = AtomicFile.nonRegularFileKind(path) { throw .invalidArchive(path: path, reason: "it is \(kind), not a regular file") }
+        do { try ZipPreflight.check(url) } catch { throw .invalidArchive(path: path, reason: "not a valid zip archive: \(error.reason)") }
         do {
             let archive = try Archive(url: url, accessMode: .read)
             var arrays: [String: NumPyArray] = [:]
+            let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)??.uint64Value ?? .max
             for entry in archive where entry.type == .file && entry.path.hasSuffix(".npy") {
+                // Declared sizes come from the file: at most 1 GiB (FID statistics are 32 MB), within
+                // deflate's 1032:1 of the compressed size, and inflation stops where it passes them.
+                let declared = entry.uncompressedSize
+                let ratio = entry.compressedSize.multipliedReportingOverflow(by: entry.isCompressed ? 1032 : 1)
+                guard declared <= maximumEntryBytes, entry.compressedSize <= fileSize, ratio.overflow || declared <= ratio.partialValue else {
+                    throw MetricsError.invalidArchive(path: path, reason: "entry '\(entry.path)' declares \(declared) bytes from \(entry.compressedSize) compressed (at most \(maximumEntryBytes) are read)")
+                }
                 var data = Data()
-                _ = try archive.extract(entry) { data.append($0) }
+                _ = try archive.extract(entry) { chunk in
+                    guard UInt64(data.count + chunk.count) <= declared else {
+                        throw MetricsError.invalidArchive(path: path, reason: "entry '\(entry.path)' inflates to more than the \(declared) bytes it declares")
+                    }
+                    data.append(chunk)
+                }
                 let key = String(entry.path.dropLast(4))
                 arrays[key] = try decode(data, path: path, key: key)
             }
@@ -40,21 +60,17 @@ public enum NumPyArchive {
 
     /// Writes `arrays` as `<key>.npy` entries, uncompressed like `numpy.savez`; replaces any file at `url`.
     public static func write(_ arrays: [String: NumPyArray], to url: URL) throws(MetricsError) {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try? FileManager.default.removeItem(at: temporary)
         do {
-            let archive = try Archive(url: temporary, accessMode: .create)
-            for key in arrays.keys.sorted() {
-                let data = encode(arrays[key]!)
-                try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(data.count)) { position, size in
-                    data.subdata(in: Int(position)..<Int(position) + size)
+            try AtomicFile.produce(url) { temporary in
+                let archive = try Archive(url: temporary, accessMode: .create)
+                for key in arrays.keys.sorted() {
+                    let data = encode(arrays[key]!)
+                    try archive.addEntry(with: key + ".npy", type: .file, uncompressedSize: Int64(data.count)) { position, size in
+                        data.subdata(in: Int(position)..<Int(position) + size)
+                    }
                 }
             }
-            if rename(temporary.path, url.path) != 0 { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw .cannotWrite(path: url.path, reason: "\(error)")
-        }
+        } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
     }
 
     // MARK: - .npy
@@ -89,7 +105,16 @@ public enum NumPyArchive {
             throw .invalidArray(path: path, key: key, expected: "float64 or float32 ('<f8', '<f4')", actual: "dtype '\(descr)'")
         }
         let bigEndian = descr.first == ">"
-        let count = shape.reduce(1, *), dataStart = start + headerLength
+        // The shape comes from the file: overflow-checked, and never more than the data holds.
+        var count = 1
+        for d in shape {
+            let c = count.multipliedReportingOverflow(by: d)
+            guard !c.overflow, !c.partialValue.multipliedReportingOverflow(by: size).overflow else {
+                throw bad("shape \(shape) has more elements than fit in 64 bits")
+            }
+            count = c.partialValue
+        }
+        let dataStart = start + headerLength
         guard bytes.count - dataStart >= count * size else {
             throw bad("\(bytes.count - dataStart) data bytes for \(count) elements of \(size) bytes")
         }

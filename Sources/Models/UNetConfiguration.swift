@@ -92,13 +92,54 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         try c.encode(dropout, forKey: .dropout)
     }
 
-    /// Checks what this implementation supports, with a message that says what to change.
+    /// What this implementation supports; `validate()` refuses anything outside it before a
+    /// single weight is allocated. The published DDPM models (32×32 to 256×256, 35.7M–114M
+    /// parameters) are far inside every limit.
+    public enum Limits {
+        /// Resolution levels (entries of block_out_channels): 1...8.
+        public static let levels = 1...8
+        /// Channels of one level: 1...8192.
+        public static let channels = 1...8192
+        /// layers_per_block: 1...32.
+        public static let layersPerBlock = 1...32
+        /// in_channels and out_channels: 1...64.
+        public static let imageChannels = 1...64
+        /// sample_size: 1...4096 (and a multiple of 2^(levels - 1)).
+        public static let sampleSize = 1...4096
+        /// The parameter count the configuration implies (about 4 bytes each, three times
+        /// that while training): at most 2 billion.
+        public static let parameters = 2_000_000_000
+    }
+
+    /// An upper estimate of the parameter count, computed without overflow (saturating at
+    /// `Int.max`), from the block structure; used to refuse configurations that cannot fit.
+    public var estimatedParameterCount: Int {
+        func mul(_ a: Int, _ b: Int) -> Int { let r = a.multipliedReportingOverflow(by: b); return r.overflow ? .max : r.partialValue }
+        func add(_ a: Int, _ b: Int) -> Int { let r = a.addingReportingOverflow(b); return r.overflow ? .max : r.partialValue }
+        let embedding = mul(4, blockOutChannels.first ?? 0)
+        // A residual block: two 3×3 convolutions, a time projection and a 1×1 shortcut;
+        // attention: four c×c projections. Every block is counted at its widest input.
+        let widest = blockOutChannels.max() ?? 0
+        let resnet = add(add(mul(mul(18, widest), widest), mul(embedding, widest)), mul(widest, widest))
+        let attention = mul(4, mul(widest, widest))
+        let perLayer = add(resnet, attention)
+        let layers = mul(blockOutChannels.count, add(mul(2, layersPerBlock), 1))
+        return add(mul(add(layers, 2), perLayer), mul(embedding, embedding))
+    }
+
+    /// Checks the whole configuration against what this implementation supports (`Limits`),
+    /// with a message that names the key, the value and what to change. Call it before
+    /// building anything: every later step (`UNet.init`) assumes it passed.
     public func validate() throws(UNetConfigurationError) {
         func fail(_ message: String) -> UNetConfigurationError { UNetConfigurationError(message: message) }
-        guard !blockOutChannels.isEmpty, downBlockTypes.count == blockOutChannels.count,
-              upBlockTypes.count == blockOutChannels.count
-        else {
+        guard Limits.levels.contains(blockOutChannels.count) else {
+            throw fail("block_out_channels has \(blockOutChannels.count) entries; \(Limits.levels.lowerBound) to \(Limits.levels.upperBound) resolution levels are supported")
+        }
+        guard downBlockTypes.count == blockOutChannels.count, upBlockTypes.count == blockOutChannels.count else {
             throw fail("down_block_types (\(downBlockTypes.count)), up_block_types (\(upBlockTypes.count)) and block_out_channels (\(blockOutChannels.count)) must have the same non-zero length")
+        }
+        if let bad = blockOutChannels.first(where: { !Limits.channels.contains($0) }) {
+            throw fail("block_out_channels entry \(bad) is out of range; each level needs \(Limits.channels.lowerBound) to \(Limits.channels.upperBound) channels")
         }
         let knownDown = Set(["DownBlock2D", "AttnDownBlock2D"]), knownUp = Set(["UpBlock2D", "AttnUpBlock2D"])
         if let bad = downBlockTypes.first(where: { !knownDown.contains($0) }) {
@@ -112,20 +153,54 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         guard resnetTimeScaleShift == "default" else {
             throw fail("resnet_time_scale_shift '\(resnetTimeScaleShift)' is not supported; use 'default' (the DDPM block)")
         }
+        guard Limits.layersPerBlock.contains(layersPerBlock) else {
+            throw fail("layers_per_block is \(layersPerBlock); \(Limits.layersPerBlock.lowerBound) to \(Limits.layersPerBlock.upperBound) are supported")
+        }
+        guard Limits.imageChannels.contains(inChannels), Limits.imageChannels.contains(outChannels) else {
+            throw fail("in_channels \(inChannels) and out_channels \(outChannels) must each be \(Limits.imageChannels.lowerBound) to \(Limits.imageChannels.upperBound)")
+        }
+        guard normNumGroups >= 1 else { throw fail("norm_num_groups is \(normNumGroups); it must be at least 1 (32 in DDPM)") }
         if let bad = blockOutChannels.first(where: { $0 % normNumGroups != 0 }) {
             throw fail("block_out_channels entry \(bad) is not divisible by norm_num_groups \(normNumGroups)")
         }
-        if let h = attentionHeadDim, let bad = blockOutChannels.first(where: { $0 % h != 0 }) {
-            throw fail("block_out_channels entry \(bad) is not divisible by attention_head_dim \(h)")
+        if let h = attentionHeadDim {
+            guard h >= 1 else { throw fail("attention_head_dim is \(h); it must be at least 1, or null for one head over all channels") }
+            if let bad = blockOutChannels.first(where: { $0 % h != 0 }) {
+                throw fail("block_out_channels entry \(bad) is not divisible by attention_head_dim \(h)")
+            }
         }
-        guard layersPerBlock >= 1, inChannels >= 1, outChannels >= 1 else {
-            throw fail("layers_per_block, in_channels and out_channels must be at least 1")
+        let first = blockOutChannels[0]
+        guard first % 2 == 0 else { throw fail("block_out_channels[0] is \(first); the sinusoidal time embedding needs an even number of channels") }
+        guard freqShift >= 0, freqShift < first / 2 else {
+            throw fail("freq_shift is \(freqShift); it must be in 0..<\(first / 2) (half of block_out_channels[0]); diffusers models use 0 or 1")
         }
+        guard downsamplePadding == 0 || downsamplePadding == 1 else {
+            throw fail("downsample_padding is \(downsamplePadding); use 1 (diffusers) or 0 (TensorFlow 'SAME')")
+        }
+        let factor = 1 << (blockOutChannels.count - 1)
+        if sampleSize == nil, 32 % factor != 0 {
+            throw fail("sample_size is missing, so images are 32×32, which \(blockOutChannels.count) levels cannot halve \(blockOutChannels.count - 1) times; set sample_size to a multiple of \(factor)")
+        }
+        if let size = sampleSize {
+            guard Limits.sampleSize.contains(size) else {
+                throw fail("sample_size is \(size); \(Limits.sampleSize.lowerBound) to \(Limits.sampleSize.upperBound) pixels are supported")
+            }
+            guard size % factor == 0 else {
+                throw fail("sample_size \(size) is not divisible by \(factor), the downsampling factor of \(blockOutChannels.count) levels; use a multiple of \(factor)")
+            }
+        }
+        guard normEps.isFinite, normEps > 0 else { throw fail("norm_eps is \(normEps); it must be a positive finite number (1e-5 or 1e-6)") }
+        guard midBlockScaleFactor.isFinite else { throw fail("mid_block_scale_factor is \(midBlockScaleFactor); it must be finite (1 in DDPM)") }
         guard dropout >= 0 && dropout < 1 else { throw fail("dropout must be in [0, 1), got \(dropout)") }
+        let parameters = estimatedParameterCount
+        guard parameters <= Limits.parameters else {
+            throw fail("the configuration implies about \(parameters == .max ? "more than 2^63" : String(parameters)) parameters, more than the supported \(Limits.parameters); reduce block_out_channels or layers_per_block")
+        }
     }
 }
 
 public struct UNetConfigurationError: Error, Equatable, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { "Unsupported U-Net configuration: \(message)." }
 }

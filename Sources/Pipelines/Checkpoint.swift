@@ -59,13 +59,17 @@ public enum Checkpoint {
         let tensors: [String: Tensor]
         public var step: Int { state.step }
 
-        /// The network with the EMA weights (`ema: true`, what the paper samples from) or the raw ones.
-        public func model(ema: Bool = true) throws(PipelineError) -> UNet {
+        /// The network with the EMA weights (`ema: true`, what the paper samples from) or the raw
+        /// ones; NaN or infinite weights are refused unless `allowNonFinite` (then `warn` is told).
+        public func model(ema: Bool = true, allowNonFinite: Bool = false,
+                          warn: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws(PipelineError) -> UNet {
             let network: UNet
             do { network = try UNet(unet) } catch { throw .unreadable(path: url.path, reason: error.description) }
             let prefix = ema ? "ema." : "model."
             let state = Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
             do { try network.load(state) } catch { throw .parameters(path: url.path, error) }
+            try ModelDirectory.checkFinite(state.reduce(into: [:]) { $0[prefix + $1.key] = $1.value }, in: url.path,
+                                           allowNonFinite: allowNonFinite, warn: warn)
             return network
         }
     }
@@ -77,15 +81,27 @@ public enum Checkpoint {
         guard file.metadata["format"] == format else {
             throw .unreadable(path: url.path, reason: "not a swift-ddpm training checkpoint (metadata format is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)'). For a diffusers model pass its directory.")
         }
+        let contents: Contents
         do {
             let decoder = JSONDecoder()
-            return Contents(
+            contents = Contents(
                 url: url,
                 unet: try decoder.decode(UNetConfiguration.self, from: Data((file.metadata["unet"] ?? "").utf8)),
                 training: try decoder.decode(TrainingConfiguration.self, from: Data((file.metadata["training"] ?? "").utf8)),
                 state: try decoder.decode(State.self, from: Data((file.metadata["state"] ?? "").utf8)),
                 tensors: file.tensors)
-        } catch { throw .unreadable(path: url.path, reason: "damaged checkpoint metadata (\(error))") }
+        } catch { throw .unreadable(path: url.path, reason: "damaged checkpoint metadata (\(describeDecoding(error)))") }
+        // The metadata is as untrusted as any config.json: validate it before anything is built.
+        do { try contents.unet.validate() } catch { throw .unreadable(path: url.path, reason: "checkpoint metadata 'unet': \(error.description)") }
+        do { try contents.training.validate() } catch { throw .unreadable(path: url.path, reason: "checkpoint metadata 'training': \(error.description)") }
+        let data = contents.state.data
+        guard (0..<(1 << 62)).contains(data.epoch), (0..<(1 << 62)).contains(data.index) else {
+            throw .unreadable(path: url.path, reason: "checkpoint metadata 'state': data position epoch \(data.epoch), index \(data.index) is out of range; the checkpoint is damaged")
+        }
+        guard contents.state.step >= 0, contents.state.adamStep >= 0, contents.state.emaUpdates >= 0 else {
+            throw .unreadable(path: url.path, reason: "checkpoint metadata 'state': negative step counts (step \(contents.state.step), adamStep \(contents.state.adamStep), emaUpdates \(contents.state.emaUpdates)); the checkpoint is damaged")
+        }
+        return contents
     }
 
     /// Puts a trainer (built with the same configurations) back into the checkpoint's state.

@@ -68,7 +68,7 @@ public enum ImageSource: Equatable, Sendable {
         }
     }
 
-    /// The images, 8-bit. IDX data (28×28) is padded to `size` when it is larger; a folder is
+    /// The images, 8-bit. IDX data is padded to `size` (resized and centre-cropped when larger); a folder is
     /// read at `size` (nil: the first image's shorter side) with `channels` (nil: 3); `strict`
     /// makes an unreadable image in a folder an error instead of a skipped file.
     public func images(train: Bool, size: Int? = nil, channels: Int? = nil, strict: Bool = false) throws -> ImageSet {
@@ -99,5 +99,6 @@ public enum ImageSource: Equatable, Sendable {
         }
     }
 
-    private static func idxLayout(_ size: Int?) -> IDX.Layout { size.map { $0 > 28 ? .pad(to: $0) : .native } ?? .pad(to: 32) }
+    /// IDX images meet the model's size: padded when smaller, resized and centre-cropped when larger.
+    private static func idxLayout(_ size: Int?) -> IDX.Layout { .pad(to: size ?? 32) }
 }

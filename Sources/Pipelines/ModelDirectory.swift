@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Models
 import NN
@@ -23,14 +24,26 @@ public enum ModelDirectory {
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw .missingFile(path: file.path, hint: "A diffusers model directory needs the UNet2DModel config.json (in the directory or its unet/ folder).")
         }
+        if let kind = AtomicFile.nonRegularFileKind(file.path) { throw .unreadable(path: file.path, reason: "is \(kind), not a config.json file") }
+        let data: Data
+        do { data = try Data(contentsOf: file) } catch { throw .unreadable(path: file.path, reason: "cannot read (\(error.localizedDescription))") }
+        return try decodeConfiguration(data, path: file.path)
+    }
+
+    /// A config.json's bytes as a validated configuration: strict JSON (no duplicate key), the
+    /// UNet2DModel fields with their types, then `UNetConfiguration.validate()`.
+    public static func decodeConfiguration(_ data: Data, path: String) throws(PipelineError) -> UNetConfiguration {
+        do { _ = try StrictJSON.parse(data) } catch {
+            throw .unreadable(path: path, reason: "not valid JSON (\(error)); a diffusers UNet2DModel config.json is expected")
+        }
         do {
-            let config = try JSONDecoder().decode(UNetConfiguration.self, from: Data(contentsOf: file))
+            let config = try JSONDecoder().decode(UNetConfiguration.self, from: data)
             try config.validate()
             return config
         } catch let e as UNetConfigurationError {
-            throw .unreadable(path: file.path, reason: e.description)
+            throw .unreadable(path: path, reason: e.description)
         } catch {
-            throw .unreadable(path: file.path, reason: "not a UNet2DModel config.json (\(error))")
+            throw .unreadable(path: path, reason: "not a UNet2DModel config.json (\(describeDecoding(error)))")
         }
     }
 
@@ -60,28 +73,71 @@ public enum ModelDirectory {
         } catch let e as SafeTensorsError { throw .unreadable(path: file.path, reason: e.description) }
         catch let e as TorchCheckpointError { throw .unreadable(path: file.path, reason: e.description) }
         catch { throw .unreadable(path: file.path, reason: "\(error)") }
-        return renamingLegacyKeys(raw)
+        return try renamingLegacyKeys(raw, in: file.path)
     }
 
-    /// diffusers' old attention names (`query`, `key`, `value`, `proj_attn`), as its loader maps them.
+    static let legacyRenames = [(".query.", ".to_q."), (".key.", ".to_k."), (".value.", ".to_v."), (".proj_attn.", ".to_out.0.")]
+
+    static func currentName(_ key: String) -> String {
+        var k = key
+        if k.contains(".attentions.") { for (old, new) in legacyRenames { k = k.replacingOccurrences(of: old, with: new) } }
+        return k
+    }
+
+    /// diffusers' old attention names (`query`, `key`, `value`, `proj_attn`), as its loader maps
+    /// them; a file holding both the old and the new name of one tensor is refused, naming both.
+    public static func renamingLegacyKeys(_ state: [String: Tensor], in path: String) throws(PipelineError) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        var source: [String: String] = [:]
+        for key in state.keys.sorted() {
+            let k = currentName(key)
+            if let other = source[k] {
+                throw .unreadable(path: path, reason: "the weights hold both '\(other)' and '\(key)', the legacy and the current name of attention tensor '\(k)', so which one to load is ambiguous. Keep one of them (re-save the model with a current diffusers).")
+            }
+            source[k] = key
+            out[k] = state[key]
+        }
+        return out
+    }
+
+    /// `renamingLegacyKeys(_:in:)` without a file name; on a name clash the current name wins.
     public static func renamingLegacyKeys(_ state: [String: Tensor]) -> [String: Tensor] {
-        let renames = [(".query.", ".to_q."), (".key.", ".to_k."), (".value.", ".to_v."), (".proj_attn.", ".to_out.0.")]
-        return Dictionary(uniqueKeysWithValues: state.map { key, value in
-            var k = key
-            if k.contains(".attentions.") { for (old, new) in renames { k = k.replacingOccurrences(of: old, with: new) } }
-            return (k, value)
-        })
+        Dictionary(state.map { (currentName($0.key), ($0.key == currentName($0.key), $0.value)) }) { a, b in a.0 ? a : b }.mapValues(\.1)
     }
 
-    /// The U-Net of a diffusers directory with its weights, strictly loaded.
-    public static func loadUNet(from url: URL) throws(PipelineError) -> UNet {
+    /// The tensors holding NaN or ±infinity, with how many such values each has, sorted by key.
+    public static func nonFiniteTensors(in state: [String: Tensor]) -> [(key: String, count: Int)] {
+        state.compactMap { key, t in
+            let n = t.scalars.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            return n > 0 ? (key, n) : nil
+        }.sorted { $0.key < $1.key }
+    }
+
+    /// Refuses weights with NaN or infinite values, naming the tensors; with `allowNonFinite`
+    /// it only warns through `warn`.
+    public static func checkFinite(_ state: [String: Tensor], in path: String, allowNonFinite: Bool,
+                                   warn: (String) -> Void) throws(PipelineError) {
+        let bad = nonFiniteTensors(in: state)
+        guard !bad.isEmpty else { return }
+        let list = bad.prefix(5).map { "'\($0.key)' (\($0.count) of \(state[$0.key]!.scalarCount) values)" }.joined(separator: ", ")
+            + (bad.count > 5 ? " and \(bad.count - 5) more" : "")
+        guard allowNonFinite else {
+            throw .unreadable(path: path, reason: "\(bad.count) weight tensor(s) hold NaN or infinite values: \(list). The model would produce NaN images; use a good copy of the weights (or pass --allow-nonfinite to load them anyway).")
+        }
+        warn("warning: \(path): \(bad.count) weight tensor(s) hold NaN or infinite values: \(list); loading them anyway (--allow-nonfinite).")
+    }
+
+    /// The U-Net of a diffusers directory with its weights, strictly loaded; weights with NaN or
+    /// infinite values are refused unless `allowNonFinite` (then `warn` is told).
+    public static func loadUNet(from url: URL, allowNonFinite: Bool = false,
+                                warn: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws(PipelineError) -> UNet {
         let config = try configuration(at: url)
         let unet: UNet
         do { unet = try UNet(config) } catch { throw .unreadable(path: url.path, reason: error.description) }
         let file = try weightsFile(at: url)
-        do { try unet.load(try stateDictionary(from: file)) } catch let e as ParameterLoadError {
-            throw .parameters(path: file.path, e)
-        } catch let e as PipelineError { throw e } catch { throw .unreadable(path: file.path, reason: "\(error)") }
+        let state = try stateDictionary(from: file)
+        do { try unet.load(state) } catch { throw .parameters(path: file.path, error) }
+        try checkFinite(state, in: file.path, allowNonFinite: allowNonFinite, warn: warn)
         return unet
     }
 
@@ -108,12 +164,20 @@ public enum ModelDirectory {
     }
 }
 
-/// Writes `data` to a temporary file beside `url`, then renames it over `url`.
-func atomicWrite(_ data: Data, to url: URL) throws {
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    try data.write(to: temporary)
-    guard rename(temporary.path, url.path) == 0 else {
-        try? FileManager.default.removeItem(at: temporary)
-        throw PipelineError.cannotWrite(path: url.path, reason: String(cString: strerror(errno)))
+/// Writes `data` atomically (temporary file, fsync, rename; see `AtomicFile`).
+func atomicWrite(_ data: Data, to url: URL) throws(PipelineError) {
+    do { try AtomicFile.write(data, to: url) } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
+}
+
+/// A DecodingError as "key 'x': expected Int" rather than its debug dump.
+func describeDecoding(_ error: any Error) -> String {
+    guard let e = error as? DecodingError else { return "\(error)" }
+    func key(_ path: [any CodingKey]) -> String { path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'" }
+    switch e {
+    case let .typeMismatch(type, c): return "\(key(c.codingPath)) must be \(type), \(c.debugDescription)"
+    case let .valueNotFound(type, c): return "\(key(c.codingPath)) must be \(type), found null"
+    case let .keyNotFound(k, c): return "\(key(c.codingPath + [k])) is missing"
+    case let .dataCorrupted(c): return "\(key(c.codingPath)): \(c.debugDescription)"
+    @unknown default: return "\(error)"
     }
 }

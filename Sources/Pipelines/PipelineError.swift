@@ -24,7 +24,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .missingFile(path, hint): "\(path): not found. \(hint)"
-        case let .unreadable(path, reason): "\(path): \(reason)"
+        // Reasons from the readers' own errors start with the path already: print it once.
+        case let .unreadable(path, reason): reason.hasPrefix(path + ": ") ? reason : "\(path): \(reason)"
         case let .unsupported(what): "Unsupported \(what)."
         case let .invalid(what): "Invalid input: \(what)"
         case let .parameters(path, e): "\(path): the weights do not fit the model.\n\(e.description)"

@@ -35,17 +35,22 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// The largest batch accepted (a batch of 65,536 32×32 RGB images is already 800 MB of input).
+    public static let maximumBatchSize = 65_536
+
     /// Checks values a user can get wrong, with a message saying how to fix them.
     public func validate() throws(PipelineError) {
         func bad(_ m: String) -> PipelineError { .invalid(m) }
-        guard batchSize >= 1 else { throw bad("batch size must be at least 1 (got \(batchSize))") }
+        guard (1...Self.maximumBatchSize).contains(batchSize) else {
+            throw bad("batch size must be 1 to \(Self.maximumBatchSize) (got \(batchSize))")
+        }
         guard gradientAccumulation >= 1, batchSize % gradientAccumulation == 0 else {
             throw bad("gradient accumulation \(gradientAccumulation) must be >= 1 and divide the batch size \(batchSize)")
         }
         guard steps >= 1 else { throw bad("steps must be at least 1 (got \(steps))") }
         guard learningRate > 0, learningRate.isFinite else { throw bad("learning rate must be positive (got \(learningRate))") }
         guard warmupSteps >= 0 else { throw bad("warm-up steps must be >= 0 (got \(warmupSteps))") }
-        guard gradientClip >= 0 else { throw bad("gradient clip must be >= 0 (got \(gradientClip))") }
+        guard gradientClip >= 0, gradientClip.isFinite else { throw bad("gradient clip must be >= 0 (got \(gradientClip))") }
         guard emaDecay >= 0, emaDecay < 1 else { throw bad("EMA decay must be in [0, 1) (got \(emaDecay))") }
         guard checkpointEvery >= 1, keepCheckpoints >= 1 else { throw bad("checkpoint interval and count must be at least 1") }
         guard sampleEvery >= 0, logEvery >= 1 else { throw bad("sample interval must be >= 0 and log interval >= 1") }

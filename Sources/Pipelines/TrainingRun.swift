@@ -1,6 +1,7 @@
 import DataParallel
 import Datasets
 import Diffusion
+import FileIO
 import Foundation
 import Models
 import Tensors
@@ -65,6 +66,7 @@ public final class TrainingRun {
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             }
         } catch { throw .cannotWrite(path: output.path, reason: "\(error)") }
+        removeStaleTemporaries()
         let metrics = output.appendingPathComponent("metrics.jsonl")
         // A resumed run repeats the steps after its checkpoint: drop their old records first.
         let kept = ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").split(separator: "\n").filter { line in
@@ -119,6 +121,17 @@ public final class TrainingRun {
         guard let deadline else { return false }
         let late = trainer.communicator.isRoot && Date() >= deadline
         do { return try trainer.communicator.any(late) } catch { throw .invalid(error.description) }
+    }
+
+    /// Deletes the temporary files that killed runs left in the run directory (a `kill -9` during
+    /// a checkpoint write leaves `.step-N.safetensors.tmp-PID`, tens of MB each); files of live
+    /// processes are kept. Called when a run starts or resumes; each removal goes to `onFile`.
+    @discardableResult
+    public func removeStaleTemporaries() -> [URL] {
+        let folders = [output, checkpointDirectory, output.appendingPathComponent("samples"), output.appendingPathComponent("model")]
+        let removed = folders.flatMap { AtomicFile.removeStaleTemporaries(in: $0) }
+        for url in removed { onFile("removed stale temporary file", url) }
+        return removed
     }
 
     /// Losses of this run, including steps before a resume (from metrics.jsonl) plus this session's.

@@ -8,6 +8,14 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
     case badOffsets(path: String, key: String, reason: String)
     case missingKey(path: String, key: String)
     case cannotWrite(path: String, reason: String)
+    /// A FIFO, device or directory given where a weights file belongs.
+    case notARegularFile(path: String, kind: String)
+    case headerTooLarge(path: String, headerLength: UInt64, limit: UInt64)
+    case duplicateKey(path: String, key: String)
+    /// A shape whose element or byte count does not fit in 64 bits.
+    case tensorTooLarge(path: String, key: String, dtype: String, shape: [Int])
+    /// The tensors' spans end before the data section does.
+    case dataNotCovered(path: String, coveredBytes: Int, dataBytes: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +35,16 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
             "\(path): no tensor named '\(key)'."
         case let .cannotWrite(path, reason):
             "\(path): cannot write (\(reason)); any earlier file at this path is unchanged."
+        case let .notARegularFile(path, kind):
+            "\(path): is \(kind), not a regular file; pass a .safetensors file."
+        case let .headerTooLarge(path, length, limit):
+            "\(path): header claims \(length) bytes, more than the \(limit)-byte limit of the safetensors format. The file is corrupt or not a safetensors file."
+        case let .duplicateKey(path, key):
+            "\(path): the header names '\(key)' twice, so which entry holds is ambiguous. The file is corrupt; re-export it with the safetensors library."
+        case let .tensorTooLarge(path, key, dtype, shape):
+            "\(path): tensor '\(key)': shape \(shape) of \(dtype) has more bytes than fit in 64 bits. The header is corrupt."
+        case let .dataNotCovered(path, covered, total):
+            "\(path): the tensors cover \(covered) of the \(total) data bytes after the header (the reference implementation refuses such files; a header length that is off shifts every tensor). The file is corrupt; re-export it."
         }
     }
 }

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Tensors
 
@@ -25,56 +26,145 @@ public struct SafeTensorsFile {
 
     private static let elementSizes = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8]
 
+    /// The largest header read, as the reference implementation (safetensors' `MAX_HEADER_SIZE`).
+    public static let maximumHeaderLength: UInt64 = 100_000_000
+
+    /// One validated header entry.
+    private struct Entry {
+        let key: String, dtype: String, shape: [Int], begin: Int, end: Int
+    }
+
+    /// Reads every tensor, after checking the whole header against the format's rules as the
+    /// reference implementation does (safetensors `Metadata::validate`): header length at most
+    /// 100 MB and within the file, a JSON object starting with `{` with no duplicate key, every
+    /// entry with a known dtype, a non-negative shape whose byte size does not overflow and equals
+    /// its `data_offsets` span, and the spans, sorted, contiguous from 0 and covering the data
+    /// section exactly. Nothing is allocated for tensors before all of this holds.
     public static func read(contentsOf url: URL) throws(SafeTensorsError) -> SafeTensorsFile {
         let path = url.path
+        if let kind = AtomicFile.nonRegularFileKind(path) { throw .notARegularFile(path: path, kind: kind) }
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw .cannotOpen(path: path, reason: error.localizedDescription)
         }
+        return try read(data, path: path)
+    }
+
+    /// Parses safetensors bytes; `path` only labels errors (see `read(contentsOf:)`).
+    public static func read(_ data: Data, path: String) throws(SafeTensorsError) -> SafeTensorsFile {
         guard data.count >= 8 else { throw .tooShort(path: path, size: data.count) }
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength <= maximumHeaderLength else {
+            throw .headerTooLarge(path: path, headerLength: headerLength, limit: maximumHeaderLength)
+        }
         guard headerLength <= UInt64(data.count - 8) else {
             throw .headerLengthExceedsFile(path: path, headerLength: headerLength, fileSize: data.count)
         }
-        let dataStart = 8 + Int(headerLength)
-        let json: [String: Any]
-        do {
-            guard let object = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) as? [String: Any] else {
-                throw SafeTensorsError.invalidHeader(path: path, reason: "the header is not a JSON object")
-            }
-            json = object
-        } catch let error as SafeTensorsError { throw error } catch {
-            throw .invalidHeader(path: path, reason: "the header is not valid JSON")
+        let dataStart = 8 + Int(headerLength), dataLength = data.count - dataStart
+        let header = data[data.startIndex + 8 ..< data.startIndex + dataStart]
+        guard header.first == UInt8(ascii: "{") else {
+            throw .invalidHeader(path: path, reason: "the header does not start with '{' (header length \(headerLength) bytes)")
         }
-        var result = SafeTensorsFile(tensors: [:])
-        for (key, value) in json {
+        let json: StrictJSON
+        do { json = try StrictJSON.parse(header) } catch {
+            if error.reason.hasPrefix("duplicate key") {
+                throw .duplicateKey(path: path, key: String(error.reason.dropFirst("duplicate key '".count).dropLast()))
+            }
+            throw .invalidHeader(path: path, reason: "the header is not valid JSON (\(error))")
+        }
+        guard case let .object(members) = json else { throw .invalidHeader(path: path, reason: "the header is not a JSON object") }
+        var metadata: [String: String] = [:]
+        var entries: [Entry] = []
+        for (key, value) in members {
             if key == "__metadata__" {
-                guard let m = value as? [String: String] else {
+                if value == .null { continue }
+                guard case let .object(pairs) = value else {
                     throw .invalidHeader(path: path, reason: "__metadata__ must map strings to strings")
                 }
-                result.metadata = m
+                for (k, v) in pairs {
+                    guard case let .string(s) = v else { throw .invalidHeader(path: path, reason: "__metadata__ must map strings to strings") }
+                    metadata[k] = s
+                }
                 continue
             }
-            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
-            else { throw .invalidHeader(path: path, reason: "entry '\(key)' needs dtype, shape and two data_offsets") }
-            guard let size = elementSizes[dtype] else { throw .unsupportedDType(path: path, key: key, dtype: dtype) }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw .invalidHeader(path: path, reason: "entry '\(key)' has a negative dimension") }
-            let count = shape.reduce(1, *)
-            let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end, end - begin == count * size else {
-                throw .badOffsets(path: path, key: key, reason: "offsets \(offsets) do not hold \(count) \(dtype) elements (\(count * size) bytes)")
+            entries.append(try entry(key, value, path: path))
+        }
+        // The reference's rule: sorted by offsets, each span starts where the previous ended.
+        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var covered = 0
+        for e in entries {
+            guard e.begin == covered else {
+                throw .badOffsets(path: path, key: e.key, reason: e.begin < covered
+                    ? "data_offsets [\(e.begin), \(e.end)] overlap the previous tensor, which ends at byte \(covered)"
+                    : "data_offsets [\(e.begin), \(e.end)] leave bytes \(covered)..<\(e.begin) unused (tensors must be contiguous)")
             }
-            guard dataStart + end <= data.count else {
-                throw .badOffsets(path: path, key: key, reason: "data ends at byte \(dataStart + end) but the file has \(data.count)")
+            guard e.end <= dataLength else {
+                let end = e.end.addingReportingOverflow(dataStart)  // e.end comes from the file: up to 2^63 - 1
+                throw .badOffsets(path: path, key: e.key, reason: "data ends at byte \(end.overflow ? "beyond 2^63" : String(end.partialValue)) but the file has \(data.count)")
             }
-            result.tensors[key] = data.withUnsafeBytes { raw in
-                Tensor.filled(shape: shape) { out in
-                    convert(UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)]), dtype: dtype, into: out)
+            covered = e.end
+        }
+        guard covered == dataLength else { throw .dataNotCovered(path: path, coveredBytes: covered, dataBytes: dataLength) }
+        var result = SafeTensorsFile(tensors: [:], metadata: metadata)
+        data.withUnsafeBytes { raw in
+            for e in entries {
+                result.tensors[e.key] = Tensor.filled(shape: e.shape) { out in
+                    convert(UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]), dtype: e.dtype, into: out)
                 }
             }
         }
         return result
+    }
+
+    /// Checks one tensor entry: fields and their types, dtype, overflow-free size equal to the span.
+    private static func entry(_ key: String, _ value: StrictJSON, path: String) throws(SafeTensorsError) -> Entry {
+        func invalid(_ reason: String) -> SafeTensorsError { .invalidHeader(path: path, reason: "entry '\(key)' \(reason)") }
+        guard case let .object(fields) = value else { throw invalid("is \(value.kind), expected an object with dtype, shape and data_offsets") }
+        func field(_ name: String) -> StrictJSON? { fields.first { $0.key == name }?.value }
+        guard let dtypeValue = field("dtype"), let shapeValue = field("shape"), let offsetsValue = field("data_offsets") else {
+            throw .invalidHeader(path: path, reason: "entry '\(key)' needs dtype, shape and two data_offsets")
+        }
+        guard case let .string(dtype) = dtypeValue else { throw invalid("has a dtype that is \(dtypeValue.kind), expected a string such as \"F32\"") }
+        func integers(_ v: StrictJSON, _ name: String) throws(SafeTensorsError) -> [Int] {
+            guard case let .array(items) = v else { throw invalid("has \(name) that is \(v.kind), expected an array of non-negative integers") }
+            var out: [Int] = []
+            for item in items {
+                switch item {
+                case let .integer(i) where i >= 0: out.append(i)
+                case let .number(_, literal) where !literal.hasPrefix("-") && !literal.contains(where: { ".eE".contains($0) }):
+                    throw invalid("has \(name) entry \(literal), larger than the supported 2^63 - 1")
+                default: throw invalid("has \(name) \(describe(items)); expected non-negative integers")
+                }
+            }
+            return out
+        }
+        let shape = try integers(shapeValue, "shape")
+        let offsets = try integers(offsetsValue, "data_offsets")
+        guard offsets.count == 2 else { throw .invalidHeader(path: path, reason: "entry '\(key)' needs dtype, shape and two data_offsets") }
+        guard let size = elementSizes[dtype] else { throw .unsupportedDType(path: path, key: key, dtype: dtype) }
+        var count = 1
+        for d in shape {
+            let c = count.multipliedReportingOverflow(by: d)
+            guard !c.overflow else { throw .tensorTooLarge(path: path, key: key, dtype: dtype, shape: shape) }
+            count = c.partialValue
+        }
+        let bytes = count.multipliedReportingOverflow(by: size)
+        guard !bytes.overflow else { throw .tensorTooLarge(path: path, key: key, dtype: dtype, shape: shape) }
+        let (begin, end) = (offsets[0], offsets[1])
+        guard begin <= end, end - begin == bytes.partialValue else {
+            throw .badOffsets(path: path, key: key, reason: "offsets \(offsets) do not hold \(count) \(dtype) elements (\(bytes.partialValue) bytes)")
+        }
+        return Entry(key: key, dtype: dtype, shape: shape, begin: begin, end: end)
+    }
+
+    private static func describe(_ items: [StrictJSON]) -> String {
+        "[" + items.map { item -> String in
+            switch item {
+            case let .integer(i): String(i)
+            case let .number(_, literal): literal
+            default: item.kind
+            }
+        }.joined(separator: ", ") + "]"
     }
 
     private static func convert(_ bytes: UnsafeRawBufferPointer, dtype: String, into out: UnsafeMutableBufferPointer<Float>) {
@@ -118,24 +208,15 @@ public struct SafeTensorsFile {
             throw .cannotWrite(path: url.path, reason: "header encoding failed: \(error)")
         }
         headerData.append(contentsOf: Array(repeating: UInt8(ascii: " "), count: (8 - headerData.count % 8) % 8))
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary.path)
-        else { throw .cannotWrite(path: url.path, reason: "cannot create \(temporary.path)") }
         do {
-            var length = UInt64(headerData.count).littleEndian
-            try handle.write(contentsOf: Data(bytes: &length, count: 8))
-            try handle.write(contentsOf: headerData)
-            for key in keys {
-                try tensors[key]!.scalars.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+            try AtomicFile.write(to: url) { handle in
+                var length = UInt64(headerData.count).littleEndian
+                try handle.write(contentsOf: Data(bytes: &length, count: 8))
+                try handle.write(contentsOf: headerData)
+                for key in keys {
+                    try tensors[key]!.scalars.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                }
             }
-            try handle.synchronize()
-            try handle.close()
-            if rename(temporary.path, url.path) != 0 { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            try? handle.close()
-            try? FileManager.default.removeItem(at: temporary)
-            throw .cannotWrite(path: url.path, reason: error.localizedDescription)
-        }
+        } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
     }
 }

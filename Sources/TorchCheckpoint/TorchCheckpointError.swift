@@ -13,6 +13,9 @@ public enum TorchCheckpointError: Error, Equatable, CustomStringConvertible {
     case notAStateDict(path: String, found: String)
     case unsupportedDType(path: String, key: String, dtype: String)
     case badLayout(path: String, key: String, reason: String)
+    /// An entry that declares more bytes than the checkpoint can need (zip64 sizes, deflate bombs).
+    case entryTooLarge(path: String, entry: String, declaredBytes: UInt64, limitBytes: UInt64)
+    case notARegularFile(path: String, kind: String)
 
     public var description: String {
         switch self {
@@ -40,6 +43,10 @@ public enum TorchCheckpointError: Error, Equatable, CustomStringConvertible {
             "\(path): tensor '\(key)' has dtype \(dtype); supported are float32, float16, bfloat16, float64, int64 and int32. Convert it to float32."
         case let .badLayout(path, key, reason):
             "\(path): tensor '\(key)': \(reason). The file is corrupt or truncated."
+        case let .entryTooLarge(path, entry, declared, limit):
+            "\(path): entry '\(entry)' declares \(declared) bytes, more than the \(limit) a state dict of this archive can need. The file is corrupt or hostile; convert trusted checkpoints to safetensors."
+        case let .notARegularFile(path, kind):
+            "\(path): is \(kind), not a regular file; pass a .bin checkpoint file."
         }
     }
 }

@@ -16,12 +16,32 @@ extension TorchCheckpointFile {
             if viewsOfStorage[tensor.storage.key] == nil { order.append(tensor.storage.key) }
             viewsOfStorage[tensor.storage.key, default: []].append(index)
         }
+        // Every storage entry must exist and declare exactly the bytes its tensors say, and the
+        // views together may not materialise much more than the storages hold (shared storages
+        // are views, but a thousand views of one large storage would be a memory bomb).
+        var entries: [String: Entry] = [:]
+        var storageElements = 0, viewElements = 0
+        for storageKey in order {
+            let entryPath = entryPrefix + storageKey
+            guard let entry = archive[entryPath] else { throw .missingEntry(path: path, entry: entryPath) }
+            let first = references[viewsOfStorage[storageKey]![0]]
+            let byteCount = first.tensor.storage.count * first.tensor.storage.type.elementSize!  // checked in validate
+            guard entry.uncompressedSize == UInt64(byteCount) else {
+                throw .badLayout(path: path, key: first.key, reason: "storage '\(entryPath)' holds \(entry.uncompressedSize) bytes, expected \(first.tensor.storage.count) \(first.tensor.storage.type.dtypeName) elements (\(byteCount) bytes)")
+            }
+            entries[storageKey] = entry
+            storageElements = storageElements.addingReportingOverflow(first.tensor.storage.count).partialValue
+        }
+        for (_, tensor) in references { viewElements = viewElements.addingReportingOverflow(tensor.shape.reduce(1, *)).partialValue }
+        guard storageElements >= 0, viewElements >= 0, viewElements <= 4 * storageElements + (1 << 20) else {
+            throw .badLayout(path: path, key: references.first?.key ?? "", reason: "the tensors view \(viewElements) elements of storages holding \(storageElements); a state dict views each storage about once")
+        }
         var tensors: [String: Tensor] = [:]
         for storageKey in order {
             let views = viewsOfStorage[storageKey]!
             let entryPath = entryPrefix + storageKey
-            guard let entry = archive[entryPath] else { throw .missingEntry(path: path, entry: entryPath) }
-            let data = try extract(entry, from: archive, path: path)
+            let entry = entries[storageKey]!
+            let data = try extract(entry, from: archive, path: path, limit: entry.uncompressedSize)
             for index in views {
                 let (key, tensor) = references[index]
                 let byteCount = tensor.storage.count * tensor.storage.type.elementSize!

@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 import Tensors
 import ZIPFoundation
@@ -17,7 +18,9 @@ public enum TorchCheckpointFile {
     /// (`model.conv.weight`); entries that are not tensors or dicts are skipped.
     public static func read(contentsOf url: URL) throws(TorchCheckpointError) -> [String: Tensor] {
         let path = url.path
+        if let kind = AtomicFile.nonRegularFileKind(path) { throw .notARegularFile(path: path, kind: kind) }
         try checkSignature(of: url)
+        do { try ZipPreflight.check(url) } catch { throw .notAZipArchive(path: path, reason: error.reason) }
         let archive: Archive
         do { archive = try Archive(url: url, accessMode: .read) } catch {
             throw .notAZipArchive(path: path, reason: "\(error)")
@@ -27,10 +30,15 @@ public enum TorchCheckpointFile {
         }
         let prefix = String(pickle.path.dropLast("data.pkl".count))
         if let order = archive[prefix + "byteorder"] {
-            let byteOrder = String(decoding: try extract(order, from: archive, path: path), as: UTF8.self)
+            let byteOrder = String(decoding: try extract(order, from: archive, path: path, limit: 16), as: UTF8.self)
             guard byteOrder == "little" else { throw .unsupportedByteOrder(path: path, byteOrder: byteOrder) }
         }
-        var machine = PickleMachine(bytes: Array(try extract(pickle, from: archive, path: path)), path: path)
+        // A state dict's pickle holds a few hundred bytes per tensor, and every tensor needs a
+        // storage entry in the archive: more than that is a corrupt file or a deflate bomb.
+        var entryCount = 0
+        for _ in archive { entryCount += 1 }
+        let pickleLimit = pickleBaseLimit + UInt64(entryCount) * pickleBytesPerEntry
+        var machine = PickleMachine(bytes: Array(try extract(pickle, from: archive, path: path, limit: pickleLimit)), path: path)
         let root = try machine.run()
         guard case let .dict(dict) = root else { throw .notAStateDict(path: path, found: root.kind) }
         var references: [(key: String, tensor: TensorReference)] = []
@@ -58,13 +66,36 @@ public enum TorchCheckpointFile {
         }
     }
 
-    /// One entry's bytes, checked against the CRC-32 and size in the zip directory.
-    static func extract(_ entry: Entry, from archive: Archive, path: String) throws(TorchCheckpointError) -> Data {
+    /// What data.pkl may inflate to: 1 MiB, plus 4 KiB per archive entry (each tensor's storage
+    /// is one entry; torch writes about 200 bytes of pickle per tensor).
+    static let pickleBaseLimit: UInt64 = 1 << 20
+    static let pickleBytesPerEntry: UInt64 = 4096
+    /// Deflate cannot compress by more than 1032:1, so an entry declaring more is corrupt.
+    static let maximumDeflateRatio: UInt64 = 1032
+
+    /// One entry's bytes, checked against the CRC-32 and size in the zip directory. The declared
+    /// size is checked against `limit` and against what the compressed size and the file can
+    /// hold before anything is allocated, and inflating stops as soon as it passes either.
+    static func extract(_ entry: Entry, from archive: Archive, path: String, limit: UInt64) throws(TorchCheckpointError) -> Data {
+        let declared = entry.uncompressedSize
+        guard declared <= limit else {
+            throw .entryTooLarge(path: path, entry: entry.path, declaredBytes: declared, limitBytes: limit)
+        }
+        let fileSize = UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)??.uint64Value ?? .max)
+        let (ratioLimit, overflow) = entry.compressedSize.multipliedReportingOverflow(by: entry.isCompressed ? maximumDeflateRatio : 1)
+        guard entry.compressedSize <= fileSize, overflow || declared <= ratioLimit else {
+            throw .unreadableEntry(path: path, entry: entry.path, reason: "it declares \(declared) bytes from \(entry.compressedSize) compressed bytes in a file of \(fileSize)")
+        }
         var data = Data()
-        data.reserveCapacity(Int(clamping: entry.uncompressedSize))
+        data.reserveCapacity(Int(declared))  // at most `limit`, which callers keep small or tied to the file
         let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, bufferSize: 1 << 20) { data.append($0) }
+            checksum = try archive.extract(entry, bufferSize: 1 << 20) { chunk in
+                guard UInt64(data.count) + UInt64(chunk.count) <= declared else { throw InflatedPastDeclaredSize() }
+                data.append(chunk)
+            }
+        } catch is InflatedPastDeclaredSize {
+            throw .unreadableEntry(path: path, entry: entry.path, reason: "it inflates to more than the \(declared) bytes its zip header declares")
         } catch {
             throw .unreadableEntry(path: path, entry: entry.path, reason: "\(error)")
         }
@@ -74,6 +105,8 @@ public enum TorchCheckpointFile {
         }
         return data
     }
+
+    private struct InflatedPastDeclaredSize: Error {}
 
     /// Gathers the tensors of `dict` and of dicts nested in it, keyed by dotted path.
     private static func collect(_ dict: PickleDict, prefix: String, depth: Int,

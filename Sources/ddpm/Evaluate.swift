@@ -75,6 +75,11 @@ struct Evaluate: ParsableCommand {
     var plot: String?
 
     func validate() throws {
+        for (name, value) in [("--images", images), ("--samples", samples), ("--model", model), ("--reference", reference),
+                              ("--save-reference-stats", saveReferenceStats), ("--inception", inception), ("--json", json),
+                              ("--data", data), ("--nll-table", nllTable)] {
+            if let value, value.isEmpty { throw ValidationError("\(name) is empty; give a path.") }
+        }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
         if nll {
             guard model != nil else { throw ValidationError("--nll needs --model <diffusers dir or checkpoint> (the bound is of a model).") }
@@ -113,7 +118,7 @@ struct Evaluate: ParsableCommand {
         let source: String
         if let images {
             let set = try ImageSource.imageFolder(URL(fileURLWithPath: images)).images(train: true)
-            if !set.skippedFiles.isEmpty { print("skipped \(set.skippedFiles.count) unreadable files in \(images)") }
+            if let note = Train.skippedNote(set.skippedFiles) { print(note) }
             let bar = ProgressBar(total: set.count, label: "inception")
             var done = 0
             try collection.add(set) { done += $0; bar.update(done) }

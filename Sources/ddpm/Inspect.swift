@@ -14,6 +14,14 @@ struct Inspect: ParsableCommand {
     @Argument(help: "A diffusers model directory, a swift-ddpm checkpoint, or a .safetensors/.bin weights file.")
     var path: String
 
+    @Flag(help: "Report NaN or infinite weights without failing (the exit status is then 0 if they load).")
+    var allowNonfinite = false
+
+    func validate() throws {
+        if path.isEmpty { throw ValidationError("the path is empty; give a model directory, checkpoint or weights file.") }
+    }
+
+    /// Exits non-zero (after the report) when the weights do not load strictly or hold NaN/∞.
     func run() throws {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
@@ -30,7 +38,12 @@ struct Inspect: ParsableCommand {
             if let weights = try? ModelDirectory.weightsFile(at: url) {
                 let state = try ModelDirectory.stateDictionary(from: weights)
                 summarize(state, source: weights.lastPathComponent)
-                do { try UNet(config).load(state); print("weights load strictly: yes") } catch { print("weights load strictly: NO\n\(error)") }
+                var failed = !reportNonFinite(state)
+                do { try UNet(config).load(state); print("weights load strictly: yes") } catch {
+                    print("weights load strictly: NO\n\(error)")
+                    failed = true
+                }
+                if failed { throw ExitCode.failure }
             } else {
                 print("weights: none (configuration only)")
             }
@@ -40,8 +53,20 @@ struct Inspect: ParsableCommand {
             let t = contents.training
             print("training: batch \(t.batchSize), lr \(t.learningRate), warm-up \(t.warmupSteps), EMA \(t.emaDecay)\(t.emaWarmup ? " (warm-up)" : ""), clip \(t.gradientClip), loss \(t.loss.rawValue), seed \(t.seed)")
         } else {
-            summarize(try ModelDirectory.stateDictionary(from: url), source: url.lastPathComponent)
+            let state = try ModelDirectory.stateDictionary(from: url)
+            summarize(state, source: url.lastPathComponent)
+            if !reportNonFinite(state) { throw ExitCode.failure }
         }
+    }
+
+    /// Prints the tensors holding NaN or ∞; false when there are some and they are not allowed.
+    private func reportNonFinite(_ state: [String: Tensor]) -> Bool {
+        let bad = ModelDirectory.nonFiniteTensors(in: state)
+        guard !bad.isEmpty else { return true }
+        print("non-finite weights: \(bad.count) tensor(s) hold NaN or infinite values\(allowNonfinite ? " (allowed by --allow-nonfinite)" : "")")
+        for (key, count) in bad.prefix(10) { print("  \(key): \(count) of \(state[key]!.scalarCount) values") }
+        if bad.count > 10 { print("  … and \(bad.count - 10) more") }
+        return allowNonfinite
     }
 
     private func describe(_ c: UNetConfiguration) {

@@ -53,7 +53,16 @@ struct Train: ParsableCommand {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
         if checksumEvery < 1 { throw ValidationError("--checksum-every must be at least 1 (got \(checksumEvery)).") }
-        if let maxMinutes, maxMinutes <= 0 { throw ValidationError("--max-minutes must be positive (got \(maxMinutes)).") }
+        if let maxMinutes, !(maxMinutes > 0 && maxMinutes.isFinite) {
+            throw ValidationError("--max-minutes must be a positive finite number of minutes (got \(maxMinutes)).")
+        }
+        if output.isEmpty { throw ValidationError("--output is empty; give a run directory (e.g. --output runs/mnist).") }
+        if let data, data.isEmpty { throw ValidationError("--data is empty; give the dataset directory.") }
+        for (name, value) in [("--learning-rate", learningRate), ("--ema-decay", emaDecay), ("--grad-clip", gradClip)] {
+            if let value, !value.isFinite { throw ValidationError("\(name) must be a finite number (got \(value)).") }
+        }
+        if accumulate < 1 { throw ValidationError("--accumulate must be at least 1 (got \(accumulate)).") }
+        if keep < 1 { throw ValidationError("--keep must be at least 1 (got \(keep)).") }
     }
 
     func run() throws {
@@ -183,8 +192,17 @@ struct Train: ParsableCommand {
 
     private func loadImages() throws -> ImageSet {
         let preset = preset.flatMap { UNetConfiguration.presets[$0] }
-        return try ImageSource.named(dataset.rawValue, path: data)
+        let set = try ImageSource.named(dataset.rawValue, path: data)
             .images(train: true, size: preset?.sampleSize ?? 32, channels: preset?.inChannels ?? 3, strict: strict)
+        if let note = Self.skippedNote(set.skippedFiles) { print(note) }
+        return set
+    }
+
+    /// "skipped 3 unreadable image(s) (--strict stops on them instead): a.png, b.jpg, c.png" (at most `shown` paths).
+    static func skippedNote(_ files: [String], shown: Int = 5) -> String? {
+        guard !files.isEmpty else { return nil }
+        let listed = files.prefix(shown).joined(separator: ", ") + (files.count > shown ? ", and \(files.count - shown) more" : "")
+        return "skipped \(files.count) unreadable image(s) (--strict stops on them instead): \(listed)"
     }
 }
 

@@ -11,6 +11,11 @@
 
 #define DDPM_CODEC_MESSAGE_LENGTH 256
 
+/// The largest image decoded: 2^26 pixels (8192 x 8192) and 65535 on a side. Hostile headers
+/// declare any size in a few bytes; larger images are refused before their buffer is allocated.
+#define DDPM_MAX_IMAGE_PIXELS ((size_t)1 << 26)
+#define DDPM_MAX_IMAGE_SIDE 65535
+
 /// A decoded image: 8-bit samples, interleaved, rows top to bottom. `channels` is 1 (grey),
 /// 2 (grey + alpha), 3 (RGB) or 4 (RGBA). Free `pixels` with ddpm_codec_free.
 typedef struct {
@@ -33,8 +38,9 @@ int ddpm_png_encode(const uint8_t *pixels, int width, int height, int channels,
                     uint8_t **png, size_t *size, char *error);
 
 /// Reads a whole file through zlib's gzread: gzip files are inflated, other files pass through
-/// unchanged. Returns 0 on success; free `*bytes` with ddpm_codec_free.
-int ddpm_gz_read_file(const char *path, uint8_t **bytes, size_t *size, char *error);
+/// unchanged; more than `limit` bytes is an error (a gzip bomb). Returns 0 on success; free
+/// `*bytes` with ddpm_codec_free.
+int ddpm_gz_read_file(const char *path, size_t limit, uint8_t **bytes, size_t *size, char *error);
 
 void ddpm_codec_free(void *pointer);
 
