@@ -81,11 +81,37 @@ extension SchedulerConfiguration {
         do { data = try Data(contentsOf: url) } catch {
             throw .missingFile(path: url.path, hint: "Pass a diffusers scheduler_config.json.")
         }
-        // diffusers writes `-Infinity` (lambda_min_clipped's default), which only JSON5 allows.
-        let decoder = JSONDecoder()
-        decoder.allowsJSON5 = true
-        do { return try decoder.decode(SchedulerConfiguration.self, from: data) } catch {
+        do { return try JSONDecoder().decode(SchedulerConfiguration.self, from: replacingNonFiniteNumbers(data)) } catch {
             throw .unreadable(path: url.path, reason: "not a diffusers scheduler_config.json (\(error))")
         }
     }
+}
+
+/// diffusers writes Python's `-Infinity` / `Infinity` / `NaN` (e.g. lambda_min_clipped's default),
+/// which JSON does not allow; outside strings they become `null`, which every reader takes as
+/// "the class's default" (−∞ for lambda_min_clipped). (Foundation's JSON5 mode would read them,
+/// but it traps on some invalid UTF-8, which the fuzzer found.)
+func replacingNonFiniteNumbers(_ data: Data) -> Data {
+    let bytes = [UInt8](data)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var (i, inString, escaped) = (0, false, false)
+    let tokens: [[UInt8]] = [Array("-Infinity".utf8), Array("Infinity".utf8), Array("NaN".utf8)]
+    outer: while i < bytes.count {
+        let b = bytes[i]
+        if inString {
+            if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+        } else if b == UInt8(ascii: "\"") {
+            inString = true
+        } else {
+            for token in tokens where bytes[i...].starts(with: token) {
+                out += Array("null".utf8)
+                i += token.count
+                continue outer
+            }
+        }
+        out.append(b)
+        i += 1
+    }
+    return Data(out)
 }

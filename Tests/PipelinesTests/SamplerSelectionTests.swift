@@ -106,6 +106,17 @@ struct SamplerSelectionTests {
         #expect(o.configuration.solverOrder == 1 && o.configuration.timestepSpacing == .leading)
     }
 
+    @Test("a scheduler_config.json of invalid UTF-8 is an error, not a trap (fuzz crash in Foundation's JSON5 reader)")
+    func invalidUTF8() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ddpm-fuzz-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data([0x7B, 0x0A, 0x0A, 0x5F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x63, 0x6C, 0x20]).write(to: file)
+        #expect(throws: PipelineError.self) { _ = try SchedulerConfiguration.read(contentsOf: file) }
+        try Data("{\"_class_name\": \"DPMSolverMultistepScheduler\", \"lambda_min_clipped\": -Infinity, \"x\": \"-Infinity\"}".utf8).write(to: file)
+        let c = try SchedulerConfiguration.read(contentsOf: file)
+        #expect(c.options["lambda_min_clipped"] == .null && c.options["x"] == .string("-Infinity"))
+    }
+
     @Test("Algorithm 2 and DDIM through the factory equal DDPM.sample and DDIM.sample (same draws)")
     func legacyPathsUnchanged() throws {
         let pipeline = try ParityFixtures.pipeline()
