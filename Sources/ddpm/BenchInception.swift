@@ -17,11 +17,11 @@ struct BenchInception: ParsableCommand {
     @Option(help: "Images per network call, both sides.")
     var batchSize = 25
 
-    @Option(help: "A Python with torch and pytorch-fid: also runs Scripts/bench/torch_inception.py (2 threads) and prints the ratio.")
+    @Option(help: "A Python with torch and pytorch-fid: also runs scripts/bench/torch_inception.py (2 threads) and prints the ratio.")
     var torch: String?
 
     @Option(help: "Path of torch_inception.py.")
-    var torchScript = "Scripts/bench/torch_inception.py"
+    var torchScript = "scripts/bench/torch_inception.py"
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1 (got \(count)).") }
