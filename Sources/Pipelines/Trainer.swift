@@ -20,7 +20,7 @@ public struct StepRecord: Codable, Sendable {
 /// warm-up → EMA. Every random stream (data order and flips, t and ε, dropout) is seeded and
 /// saved in checkpoints, so a resumed run is bit-identical to an uninterrupted one.
 ///
-/// Data parallel (issue 9): with a communicator of N processes, each computes rows
+/// Data parallel: with a communicator of N processes, each computes rows
 /// [r·m/N, (r+1)·m/N) of every micro-batch of m, drawing exactly what one process draws for those
 /// rows (`BatchShard`), and the shard-mean gradients are averaged between backward and the Adam
 /// step, which equals the gradient of the global mean because the shards are equal. Every rank

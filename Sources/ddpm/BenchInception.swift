@@ -11,7 +11,7 @@ struct BenchInception: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inception", abstract: "Benchmark FID Inception-v3 features (images/s), against pytorch-fid with --torch.")
 
-    @Option(help: "Images to run (issue 6: 10000; smaller for a quick ratio).")
+    @Option(help: "Images to run (10000 for a stable ratio; fewer for a quick one).")
     var count = 10_000
 
     @Option(help: "Images per network call, both sides.")

@@ -8,7 +8,7 @@ import Pipelines
 import Tensors
 import TensorKernels
 
-/// `ddpm bench parallel`: data-parallel scaling on this machine (issue 9). For each preset it
+/// `ddpm bench parallel`: data-parallel scaling on this machine. For each preset it
 /// times one process with 2 threads against `mpirun -np 2` with 1 thread each (the same cores,
 /// the same global batch), the gradient all-reduce inside the step and alone, and projects the
 /// efficiency at 2–64 nodes with a ring all-reduce model. Each variant runs in a child process.

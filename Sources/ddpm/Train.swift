@@ -66,7 +66,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // Under `mpirun -np N` each process trains a shard of every batch (issue 9); alone, N = 1.
+        // Under `mpirun -np N` each process trains a shard of every batch; alone, N = 1.
         let comm = try Communicator.world()
         do { try train(comm) } catch {
             // Errors every rank reaches together are printed by rank 0 alone (N copies would
@@ -97,7 +97,7 @@ struct Train: ParsableCommand {
             throw ValidationError("preset has \(unetConfig.inChannels) input channels but the data has \(images.channels); pick a \(grey ? "grey" : "colour") preset.")
         }
         unetConfig.sampleSize = images.height
-        // A short CPU run on a small preset: departures from the paper, each printed (issue 5).
+        // A short CPU run on a small preset: departures from the paper, each printed.
         let small = unetConfig.blockOutChannels[0] < 128
         var config = TrainingConfiguration()
         config.batchSize = batchSize ?? (small ? 64 : 128)

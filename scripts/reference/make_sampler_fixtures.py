@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes Tests/PipelinesTests/Fixtures/samplers_e2e.safetensors: end-to-end samples of the shipped
 Fashion-MNIST model (pretrained/fashion-mnist) drawn by diffusers' schedulers, for
-Tests/PipelinesTests/SamplerParityTests.swift (issue 10).
+Tests/PipelinesTests/SamplerParityTests.swift.
 
     /work/venv/bin/pip install torch diffusers safetensors
     /work/venv/bin/python scripts/reference/make_sampler_fixtures.py
