@@ -75,6 +75,8 @@ public final class TrainingRun {
         do { try atomicWrite(Data(kept.map { $0 + "\n" }.joined().utf8), to: metrics) } catch {
             throw .cannotWrite(path: metrics.path, reason: "\(error)")
         }
+        // A log, appended line by line rather than rewritten atomically: a crash loses at most a
+        // half line, which fails to decode and is dropped by the next resume above.
         guard let log = FileHandle(forWritingAtPath: metrics.path) else { throw .cannotWrite(path: metrics.path, reason: "cannot open") }
         defer { try? log.close() }
         _ = try? log.seekToEnd()

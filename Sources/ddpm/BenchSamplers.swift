@@ -49,7 +49,7 @@ struct BenchSamplers: ParsableCommand {
             }
             series.append((kind.rawValue, points))
         }
-        try Data(csv.utf8).write(to: out.appendingPathComponent("samplers.csv"))
+        try atomicWrite(Data(csv.utf8), to: out.appendingPathComponent("samplers.csv"))
         let palette = [RGB(0, 0, 0), RGB(230, 120, 0), RGB(120, 60, 180), RGB(30, 80, 200), RGB(200, 40, 40), RGB(20, 140, 60),
                        RGB(0, 160, 170), RGB(160, 120, 20)]
         let plot = LinePlot(title: "Distance to the converged ODE solution", xLabel: "network evaluations",

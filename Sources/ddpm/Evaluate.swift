@@ -136,7 +136,7 @@ struct Evaluate: ParsableCommand {
                                           describedAs: try reference.map { try ImageSource.detect($0).describe(train: !referenceTest) })
         report.summary.forEach { print($0) }
         if let json {
-            try report.json().write(to: URL(fileURLWithPath: json), options: .atomic)
+            try atomicWrite(report.json(), to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }
     }
@@ -213,7 +213,7 @@ struct Evaluate: ParsableCommand {
                           String(format: "%.3f", report.distortion[t - 1])].joined())
         }
         if let nllTable {
-            try Data(report.csv.utf8).write(to: URL(fileURLWithPath: nllTable), options: .atomic)
+            try atomicWrite(Data(report.csv.utf8), to: URL(fileURLWithPath: nllTable))
             print("wrote the full table (\(T) rows) to \(nllTable)")
         }
         if let plot {
@@ -223,7 +223,7 @@ struct Evaluate: ParsableCommand {
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: json), options: .atomic)
+            try atomicWrite(encoder.encode(report), to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }
     }

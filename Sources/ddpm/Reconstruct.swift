@@ -118,7 +118,7 @@ struct Reconstruct: ParsableCommand {
         let code = try pipeline.progressiveDecompression(image, seed: seed &+ 1000) { done += 1; bar.update(done) }
         try ImageWriter.writePNG(try code.figure(), to: out.appendingPathComponent("progressive.png"))
         try ImageWriter.writePNG(code.curve.image(), to: out.appendingPathComponent("progressive-rd.png"))
-        try Data(code.report.csv.utf8).write(to: out.appendingPathComponent("progressive.csv"), options: .atomic)
+        try atomicWrite(Data(code.report.csv.utf8), to: out.appendingPathComponent("progressive.csv"))
         print("progressive decompression (Table 4 for this image): \(String(format: "%.4f", code.report.total)) bits/dim in all, "
               + "decoder L_0 \(String(format: "%.4f", code.report.decoder))")
         print("  reverse steps  t      rate (bits/dim)  distortion (RMSE, 0-255)")
