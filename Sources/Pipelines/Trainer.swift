@@ -87,8 +87,8 @@ public final class Trainer {
     public static func shard(of configuration: TrainingConfiguration, rank: Int, processes: Int) throws(PipelineError) -> Range<Int> {
         let micro = configuration.batchSize / configuration.gradientAccumulation
         guard micro % processes == 0 else {
-            throw .invalid(DistributedError.batchNotDivisible(batch: configuration.batchSize, accumulation: configuration.gradientAccumulation,
-                                                              processes: processes).description)
+            throw .distributed(.batchNotDivisible(batch: configuration.batchSize, accumulation: configuration.gradientAccumulation,
+                                                  processes: processes))
         }
         let rows = micro / processes
         return rank * rows..<(rank + 1) * rows
@@ -179,7 +179,7 @@ public final class Trainer {
     /// The EMA weights as a separate network (for sampling and export).
     public func emaModel() throws(PipelineError) -> UNet {
         let copy: UNet
-        do { copy = try UNet(unet.configuration) } catch { throw .invalid(error.description) }
+        do { copy = try UNet(unet.configuration) } catch { throw .model(error) }
         let state = Dictionary(uniqueKeysWithValues: zip(parameters.map(\.key), ema.averages))
         do { try copy.load(state) } catch { throw .parameters(path: "EMA", error) }
         return copy
