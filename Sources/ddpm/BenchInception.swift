@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Metrics
 import NN
+import Pipelines
 import Tensors
 
 /// `ddpm bench inception`: FID Inception-v3 features of `--count` 32×32 images (resized to 299 as
@@ -26,18 +27,18 @@ struct BenchInception: ParsableCommand {
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1 (got \(count)).") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
-        if torch != nil, !FileManager.default.fileExists(atPath: torchScript) {
-            throw ValidationError("\(torchScript): not found; run from the package root or pass --torch-script.")
-        }
     }
 
     func run() throws {
+        if torch != nil, !FileManager.default.fileExists(atPath: torchScript) {
+            throw PipelineError.missingFile(path: torchScript, hint: "Run from the package root or pass --torch-script.")
+        }
         let ours = try measure()
         print("ours:  \(count) images in \(format(ours)) s, \(format(Double(count) / ours)) images/s "
               + "(batch \(batchSize), \(ComputeSettings.threadCount) threads)")
         guard let torch else { return }
         let theirs = try runTorch(python: torch)
-        guard let seconds = theirs["seconds"] as? Double else { throw ValidationError("\(torchScript) printed no 'seconds'.") }
+        guard let seconds = theirs["seconds"] as? Double else { throw CommandError.missingKey(command: torchScript, key: "seconds") }
         print("torch: \(count) images in \(format(seconds)) s, \(format(Double(count) / seconds)) images/s "
               + "(pytorch-fid InceptionV3, torch \(theirs["torch"] ?? "?"), \(theirs["threads"] ?? "?") threads)")
         print("speed-up (torch time / ours): \(format(seconds / ours))x")

@@ -33,7 +33,7 @@ struct BenchParallel: ParsableCommand {
     func run() throws {
         if let worker { return try measure(threads: worker) }
         guard let mpirun = findMPIRun() else {
-            throw ValidationError("mpirun not found; install Open MPI (apt-get install openmpi-bin libopenmpi-dev).")
+            throw CommandError.toolNotFound(name: "mpirun", install: "install Open MPI (apt-get install openmpi-bin libopenmpi-dev)")
         }
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         print("data-parallel benchmark: global batch \(batchSize), median of \(steps) steps, \(ProcessInfo.processInfo.activeProcessorCount) cores")
