@@ -81,9 +81,8 @@ struct Reconstruct: ParsableCommand {
         let (pipeline, scheduler, modelSource) = (try options.pipeline(for: loaded), loaded.scheduler, loaded.source)
         let T = pipeline.diffusion.schedule.timestepCount
         let rows = try parsedTimesteps(T: T)
-        if let samplingSteps, samplingSteps > T { throw ValidationError("--sampling-steps \(samplingSteps) is more than the model's T = \(T).") }
-        let method = Sampler(sampler, steps: samplingSteps, eta: sampler == .ddim ? eta : nil)
-        let size = pipeline.unet.configuration.sampleSize ?? 32, channels = pipeline.unet.configuration.inChannels
+        let method = try Sampler.decodingLatent(sampler, steps: samplingSteps, eta: eta, timestepCount: T)
+        let size = pipeline.imageSize, channels = pipeline.unet.configuration.inChannels
         let image = try ImageSource.modelInput(source, dataset: dataset?.rawValue, data: data, size: size, channels: channels)
         print("model: \(modelSource); t = \(rows.map(String.init).joined(separator: ", ")); \(samples) samples each; sampler: \(method); "
               + "\(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
@@ -93,7 +92,7 @@ struct Reconstruct: ParsableCommand {
         var done = 0
         let result = try pipeline.reconstruct(image, at: rows, samples: samples, sampler: method, seed: seed) { done += 1; bar.update(done) }
         let out = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try createOutputDirectory(out)
         try ImageWriter.writePNG(try result.figure(), to: out.appendingPathComponent("reconstruction.png"))
         try SafeTensorsFile(tensors: ["source": result.source, "encoded": result.encoded, "samples": result.samples,
                                       "timesteps": Tensor(shape: [rows.count], scalars: rows.map(Float.init))],
