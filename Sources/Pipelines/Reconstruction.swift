@@ -148,3 +148,12 @@ extension SamplingPipeline {
         return x0
     }
 }
+
+extension Reconstruction {
+    /// The rows drawn when none are given: t = T, 3T/4, T/2, T/4 and 0 (the image itself), Fig. 7's spread.
+    public static func defaultTimesteps(timestepCount T: Int) -> [Int] { [T, 3 * T / 4, T / 2, T / 4, 0] }
+
+    /// The seed of the progressive chain of a run seeded `seed`, apart from the reconstruction's
+    /// own (`seed` for ε, `seed + 1 + row` for the rows), so the two never share noise.
+    public static func progressiveSeed(_ seed: UInt64) -> UInt64 { seed &+ 1000 }
+}

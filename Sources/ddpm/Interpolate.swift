@@ -50,8 +50,6 @@ struct Interpolate: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
-
     func validate() throws {
         guard sources.count == 2 else { throw ValidationError("give exactly two sources (image files, or indices with --dataset); got \(sources.count).") }
         if dataset != nil {

@@ -23,7 +23,7 @@ struct Reconstruct: ParsableCommand {
     var source: String
 
     @Option(help: "Take the source from a dataset by index: fashion-mnist (test split), mnist, cifar10 (test batch) or folder.")
-    var dataset: Interpolate.DatasetKind?
+    var dataset: DatasetKind?
 
     @Option(help: "Dataset location (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
     var data: String?
@@ -67,7 +67,7 @@ struct Reconstruct: ParsableCommand {
 
     /// -t as integers; the default row set for a chain of T.
     func parsedTimesteps(T: Int) throws -> [Int] {
-        guard let timesteps else { return [T, 3 * T / 4, T / 2, T / 4, 0] }
+        guard let timesteps else { return Reconstruction.defaultTimesteps(timestepCount: T) }
         let parts = timesteps.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let values = parts.compactMap { Int($0) }
         guard values.count == parts.count, !values.isEmpty else {
@@ -114,7 +114,7 @@ struct Reconstruct: ParsableCommand {
         let T = pipeline.diffusion.schedule.timestepCount
         let bar = ProgressBar(total: T, label: "progressive")
         var done = 0
-        let code = try pipeline.progressiveDecompression(image, seed: seed &+ 1000) { done += 1; bar.update(done) }
+        let code = try pipeline.progressiveDecompression(image, seed: Reconstruction.progressiveSeed(seed)) { done += 1; bar.update(done) }
         try ImageWriter.writePNG(try code.figure(), to: out.appendingPathComponent("progressive.png"))
         try ImageWriter.writePNG(code.curve.image(), to: out.appendingPathComponent("progressive-rd.png"))
         try atomicWrite(Data(code.report.csv.utf8), to: out.appendingPathComponent("progressive.csv"))

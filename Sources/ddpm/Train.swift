@@ -43,8 +43,6 @@ struct Train: ParsableCommand {
     @Option(help: "Under mpirun: steps between checks that all ranks hold the same weights.") var checksumEvery = 50
     @Flag(help: "Stop on any unreadable image instead of skipping it.") var strict = false
 
-    enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
-
     func validate() throws {
         if let preset, UNetConfiguration.presets[preset] == nil {
             throw ValidationError("unknown --preset '\(preset)'; choose one of \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")).")
