@@ -13,13 +13,13 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Use the raw weights of a checkpoint instead of its EMA.")
     var raw = false
 
-    @Option(help: "Override the reverse variance: fixed-small (β̃) or fixed-large (β).")
+    @Option(help: "Override the reverse variance (fixed-small: β̃; fixed-large: β).")
     var variance: VarianceOverride?
 
     @Flag(inversion: .prefixedNo, help: "Override clipping of predicted x0 to [-1, 1] (ddpm and ddim).")
     var clipSample: Bool?
 
-    @Option(help: "Override the scheduler config's timestep spacing: leading, linspace or trailing.")
+    @Option(help: "Override the scheduler config's timestep spacing.")
     var spacing: TimestepSpacing?
 
     @Flag(help: "DDIM with clipping: recompute the noise from the clipped x0 (diffusers' use_clipped_model_output=True; default: keep it, as DDIMPipeline does).")

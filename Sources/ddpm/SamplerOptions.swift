@@ -7,7 +7,7 @@ extension TimestepSpacing: ExpressibleByArgument {}
 
 /// The sampler options that `sample` and `evaluate --model` share; the library decides what they mean.
 struct SamplerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The sampler (default: the scheduler config's class; for a DDPMScheduler config, the command's default).",
+    @Option(help: ArgumentHelp("The sampler (default: the scheduler config's class; for a DDPMScheduler config, ddim for sample and ddpm for evaluate).",
                                valueName: SamplerKind.allCases.map(\.rawValue).joined(separator: "|")))
     var sampler: SamplerKind?
 
