@@ -69,9 +69,7 @@ struct Train: ParsableCommand {
         do { try train(comm) } catch {
             // Errors every rank reaches together are printed by rank 0 alone (N copies would
             // interleave); the others wait for mpirun to end the job when rank 0 exits.
-            let agreed = error is DistributedError || {
-                switch error as? PipelineError { case .nonFinite?, .distributed?: true; default: false }
-            }()
+            let agreed = error is DistributedError || (error as? PipelineError)?.isCollective == true
             guard comm.isRoot || !agreed else {
                 Thread.sleep(forTimeInterval: 5)
                 throw ExitCode.failure
@@ -109,11 +107,10 @@ struct Train: ParsableCommand {
         if let sampleEvery { config.sampleEvery = sampleEvery }
         try config.validate()
         recipe.training = config
-        let unetConfig = recipe.model
         let shard = try Trainer.shard(of: config, rank: comm.rank, processes: comm.size)
-        if comm.size > 1 { try agreeAcrossRanks(comm, config: config, unet: unetConfig, images: images) }
+        if comm.size > 1 { try recipe.agreeAcrossRanks(comm, images: images) }
         if let note = recipe.departuresFromPaper { say(note) }
-        let unet = try UNet(unetConfig, seed: seed)
+        let unet = try UNet(recipe.model, seed: seed)
         let diffusion = try recipe.diffusion()
         let loader = try DataLoader(images: images, batchSize: config.batchSize / accumulate, seed: seed, horizontalFlips: config.randomFlip,
                                     shard: comm.size > 1 ? shard : nil)
@@ -141,26 +138,6 @@ struct Train: ParsableCommand {
         guard comm.isRoot else { return }
         bar.finish()
         print("stopped at step \(trainer.step) of \(config.steps); checkpoint in \(output)/checkpoints, samples in \(output)/samples")
-    }
-
-    /// Refuses, at start, ranks that would not train the same model: each of these must hash the
-    /// same on every rank, else the message names the ranks and their values.
-    private func agreeAcrossRanks(_ comm: Communicator, config: TrainingConfiguration, unet: UNetConfiguration,
-                                  images: ImageSet) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        try comm.agree(fnv(try encoder.encode(config)), what: "the training configuration hash")
-        try comm.agree(fnv(try encoder.encode(unet)), what: "the model configuration hash")
-        try comm.agree(fnv(Data("\(images.count) \(images.channels)x\(images.height)x\(images.width)".utf8)), what: "the data set (count and size) hash")
-        try comm.agree(fnv(images.pixels), what: "the data set's pixel hash")
-        let binary = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/self/exe"))) ?? Data()
-        try comm.agree(fnv(binary), what: "the ddpm binary's hash")
-    }
-
-    private func fnv<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return h
     }
 
     private func loadImages() throws -> ImageSet {
