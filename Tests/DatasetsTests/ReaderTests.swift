@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Datasets
+import TestSupport
 
 // ImageFolder.swift, CIFAR10.swift, IDX.swift: values, shapes and every data error's message.
 

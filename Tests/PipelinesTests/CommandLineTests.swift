@@ -6,6 +6,7 @@ import Pipelines
 import SafeTensors
 import Tensors
 import Testing
+import TestSupport
 
 /// Runs the built `ddpm` binary (see `CommandLineTool`) and returns its exit status and output.
 func runDDPM(_ arguments: [String]) throws -> (status: Int32, output: String) { try CommandLineTool.run(arguments) }
@@ -45,7 +46,7 @@ struct CommandLineTests {
 
     @Test("x_T with a NaN is refused naming the file and the tensor; an output path under a file is a clear error")
     func badInitialNoiseAndOutput() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var values = [Float](repeating: 0.5, count: 32 * 32)
         values[7] = .nan
@@ -63,7 +64,7 @@ struct CommandLineTests {
 
     @Test("a run directory with checkpoints is not overwritten without --resume")
     func refusesToOverwrite() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let checkpoints = directory.appendingPathComponent("checkpoints")
         try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
@@ -92,7 +93,7 @@ struct InspectCommandTests {
 
     @Test("a directory holding only config.json is enough: the count comes from the configuration")
     func configOnly() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.copyItem(at: ParityFixtures.modelDirectory.appendingPathComponent("config.json"),
                                          to: directory.appendingPathComponent("config.json"))
@@ -106,7 +107,7 @@ struct InspectCommandTests {
 struct SampleCheckpointTests {
     @Test("a checkpoint trained with the hybrid loss samples with its learned variance")
     func hybridCheckpoint() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var unet = Tiny.unet
         unet.outChannels = 2

@@ -4,6 +4,7 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// End-to-end parity with diffusers' schedulers on the shipped Fashion-MNIST model: each fixture of
 /// Scripts/reference/make_sampler_fixtures.py is `Cls.from_config(model's scheduler_config)` run by

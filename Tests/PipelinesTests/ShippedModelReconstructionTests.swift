@@ -4,6 +4,7 @@ import Foundation
 import Pipelines
 import Testing
 import Tensors
+import TestSupport
 
 /// The shipped Fashion-MNIST model and test set, when both are present (skipped otherwise).
 enum ShippedModel {
