@@ -70,10 +70,14 @@ struct CommandLineTests {
         try FileManager.default.createDirectory(at: checkpoints, withIntermediateDirectories: true)
         try Checkpoint.save(try Tiny.trainer(steps: 1), to: checkpoints.appendingPathComponent("step-1.safetensors"))
         let before = try Data(contentsOf: checkpoints.appendingPathComponent("step-1.safetensors"))
-        let (status, output) = try runDDPM(["train", "--dataset", "fashion-mnist", "--output", directory.path, "--steps", "1"])
+        // A data set that is always there, so the only reason left to stop is the existing run.
+        let data = directory.appendingPathComponent("images")
+        let images = Tiny.images(count: 8)
+        try ImageWriter.writeImages(images.batch(indices: Array(0..<images.count)), to: data, prefix: "bar")
+        let (status, output) = try runDDPM(["train", "--dataset", "folder", "--data", data.path, "--preset", "tiny8-grey",
+                                            "--output", directory.path, "--steps", "1"])
         #expect(status != 0)
-        #expect(output.contains("already holds checkpoints; pass --resume") || output.contains("apt-get install dataset-fashion-mnist"),
-                "output was: \(output)")
+        #expect(output.contains("already holds checkpoints; pass --resume"), "output was: \(output)")
         #expect(try Data(contentsOf: checkpoints.appendingPathComponent("step-1.safetensors")) == before)
     }
 }

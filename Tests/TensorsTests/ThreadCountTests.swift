@@ -24,7 +24,10 @@ func expectThreadCountIndependent(
     for threads in [2, 3] {
         let result = withThreadCount(threads, f)
         for (name, expected) in reference.sorted(by: { $0.key < $1.key }) {
-            guard let actual = result[name] else { continue }
+            guard let actual = result[name] else {
+                Issue.record("\(name) is missing from the \(threads)-thread result", sourceLocation: sourceLocation)
+                continue
+            }
             if exactly {
                 #expect(actual.shape == expected.shape && actual.scalars == expected.scalars,
                         "\(name) with \(threads) threads differs from 1 thread", sourceLocation: sourceLocation)
