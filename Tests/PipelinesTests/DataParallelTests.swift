@@ -121,7 +121,7 @@ func binaryDoesNotLinkMPI() throws {
 struct DataParallelTests {
     /// One process without mpirun: the reference for every N.
     static let reference: URL = {
-        let output = try Tiny.temporaryDirectory()
+        let output = try! Tiny.temporaryDirectory()
         let (status, text) = try! CommandLineTool.run(MPIRun.trainArguments(output: output, steps: 20))
         precondition(status == 0, "reference run failed: \(text)")
         return output

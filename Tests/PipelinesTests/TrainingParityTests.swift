@@ -77,10 +77,14 @@ struct TrainingParityTests {
             #expect(lossError <= 1e-4, "step \(s + 1): loss \(record.loss) vs PyTorch \(losses[s])")
             #expect(normError <= 1e-4, "step \(s + 1): gradient norm \(record.gradientNorm) vs PyTorch \(norms[s])")
         }
-        let weights = maxRelativeError(trainer.unet.stateDictionary(), Self.state(file, "final"))
+        // Attention key biases have a zero gradient in exact arithmetic: their Adam steps are rounding
+        // noise in both frameworks, so they are left out (and their error printed).
+        let raw = trainer.unet.stateDictionary(), final = Self.state(file, "final")
+        let weights = maxRelativeError(raw, final, excluding: isAttentionKeyBias)
         let emaState = Dictionary(uniqueKeysWithValues: zip(trainer.parameters.map(\.key), trainer.ema.averages))
-        let ema = maxRelativeError(emaState, Self.state(file, "ema"))
-        print("training parity (10 steps vs PyTorch): max relative error loss \(worstLoss), gradient norm \(worstNorm), weights \(weights.error) (\(weights.key)), EMA \(ema.error) (\(ema.key))")
+        let ema = maxRelativeError(emaState, Self.state(file, "ema"), excluding: isAttentionKeyBias)
+        let keyBiases = maxRelativeError(raw, final.filter { isAttentionKeyBias($0.key) })
+        print("training parity (10 steps vs PyTorch): max relative error loss \(worstLoss), gradient norm \(worstNorm), weights \(weights.error) (\(weights.key)), EMA \(ema.error) (\(ema.key)); whole network \(globalRelativeError(raw, final, excluding: isAttentionKeyBias)); attention key biases (noise-driven, not checked) \(keyBiases.error)")
         #expect(weights.error <= 1e-4, "final weights: \(weights.error) at \(weights.key)")
         #expect(ema.error <= 1e-4, "EMA weights: \(ema.error) at \(ema.key)")
         #expect(Set(emaState.keys) == Set(Self.state(file, "ema").keys))

@@ -28,7 +28,8 @@ struct TrainingRecipeTests {
     @Test("the learning-rate warm-up is linear from base/warm-up at step 1 to the base rate, then constant")
     func warmUp() {
         let schedule = LearningRateSchedule(baseRate: 2e-4, warmupSteps: 4)
-        #expect((1...6).map { schedule.rate(atStep: $0) } == [5e-5, 1e-4, 1.5e-4, 2e-4, 2e-4, 2e-4])
+        let rates = (1...6).map { schedule.rate(atStep: $0) }
+        #expect(zip(rates, [5e-5, 1e-4, 1.5e-4, 2e-4, 2e-4, 2e-4] as [Float]).allSatisfy { abs($0 - $1) <= 1e-11 }, "\(rates)")
         #expect(LearningRateSchedule(baseRate: 2e-4, warmupSteps: 0).rate(atStep: 1) == 2e-4)
     }
 
@@ -41,7 +42,7 @@ struct TrainingRecipeTests {
         let adam = Adam(learningRate: 0.1)
         adam.update([p], gradients: [Tensor(shape: [1], scalars: [0.5])], gradientScale: 0.5)
         #expect(abs(p.value.scalars[0] - 0.900000004) < 1e-7)
-        #expect(abs(adam.moments(of: p).first.scalars[0] - 0.025) < 1e-9 && abs(adam.moments(of: p).second.scalars[0] - 6.25e-5) < 1e-11)
+        #expect(abs(adam.moments(of: p).first.scalars[0] - 0.025) < 1e-8 && abs(adam.moments(of: p).second.scalars[0] - 6.25e-5) < 1e-11)
         adam.update([p], gradients: [Tensor(shape: [1], scalars: [-0.2])], gradientScale: 0.5)
         #expect(abs(p.value.scalars[0] - 0.86543942) < 1e-6, "p = \(p.value.scalars[0])")
         #expect(adam.step == 2)
@@ -97,18 +98,28 @@ struct TrainingRecipeTests {
         })
     }
 
-    @Test("K micro-batches of 8/K give the step of one batch of 8: loss, norm, Adam moments and weights to 1e-6", arguments: [2, 4])
+    @Test("K micro-batches of 8/K give the step of one batch of 8: loss, norm and averaged gradient to 1e-6, weights to 1e-6 of their scale", arguments: [2, 4])
     func accumulation(_ k: Int) throws {
         let whole = try Self.trainer(accumulation: 1, clip: 0), split = try Self.trainer(accumulation: k, clip: 0)
         let (a, b) = (try Self.step(whole, accumulation: 1), try Self.step(split, accumulation: k))
         #expect(relativeError(Double(b.loss), Double(a.loss)) < 1e-6, "loss \(b.loss) vs \(a.loss)")
         #expect(relativeError(Double(b.gradientNorm), Double(a.gradientNorm)) < 1e-6, "norm \(b.gradientNorm) vs \(a.gradientNorm)")
+        // The first moment is 0.1 × the averaged, unclipped gradient: the quantity accumulation forms.
         let first = { (t: Trainer) in Dictionary(uniqueKeysWithValues: t.parameters.map { ($0.key, t.adam.moments(of: $0.parameter).first) }) }
-        let moments = maxRelativeError(first(split), first(whole))
+        let moments = maxRelativeError(first(split), first(whole), excluding: isAttentionKeyBias)
         #expect(moments.error < 1e-6, "first moment (0.1 × the averaged gradient) of \(moments.key): \(moments.error)")
-        let weights = maxRelativeError(split.unet.stateDictionary(), whole.unet.stateDictionary())
-        #expect(weights.error < 1e-6, "weights of \(weights.key): \(weights.error)")
-        print("accumulation K=\(k): loss \(relativeError(Double(b.loss), Double(a.loss))), moments \(moments.error), weights \(weights.error)")
+        // Key biases: a zero gradient in exact arithmetic, so only rounding noise is left, far below the rest.
+        let noise = first(split).filter { isAttentionKeyBias($0.key) }.values.map { $0.scalars.map(abs).max() ?? 0 }.max() ?? 0
+        let scale = first(whole).values.map { $0.scalars.map(abs).max() ?? 0 }.max() ?? 0
+        #expect(noise < 1e-6 * scale, "key-bias gradient \(noise) vs the largest \(scale)")
+        // Weights after the Adam step, over the whole network: Adam's m/(√v + ε) amplifies the rounding
+        // difference of a gradient element near ε ≈ 1e-8, so per tensor the error reaches ~1e-5.
+        let (a2, b2) = (whole.unet.stateDictionary(), split.unet.stateDictionary())
+        let global = globalRelativeError(b2, a2, excluding: isAttentionKeyBias)
+        let perTensor = maxRelativeError(b2, a2, excluding: isAttentionKeyBias)
+        #expect(global < 1e-6, "weights: \(global) relative to the largest weight")
+        #expect(perTensor.error < 1e-4, "weights of \(perTensor.key): \(perTensor.error)")
+        print("accumulation K=\(k): loss \(relativeError(Double(b.loss), Double(a.loss))), gradient (first moment) \(moments.error), weights \(global) (worst tensor \(perTensor.error), \(perTensor.key))")
     }
 
     @Test("the trainer clips at the global norm: Adam's first moment is 0.1 × (max/‖g‖) × g when ‖g‖ exceeds max")
