@@ -29,7 +29,7 @@ struct TrainingRecipeTests {
     func warmUp() {
         let schedule = LearningRateSchedule(baseRate: 2e-4, warmupSteps: 4)
         let rates = (1...6).map { schedule.rate(atStep: $0) }
-        #expect(zip(rates, [5e-5, 1e-4, 1.5e-4, 2e-4, 2e-4, 2e-4] as [Float]).allSatisfy { abs($0 - $1) <= 1e-11 }, "\(rates)")
+        #expect(zip(rates, [5e-5, 1e-4, 1.5e-4, 2e-4, 2e-4, 2e-4] as [Float]).allSatisfy { abs($0 - $1) <= 1e-10 }, "\(rates)")
         #expect(LearningRateSchedule(baseRate: 2e-4, warmupSteps: 0).rate(atStep: 1) == 2e-4)
     }
 
@@ -42,7 +42,7 @@ struct TrainingRecipeTests {
         let adam = Adam(learningRate: 0.1)
         adam.update([p], gradients: [Tensor(shape: [1], scalars: [0.5])], gradientScale: 0.5)
         #expect(abs(p.value.scalars[0] - 0.900000004) < 1e-7)
-        #expect(abs(adam.moments(of: p).first.scalars[0] - 0.025) < 1e-8 && abs(adam.moments(of: p).second.scalars[0] - 6.25e-5) < 1e-11)
+        #expect(abs(adam.moments(of: p).first.scalars[0] - 0.025) < 1e-8 && abs(adam.moments(of: p).second.scalars[0] - 6.25e-5) < 1e-9)  // 1 − β₂ is 0.00099999 in Float
         adam.update([p], gradients: [Tensor(shape: [1], scalars: [-0.2])], gradientScale: 0.5)
         #expect(abs(p.value.scalars[0] - 0.86543942) < 1e-6, "p = \(p.value.scalars[0])")
         #expect(adam.step == 2)
