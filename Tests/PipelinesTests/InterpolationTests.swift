@@ -115,8 +115,3 @@ struct InterpolationTests {
         #expect(status2 != 0 && output2.contains("image indices"), "\(output2)")
     }
 }
-
-func standardNormal(_ shape: [Int], seed: UInt64) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    return Tensor.randomNormal(shape, using: &rng)
-}
