@@ -75,7 +75,7 @@ struct CommandLineTests {
         let images = Tiny.images(count: 8)
         try ImageWriter.writeImages(images.batch(indices: Array(0..<images.count)), to: data, prefix: "bar")
         let (status, output) = try runDDPM(["train", "--dataset", "folder", "--data", data.path, "--preset", "tiny8-grey",
-                                            "--output", directory.path, "--steps", "1"])
+                                            "--batch-size", "4", "--output", directory.path, "--steps", "1"])
         #expect(status != 0)
         #expect(output.contains("already holds checkpoints; pass --resume"), "output was: \(output)")
         #expect(try Data(contentsOf: checkpoints.appendingPathComponent("step-1.safetensors")) == before)
