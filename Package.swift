@@ -78,26 +78,29 @@ let package = Package(
             swiftSettings: avx2),
 
         // MARK: - Unit test bundles
+        // What the suites share (temporary directories, the built binary, relative errors, the tiny
+        // model): a plain target that no product exports, so downstream packages never build it.
+        .target(name: "TestSupport", dependencies: ["Datasets", "Diffusion", "Models", "Pipelines", "Tensors"], path: "Tests/TestSupport"),
         .testTarget(
-            name: "TensorsTests", dependencies: ["Tensors", "TensorKernels", "SafeTensors"],
+            name: "TensorsTests", dependencies: ["TestSupport", "Tensors", "TensorKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensors", "FileIO"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "DataParallel", "FileIO", "Datasets", "Diffusion", "Models", "NN", "SafeTensors",
+        .testTarget(name: "SafeTensorsTests", dependencies: ["TestSupport", "SafeTensors", "Tensors", "FileIO"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Optimizers", "DataParallel", "FileIO", "Datasets", "Diffusion", "Models", "NN", "SafeTensors",
                                                            "Tensors"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensors"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["TestSupport", "Datasets", "Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "DiffusionTests", dependencies: ["Diffusion", "Tensors", "SafeTensors"],
+            name: "DiffusionTests", dependencies: ["TestSupport", "Diffusion", "Tensors", "SafeTensors"],
             resources: [.copy("Fixtures")], swiftSettings: avx2),
         .testTarget(
-            name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "SafeTensors", "Tensors", "ZIPFoundation"],
+            name: "TorchCheckpointTests", dependencies: ["TestSupport", "TorchCheckpoint", "SafeTensors", "Tensors", "ZIPFoundation"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
+        .testTarget(name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
                     resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EvaluationTests",
-            dependencies: ["Pipelines", "Metrics", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"]),
+            dependencies: ["TestSupport", "Pipelines", "Metrics", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"]),
     ],
     // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
     // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are

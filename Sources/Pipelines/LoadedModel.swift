@@ -49,7 +49,7 @@ public struct LoadedModel {
         candidates.append(URL(fileURLWithPath: "pretrained/fashion-mnist"))
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         candidates.append(exe.deletingLastPathComponent().appendingPathComponent("../../../pretrained/fashion-mnist").standardized)
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
+        return candidates.first(where: ModelDirectory.isModelDirectory)
     }
 
     /// Replaces the scheduler configuration by `other` (e.g. `--scheduler-config`), refusing one

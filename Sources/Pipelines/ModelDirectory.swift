@@ -7,15 +7,21 @@ import Tensors
 import TorchCheckpoint
 
 /// A diffusers model directory: `config.json` (UNet2DModel), `diffusion_pytorch_model.safetensors`
-/// or `.bin`, and `scheduler_config.json` — either side by side or in `unet/` and `scheduler/`
-/// subfolders as a pipeline repository (google/ddpm-*) has them.
+/// or `.bin`, and `scheduler_config.json` — either side by side (`Layout.flat`) or in `unet/` and
+/// `scheduler/` subfolders beside `model_index.json` as a pipeline repository (google/ddpm-*) has
+/// them (`Layout.pipeline`, what `save` writes). Every reader here takes both.
 public enum ModelDirectory {
     static let weightFiles = ["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"]
 
-    /// The folder holding the U-Net's config.json.
-    static func unetFolder(_ url: URL) -> URL {
+    /// The folder holding the U-Net's config.json: `unet/` when it has one, else `url`.
+    public static func unetFolder(_ url: URL) -> URL {
         let sub = url.appendingPathComponent("unet")
         return FileManager.default.fileExists(atPath: sub.appendingPathComponent("config.json").path) ? sub : url
+    }
+
+    /// Whether `url` looks like a model directory in either layout (it has a U-Net config.json).
+    public static func isModelDirectory(_ url: URL) -> Bool {
+        FileManager.default.fileExists(atPath: unetFolder(url).appendingPathComponent("config.json").path)
     }
 
     /// The U-Net configuration (enough for `ddpm inspect` on a directory holding only config.json).
@@ -141,25 +147,58 @@ public enum ModelDirectory {
         return unet
     }
 
-    /// Writes `unet` (e.g. the EMA weights) and `scheduler` as a diffusers directory that
-    /// `UNet2DModel.from_pretrained` / `DDPMPipeline` can load: config.json, weights, scheduler_config.json.
-    public static func save(_ unet: UNet, scheduler: SchedulerConfiguration, to url: URL) throws(PipelineError) {
+    /// How a model directory is laid out on disk.
+    public enum Layout: Sendable {
+        /// A diffusers pipeline repository as google/ddpm-* have it: `model_index.json`,
+        /// `unet/config.json` + weights, `scheduler/scheduler_config.json`; `DDPMPipeline.from_pretrained`
+        /// needs this one.
+        case pipeline
+        /// config.json, weights and scheduler_config.json side by side (`UNet2DModel.from_pretrained`
+        /// and `DDPMScheduler.from_pretrained` read it; older exports of this project).
+        case flat
+    }
+
+    static let modelIndex = "model_index.json"
+    static let diffusersVersion = "0.30.0"
+
+    /// Writes `unet` (e.g. the EMA weights) and `scheduler` as a diffusers model directory, every
+    /// file atomically. In the pipeline layout `model_index.json` is written last, so a directory
+    /// that has one is complete; the files of an earlier export in the other layout are then removed,
+    /// so that no reader can pick up a stale config beside the new one.
+    public static func save(_ unet: UNet, scheduler: SchedulerConfiguration, to url: URL, layout: Layout = .pipeline) throws(PipelineError) {
+        let (unetFolder, schedulerFolder) = layout == .pipeline
+            ? (url.appendingPathComponent("unet"), url.appendingPathComponent("scheduler")) : (url, url)
         do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            for folder in [unetFolder, schedulerFolder] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
             guard var config = try JSONSerialization.jsonObject(with: JSONEncoder().encode(unet.configuration)) as? [String: Any] else {
                 throw PipelineError.invalid("the U-Net configuration did not encode as a JSON object")
             }
             config["_class_name"] = "UNet2DModel"
-            config["_diffusers_version"] = "0.30.0"
+            config["_diffusers_version"] = diffusersVersion
+            try SafeTensorsFile(tensors: unet.stateDictionary(), metadata: ["format": "pt"])
+                .write(to: unetFolder.appendingPathComponent(weightFiles[0]))
             try atomicWrite(JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
-                            to: url.appendingPathComponent("config.json"))
+                            to: unetFolder.appendingPathComponent("config.json"))
             var sched = scheduler
             sched.className = "DDPMScheduler"
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try atomicWrite(encoder.encode(sched), to: url.appendingPathComponent("scheduler_config.json"))
-            try SafeTensorsFile(tensors: unet.stateDictionary(), metadata: ["format": "pt"])
-                .write(to: url.appendingPathComponent(weightFiles[0]))
+            try atomicWrite(encoder.encode(sched), to: schedulerFolder.appendingPathComponent("scheduler_config.json"))
+            guard layout == .pipeline else {
+                for stale in [modelIndex, "unet", "scheduler"] {
+                    let item = url.appendingPathComponent(stale)
+                    if FileManager.default.fileExists(atPath: item.path) { try FileManager.default.removeItem(at: item) }
+                }
+                return
+            }
+            let index: [String: Any] = ["_class_name": "DDPMPipeline", "_diffusers_version": diffusersVersion,
+                                        "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"]]
+            try atomicWrite(JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys]),
+                            to: url.appendingPathComponent(modelIndex))
+            for stale in ["config.json", "scheduler_config.json"] + weightFiles {
+                let file = url.appendingPathComponent(stale)
+                if FileManager.default.fileExists(atPath: file.path) { try FileManager.default.removeItem(at: file) }
+            }
         } catch let e as PipelineError { throw e } catch { throw .cannotWrite(path: url.path, reason: "\(error)") }
     }
 }

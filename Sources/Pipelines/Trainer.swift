@@ -97,19 +97,32 @@ public final class Trainer {
     /// One optimiser step (Algorithm 1 lines 2-5, averaged over the micro-batches). Throws, and
     /// changes no weight, when the loss or the gradients are not finite.
     @discardableResult
-    public func trainStep() throws(PipelineError) -> StepRecord { try trainStep { data.next().images } }
+    public func trainStep() throws(PipelineError) -> StepRecord { try trainStep(using: { data.next().images }) }
 
     /// One step on micro-batches from `nextBatch` instead of the data loader (benchmarks).
     @discardableResult
     public func trainStep(using nextBatch: () -> Tensor) throws(PipelineError) -> StepRecord {
+        try trainStep(examples: { () -> TrainingExample in
+            let x0 = nextBatch()                                                            // 2: x₀ ~ q(x₀)
+            let t = noiseGenerator.integers(x0.shape[0], in: 1...diffusion.schedule.timestepCount)  // 3: t ~ U{1…T}
+            return TrainingExample(x0: x0, timesteps: t, noise: Tensor.randomNormal(x0.shape, using: &noiseGenerator))  // 4: ε
+        })
+    }
+
+    /// One step on micro-batches whose t and ε are given rather than drawn: replays a run recorded
+    /// elsewhere (the PyTorch training parity) with everything else — accumulation, clip, warm-up,
+    /// Adam, EMA — exactly as `trainStep()` does it. The noise stream is not advanced.
+    @discardableResult
+    public func trainStep(examples nextExample: () throws(PipelineError) -> TrainingExample) throws(PipelineError) -> StepRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         let variables = parameters.map(\.parameter.value)
         var total: [Tensor]? = nil
         var lossSum: Float = 0
         let micro = configuration.gradientAccumulation
         for _ in 0..<micro {
-            let x0 = nextBatch()                                                            // 2: x₀ ~ q(x₀)
-            var loss = self.loss(x0)                                                        // 3-5: t, ε, ‖ε − ε_θ‖²
+            let example = try nextExample()
+            try example.validate(batch: data.shard?.count ?? data.batchSize, timestepCount: diffusion.schedule.timestepCount)
+            var loss = self.loss(example)                                                   // 5: ‖ε − ε_θ‖²
             if fault == .init(kind: "nan", rank: communicator.rank, step: step + 1) { loss = loss * Float.nan }
             lossSum += loss.scalar
             let grads = gradients(of: loss, withRespectTo: variables)
@@ -165,14 +178,14 @@ public final class Trainer {
         }
     }
 
-    /// L_simple (eq. 14) or the hybrid loss, with dropout drawn from its own stream.
-    func loss(_ x0: Tensor) -> Tensor {
+    /// L_simple (eq. 14) or the hybrid loss at the example's t and ε, with dropout drawn from its own stream.
+    func loss(_ example: TrainingExample) -> Tensor {
         let predict: NoisePredictor = { [unowned self] xt, t in
             self.unet(xt, timesteps: t, training: true, rng: &self.dropoutGenerator)
         }
         switch configuration.loss {
-        case .simple: return diffusion.trainingLoss(x0, using: &noiseGenerator, predictNoise: predict)
-        case .hybrid: return diffusion.hybridLoss(x0, using: &noiseGenerator, predictNoise: predict)
+        case .simple: return diffusion.simpleLoss(example.x0, at: example.timesteps, noise: example.noise, predictNoise: predict)
+        case .hybrid: return diffusion.hybridLoss(example.x0, at: example.timesteps, noise: example.noise, predictNoise: predict)
         }
     }
 
@@ -183,5 +196,26 @@ public final class Trainer {
         let state = Dictionary(uniqueKeysWithValues: zip(parameters.map(\.key), ema.averages))
         do { try copy.load(state) } catch { throw .parameters(path: "EMA", error) }
         return copy
+    }
+}
+
+/// One micro-batch of Algorithm 1: the images x₀ and the t (paper's 1…T) and ε drawn for them.
+public struct TrainingExample {
+    public var x0: Tensor
+    public var timesteps: [Int]
+    public var noise: Tensor
+
+    public init(x0: Tensor, timesteps: [Int], noise: Tensor) { (self.x0, self.timesteps, self.noise) = (x0, timesteps, noise) }
+
+    /// Refuses an example that does not fit the run, naming the part and its expected size.
+    func validate(batch: Int, timestepCount: Int) throws(PipelineError) {
+        guard x0.rank == 4, x0.shape[0] == batch else {
+            throw .invalid("training example: x0 has shape \(x0.shape); expected [\(batch), C, H, W] (this process's rows of one micro-batch)")
+        }
+        guard noise.shape == x0.shape else { throw .invalid("training example: noise has shape \(noise.shape); expected x0's \(x0.shape)") }
+        guard timesteps.count == batch else { throw .invalid("training example: \(timesteps.count) timesteps; expected \(batch)") }
+        if let bad = timesteps.first(where: { !(1...timestepCount).contains($0) }) {
+            throw .invalid("training example: timestep \(bad) is outside 1...\(timestepCount)")
+        }
     }
 }

@@ -11,7 +11,7 @@ import Tensors
 /// diffusers directory and a loss plot.
 ///
 ///     <output>/metrics.jsonl  checkpoints/step-<n>.safetensors  samples/step-<n>.png
-///     <output>/model/ (diffusers: config.json, diffusion_pytorch_model.safetensors, scheduler_config.json)
+///     <output>/model/ (a diffusers DDPMPipeline: model_index.json, unet/, scheduler/)
 ///     <output>/loss.png
 public final class TrainingRun {
     public let trainer: Trainer

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Datasets
+import TestSupport
 
 // ImageCodecs.swift and Resampling.swift: every PNG colour type and bit depth, grey and RGB
 // JPEG, corrupt files, conversions, and the resize + centre crop against Pillow.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Datasets
+import TestSupport
 
 // Issue 14: dataset files that used to trap (IDX larger than the model, header products that
 // overflow) or that allocate without bound (image and gzip bombs).
@@ -8,8 +9,7 @@ import Datasets
 final class HostileDatasetTests {
     let directory: URL
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-hostile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try temporaryDirectory("datasets-hostile")
     }
     deinit { try? FileManager.default.removeItem(at: directory) }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensors
 import Datasets
+import TestSupport
 
 // ImageWriter.swift and GIFWriter.swift: value mapping, grid layout, files, GIF, errors.
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Datasets
+import TestSupport
 
 // ImageFolder.swift, CIFAR10.swift, IDX.swift: values, shapes and every data error's message.
 
@@ -145,7 +146,8 @@ struct ReaderTests {
     }
 
     @Test("Fashion-MNIST from Debian's dataset-fashion-mnist: 10,000 test images, 1,000 per class",
-          .enabled(if: FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory.path)))
+          .enabled(if: FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory.path),
+                   "Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"))
     func fashionInstalled() throws {
         let test = try FashionMNIST.load(train: false)
         #expect(dims(test.count, test.channels, test.height, test.width) == dims(10000, 1, 32, 32))

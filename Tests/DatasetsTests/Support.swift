@@ -35,13 +35,6 @@ enum Fixtures {
     }()
 }
 
-/// A fresh empty directory for one test.
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
 /// The error `body` throws, or nil.
 func datasetError(_ body: () throws -> Void) -> DatasetError? {
     do { try body() } catch let error as DatasetError { return error } catch {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensors
 import Diffusion
+import TestSupport
 
 /// Records the model timesteps a sampler or loss hands to the network.
 final class TimestepRecorder: @unchecked Sendable {

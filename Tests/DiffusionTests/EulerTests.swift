@@ -3,6 +3,7 @@ import Testing
 import SafeTensors
 import Tensors
 import Diffusion
+import TestSupport
 
 /// Tensors written by scripts/reference/make_euler_fixtures.py (diffusers' Euler, Euler-ancestral
 /// and Heun schedulers), each configuration's loop stacked per evaluation as `<key>.<field>`.
@@ -57,10 +58,10 @@ enum EulerFixtures {
         var worst: Float = 0
         for i in timesteps.indices {
             let sample = entry(key + ".sample", i), z = entry(key + ".noise", i)
-            let scaled = relativeError(scheduler.scaleModelInput(sample, index: i), entry(key + ".scaled", i))
+            let scaled = relativeError(scheduler.scaleModelInput(sample, index: i), entry(key + ".scaled", i), floor: 1)
             let step = scheduler.step(entry(key + ".model_output", i), index: i, sample: sample) { z }
-            let errors = [scaled, relativeError(step.previous, entry(key + ".prev", i)),
-                          relativeError(step.predictedX0, entry(key + ".x0", i))]
+            let errors = [scaled, relativeError(step.previous, entry(key + ".prev", i), floor: 1),
+                          relativeError(step.predictedX0, entry(key + ".x0", i), floor: 1)]
             #expect(errors.max()! <= 1e-5, "\(key) evaluation \(i): scaled input, prev, x̂₀ errors \(errors)")
             worst = max(worst, errors.max()!)
         }

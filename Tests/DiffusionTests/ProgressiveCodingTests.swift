@@ -2,6 +2,7 @@ import Diffusion
 import Foundation
 import Testing
 import Tensors
+import TestSupport
 
 /// The progressive code of Ho et al. 2020 §4.3 (Algorithms 3 and 4), checked against a noise
 /// predictor that knows x₀ (so p_θ(x_{t−1} | x_t) is the true posterior) and statistically.

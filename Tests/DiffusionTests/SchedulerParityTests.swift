@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensors
 import Diffusion
+import TestSupport
 
 /// Parity with diffusers 0.42 (DDPMScheduler, DDIMScheduler), fixtures from
 /// scripts/reference/make_diffusion_fixtures.py. Fixture timesteps are diffusers' 0-based model
@@ -12,10 +13,8 @@ import Diffusion
 /// diffusers output and its Float64 re-evaluation `*.f64` differ by more than 5e-6) we match the
 /// Float64 formula to 1e-5 and only require diffusers within 5e-4; everywhere else both to 1e-5.
 /// x̂₀ = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t reaches ~300 at t = T (1/√ᾱ_T ≈ 157), where one Float32 ulp is
-/// 3e-5; it is compared relative to its magnitude: max |a − b| / max(1, max |b|).
-func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
-    a.maxAbsoluteDifference(b) / max(1, b.scalars.map(abs).max()!)
-}
+/// 3e-5; it is compared relative to its magnitude: max |a − b| / max(1, max |b|)
+/// (`relativeError(_:_:floor: 1)`).
 
 @Suite("Parity with diffusers' schedulers")
 struct SchedulerParityTests {
@@ -51,7 +50,7 @@ struct SchedulerParityTests {
         for (i, modelT) in Self.ddpmTimesteps.enumerated() {
             let step = ddpm.reverseStep(sample, at: modelT + 1, modelOutput: output, noise: Fixtures.entry(key + ".noise", i))
             let (d, e) = compare(step.previous, key + ".prev", i, label: "\(key) t=\(modelT + 1)")
-            let x0Error = relativeError(step.predictedX0, Fixtures.entry(key + ".x0", i))
+            let x0Error = relativeError(step.predictedX0, Fixtures.entry(key + ".x0", i), floor: 1)
             #expect(x0Error < 1e-5)
             worst = (max(worst.0, d), max(worst.1, e), max(worst.2, x0Error))
         }
@@ -92,7 +91,7 @@ struct SchedulerParityTests {
                 for i in ddim.timesteps.indices {
                     let step = ddim.step(sample, index: i, modelOutput: output, noise: Fixtures.entry(key + ".noise", i))
                     let errors = [step.previous.maxAbsoluteDifference(Fixtures.entry(key + ".prev", i)),
-                                  relativeError(step.predictedX0, Fixtures.entry(key + ".x0", i))]
+                                  relativeError(step.predictedX0, Fixtures.entry(key + ".x0", i), floor: 1)]
                     #expect(errors.max()! < 1e-5, "\(key) step \(i): \(errors)")
                     worst = max(worst, errors.max()!)
                 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensors
 import Diffusion
+import TestSupport
 
 /// Samplers entered at an intermediate t (Ho et al. §4.3: decoding an image encoded to x_t).
 @Suite("Sampling from an intermediate t")

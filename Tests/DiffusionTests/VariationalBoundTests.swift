@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensors
 import Diffusion
+import TestSupport
 
 @Suite("Variational bound, bits/dim and the hybrid loss")
 struct VariationalBoundTests {

@@ -6,31 +6,7 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
-
-/// Runs the built `ddpm` (`.build/release/ddpm`, or debug) and returns (exit status, stdout, stderr).
-enum DDPMBinary {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    static var url: URL? {
-        ["release", "debug"].map { packageRoot.appendingPathComponent(".build/\($0)/ddpm") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-
-    static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let binary = try #require(url, "no built ddpm under \(packageRoot.path)/.build; run swift build -c release first")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        let (out, err) = (Pipe(), Pipe())
-        (process.standardOutput, process.standardError) = (out, err)
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile(), errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-    }
-}
+import TestSupport
 
 @Suite("ddpm evaluate: validation messages and the --nll path, through the built binary", .serialized)
 struct EvaluateCommandTests {
@@ -58,35 +34,32 @@ struct EvaluateCommandTests {
 
     @Test("invalid combinations stop before any work with a message saying what to pass", arguments: errorCases)
     func validation(_ c: ErrorCase) throws {
-        let result = try DDPMBinary.run(["evaluate"] + c.arguments)
-        #expect(result.status == 64, "exit status \(result.status); stderr: \(result.err)")
-        #expect(result.err.contains("Error: \(c.message)"), "stderr: \(result.err)")
+        let result = try CommandLineTool.runSeparately(["evaluate"] + c.arguments)
+        #expect(result.status == 64, "exit status \(result.status); stderr: \(result.stderr)")
+        #expect(result.stderr.contains("Error: \(c.message)"), "stderr: \(result.stderr)")
     }
 
     @Test("missing Inception weights name the exact file and where pytorch-fid publishes it")
     func missingWeights() throws {
-        let result = try DDPMBinary.run(["evaluate", "--images", "nowhere", "--inception", "/nonexistent/w.pth"])
+        let result = try CommandLineTool.runSeparately(["evaluate", "--images", "nowhere", "--inception", "/nonexistent/w.pth"])
         #expect(result.status != 0)
-        #expect(result.err.contains("/nonexistent/w.pth: no such file. FID and IS need the FID Inception weights pt_inception-2015-12-05-6726825d.pth, published with pytorch-fid's GitHub release 'fid_weights' at https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"),
-                "stderr: \(result.err)")
+        #expect(result.stderr.contains("/nonexistent/w.pth: no such file. FID and IS need the FID Inception weights pt_inception-2015-12-05-6726825d.pth, published with pytorch-fid's GitHub release 'fid_weights' at https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"),
+                "stderr: \(result.stderr)")
     }
 
     @Test("--nll on a tiny saved model prints the bound and its terms and writes the full table and JSON")
     func likelihoodEndToEnd() throws {
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ddpm-eval-cli-\(UInt64.random(in: 0...UInt64.max))")
+        let directory = try temporaryDirectory("ddpm-eval-cli")
         defer { try? FileManager.default.removeItem(at: directory) }
-        var scheduler = SchedulerConfiguration.paper
-        scheduler.numTrainTimesteps = 8
-        let model = directory.appendingPathComponent("model"), data = directory.appendingPathComponent("test")
-        try ModelDirectory.save(try UNet(TinyModel.configuration, seed: 5), scheduler: scheduler, to: model)
-        let set = TinyModel.images()
+        let model = try Tiny.saveModel(in: directory), data = directory.appendingPathComponent("test")
+        let set = Tiny.images(count: 6)
         try ImageWriter.writeImages(set.batch(indices: Array(0..<set.count)), to: data)
         let csv = directory.appendingPathComponent("table.csv"), json = directory.appendingPathComponent("nll.json")
-        let result = try DDPMBinary.run(["evaluate", "--nll", "--model", model.path, "--data", data.path, "--count", "3",
+        let result = try CommandLineTool.runSeparately(["evaluate", "--nll", "--model", model.path, "--data", data.path, "--count", "3",
                                          "--batch-size", "2", "--nll-table", csv.path, "--json", json.path])
-        try #require(result.status == 0, "exit \(result.status); stderr: \(result.err)")
-        #expect(result.out.contains("3 images; T = 8: 8 network evaluations per batch, 16 in all"), "\(result.out)")
-        #expect(result.out.contains("NLL ≤ ") && result.out.contains("decoder L_0") && result.out.contains("distortion (RMSE, 0-255)"))
+        try #require(result.status == 0, "exit \(result.status); stderr: \(result.stderr)")
+        #expect(result.stdout.contains("3 images; T = 8: 8 network evaluations per batch, 16 in all"), "\(result.stdout)")
+        #expect(result.stdout.contains("NLL ≤ ") && result.stdout.contains("decoder L_0") && result.stdout.contains("distortion (RMSE, 0-255)"))
         let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
         #expect(rows.count == 9 && rows[1].hasPrefix("8,"))
         let report = try JSONDecoder().decode(LikelihoodReport.self, from: Data(contentsOf: json))
@@ -96,7 +69,7 @@ struct EvaluateCommandTests {
 
     @Test("FID/IS of --model through the binary: a folder reference saved with --save-reference-stats and read back as .npz gives the same numbers")
     func fidReferenceRoundTrip() throws {
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ddpm-eval-cli-\(UInt64.random(in: 0...UInt64.max))")
+        let directory = try temporaryDirectory("ddpm-eval-cli")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         // Random He-initialised weights in the FID Inception layout (the real ones are not available here).
@@ -112,27 +85,24 @@ struct EvaluateCommandTests {
         let weights = directory.appendingPathComponent("inception.safetensors")
         try SafeTensorsFile(tensors: state).write(to: weights)
         // A tiny grey model (8 timesteps) sampled by DDIM in 2 steps; a 3-image RGB reference folder.
-        var scheduler = SchedulerConfiguration.paper
-        scheduler.numTrainTimesteps = 8
-        let model = directory.appendingPathComponent("model"), folder = directory.appendingPathComponent("reference")
-        try ModelDirectory.save(try UNet(TinyModel.configuration, seed: 5), scheduler: scheduler, to: model)
+        let model = try Tiny.saveModel(in: directory), folder = directory.appendingPathComponent("reference")
         try ImageWriter.writeImages(EvaluationFixtures.images(3, channels: 3, seed: 7), to: folder)
         let npz = directory.appendingPathComponent("reference.npz")
         let first = directory.appendingPathComponent("first.json"), second = directory.appendingPathComponent("second.json")
         let common = ["evaluate", "--model", model.path, "--num-samples", "10", "--sampler", "ddim", "--steps", "2",
                       "--batch-size", "10", "--seed", "3", "--inception", weights.path]
-        let run1 = try DDPMBinary.run(common + ["--reference", folder.path, "--save-reference-stats", npz.path, "--json", first.path])
-        try #require(run1.status == 0, "exit \(run1.status); stderr: \(run1.err)")
-        let run2 = try DDPMBinary.run(common + ["--reference", npz.path, "--json", second.path])
-        try #require(run2.status == 0, "exit \(run2.status); stderr: \(run2.err)")
+        let run1 = try CommandLineTool.runSeparately(common + ["--reference", folder.path, "--save-reference-stats", npz.path, "--json", first.path])
+        try #require(run1.status == 0, "exit \(run1.status); stderr: \(run1.stderr)")
+        let run2 = try CommandLineTool.runSeparately(common + ["--reference", npz.path, "--json", second.path])
+        try #require(run2.status == 0, "exit \(run2.status); stderr: \(run2.stderr)")
         let (a, b) = (try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: first)),
                       try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: second)))
         let fid = try #require(a.fid)
         #expect(fid.isFinite && fid >= 0 && b.fid == fid, "FID \(fid) from the folder, \(String(describing: b.fid)) from the .npz")
         #expect(a.inceptionScore == b.inceptionScore && a.sampleCount == 10 && a.referenceSampleCount == 3 && b.referenceSampleCount == nil)
         #expect(try FeatureStatistics(contentsOf: npz).dimension == 2048)
-        #expect(run1.out.contains("10 samples in 1 batches of 10") && run1.err.contains("sampling 2/2"), "\(run1.out)\n\(run1.err)")
-        #expect(run1.out.contains("IS ") && run1.out.contains("(mean ± std over 10 splits)"))
-        #expect(run1.out.contains("warning: FID from 10 samples (fewer than 2048)"), "\(run1.out)")
+        #expect(run1.stdout.contains("10 samples in 1 batches of 10") && run1.stderr.contains("sampling 2/2"), "\(run1.stdout)\n\(run1.stderr)")
+        #expect(run1.stdout.contains("IS ") && run1.stdout.contains("(mean ± std over 10 splits)"))
+        #expect(run1.stdout.contains("warning: FID from 10 samples (fewer than 2048)"), "\(run1.stdout)")
     }
 }

@@ -4,6 +4,7 @@ import Metrics
 import Pipelines
 import Testing
 import Tensors
+import TestSupport
 
 /// A stand-in for the FID Inception (no real weights exist here): fixed seeded projections of the
 /// flattened RGB image, `tanh` for pool features, linear for logits. Deterministic, any image size.
@@ -28,12 +29,6 @@ enum EvaluationFixtures {
         var rng = SeededGenerator(seed: seed)
         let levels = Tensor.randomUniform([count, channels, 8, 8], low: 0, high: 256, using: &rng)
         return Tensor(shape: levels.shape, scalars: levels.scalars.map { $0.rounded(.down) / 127.5 - 1 })
-    }
-
-    static func temporaryDirectory() -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ddpm-eval-tests-\(UInt64.random(in: 0...UInt64.max))")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
     }
 }
 
@@ -85,7 +80,7 @@ struct EvaluationTests {
 
     @Test("reference statistics computed from a folder, saved as .npz and read back as --reference are identical")
     func npzReferenceRoundTrip() throws {
-        let directory = EvaluationFixtures.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let folder = directory.appendingPathComponent("reference")
         try ImageWriter.writeImages(EvaluationFixtures.images(16, channels: 3, seed: 4), to: folder)
@@ -116,7 +111,7 @@ struct EvaluationTests {
 
     @Test("evaluation data is recognised by what the path holds; a missing one says what is accepted")
     func dataDetection() throws {
-        let directory = EvaluationFixtures.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         FileManager.default.createFile(atPath: directory.appendingPathComponent("test_batch.bin").path, contents: Data())
         guard case .cifar10(let cifar) = try ImageSource.detect(directory.path) else { Issue.record("not CIFAR-10"); return }

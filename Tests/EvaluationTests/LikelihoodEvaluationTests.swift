@@ -5,27 +5,16 @@ import Models
 import Pipelines
 import Testing
 import Tensors
-
-enum TinyModel {
-    static let configuration = UNetConfiguration.ddpm(imageSize: 8, channels: 1, baseChannels: 8, multipliers: [1, 2],
-                                                      attentionResolutions: [4], dropout: 0, groups: 4)
-
-    /// 6 grey 8×8 images of bars.
-    static func images() -> ImageSet {
-        var pixels: [UInt8] = []
-        for i in 0..<6 { for y in 0..<8 { for x in 0..<8 { pixels.append((i % 2 == 0 ? y : x) % 4 < 2 ? 230 : 20) } } }
-        return ImageSet(channels: 1, height: 8, width: 8, pixels: pixels)
-    }
-}
+import TestSupport
 
 @Suite("Likelihood bound on a test set (Ho et al. 2020, Table 2 and §4.3)")
 struct LikelihoodEvaluationTests {
     @Test("a tiny model gives finite bits/dim whose prior and per-timestep terms sum to the total; T evaluations per batch")
     func tinyModelBound() throws {
-        let unet = try UNet(TinyModel.configuration, seed: 3)
+        let unet = try UNet(Tiny.deterministicUNet, seed: 3)
         let ddpm = DDPM(schedule: try NoiseSchedule(timestepCount: 12))
         var evaluations = 0
-        let report = try ddpm.likelihood(of: TinyModel.images(), count: 5, batchSize: 2, seed: 9,
+        let report = try ddpm.likelihood(of: Tiny.images(count: 6), count: 5, batchSize: 2, seed: 9,
                                          predictNoise: unet.noisePredictor()) { evaluations += 1 }
         #expect(evaluations == 12 * 3)
         #expect(report.imageCount == 5 && report.terms.count == 12 && report.distortion.count == 12)
@@ -45,10 +34,10 @@ struct LikelihoodEvaluationTests {
 
     @Test("the same seed gives the same bound; a different one a different draw")
     func seeded() throws {
-        let unet = try UNet(TinyModel.configuration, seed: 3)
+        let unet = try UNet(Tiny.deterministicUNet, seed: 3)
         let ddpm = DDPM(schedule: try NoiseSchedule(timestepCount: 4))
         func run(_ seed: UInt64) throws -> LikelihoodReport {
-            try ddpm.likelihood(of: TinyModel.images(), count: 2, batchSize: 2, seed: seed, predictNoise: unet.noisePredictor())
+            try ddpm.likelihood(of: Tiny.images(count: 6), count: 2, batchSize: 2, seed: seed, predictNoise: unet.noisePredictor())
         }
         #expect(try run(1) == run(1))
         #expect(try run(1).total != run(2).total)

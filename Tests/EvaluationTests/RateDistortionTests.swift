@@ -5,6 +5,7 @@ import Models
 import Pipelines
 import Testing
 import Tensors
+import TestSupport
 
 /// `ddpm evaluate --nll --plot`: the rate–distortion figure of Ho et al. 2020 (Fig. 5).
 @Suite("Rate–distortion curve (Ho et al. 2020 §4.3, Fig. 5)", .serialized)
@@ -21,9 +22,9 @@ struct RateDistortionTests {
 
     @Test("the curve holds rate(at: t) and distortion[t − 1] for t = T … 1, and its three panels plot exactly those points")
     func curveFromReport() throws {
-        let unet = try UNet(TinyModel.configuration, seed: 3)
+        let unet = try UNet(Tiny.deterministicUNet, seed: 3)
         let report = try DDPM(schedule: try NoiseSchedule(timestepCount: 6))
-            .likelihood(of: TinyModel.images(), count: 3, batchSize: 3, seed: 1, predictNoise: unet.noisePredictor())
+            .likelihood(of: Tiny.images(count: 6), count: 3, batchSize: 3, seed: 1, predictNoise: unet.noisePredictor())
         let curve = RateDistortionCurve(report)
         #expect(curve.points.map(\.t) == [6, 5, 4, 3, 2, 1] && curve.points.map(\.reverseSteps) == [1, 2, 3, 4, 5, 6])
         #expect(curve.points.map(\.rate) == (1...6).reversed().map { report.rate(at: $0) })
@@ -41,20 +42,17 @@ struct RateDistortionTests {
 
     @Test("`--plot rd.png` beside `--nll-table`: a three-panel PNG, and a CSV whose rates and distortions equal the table's (same run)")
     func plotMatchesTable() throws {
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ddpm-rd-\(UInt64.random(in: 0...UInt64.max))")
+        let directory = try temporaryDirectory("ddpm-rd")
         defer { try? FileManager.default.removeItem(at: directory) }
-        var scheduler = SchedulerConfiguration.paper
-        scheduler.numTrainTimesteps = 8
-        let model = directory.appendingPathComponent("model"), data = directory.appendingPathComponent("test")
-        try ModelDirectory.save(try UNet(TinyModel.configuration, seed: 5), scheduler: scheduler, to: model)
-        let set = TinyModel.images()
+        let model = try Tiny.saveModel(in: directory), data = directory.appendingPathComponent("test")
+        let set = Tiny.images(count: 6)
         try ImageWriter.writeImages(set.batch(indices: Array(0..<set.count)), to: data)
         let table = directory.appendingPathComponent("table.csv"), plot = directory.appendingPathComponent("rd.png")
-        let result = try DDPMBinary.run(["evaluate", "--nll", "--model", model.path, "--data", data.path, "--count", "4",
+        let result = try CommandLineTool.runSeparately(["evaluate", "--nll", "--model", model.path, "--data", data.path, "--count", "4",
                                          "--batch-size", "2", "--nll-table", table.path, "--plot", plot.path])
-        try #require(result.status == 0, "exit \(result.status); stderr: \(result.err)")
+        try #require(result.status == 0, "exit \(result.status); stderr: \(result.stderr)")
         let csv = directory.appendingPathComponent("rd.csv")
-        #expect(result.out.contains("wrote the rate-distortion curve (Fig. 5) to \(plot.path) and its 8 points to \(csv.path)"), "\(result.out)")
+        #expect(result.stdout.contains("wrote the rate-distortion curve (Fig. 5) to \(plot.path) and its 8 points to \(csv.path)"), "\(result.stdout)")
         let fromTable = try Self.columns(String(contentsOf: table, encoding: .utf8), rate: "rate_bits_per_dim", distortion: "distortion_rmse")
         let fromPlot = try Self.columns(String(contentsOf: csv, encoding: .utf8), rate: "rate_bits_per_dim", distortion: "distortion_rmse")
         #expect(fromTable.count == 8 && fromPlot.count == 8)
@@ -69,9 +67,9 @@ struct RateDistortionTests {
 
     @Test("--plot needs --nll, and may not write its CSV over the --nll-table file")
     func plotValidation() throws {
-        let alone = try DDPMBinary.run(["evaluate", "--images", "imgs", "--inception", "w.pth", "--plot", "rd.png"])
-        #expect(alone.status == 64 && alone.err.contains("Error: --plot draws the rate-distortion curve of --nll; add --nll --model <dir or checkpoint>."), "\(alone.err)")
-        let clash = try DDPMBinary.run(["evaluate", "--nll", "--model", "m", "--nll-table", "out/rd.csv", "--plot", "out/rd.png"])
-        #expect(clash.status == 64 && clash.err.contains("Error: --plot out/rd.png writes its numbers to out/rd.csv, the --nll-table file; give one of them another name."), "\(clash.err)")
+        let alone = try CommandLineTool.runSeparately(["evaluate", "--images", "imgs", "--inception", "w.pth", "--plot", "rd.png"])
+        #expect(alone.status == 64 && alone.stderr.contains("Error: --plot draws the rate-distortion curve of --nll; add --nll --model <dir or checkpoint>."), "\(alone.stderr)")
+        let clash = try CommandLineTool.runSeparately(["evaluate", "--nll", "--model", "m", "--nll-table", "out/rd.csv", "--plot", "out/rd.png"])
+        #expect(clash.status == 64 && clash.stderr.contains("Error: --plot out/rd.png writes its numbers to out/rd.csv, the --nll-table file; give one of them another name."), "\(clash.stderr)")
     }
 }

@@ -4,6 +4,7 @@ import NN
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// The FID Inception-v3 against pytorch-fid's classes on the same (hashed) weights.
 @Suite("FID Inception-v3 equals pytorch-fid", .serialized)
@@ -80,8 +81,7 @@ struct FIDInceptionV3Tests {
 
     @Test("weights from a safetensors file load; wrong ones are reported key by key")
     func loadingFromSafeTensors() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-tests-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try temporaryDirectory("metrics-tests")
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = directory.appendingPathComponent("bad.safetensors")
         try SafeTensorsFile(tensors: ["fc.weight": .zeros([1000, 2048]), "extra": .zeros([1])]).write(to: url)

@@ -3,6 +3,7 @@ import NN
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// Fixtures/ written by scripts/reference/make_metrics_fixtures.py (pytorch-fid, torch, numpy, scipy).
 enum MetricsFixtures {
@@ -28,17 +29,11 @@ enum MetricsFixtures {
     }
 }
 
-/// max |actual − expected| / max |expected|: the error relative to the scale of the reference.
-func relativeError(_ actual: Tensor, _ expected: Tensor) -> Float {
-    let scale = expected.scalars.map(abs).max() ?? 0
-    return actual.maxAbsoluteDifference(expected) / max(scale, .leastNormalMagnitude)
-}
-
 /// |a − e| ≤ tolerance·|e| for doubles, with a message naming `label`.
 func expectRelative(_ actual: Double, _ expected: Double, _ tolerance: Double, _ label: String,
                     sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(abs(actual - expected) <= tolerance * abs(expected),
-            "\(label): \(actual) vs expected \(expected) (relative error \(abs(actual - expected) / abs(expected)))",
+            "\(label): \(actual) vs expected \(expected) (relative error \(relativeError(actual, expected)))",
             sourceLocation: sourceLocation)
 }
 

@@ -1,13 +1,13 @@
 import Foundation
 import Metrics
 import Testing
+import TestSupport
 
 /// `.npz` reading of numpy-written files and round trips (pytorch-fid/TTUR `mu`, `sigma`).
 @Suite("NumPy .npz archives")
 struct NumPyArchiveTests {
     static func temporaryURL(_ name: String) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("npz-tests-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try temporaryDirectory("npz-tests")
         return directory.appendingPathComponent(name)
     }
 

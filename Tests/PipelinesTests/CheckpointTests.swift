@@ -6,12 +6,13 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 @Suite("Checkpoints and model directories")
 struct CheckpointTests {
     @Test("a failed save leaves the previous checkpoint intact and loadable")
     func atomicSave() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let trainer = try Tiny.trainer(steps: 3)
         try trainer.trainStep()
@@ -29,7 +30,7 @@ struct CheckpointTests {
 
     @Test("a truncated checkpoint is refused with the file named")
     func truncated() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let trainer = try Tiny.trainer(steps: 1)
         let url = directory.appendingPathComponent("c.safetensors")
@@ -43,7 +44,7 @@ struct CheckpointTests {
 
     @Test("a checkpoint from another configuration is refused with a fix")
     func otherConfiguration() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = directory.appendingPathComponent("c.safetensors")
         try Checkpoint.save(try Tiny.trainer(steps: 1), to: url)
@@ -58,7 +59,7 @@ struct CheckpointTests {
 
     @Test("the EMA model exports as a diffusers directory that loads back strictly")
     func diffusersExport() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let trainer = try Tiny.trainer(steps: 2)
         try trainer.trainStep()
@@ -70,7 +71,7 @@ struct CheckpointTests {
         let scheduler = try #require(try ModelDirectory.scheduler(at: directory))
         #expect(scheduler.varianceType == "fixed_large" && scheduler.clipSample)
         // diffusers' own defaults fill keys a config.json leaves out.
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("config.json"))) as! [String: Any]
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("unet/config.json"))) as! [String: Any]
         #expect(config["_class_name"] as? String == "UNet2DModel")
     }
 

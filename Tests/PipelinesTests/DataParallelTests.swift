@@ -4,6 +4,7 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// `mpirun -np N ddpm train` (issue 9): the same model for every N, resume across N, a killed
 /// rank, refused mismatches. Each run trains the tiny8-grey preset on 32 8×8 images for seconds.
@@ -20,7 +21,7 @@ enum MPIRun {
 
     /// 32 striped 8×8 grey PNGs (as `Tiny.images()`), written once.
     static let data: URL = {
-        let directory = Tiny.temporaryDirectory().appendingPathComponent("images")
+        let directory = try! Tiny.temporaryDirectory().appendingPathComponent("images")
         var scalars: [Float] = []
         for i in 0..<32 {
             for y in 0..<8 { for x in 0..<8 { scalars.append((i % 2 == 0 ? y + i / 2 : x + i / 3) % 4 < 2 ? 0.8 : -0.8) } }
@@ -120,7 +121,7 @@ func binaryDoesNotLinkMPI() throws {
 struct DataParallelTests {
     /// One process without mpirun: the reference for every N.
     static let reference: URL = {
-        let output = Tiny.temporaryDirectory()
+        let output = try! Tiny.temporaryDirectory()
         let (status, text) = try! CommandLineTool.run(MPIRun.trainArguments(output: output, steps: 20))
         precondition(status == 0, "reference run failed: \(text)")
         return output
@@ -128,7 +129,7 @@ struct DataParallelTests {
 
     @Test("mpirun -np 2 and -np 3 train the single-process model (≤ 1e-5 relative, 20 steps)", arguments: [2, 3])
     func sameModelForAnyN(_ n: Int) throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let (status, text) = try MPIRun.run(processes: n, MPIRun.trainArguments(output: output, steps: 20))
         try #require(status == 0, "mpirun -np \(n) failed: \(text)")
@@ -142,7 +143,7 @@ struct DataParallelTests {
 
     @Test("gradient accumulation composes: -np 2 with 2 micro-batches equals one process with 2")
     func accumulation() throws {
-        let (single, parallel) = (Tiny.temporaryDirectory(), Tiny.temporaryDirectory())
+        let (single, parallel) = (try Tiny.temporaryDirectory(), try Tiny.temporaryDirectory())
         defer { for d in [single, parallel] { try? FileManager.default.removeItem(at: d) } }
         let extra = ["--accumulate", "2"]
         let one = try CommandLineTool.run(MPIRun.trainArguments(output: single, steps: 10, extra: extra))
@@ -158,7 +159,7 @@ struct DataParallelTests {
     @Test("two hosts (network namespaces joined by a veth pair, Open MPI over TCP) train the single-process model",
           .enabled(if: NetworkNamespaces.available, "needs root, iproute2 and mpirun to make two network namespaces"))
     func twoHosts() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let process = Process()
         process.executableURL = CommandLineTool.packageRoot.appendingPathComponent("scripts/netns-two-hosts")
@@ -177,7 +178,7 @@ struct DataParallelTests {
 
     @Test("2 processes for 10 steps, then 1 for 10 more, equals 20 single-process steps")
     func resumeAcrossN() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let first = try MPIRun.run(processes: 2, MPIRun.trainArguments(output: output, steps: 10))
         try #require(first.status == 0, "mpirun -np 2 failed: \(first.output)")
@@ -192,7 +193,7 @@ struct DataParallelTests {
 
     @Test("a batch not divisible by the process count is refused at start, naming the values")
     func refusesIndivisibleBatch() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let (status, text) = try MPIRun.run(processes: 2, MPIRun.trainArguments(output: output, steps: 2, batch: 9))
         #expect(status != 0)
@@ -201,7 +202,7 @@ struct DataParallelTests {
 
     @Test("ranks with different configurations are refused at start, naming the ranks")
     func refusesConfigurationMismatch() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         // Rank 1 gets another seed through a per-rank wrapper (mpirun's MPMD ':' syntax).
         let process = Process()
@@ -222,7 +223,7 @@ struct DataParallelTests {
 
     @Test("a rank that cannot read the data stops every rank at start, with its reason")
     func refusesUnreadableData() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let args = MPIRun.trainArguments(output: output, steps: 2)
         var other = args
@@ -242,7 +243,7 @@ struct DataParallelTests {
 
     @Test("a NaN on one rank stops every rank the same step, with nothing saved")
     func nanOnOneRank() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let (status, text) = try MPIRun.run(processes: 2, MPIRun.trainArguments(output: output, steps: 20), fault: "nan:1:4")
         #expect(status != 0)
@@ -253,7 +254,7 @@ struct DataParallelTests {
 
     @Test("weights that drift apart on one rank stop the run at the next checksum, naming the rank")
     func weightsChecksum() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         let (status, text) = try MPIRun.run(processes: 3, MPIRun.trainArguments(output: output, steps: 20, extra: ["--checksum-every", "4"]),
                                             fault: "perturb:2:5")
@@ -265,7 +266,7 @@ struct DataParallelTests {
     @Test("kill -9 of one rank ends the job within 60 s with a message; the last checkpoint stays intact",
           arguments: [1, 0])  // 0 is the rank that writes the checkpoints
     func killedRank(_ victimRank: Int) throws {
-        let output = Tiny.temporaryDirectory()
+        let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
         var args = MPIRun.trainArguments(output: output, steps: 1_000_000)
         args[args.firstIndex(of: "--checkpoint-every")! + 1] = "5"
@@ -308,7 +309,7 @@ struct DataParallelTests {
         resumeArgs[resumeArgs.firstIndex(of: "--steps")! + 1] = "\(last + 2)"
         let resumed = try CommandLineTool.run(resumeArgs + ["--resume"])
         try #require(resumed.status == 0, "resume failed: \(resumed.output)")
-        let straight = Tiny.temporaryDirectory()
+        let straight = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: straight) }
         var straightArgs = resumeArgs
         straightArgs[straightArgs.firstIndex(of: "--output")! + 1] = straight.path

@@ -5,6 +5,7 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// End-to-end parity with diffusers on a tiny random-init UNet2DModel in the DDPM block layout
 /// (fixtures: scripts/reference/make_pipeline_fixtures.py; issue 4's sampling tests).
@@ -86,7 +87,7 @@ struct DiffusersParityTests {
 
     @Test("`ddpm sample --sampler ddim --steps 20 --initial-noise` writes diffusers' samples (clip_sample from scheduler_config.json)")
     func sampleCommand() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let noise = directory.appendingPathComponent("xT.safetensors")
         try SafeTensorsFile(tensors: ["noise": ParityFixtures.tensor("ddim.xT")]).write(to: noise)

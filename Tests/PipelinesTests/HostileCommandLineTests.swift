@@ -3,6 +3,7 @@ import Foundation
 import Pipelines
 import SafeTensors
 import Testing
+import TestSupport
 
 // Issue 14: empty and non-finite option values, negative numbers after a space, weights files
 // that are devices, and `ddpm inspect` of weights that do not load.
@@ -40,7 +41,7 @@ struct HostileCommandLineTests {
 
     @Test("train says how many images of a folder it skipped and names the first ones")
     func skippedImages() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = directory.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
@@ -57,7 +58,7 @@ struct HostileCommandLineTests {
 
     @Test("inspect exits non-zero when the weights do not load strictly, or hold NaN, and 0 with --allow-nonfinite for NaN")
     func inspectExitStatus() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         for name in ["config.json", "diffusion_pytorch_model.safetensors", "scheduler_config.json"] {
             try FileManager.default.copyItem(at: ParityFixtures.modelDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name))

@@ -5,19 +5,21 @@ import Pipelines
 import SafeTensors
 import Tensors
 import Testing
+import TestSupport
 
 // Issue 14: hostile model directories and checkpoints are errors that name the file, the key
 // and what to do; none crashes, none loads silently.
 @Suite("Hostile model directories and checkpoints")
 final class HostileModelTests {
-    let directory = Tiny.temporaryDirectory()
+    let directory: URL
+    init() throws { directory = try Tiny.temporaryDirectory() }
     deinit { try? FileManager.default.removeItem(at: directory) }
 
     var weights: URL { directory.appendingPathComponent("diffusion_pytorch_model.safetensors") }
 
     /// A valid exported tiny model, then `edit` applied to its state dict.
     func model(editing edit: (inout [String: Tensor]) -> Void = { _ in }) throws {
-        try ModelDirectory.save(try UNet(Tiny.unet, seed: 1), scheduler: .paper, to: directory)
+        try ModelDirectory.save(try UNet(Tiny.unet, seed: 1), scheduler: .paper, to: directory, layout: .flat)
         var file = try SafeTensorsFile.read(contentsOf: weights)
         edit(&file.tensors)
         try file.write(to: weights)

@@ -5,6 +5,7 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// `ddpm interpolate` (Ho et al. §4.3, Figure 8) on the tiny diffusers fixture model.
 @Suite("Interpolation through x_t")
@@ -52,7 +53,7 @@ struct InterpolationTests {
 
     @Test("`ddpm interpolate a.png b.png --sampler ddim`: files and shapes; λ = 0 and 1 are the sources' reconstructions")
     func interpolateCommand() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let (first, second) = (directory.appendingPathComponent("a.png"), directory.appendingPathComponent("b.jpg.png"))
         try Self.png(width: 24, height: 20, mirrored: false, to: first)  // resized and centre-cropped to 16
@@ -87,7 +88,7 @@ struct InterpolationTests {
 
     @Test("`ddpm interpolate 0 1 --dataset folder` takes the sources by index (files sorted by path), Algorithm 2 from t")
     func interpolateDatasetIndices() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let images = directory.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
@@ -113,9 +114,4 @@ struct InterpolationTests {
         let (status2, output2) = try CommandLineTool.run(["interpolate", "a.png", "3", "--dataset", "fashion-mnist"])
         #expect(status2 != 0 && output2.contains("image indices"), "\(output2)")
     }
-}
-
-func standardNormal(_ shape: [Int], seed: UInt64) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    return Tensor.randomNormal(shape, using: &rng)
 }

@@ -35,37 +35,3 @@ enum ParityFixtures {
         return pipeline
     }
 }
-
-/// max |a − b| / max |b|.
-func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
-    a.maxAbsoluteDifference(b) / max(b.scalars.map(abs).max() ?? 0, .leastNormalMagnitude)
-}
-
-/// The `ddpm` binary built beside these tests (`swift build --build-tests` / `swift test` build it).
-enum CommandLineTool {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    #if DEBUG
-    static let configuration = "debug"
-    #else
-    static let configuration = "release"
-    #endif
-    static let binary = packageRoot.appendingPathComponent(".build/\(configuration)/ddpm")
-
-    /// Runs `ddpm arguments…`; returns its exit status and combined output.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            Issue.record("\(binary.path) is missing; run `swift build -c \(configuration) --build-tests` first")
-            return (-1, "")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-}

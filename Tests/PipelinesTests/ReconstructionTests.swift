@@ -6,21 +6,14 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// `reconstruct` and the progressive decompression (Ho et al. 2020 §4.3, Figs. 6 and 7) on tiny
 /// models: exactness at t = 0, the shared ε, the errors, and the command line.
 @Suite("Reconstruction from x_t and progressive decompression")
 struct ReconstructionTests {
-    /// A 1-channel 8×8 model with T = 8, saved as a diffusers directory under `directory`.
-    static func tinyModel(in directory: URL) throws -> URL {
-        var scheduler = SchedulerConfiguration.paper
-        scheduler.numTrainTimesteps = 8
-        let model = directory.appendingPathComponent("tiny8")
-        var configuration = Tiny.unet
-        configuration.dropout = 0
-        try ModelDirectory.save(try UNet(configuration, seed: 5), scheduler: scheduler, to: model)
-        return model
-    }
+    /// A 1-channel 8×8 model with T = 8, saved as a model directory under `directory`.
+    static func tinyModel(in directory: URL) throws -> URL { try Tiny.saveModel(in: directory, name: "tiny8") }
 
     /// A `[1, 3, 16, 16]` image on the 8-bit grid.
     static func image(seed: UInt64) -> Tensor {
@@ -78,7 +71,7 @@ struct ReconstructionTests {
 
     @Test("the progressive decompression is the progressive code of the model's chain: T evaluations, rates rising to the total, frames T first")
     func progressive() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = try Self.tinyModel(in: directory)
         let scheduler = try #require(try ModelDirectory.scheduler(at: model))
@@ -101,7 +94,7 @@ struct ReconstructionTests {
 
     @Test("`ddpm reconstruct FILE`: the figure, the raw tensors (t = 0 rows are the source exactly) and the progressive table")
     func command() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("a.png")
         try InterpolationTests.png(width: 20, height: 16, mirrored: false, to: file)
@@ -145,7 +138,7 @@ struct ReconstructionTests {
 
     @Test("`ddpm reconstruct` refuses bad input with a message: t outside 0…T, a bad -t, an unreadable image, an index out of range, a model of another size")
     func commandErrors() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let bad = directory.appendingPathComponent("bad.png"), good = directory.appendingPathComponent("good.png")
         try Data("not an image".utf8).write(to: bad)

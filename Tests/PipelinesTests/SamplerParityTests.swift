@@ -4,6 +4,7 @@ import Pipelines
 import SafeTensors
 import Testing
 import Tensors
+import TestSupport
 
 /// End-to-end parity with diffusers' schedulers on the shipped Fashion-MNIST model: each fixture of
 /// scripts/reference/make_sampler_fixtures.py is `Cls.from_config(model's scheduler_config)` run by
@@ -35,9 +36,9 @@ struct SamplerParityTests {
     ]
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures: SafeTensorsFile? = {
-        try? SafeTensorsFile.read(contentsOf: ParityFixtures.root.appendingPathComponent("samplers_e2e.safetensors"))
-    }()
+    static let fixtures = Result { () throws(SafeTensorsError) in
+        try SafeTensorsFile.read(contentsOf: ParityFixtures.root.appendingPathComponent("samplers_e2e.safetensors"))
+    }
 
     static func pipeline(_ c: Case) throws -> SamplingPipeline {
         var model = try LoadedModel(root.appendingPathComponent("pretrained/fashion-mnist").path)
@@ -47,7 +48,7 @@ struct SamplerParityTests {
 
     @Test("x₀ from the same x_T equals diffusers' to 1e-4 of the largest value, 10, 20 and 50 steps", arguments: cases, [10, 20, 50])
     func endToEnd(_ c: Case, steps: Int) throws {
-        let fixtures = try #require(Self.fixtures, "samplers_e2e.safetensors is missing; run scripts/reference/make_sampler_fixtures.py")
+        let fixtures = try Self.fixtures.get()  // committed (scripts/reference/make_sampler_fixtures.py): its absence is a failure
         let pipeline = try Self.pipeline(c)
         var sampler = c.sampler
         sampler.steps = steps

@@ -3,6 +3,7 @@ import Foundation
 import Pipelines
 import Testing
 import Tensors
+import TestSupport
 
 /// Which scheduler a configuration and the sampler options mean, and the messages for bad ones.
 @Suite("Sampler selection: scheduler_config.json classes, options and their errors")
@@ -120,7 +121,7 @@ struct SamplerSelectionTests {
     @Test("Algorithm 2 and DDIM through the factory equal DDPM.sample and DDIM.sample (same draws)")
     func legacyPathsUnchanged() throws {
         let pipeline = try ParityFixtures.pipeline()
-        let xT = standardNormalNoise([2, 3, 16, 16], seed: 5)
+        let xT = standardNormal([2, 3, 16, 16], seed: 5)
         let predictor = pipeline.unet.noisePredictor()
         var rng = SeededGenerator(seed: 9)
         let respaced = try pipeline.diffusion.respaced(steps: 10, spacing: .leading)
@@ -131,9 +132,4 @@ struct SamplerSelectionTests {
         let ddim = try DDIM(pipeline.diffusion, steps: 10, spacing: .leading, eta: 1).sample(from: xT, using: &rng, predictNoise: predictor).sample
         #expect(ddim.maxAbsoluteDifference(try pipeline.sample(from: xT, sampler: .ddim(steps: 10, eta: 1), seed: 4).sample) == 0)
     }
-}
-
-func standardNormalNoise(_ shape: [Int], seed: UInt64) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    return Tensor.randomNormal(shape, using: &rng)
 }

@@ -4,11 +4,12 @@ import Foundation
 import Pipelines
 import Testing
 import Tensors
+import TestSupport
 
 /// The shipped Fashion-MNIST model and test set, when both are present (skipped otherwise).
 enum ShippedModel {
     static let directory = CommandLineTool.packageRoot.appendingPathComponent("pretrained/fashion-mnist")
-    static let isAvailable = FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path)
+    static let isAvailable = ModelDirectory.isModelDirectory(directory)
         && FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory.appendingPathComponent("t10k-images-idx3-ubyte.gz").path)
 
     static func pipeline() throws -> SamplingPipeline {

@@ -6,48 +6,7 @@ import NN
 import Pipelines
 import Testing
 import Tensors
-
-/// A tiny network and data set, so whole training runs take well under a second.
-enum Tiny {
-    static let unet = UNetConfiguration.ddpm(imageSize: 8, channels: 1, baseChannels: 8, multipliers: [1, 2],
-                                             attentionResolutions: [4], dropout: 0.1, groups: 4)
-
-    /// 32 images of 8×8: horizontal and vertical bars, a structure the model can learn quickly.
-    static func images() -> ImageSet {
-        var pixels: [UInt8] = []
-        for i in 0..<32 {
-            for y in 0..<8 { for x in 0..<8 { pixels.append((i % 2 == 0 ? y : x) % 4 < 2 ? 230 : 20) } }
-        }
-        return ImageSet(channels: 1, height: 8, width: 8, pixels: pixels)
-    }
-
-    static func configuration(steps: Int) -> TrainingConfiguration {
-        var c = TrainingConfiguration()
-        c.batchSize = 8
-        c.steps = steps
-        c.learningRate = 1e-3
-        c.warmupSteps = 2
-        c.emaDecay = 0.99
-        c.emaWarmup = true
-        c.checkpointEvery = 1000
-        c.sampleEvery = 0
-        c.seed = 11
-        return c
-    }
-
-    static func trainer(steps: Int) throws -> Trainer {
-        let config = configuration(steps: steps)
-        let loader = try DataLoader(images: images(), batchSize: config.batchSize, seed: config.seed, horizontalFlips: true)
-        return try Trainer(unet: try UNet(unet, seed: 3), diffusion: DDPM(schedule: try NoiseSchedule()), data: loader,
-                           configuration: config)
-    }
-
-    static func temporaryDirectory() -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ddpm-tests-\(UInt64.random(in: 0...UInt64.max))")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-}
+import TestSupport
 
 @Suite("Trainer (Algorithm 1 with the paper's recipe)")
 struct TrainerTests {
@@ -65,7 +24,7 @@ struct TrainerTests {
         let straight = try Tiny.trainer(steps: 8)
         let straightLosses = try (0..<8).map { _ in try straight.trainStep().loss }
 
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try Tiny.trainer(steps: 8)
         var losses = try (0..<3).map { _ in try first.trainStep().loss }

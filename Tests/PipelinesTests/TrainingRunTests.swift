@@ -1,12 +1,13 @@
 import Foundation
 import Pipelines
 import Testing
+import TestSupport
 
 @Suite("Training run directory")
 struct TrainingRunTests {
     @Test("a run writes metrics, samples, checkpoints, the diffusers model and the loss plot; a resumed run logs each step once")
     func runAndResume() throws {
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         func run(steps: Int, resume: Bool) throws {
             var config = Tiny.configuration(steps: steps)
@@ -19,8 +20,8 @@ struct TrainingRunTests {
             try run.run()
         }
         try run(steps: 5, resume: false)
-        for file in ["metrics.jsonl", "loss.png", "model/config.json", "model/diffusion_pytorch_model.safetensors",
-                     "model/scheduler_config.json", "checkpoints/step-5.safetensors", "samples/step-5.png"] {
+        for file in ["metrics.jsonl", "loss.png", "model/model_index.json", "model/unet/config.json", "model/unet/diffusion_pytorch_model.safetensors",
+                     "model/scheduler/scheduler_config.json", "checkpoints/step-5.safetensors", "samples/step-5.png"] {
             #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), "\(file) missing")
         }
         // As if interrupted after step 4 (its checkpoint is the newest left): resume; steps 1…5 are logged once each.

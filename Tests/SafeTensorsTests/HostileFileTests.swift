@@ -3,6 +3,7 @@ import Foundation
 import SafeTensors
 import Tensors
 import Testing
+import TestSupport
 
 // Issue 14: every rule of the safetensors format as the reference implementation enforces it
 // (safetensors `Metadata::validate`), and the crafted headers that used to crash the reader.

@@ -2,15 +2,9 @@ import Foundation
 import SafeTensors
 import Tensors
 import Testing
+import TestSupport
 
 // SafeTensorsFile.swift: round trip, dtype conversion, and every corrupt-file error with its message.
-
-/// A fresh empty directory for one test.
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("safetensors-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
 
 /// A safetensors file written byte by byte: 8-byte little-endian header length, `header`, `data`.
 func handWritten(header: String, data: [UInt8] = [], headerLength: UInt64? = nil) -> Data {

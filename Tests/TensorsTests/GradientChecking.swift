@@ -43,8 +43,3 @@ func expectGradientsMatchFiniteDifferences(
                 sourceLocation: sourceLocation)
     }
 }
-
-func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    return Tensor.randomNormal(shape, standardDeviation: scale, using: &rng)
-}

@@ -1,5 +1,6 @@
 import Tensors
 import Testing
+import TestSupport
 
 // Tensor+Normalization.swift: group normalisation (optionally fused with SiLU) and softmax.
 
@@ -26,9 +27,9 @@ struct NormalizationTests {
 
     @Test("fused GroupNorm+SiLU equals SiLU applied after GroupNorm, value and gradients")
     func fusedEqualsComposite() {
-        let x = randomTensor([2, 4, 3, 3], seed: 41).requiringGradient()
-        let gamma = randomTensor([4], seed: 42).requiringGradient(), beta = randomTensor([4], seed: 43).requiringGradient()
-        let probe = randomTensor([2, 4, 3, 3], seed: 44)
+        let x = standardNormal([2, 4, 3, 3], seed: 41).requiringGradient()
+        let gamma = standardNormal([4], seed: 42).requiringGradient(), beta = standardNormal([4], seed: 43).requiringGradient()
+        let probe = standardNormal([2, 4, 3, 3], seed: 44)
         let fused = x.groupNormalized(groups: 2, gamma: gamma, beta: beta, fusingSiLU: true)
         let composite = x.groupNormalized(groups: 2, gamma: gamma, beta: beta).silu()
         expectClose(fused, composite, absoluteTolerance: 1e-6, relativeTolerance: 1e-6, "value")
@@ -39,7 +40,7 @@ struct NormalizationTests {
 
     @Test("each group of the output has mean 0 and variance 1 − O(ε) without affine parameters")
     func normalisedMoments() {
-        let x = randomTensor([2, 6, 4, 4], seed: 45, scale: 3) + 5
+        let x = standardNormal([2, 6, 4, 4], seed: 45, scale: 3) + 5
         let y = x.groupNormalized(groups: 3, gamma: nil, beta: nil).reshaped(to: [6, 32])
         let mean = y.mean(alongAxes: [1]), variance = y.squared().mean(alongAxes: [1])
         expectClose(mean, .zeros([6]), absoluteTolerance: 1e-5, "group means")
@@ -56,7 +57,7 @@ struct NormalizationTests {
 
     @Test("softmax rows sum to 1 and are invariant to adding a constant; large logits do not overflow")
     func softmaxProperties() {
-        let x = randomTensor([3, 7], seed: 46, scale: 4)
+        let x = standardNormal([3, 7], seed: 46, scale: 4)
         let y = x.softmax()
         expectClose(y.sum(alongAxes: [1]), .ones([3]), absoluteTolerance: 1e-6, "row sums")
         expectClose((x + 100).softmax(), y, absoluteTolerance: 2e-5, "shifted by 100")

@@ -1,5 +1,6 @@
 import Tensors
 import Testing
+import TestSupport
 
 // SeededGenerator.swift: seeded normal and uniform fills, and inverted dropout. Dropout cannot
 // reproduce torch's random stream, so it is tested statistically and for mask consistency.
@@ -77,7 +78,7 @@ struct RandomTests {
 
     @Test("dropout with the same seed drops the same elements; the generator advances between calls")
     func dropoutDeterministic() {
-        let x = randomTensor([4, 25], seed: 60)
+        let x = standardNormal([4, 25], seed: 60)
         var a = SeededGenerator(seed: 61), b = SeededGenerator(seed: 61)
         let first = x.dropout(probability: 0.5, training: true, using: &a)
         #expect(first.scalars == x.dropout(probability: 0.5, training: true, using: &b).scalars)
@@ -98,7 +99,7 @@ struct RandomTests {
 
     @Test("dropout is the identity outside training or with p = 0, and draws no random numbers then")
     func dropoutIdentity() {
-        let x = randomTensor([3, 4], seed: 63)
+        let x = standardNormal([3, 4], seed: 63)
         var rng = SeededGenerator(seed: 64)
         let before = rng
         #expect(x.dropout(probability: 0.5, training: false, using: &rng).scalars == x.scalars)
@@ -108,7 +109,7 @@ struct RandomTests {
 
     @Test("the dropout gradient uses the forward mask: ∂/∂x Σ dropout(x)·c = c/(1 − p) where kept, 0 where dropped")
     func dropoutGradientMask() {
-        let x = randomTensor([6, 20], seed: 65).requiringGradient(), c = randomTensor([6, 20], seed: 66)
+        let x = standardNormal([6, 20], seed: 65).requiringGradient(), c = standardNormal([6, 20], seed: 66)
         var rng = SeededGenerator(seed: 67)
         let p: Float = 0.4
         let y = x.dropout(probability: p, training: true, using: &rng)
@@ -124,7 +125,7 @@ struct RandomTests {
 
     @Test("with a fixed mask, the dropout gradient matches finite differences")
     func dropoutFiniteDifferences() {
-        expectGradientsMatchFiniteDifferences([randomTensor([3, 8], seed: 68)]) {
+        expectGradientsMatchFiniteDifferences([standardNormal([3, 8], seed: 68)]) {
             var rng = SeededGenerator(seed: 69)
             return $0[0].dropout(probability: 0.25, training: true, using: &rng)
         }

@@ -1,16 +1,17 @@
 import Testing
 import Tensors
+import TestSupport
 
 @Suite("matmul with a scale folded into the GEMM")
 struct ScaledMatmulTests {
     @Test("scale · op(a) · op(b) equals the product times the scale, value and gradient")
     func scaled() {
-        let a = randomTensor([2, 3, 5], seed: 21), b = randomTensor([2, 4, 5], seed: 22)
+        let a = standardNormal([2, 3, 5], seed: 21), b = standardNormal([2, 4, 5], seed: 22)
         let folded = matmul(a, b, transposeB: true, scale: 0.25)
         let separate = matmul(a, b, transposeB: true) * 0.25
         #expect(folded.maxAbsoluteDifference(separate) < 1e-6)
         expectGradientsMatchFiniteDifferences([a, b]) { matmul($0[0], $0[1], transposeB: true, scale: 0.25) }
-        let c = randomTensor([2, 5, 3], seed: 23)
+        let c = standardNormal([2, 5, 3], seed: 23)
         expectGradientsMatchFiniteDifferences([c, b]) { matmul($0[0], $0[1], transposeA: true, transposeB: true, scale: -1.5) }
     }
 }

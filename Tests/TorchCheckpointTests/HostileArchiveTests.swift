@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TorchCheckpoint
 import ZIPFoundation
+import TestSupport
 
 // Issue 14: torch.save archives whose entries declare more than a state dict can need.
 
@@ -54,8 +55,7 @@ struct HandWrittenZip {
 final class HostileArchiveTests {
     let directory: URL
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("torch-hostile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try temporaryDirectory("torch-hostile")
     }
     deinit { try? FileManager.default.removeItem(at: directory) }
 

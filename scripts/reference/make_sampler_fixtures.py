@@ -31,8 +31,8 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODEL = os.path.join(ROOT, "pretrained", "fashion-mnist")
 OUT = os.path.join(ROOT, "Tests", "PipelinesTests", "Fixtures", "samplers_e2e.safetensors")
 
-unet = UNet2DModel.from_pretrained(MODEL).eval()
-config = DDPMScheduler.from_pretrained(MODEL).config
+unet = UNet2DModel.from_pretrained(MODEL, subfolder="unet").eval()  # the pipeline layout of google/ddpm-*
+config = DDPMScheduler.from_pretrained(MODEL, subfolder="scheduler").config
 SCHEDULERS = {
     "ddim": (DDIMScheduler, {}),
     "pndm": (PNDMScheduler, {}),

@@ -55,11 +55,6 @@ func moments(_ x: Tensor) -> (mean: Double, variance: Double) {
     return (mean, v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count))
 }
 
-func standardNormal(_ shape: [Int], seed: UInt64) -> Tensor {
-    var rng = SeededGenerator(seed: seed)
-    return Tensor.randomNormal(shape, using: &rng)
-}
-
 /// The probability-flow ODE's exact end point for data x₀ ~ N(μ, s²) per pixel. In the
 /// variance-exploding view x̃ = x₀ + σ ε the marginal is N(μ, s² + σ²) and the ODE
 /// dx̃/dσ = (x̃ − E[x₀ | x̃]) / σ keeps (x̃ − μ)/√(s² + σ²) constant, so from x̃ at σ:
