@@ -72,18 +72,8 @@ struct EvaluateCommandTests {
         let directory = try temporaryDirectory("ddpm-eval-cli")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        // Random He-initialised weights in the FID Inception layout (the real ones are not available here).
-        let network = FIDInceptionV3()
-        var rng = SeededGenerator(seed: 1)
-        var state: [String: Tensor] = [:]
-        for (key, parameter) in network.namedParameters() {
-            let shape = parameter.shape, fanIn = shape.dropFirst().reduce(1, *)
-            state[key] = key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? .ones(shape)
-                : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? .zeros(shape)
-                : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
-        }
         let weights = directory.appendingPathComponent("inception.safetensors")
-        try SafeTensorsFile(tensors: state).write(to: weights)
+        try SafeTensorsFile(tensors: EvaluationFixtures.randomInceptionWeights()).write(to: weights)
         // A tiny grey model (8 timesteps) sampled by DDIM in 2 steps; a 3-image RGB reference folder.
         let model = try Tiny.saveModel(in: directory), folder = directory.appendingPathComponent("reference")
         try ImageWriter.writeImages(EvaluationFixtures.images(3, channels: 3, seed: 7), to: folder)

@@ -6,6 +6,7 @@ import Pipelines
 import SafeTensors
 import Tensors
 import Testing
+import TestSupport
 
 /// `ddpm sample` and `ddpm evaluate --model` share the model options and the library's batch
 /// seeding, so with one seed and sampler they draw the same images: scoring the file `sample`
@@ -15,25 +16,22 @@ import Testing
 struct SampleEvaluateAgreementTests {
     @Test("the FID of sample's samples.safetensors equals evaluate --model's with the same seed and sampler, and differs for another seed")
     func sameImages() throws {
-        let directory = EvaluationFixtures.temporaryDirectory()
+        let directory = try temporaryDirectory("ddpm-agree")
         defer { try? FileManager.default.removeItem(at: directory) }
         let weights = directory.appendingPathComponent("inception.safetensors")
-        try SafeTensorsFile(tensors: Self.randomInceptionWeights()).write(to: weights)
-        var scheduler = SchedulerConfiguration.paper
-        scheduler.numTrainTimesteps = 8
-        let model = directory.appendingPathComponent("model"), reference = directory.appendingPathComponent("reference")
-        try ModelDirectory.save(try UNet(TinyModel.configuration, seed: 5), scheduler: scheduler, to: model)
+        try SafeTensorsFile(tensors: EvaluationFixtures.randomInceptionWeights()).write(to: weights)
+        let model = try Tiny.saveModel(in: directory, timesteps: 8, seed: 5), reference = directory.appendingPathComponent("reference")
         try ImageWriter.writeImages(EvaluationFixtures.images(3, channels: 3, seed: 7), to: reference)
         // η > 0: the sampling noise is drawn too, so its per-batch seeding is compared as well as x_T's.
         let sampler = ["--sampler", "ddim", "--steps", "3", "--eta", "1", "--batch-size", "4", "--num-samples", "10"]
         let out = directory.appendingPathComponent("out")
-        let sampled = try DDPMBinary.run(["sample", "--model", model.path, "--seed", "3", "--output", out.path] + sampler)
-        try #require(sampled.status == 0, "exit \(sampled.status); stderr: \(sampled.err)")
+        let sampled = try CommandLineTool.runSeparately(["sample", "--model", model.path, "--seed", "3", "--output", out.path] + sampler)
+        try #require(sampled.status == 0, "exit \(sampled.status); stderr: \(sampled.stderr)")
 
         func score(_ arguments: [String], _ name: String) throws -> Double {
             let json = directory.appendingPathComponent(name)
-            let result = try DDPMBinary.run(["evaluate", "--inception", weights.path, "--reference", reference.path, "--json", json.path] + arguments)
-            try #require(result.status == 0, "exit \(result.status); stderr: \(result.err)")
+            let result = try CommandLineTool.runSeparately(["evaluate", "--inception", weights.path, "--reference", reference.path, "--json", json.path] + arguments)
+            try #require(result.status == 0, "exit \(result.status); stderr: \(result.stderr)")
             return try #require(try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: json)).fid)
         }
         // The same batches of 4 reach Inception both ways (its GEMM blocking depends on the batch).
@@ -44,16 +42,4 @@ struct SampleEvaluateAgreementTests {
         #expect(otherSeed != inside, "another seed gave the same FID \(otherSeed): the comparison would not notice different images")
     }
 
-    /// He-initialised weights in the FID Inception layout (the published ones are not available here).
-    static func randomInceptionWeights() -> [String: Tensor] {
-        var rng = SeededGenerator(seed: 1)
-        var state: [String: Tensor] = [:]
-        for (key, parameter) in FIDInceptionV3().namedParameters() {
-            let shape = parameter.shape, fanIn = shape.dropFirst().reduce(1, *)
-            state[key] = key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? .ones(shape)
-                : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? .zeros(shape)
-                : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
-        }
-        return state
-    }
 }

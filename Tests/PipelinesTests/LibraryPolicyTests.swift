@@ -2,6 +2,7 @@ import Foundation
 import Models
 import Pipelines
 import Testing
+import TestSupport
 
 /// The policy the CLI used to compute itself now lives in `Pipelines`: which sampler a config
 /// means for a purpose, the short-run recipe, and how failures are reported (not as usage errors).
@@ -45,7 +46,7 @@ struct LibraryPolicyTests {
     func runtimeErrorsAndDeprecations() throws {
         let (status, output) = try runDDPM(["sample", "--model", "/nonexistent-ddpm-model", "--steps", "1"])
         #expect(status == 1 && output.contains("/nonexistent-ddpm-model: not found.") && !output.contains("USAGE:"), "\(status): \(output)")
-        let directory = Tiny.temporaryDirectory()
+        let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var scheduler = SchedulerConfiguration.paper
         scheduler.numTrainTimesteps = 4
