@@ -98,9 +98,5 @@ let package = Package(
         .testTarget(
             name: "EvaluationTests",
             dependencies: ["Pipelines", "Metrics", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"]),
-    ],
-    // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
-    // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are
-    // excluded by construction there (disjoint index ranges per thread).
-    swiftLanguageModes: [.v5]
+    ]
 )
