@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // .npz reading and writing (FID statistics files are zip archives of .npy arrays).
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // `swift package generate-documentation` (scripts/docs); no target depends on it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -101,9 +103,5 @@ let package = Package(
         .testTarget(
             name: "EvaluationTests",
             dependencies: ["TestSupport", "Pipelines", "Metrics", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"]),
-    ],
-    // Swift 5 mode: the kernels hand raw pointers to Dispatch worker closures, which Swift 6 mode
-    // rejects as non-Sendable captures (backend.md §5.7); the data races it guards against are
-    // excluded by construction there (disjoint index ranges per thread).
-    swiftLanguageModes: [.v5]
+    ]
 )

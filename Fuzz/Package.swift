@@ -29,6 +29,5 @@ let package = Package(
         .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"], path: "Sources/FuzzSupport"),
     ] + targets.map { t in
         .executableTarget(name: t.name, dependencies: t.dependencies + ["FuzzSupport"], path: "Sources/\(t.name)")
-    },
-    swiftLanguageModes: [.v5]
+    }
 )

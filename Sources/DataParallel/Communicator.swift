@@ -32,11 +32,15 @@ public final class Communicator: @unchecked Sendable {
         (self.rank, self.size, self.localSize, self.usesMPI) = (rank, size, localSize, usesMPI)
     }
 
+    /// Written under `worldLock`, so MPI_Init runs once even when two threads ask at once.
     nonisolated(unsafe) private static var cachedWorld: Communicator?
+    private static let worldLock = NSLock()
 
     /// The job's communicator: MPI_COMM_WORLD under `mpirun`, else `single`. MPI_Init runs once,
     /// on first use.
     public static func world() throws(DistributedError) -> Communicator {
+        worldLock.lock()
+        defer { worldLock.unlock() }
         if let cachedWorld { return cachedWorld }
         guard launchedByMPI else { cachedWorld = single; return single }
         guard ddpm_mpi_load() == 1 else { throw .mpiUnavailable(String(cString: ddpm_mpi_error())) }

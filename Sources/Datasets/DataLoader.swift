@@ -19,7 +19,7 @@ public struct DataLoaderPosition: Codable, Equatable, Hashable, Sendable {
 }
 
 /// One batch: images `[B, C, H, W]` in [-1, 1], and which dataset images they are.
-public struct DataBatch {
+public struct DataBatch: Sendable {
     public var images: Tensor
     /// Dataset indices of the images, in batch order.
     public var indices: [Int]

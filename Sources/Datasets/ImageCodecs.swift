@@ -89,7 +89,7 @@ public enum ImageCodecs {
             throw .corruptImage(path: path, reason: "neither PNG nor JPEG: the file starts with bytes \(bytes.prefix(4).map { String($0, radix: 16) }.joined(separator: " "))")
         }
         guard status == 0, let pixels = image.pixels else {
-            throw .corruptImage(path: path, reason: String(cString: message))
+            throw .corruptImage(path: path, reason: codecMessage(message))
         }
         defer { ddpm_codec_free(pixels) }
         let count = Int(image.width) * Int(image.height) * Int(image.channels)
@@ -104,7 +104,7 @@ public enum ImageCodecs {
         var message = [CChar](repeating: 0, count: Int(DDPM_CODEC_MESSAGE_LENGTH))
         let status = ddpm_png_encode(image.pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
                                      &output, &size, &message)
-        guard status == 0, let output else { throw .cannotWrite(path: path, reason: "PNG encoding failed: \(String(cString: message))") }
+        guard status == 0, let output else { throw .cannotWrite(path: path, reason: "PNG encoding failed: \(codecMessage(message))") }
         defer { ddpm_codec_free(output) }
         return Data(bytes: output, count: size)
     }
@@ -122,9 +122,14 @@ public enum ImageCodecs {
         var size = 0
         var message = [CChar](repeating: 0, count: Int(DDPM_CODEC_MESSAGE_LENGTH))
         guard ddpm_gz_read_file(url.path, limit, &output, &size, &message) == 0, let output else {
-            throw .corruptGzip(path: url.path, reason: String(cString: message))
+            throw .corruptGzip(path: url.path, reason: codecMessage(message))
         }
         defer { ddpm_codec_free(output) }
         return Array(UnsafeBufferPointer(start: output, count: size))
     }
+}
+
+/// A C message buffer up to its terminator (`String(cString:)` on arrays is deprecated).
+private func codecMessage(_ message: [CChar]) -> String {
+    String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

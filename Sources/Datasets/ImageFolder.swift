@@ -56,7 +56,8 @@ public enum ImageFolder {
         let files = try imageFiles(in: directory)
         var results = [Result<RasterImage, DatasetError>?](repeating: nil, count: files.count)
         results.withUnsafeMutableBufferPointer { slots in
-            let base = slots.baseAddress!
+            // Each iteration writes only its own slot, and all finish before `results` is read.
+            nonisolated(unsafe) let base = slots.baseAddress!
             DispatchQueue.concurrentPerform(iterations: files.count) { i in
                 do throws(DatasetError) {
                     let decoded = try ImageCodecs.decode(contentsOf: files[i])

@@ -20,7 +20,7 @@ public enum ReverseVariance: Sendable, Equatable {
 }
 
 /// x_t and the model's x̂₀ at one step of a sampling loop, for visualisation (Ho et al. Fig. 6).
-public struct TrajectoryFrame {
+public struct TrajectoryFrame: Sendable {
     /// The paper timestep of the training chain that x_t belongs to.
     public let t: Int
     public let xt: Tensor
@@ -28,7 +28,7 @@ public struct TrajectoryFrame {
 }
 
 /// A sampler's output: x₀ and the frames recorded on the way.
-public struct SamplingResult {
+public struct SamplingResult: Sendable {
     public let sample: Tensor
     public let trajectory: [TrajectoryFrame]
 }

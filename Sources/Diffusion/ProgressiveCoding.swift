@@ -9,7 +9,7 @@ import Tensors
 
 /// One image sent through the progressive code: the bound terms and distortions along one chain,
 /// and x_t with x̂₀ at the recorded timesteps (the paper's Fig. 6, Table 4 for one image).
-public struct ProgressiveCode {
+public struct ProgressiveCode: Sendable {
     /// The bits of each step along the chain actually sent, in the layout of `LikelihoodBound`
     /// (its `terms[t − 1]` and `distortion[t − 1]` are those of the x_t on this chain).
     public let bound: LikelihoodBound

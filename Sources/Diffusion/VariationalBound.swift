@@ -33,7 +33,7 @@ func bitsPerDimension(_ nats: Tensor) -> Tensor {
 }
 
 /// The negative log-likelihood bound over the full chain, in bits/dim (Ho et al. Table 2, §4.3).
-public struct LikelihoodBound {
+public struct LikelihoodBound: Sendable {
     /// L_T + Σ L_{t−1} + L_0, per sample.
     public let total: [Double]
     /// L_T = KL(q(x_T | x₀) ‖ N(0, I)), per sample.

@@ -11,7 +11,7 @@ public struct RGB: Equatable, Sendable {
 
 /// An RGB raster to draw figures into: pixels, lines, rectangles, images and `BitmapFont` text.
 /// Coordinates are pixels from the top-left corner; anything outside the canvas is clipped.
-public struct Canvas {
+public struct Canvas: Sendable {
     public let width: Int, height: Int
     public private(set) var pixels: [UInt8]
     /// When set, only this rectangle (x, y, width, height) is drawn into.

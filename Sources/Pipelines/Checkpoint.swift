@@ -51,7 +51,7 @@ public enum Checkpoint {
     }
 
     /// A checkpoint's configurations and tensors.
-    public struct Contents {
+    public struct Contents: Sendable {
         public let url: URL
         public let unet: UNetConfiguration
         public let training: TrainingConfiguration

@@ -6,7 +6,7 @@ import Tensors
 /// Interpolation between two images through the diffusion latent (Ho et al. 2020 §4.3, App. D,
 /// Figure 8): encode both sources to x_t with q(x_t | x₀) and the same noise ε, mix
 /// x̄_t = (1 − λ) x_t + λ x'_t, and decode x̄_t with the reverse process from t.
-public struct Interpolation {
+public struct Interpolation: Sendable {
     /// The two source images, `[2, C, H, W]` in [−1, 1].
     public let sources: Tensor
     /// The mixing weights λ, in the order of `mixed` and `decoded`.

@@ -10,10 +10,10 @@ import Foundation
 ///                     series: [.init(name: "rate", points: [(1, 1.7), (500, 0.4), (1000, 0)])])
 /// try ImageWriter.writePNG(plot.image(width: 480, height: 320), to: url)
 /// ```
-public struct LinePlot {
+public struct LinePlot: Sendable {
     public enum Scale: Sendable { case linear, logarithmic }
 
-    public struct Series {
+    public struct Series: Sendable {
         public var name: String
         public var points: [(x: Double, y: Double)]
         public var colour: RGB

@@ -29,7 +29,7 @@ public enum ReconstructionError: Error, CustomStringConvertible {
 /// Samples that share a latent x_t (Ho et al. 2020 §4.3, Fig. 7): one real image x₀ encoded to
 /// x_t ~ q(x_t | x₀) for each t with one shared ε, and several x₀ drawn from p_θ(x₀ | x_t). The
 /// smaller t, the more of the image the samples keep; at t = T they are independent of it.
-public struct Reconstruction {
+public struct Reconstruction: Sendable {
     /// x₀, `[1, C, H, W]` in [−1, 1].
     public let source: Tensor
     /// The paper timesteps, one row each (0: the image itself).
@@ -69,7 +69,7 @@ public struct Reconstruction {
 
 /// One image's progressive decompression (Ho et al. 2020 §4.3, Fig. 6 and Table 4): x̂₀(x_t) as
 /// the receiver sees it at each t of one chain, with the rate sent so far and the distortion.
-public struct ProgressiveDecompression {
+public struct ProgressiveDecompression: Sendable {
     /// x₀, `[1, C, H, W]`.
     public let source: Tensor
     /// The bound of this one chain: `rate(at:)`, `distortion`, `total`, and `csv` (Table 4).

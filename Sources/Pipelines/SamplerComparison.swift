@@ -47,7 +47,7 @@ public struct SamplerComparison {
 }
 
 /// A sampling run with its wall time split into the network and everything else.
-public struct TimedSample {
+public struct TimedSample: Sendable {
     public let sample: Tensor
     public let evaluations: Int
     public let seconds: Double

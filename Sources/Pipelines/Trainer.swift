@@ -53,8 +53,13 @@ public final class Trainer {
     /// Dropout masks.
     var dropoutGenerator: SeededGenerator
 
-    /// - Parameter data: a loader of whole micro-batches (`batchSize / gradientAccumulation`); with
-    ///   N processes its `shard` must be `Trainer.shard(of:rank:processes:)`.
+    /// - Parameters:
+    ///   - unet: the network, trained in place.
+    ///   - diffusion: the chain whose loss is minimised (its variance decides the hybrid loss's target).
+    ///   - data: a loader of whole micro-batches (`batchSize / gradientAccumulation`); with
+    ///     N processes its `shard` must be `Trainer.shard(of:rank:processes:)`.
+    ///   - configuration: the recipe; validated here.
+    ///   - communicator: the processes sharing each batch.
     public init(unet: UNet, diffusion: DDPM, data: DataLoader, configuration: TrainingConfiguration,
                 communicator: Communicator = .single) throws(PipelineError) {
         try configuration.validate()

@@ -9,7 +9,7 @@ import Tensors
 /// Written here rather than taken from a library because no Swift safetensors package is
 /// available on this project's package mirror, and the format is small. Files are memory-mapped,
 /// so a checkpoint is never held twice in memory; every tensor is converted to Float32.
-public struct SafeTensorsFile {
+public struct SafeTensorsFile: Sendable {
     public var tensors: [String: Tensor]
     public var metadata: [String: String]
 

@@ -13,11 +13,14 @@ import Synchronization
 public enum ConvolutionEngine: String, Sendable {
     case oneDNN, im2col
 
-    /// The engine new convolutions use; set it to compare engines (benchmarks, tests).
-    nonisolated(unsafe) public static var preferred: ConvolutionEngine = {
-        if ProcessInfo.processInfo.environment["DDPM_CONVOLUTION"] == "im2col" { return .im2col }
-        return OneDNN.isAvailable ? .oneDNN : .im2col
-    }()
+    /// The engine new convolutions use; set it to compare engines (benchmarks, tests). Behind a
+    /// lock because tests running in parallel set and read it.
+    public static var preferred: ConvolutionEngine {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
+    }
+    private static let current = Mutex<ConvolutionEngine>(
+        ProcessInfo.processInfo.environment["DDPM_CONVOLUTION"] == "im2col" || !OneDNN.isAvailable ? .im2col : .oneDNN)
 }
 
 /// oneDNN convolution plans, one per geometry, created on first use and kept for the process.

@@ -1,6 +1,7 @@
 import CMachine
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How many threads the kernels use; `DDPM_NUM_THREADS` overrides the default, the usable cores.
 /// Under `mpirun`: when Open MPI bound this rank (`OMPI_MCA_orte_bound_at_launch`, its
@@ -8,7 +9,13 @@ import Foundation
 /// only share them; unbound, the cores divided by this host's ranks (`OMPI_COMM_WORLD_LOCAL_SIZE`),
 /// so N ranks on one machine do not oversubscribe it N times.
 public enum ComputeSettings {
-    nonisolated(unsafe) public static var threadCount: Int = {
+    /// Read on every kernel call and set by tests and benchmarks from any thread, hence atomic.
+    public static var threadCount: Int {
+        get { threads.load(ordering: .relaxed) }
+        set { threads.store(newValue, ordering: .relaxed) }
+    }
+    private static let threads = Atomic<Int>(defaultThreadCount)
+    private static let defaultThreadCount: Int = {
         let env = ProcessInfo.processInfo.environment
         if let s = env["DDPM_NUM_THREADS"], let n = Int(s), n > 0 { return n }
         let affinity = Int(ddpm_affinity_cores())
@@ -29,17 +36,23 @@ package func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> V
         if count > 0 { body(0..<count) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: threads) { i in
+    DispatchQueueShim.concurrent(threads) { i in
         let lo = count * i / threads, hi = count * (i + 1) / threads
         if lo < hi { body(lo..<hi) }
     }
 }
 
 /// Runs `body(t)` for t in 0..<count on separate threads (count ≤ cores).
-package enum DispatchQueueShim {
+@usableFromInline package enum DispatchQueueShim {
     @inlinable @inline(__always)
     package static func concurrent(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 { body(0); return }
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        // `concurrentPerform` wants a `@Sendable` body, but kernel bodies capture raw pointers.
+        // Sharing them is safe: callers' iterations write disjoint ranges, and the call returns
+        // only after all of them finished, so nothing outlives or races the caller's buffers.
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+        }
     }
 }

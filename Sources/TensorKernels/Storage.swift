@@ -91,10 +91,13 @@ package final class BufferPool: Sendable {
 
     package func give(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
         let bytes = capacity * MemoryLayout<Float>.stride
+        // Passed into the lock as an address: the buffer is handed over (its storage is being
+        // destroyed), so no other region keeps using it.
+        let address = UInt(bitPattern: pointer)
         let keep = state.withLock { s in
             s.liveBytes -= bytes
             guard s.cachedBytes + bytes <= cacheLimitBytes else { return false }
-            s.push(pointer, capacity: capacity)
+            s.push(UnsafeMutablePointer(bitPattern: address)!, capacity: capacity)
             return true
         }
         if !keep { UnsafeMutableRawPointer(pointer).deallocate() }

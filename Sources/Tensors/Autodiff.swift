@@ -1,3 +1,4 @@
+import Foundation
 import TensorKernels
 /// Reverse-mode automatic differentiation over a graph of `Node`s.
 ///
@@ -10,11 +11,23 @@ package final class Node {
     let parents: [Node?]
     /// Gradients of the inputs given the result's gradient; `needs[i]` says whether input i wants one.
     /// Released once used, so the activations it captures are freed during the backward pass.
-    var pullback: ((Tensor, [Bool]) -> [Tensor?])?
+    private var pullback: ((Tensor, [Bool]) -> [Tensor?])?
+    /// Guards `pullback`, the one mutable field: tensors are `Sendable`, so two threads may
+    /// differentiate graphs that share nodes.
+    private static let lock = NSLock()
 
     init(parents: [Node?], pullback: ((Tensor, [Bool]) -> [Tensor?])?) {
         self.parents = parents
         self.pullback = pullback
+    }
+
+    /// The pullback, released from the node unless `retaining`; nil once another pass consumed it.
+    func takePullback(retaining: Bool) -> ((Tensor, [Bool]) -> [Tensor?])? {
+        Node.lock.lock()
+        defer { Node.lock.unlock() }
+        let p = pullback
+        if !retaining { pullback = nil }
+        return p
     }
 }
 
@@ -96,8 +109,7 @@ package func vectorJacobianProducts(of output: Tensor, cotangent: Tensor, withRe
     withoutGradients {
         for node in order.reversed() {
             let id = ObjectIdentifier(node)
-            guard let pullback = node.pullback, let g = grads[id] else { continue }
-            if !retainingGraph { node.pullback = nil }
+            guard let g = grads[id], let pullback = node.takePullback(retaining: retainingGraph) else { continue }
             if !targets.contains(id) { grads[id] = nil }
             let needs = node.parents.map { $0.map { useful.contains(ObjectIdentifier($0)) } ?? false }
             guard needs.contains(true) else { continue }

@@ -4,7 +4,11 @@ import TensorKernels
 /// Storage is contiguous and row-major; images are `[N, C, H, W]`. A tensor made from inputs of
 /// which one requires a gradient records how it was made (see `Autodiff.swift`), unless recording
 /// is switched off with `withoutGradients(_:)`.
-public struct Tensor: CustomStringConvertible {
+///
+/// `@unchecked Sendable`: `Storage` is written only while one tensor holds it (kernel outputs
+/// before they are returned, `withMutableBuffer` after its uniqueness check), so sharing is
+/// copy-on-write as for `Array`; the graph node's one mutable field is taken under a lock.
+public struct Tensor: CustomStringConvertible, @unchecked Sendable {
     /// The size of each dimension, outermost first.
     public let shape: [Int]
     package private(set) var storage: Storage

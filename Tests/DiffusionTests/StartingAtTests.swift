@@ -7,7 +7,7 @@ import TestSupport
 /// Samplers entered at an intermediate t (Ho et al. §4.3: decoding an image encoded to x_t).
 @Suite("Sampling from an intermediate t")
 struct StartingAtTests {
-    static let predictor = exactGaussianPredictor(mean: 0.1, standardDeviation: 0.25, schedule: paperSchedule)
+    static var predictor: NoisePredictor { exactGaussianPredictor(mean: 0.1, standardDeviation: 0.25, schedule: paperSchedule) }
 
     @Test("Algorithm 2 from t = T is the full sampler, bit for bit")
     func ddpmFromT() {

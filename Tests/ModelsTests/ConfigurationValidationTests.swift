@@ -19,7 +19,7 @@ struct ConfigurationValidationTests {
         return c
     }
 
-    static let cases: [(String, (inout UNetConfiguration) -> Void, String)] = [
+    static let cases: [(String, @Sendable (inout UNetConfiguration) -> Void, String)] = [
         ("norm_num_groups 0", { $0.normNumGroups = 0 }, "norm_num_groups is 0; it must be at least 1 (32 in DDPM)"),
         ("attention_head_dim 0", { $0.attentionHeadDim = 0 }, "attention_head_dim is 0; it must be at least 1, or null for one head over all channels"),
         ("negative block_out_channels", { $0.blockOutChannels = [-32, 64] }, "block_out_channels entry -32 is out of range; each level needs 1 to 8192 channels"),

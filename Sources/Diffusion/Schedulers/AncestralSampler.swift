@@ -3,7 +3,7 @@ import Tensors
 /// Algorithm 2 (ancestral sampling, Ho et al. 2020) as a `Scheduler`: all T steps of the chain, or a
 /// respaced chain (`DDPM.respaced`), stepping with `DDPM.reverseStep` (diffusers' DDPMScheduler).
 /// The mathematics stays in `DDPM.swift`; this only walks the chain's steps in order.
-public struct AncestralSampler: Scheduler {
+public struct AncestralSampler: Scheduler, Sendable {
     /// The chain being sampled (respaced or not).
     public let chain: DDPM
     /// The paper timestep of `chain` the walk starts at (x is x_start, e.g. an encoded image, §4.3).

@@ -20,7 +20,7 @@ import Tensors
 /// steps use orders 1 and 2. The coefficient integrals are evaluated in Float64: diffusers' Float32
 /// evaluation cancels badly for order 3 with many steps (its error stops falling past ~40 steps).
 /// Not supported: exponential/beta/flow σ, dynamic shifting.
-public struct DEISMultistep: Scheduler {
+public struct DEISMultistep: Scheduler, Sendable {
     /// `algorithm_type`: only `deis` (diffusers maps `dpmsolver`/`dpmsolver++` to it).
     public enum AlgorithmType: String, Sendable, Equatable { case deis }
     /// `solver_type`: only `logrho` (diffusers maps `midpoint`, `heun`, `bh1`, `bh2` to it).

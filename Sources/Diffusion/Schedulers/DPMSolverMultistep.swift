@@ -23,7 +23,7 @@ import Tensors
 /// e^{−h}, doubles h in the coefficients and adds σ_t √(1 − e^{−2h}) z; the ε form doubles the ε̂
 /// terms and adds σ_t √(e^{2h} − 1) z. Noise levels σ (variance-exploding, diffusers'
 /// `scheduler.sigmas`) are kept in Float32 as diffusers stores them; the coefficients are Float64.
-public struct DPMSolverMultistep: Scheduler {
+public struct DPMSolverMultistep: Scheduler, Sendable {
     public enum AlgorithmType: Sendable, Equatable {
         /// `dpmsolver++` (data prediction, the default).
         case dpmSolverPlusPlus

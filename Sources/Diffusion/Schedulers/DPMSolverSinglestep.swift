@@ -19,7 +19,7 @@ import Tensors
 /// in x̂₀ form (++); the ε form (`dpmsolver`) and the SDE form (`sde-dpmsolver++`, which draws
 /// fresh noise at every evaluation) change the coefficients as in `DPMSolverMultistep`. Noise
 /// levels are Float32 as diffusers stores them; the coefficients are Float64.
-public struct DPMSolverSinglestep: Scheduler {
+public struct DPMSolverSinglestep: Scheduler, Sendable {
     public typealias AlgorithmType = DPMSolverMultistep.AlgorithmType
     public typealias SolverType = DPMSolverMultistep.SolverType
     public typealias FinalSigma = DPMSolverMultistep.FinalSigma

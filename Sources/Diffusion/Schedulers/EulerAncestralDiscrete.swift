@@ -13,7 +13,7 @@ import Tensors
 /// x̃/(σ² + 1) − σ/√(σ² + 1)·v (v_prediction); diffusers does not implement `sample`. The noise
 /// levels are `EulerSigmaGrid`'s interpolated σ's (no Karras option), then 0; the last step is
 /// deterministic (σ_up = 0).
-public struct EulerAncestralDiscrete: Scheduler {
+public struct EulerAncestralDiscrete: Scheduler, Sendable {
     public struct Configuration: Sendable, Equatable {
         /// `prediction_type` (epsilon or v_prediction)
         public var prediction: Parameterization = .noise

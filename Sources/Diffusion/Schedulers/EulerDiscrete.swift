@@ -14,7 +14,7 @@ import Tensors
 /// Algorithm 2 it is not re-evaluated at (x̂, σ̂), so with epsilon d = ε̂(x̃_i). The noise levels σ_i come from
 /// `EulerSigmaGrid` (interpolated at diffusers' fractional timesteps, or Karras/exponential), the
 /// last is 0 or σ of the first training timestep. S_churn = 0 (the default) is deterministic.
-public struct EulerDiscrete: Scheduler {
+public struct EulerDiscrete: Scheduler, Sendable {
     /// How the N noise levels are chosen once the timestep grid is.
     public enum SigmaSpacing: Sendable, Equatable {
         /// σ(t_i) at the grid's timesteps (all three `use_*_sigmas` false).

@@ -13,9 +13,7 @@ import Tensors
 /// even evaluations are Euler steps, odd ones corrections, and the Euler step's d, dt and x̃_i
 /// are kept in the value between the two. x̂₀ = x̃ − σ ε̂, the output, or x̃/(σ² + 1) −
 /// σ/√(σ² + 1)·v, optionally clamped (`clip_sample`). The noise levels come from `EulerSigmaGrid`.
-// `@unchecked`: the kept Euler half holds `Tensor`s, which are values (copy-on-write storage that is
-// itself Sendable) but are not declared Sendable.
-public struct HeunDiscrete: Scheduler {
+public struct HeunDiscrete: Scheduler, Sendable {
     public typealias SigmaSpacing = EulerDiscrete.SigmaSpacing
 
     public struct Configuration: Sendable, Equatable {

@@ -19,7 +19,7 @@ import Tensors
 /// timestep twice), one per network evaluation as diffusers' `scheduler.timesteps`; `step` must be
 /// called in order. δ is ⌊T/N⌋ whatever the spacing, as diffusers computes prev_timestep; ᾱ_prev
 /// below timestep 0 is 1 (`set_alpha_to_one`) or ᾱ at timestep 0.
-public struct PNDM: Scheduler {
+public struct PNDM: Scheduler, Sendable {
     public struct Configuration: Sendable, Equatable {
         /// `skip_prk_steps`
         public var skipPRKSteps = false

@@ -5,7 +5,7 @@ import Tensors
 /// x_T, the network's input at each evaluation and one update per evaluation. The network stays
 /// outside (diffusers' design), so each solver is tested on stored model outputs; a solver's
 /// history (multistep buffers) lives in the value, so a copy restarts nothing and shares nothing.
-/// Not `Sendable`: solvers hold tensors between steps, and a sampling run stays on one thread.
+/// Not required to be `Sendable`, but every conformer here is (its history is tensors and numbers).
 ///
 /// Conformers: `AncestralSampler` (Algorithm 2, respaced), `DDIM`, and one file per solver in this
 /// folder, each numerically equal to the diffusers class it names.
@@ -34,7 +34,7 @@ extension Scheduler {
 }
 
 /// One scheduler update: the next sample and the x̂₀ that the update used.
-public struct SchedulerStep {
+public struct SchedulerStep: Sendable {
     public let previous: Tensor
     public let predictedX0: Tensor
 

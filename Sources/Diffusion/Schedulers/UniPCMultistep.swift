@@ -19,7 +19,7 @@ import Tensors
 /// The noise levels are diffusers' σ of `DiscreteSigmas` at the solver grid (`SolverTimesteps`) or
 /// the Karras et al. ones, stored in Float32 as diffusers does, followed by 0 or σ_min.
 /// Not supported: `solver_p`, exponential/beta/flow σ, dynamic shifting, zero-SNR rescaling.
-public struct UniPCMultistep: Scheduler {
+public struct UniPCMultistep: Scheduler, Sendable {
     /// `solver_type`: B(h) = h (`bh1`) or e^h − 1 (`bh2`, recommended for guided sampling).
     public enum SolverType: String, Sendable, Equatable { case bh1, bh2 }
     /// `final_sigmas_type`: the noise level after the last step.
