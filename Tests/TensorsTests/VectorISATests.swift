@@ -72,6 +72,20 @@ struct VectorISATests {
         #expect(ddpm_kernel_isa() == ISA.levels.max())
     }
 
+    @Test("each level runs its own build: the vector builds fuse the dot's multiply-add, the baseline does not",
+          .enabled(if: ISA.levels.count > 1, "only one build runs on this CPU"))
+    func dispatchReachesEachBuild() {
+        // Lane 0 holds −(1 + 2⁻¹¹) after the first eight products; then a·a with a = 1 + 2⁻¹² is
+        // 1 + 2⁻¹¹ + 2⁻²⁴: rounded first (ties to even) it cancels to 0, fused it leaves 2⁻²⁴.
+        var x = [Float](repeating: 0, count: 16), y = x
+        (x[0], y[0]) = (1, -(1 + 0x1p-11))
+        (x[8], y[8]) = (1 + 0x1p-12, 1 + 0x1p-12)
+        for level in ISA.levels {
+            let expected: Float = level == 0 ? 0 : 0x1p-24
+            #expect(ISA.run(level) { ddpm_dot(x, y, 16) } == expected, "level \(level)")
+        }
+    }
+
     @Test("sum, dot and blocked sum match a Float64 reference in every variant", arguments: [0, 1, 7, 8, 9, 63, 1000, 9001])
     func reductions(count: Int) {
         let x = randomFloats(count, seed: 7), y = randomFloats(count, seed: 8)
