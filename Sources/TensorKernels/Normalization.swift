@@ -1,7 +1,11 @@
+import CKernels
+
 extension Kernels {
     /// GroupNorm forward over x `[N, C, S]` (S = H·W) with G groups: each group is one contiguous
     /// block of (C/G)·S floats. Writes y, and per-(n, g) mean and 1/σ for the backward pass.
     /// With `silu`, y = SiLU(GroupNorm(x)) in the same pass (the U-Net always follows GN by SiLU).
+    /// The per-group loops are C (Sources/CKernels), built per vector ISA: they need FMA and wide
+    /// vectors to be fast, which a portable Swift build does not get.
     package static func groupNormForward(
         x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
         mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
@@ -10,30 +14,9 @@ extension Kernels {
         let perGroup = channels / groups, blockSize = perGroup * spatial
         parallelFor(batch * groups) { r in
             for ng in r {
-                let block = x + ng * blockSize, out = y + ng * blockSize
-                let mu = blockedSum(block, count: blockSize, block: 4096) / Float(blockSize)
-                var acc = SIMD8<Float>(repeating: 0), i = 0
-                let m8 = SIMD8<Float>(repeating: mu)
-                while i + 8 <= blockSize {
-                    let d = UnsafeRawPointer(block + i).loadUnaligned(as: SIMD8<Float>.self) - m8
-                    acc.addProduct(d, d)
-                    i += 8
-                }
-                var ss = acc.sum()
-                while i < blockSize { let d = block[i] - mu; ss += d * d; i += 1 }
-                let rstd = 1 / (ss / Float(blockSize) + epsilon).squareRoot()
-                mean[ng] = mu
-                inverseStd[ng] = rstd
                 let c0 = (ng % groups) * perGroup
-                for c in 0..<perGroup {
-                    let scale = rstd * (gamma?[c0 + c] ?? 1), shift = (beta?[c0 + c] ?? 0) - mu * scale
-                    let src = block + c * spatial, dst = out + c * spatial
-                    if silu {
-                        for s in 0..<spatial { let z = src[s] * scale + shift; dst[s] = z * fastSigmoid(z) }
-                    } else {
-                        for s in 0..<spatial { dst[s] = src[s] * scale + shift }
-                    }
-                }
+                ddpm_group_norm_forward(x + ng * blockSize, gamma.map { $0 + c0 }, beta.map { $0 + c0 }, y + ng * blockSize,
+                                        perGroup, spatial, epsilon, silu ? 1 : 0, mean + ng, inverseStd + ng)
             }
         }
     }
@@ -57,42 +40,10 @@ extension Kernels {
         defer { scratch?.deallocate() }
         parallelFor(batch * groups) { r in
             for ng in r {
-                let n = ng / groups, c0 = (ng % groups) * perGroup
-                let mu = mean[ng], rstd = inverseStd[ng]
-                var sumD: Float = 0, sumDX: Float = 0
-                for c in 0..<perGroup {
-                    let offset = ng * blockSize + c * spatial
-                    let xs = x + offset
-                    var gs = dy + offset
-                    let w = gamma?[c0 + c] ?? 1
-                    if silu {  // dz = dy·SiLU'(z) into dx (or scratch), read back below
-                        let dz = (dx ?? scratch!) + offset
-                        let scale = rstd * w, shift = (beta?[c0 + c] ?? 0) - mu * scale
-                        for s in 0..<spatial {
-                            let z = xs[s] * scale + shift, sg = fastSigmoid(z)
-                            dz[s] = gs[s] * sg * (1 + z * (1 - sg))
-                        }
-                        gs = UnsafePointer(dz)
-                    }
-                    let sg = sum(gs, count: spatial)
-                    let sgx = (dot(gs, xs, count: spatial) - mu * sg) * rstd  // Σ dz·x̂
-                    perChannel[2 * (n * channels + c0 + c)] = sgx
-                    perChannel[2 * (n * channels + c0 + c) + 1] = sg
-                    sumD += w * sg
-                    sumDX += w * sgx
-                }
-                guard let dx else { continue }
-                let count = Float(blockSize)
-                let meanD = sumD / count, meanDX = sumDX / count
-                for c in 0..<perGroup {
-                    let w = gamma?[c0 + c] ?? 1
-                    let offset = ng * blockSize + c * spatial
-                    let xs = x + offset, out = dx + offset
-                    let gs = silu ? UnsafePointer(out) : dy + offset
-                    // dx = rstd·(w·dz − meanD − (x − μ)·rstd·meanDX)
-                    let a = rstd * w, b = rstd * rstd * meanDX, cst = -rstd * meanD + mu * b
-                    for s in 0..<spatial { out[s] = a * gs[s] - b * xs[s] + cst }
-                }
+                let n = ng / groups, c0 = (ng % groups) * perGroup, offset = ng * blockSize
+                ddpm_group_norm_backward(x + offset, dy + offset, gamma.map { $0 + c0 }, beta.map { $0 + c0 }, mean[ng], inverseStd[ng],
+                                         dx.map { $0 + offset }, (dx ?? scratch).map { $0 + offset },
+                                         perChannel + 2 * (n * channels + c0), perGroup, spatial, silu ? 1 : 0)
             }
         }
         for c in 0..<channels {
@@ -109,14 +60,7 @@ extension Kernels {
     /// Softmax over the last axis of x viewed as `[rows, n]`.
     package static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
         parallelFor(rows, grain: max(1, parallelGrain / max(n, 1))) { r in
-            for row in r {
-                let src = x + row * n, dst = y + row * n
-                var m = -Float.infinity
-                for i in 0..<n { m = max(m, src[i]) }
-                for i in 0..<n { dst[i] = fastExp(src[i] - m) }
-                let inv = 1 / sum(dst, count: n)
-                for i in 0..<n { dst[i] *= inv }
-            }
+            for row in r { ddpm_softmax_row(x + row * n, y + row * n, n) }
         }
     }
 
@@ -125,11 +69,7 @@ extension Kernels {
         _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, n: Int
     ) {
         parallelFor(rows, grain: max(1, parallelGrain / max(n, 1))) { r in
-            for row in r {
-                let ys = y + row * n, gs = dy + row * n, out = dx + row * n
-                let s = dot(ys, gs, count: n)
-                for i in 0..<n { out[i] = ys[i] * (gs[i] - s) }
-            }
+            for row in r { ddpm_softmax_row_backward(y + row * n, dy + row * n, dx + row * n, n) }
         }
     }
 }

@@ -1,34 +1,15 @@
+import CKernels
+
 extension Kernels {
     /// Sum of `count` contiguous floats with eight independent accumulators (Swift never
-    /// reassociates float adds, so a plain loop would not vectorise; backend.md §3).
+    /// reassociates float adds, so a plain loop would not vectorise). In C (Sources/CKernels) for
+    /// the per-ISA builds.
     @inline(__always)
-    package static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= count {
-            acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            i += 8
-        }
-        var s = acc.sum()
-        while i < count { s += x[i]; i += 1 }
-        return s
-    }
+    package static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float { ddpm_sum(x, count) }
 
-    /// Σ x[i]·y[i] over `count` contiguous floats.
+    /// Σ x[i]·y[i] over `count` contiguous floats, with FMA where the CPU has it.
     @inline(__always)
-    package static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= count {
-            let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            let b = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-            acc.addProduct(a, b)
-            i += 8
-        }
-        var s = acc.sum()
-        while i < count { s += x[i] * y[i]; i += 1 }
-        return s
-    }
+    package static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float { ddpm_dot(x, y, count) }
 
     /// out[o, i] = Σ_k x[o, k, i] for x viewed as `[outer, n, inner]`.
     ///
@@ -77,15 +58,7 @@ extension Kernels {
     }
 
     @inline(__always)
-    static func blockedSum(_ x: UnsafePointer<Float>, count: Int, block: Int) -> Float {
-        var s: Float = 0
-        var start = 0
-        while start < count {
-            s += sum(x + start, count: min(block, count - start))
-            start += block
-        }
-        return s
-    }
+    static func blockedSum(_ x: UnsafePointer<Float>, count: Int, block: Int) -> Float { ddpm_blocked_sum(x, count, block) }
 
     /// Copies `x` (contiguous, shape `shape`) into `out` with axes reordered by `permutation`:
     /// out dimension d is input dimension permutation[d].

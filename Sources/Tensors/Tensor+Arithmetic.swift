@@ -30,6 +30,13 @@ extension Tensor {
         return out
     }
 
+    /// A map by one of the C kernels (`Kernels.mapExp` and so on); no recording.
+    func applying(_ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        let out = Tensor.uninitialized(shape)
+        kernel(storage.pointer, out.storage.pointer, scalarCount)
+        return out
+    }
+
     /// Sums a broadcast gradient back down to `target` (the pullback of broadcasting).
     package func summed(toShape target: [Int]) -> Tensor {
         if shape == target { return self }
@@ -95,7 +102,7 @@ extension Tensor {
     // MARK: Unary math
 
     public func exp() -> Tensor {
-        let y = map(fastExp)
+        let y = applying { Kernels.mapExp($0, $1, count: $2) }
         return .result(y, inputs: [self]) { g, _ in [Tensor.zipMap(g, y) { $0 * $1 }] }
     }
 
@@ -115,7 +122,7 @@ extension Tensor {
     }
 
     public func sigmoid() -> Tensor {
-        let y = map(fastSigmoid)
+        let y = applying { Kernels.mapSigmoid($0, $1, count: $2) }
         return .result(y, inputs: [self]) { g, _ in [Tensor.zipMap(g, y) { $0 * $1 * (1 - $1) }] }
     }
 
@@ -127,11 +134,11 @@ extension Tensor {
     /// SiLU (swish): x · σ(x). Derivative σ(x)·(1 + x·(1 − σ(x))).
     public func silu() -> Tensor {
         let x = self
-        return .result(map { $0 * fastSigmoid($0) }, inputs: [x]) { g, _ in
-            [Tensor.zipMap(g, x) { g, x in
-                let s = fastSigmoid(x)
-                return g * s * (1 + x * (1 - s))
-            }]
+        return .result(applying { Kernels.mapSiLU($0, $1, count: $2) }, inputs: [x]) { g, _ in
+            precondition(g.shape == x.shape, "[silu] gradient shape \(g.shape) differs from input \(x.shape)")
+            let dx = Tensor.uninitialized(x.shape)
+            Kernels.siluPullback(g.storage.pointer, x.storage.pointer, dx.storage.pointer, count: x.scalarCount)
+            return [dx]
         }
     }
 }

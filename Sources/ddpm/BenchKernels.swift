@@ -26,7 +26,7 @@ struct BenchKernels: ParsableCommand {
     func run() throws {
         let threads = ComputeSettings.threadCount
         let peak = Kernels.measureFMAPeak(threads: threads)
-        print("threads \(threads), measured FMA peak \(format(peak)) GFLOP/s")
+        print("threads \(threads), measured FMA peak \(format(peak)) GFLOP/s, vector kernels \(Kernels.vectorISA) (DDPM_KERNEL_ISA caps it)")
         var ours: [String: Double] = [:]
         var rows: [(String, String, Double, Double?)] = []  // name, key, seconds, flops
 

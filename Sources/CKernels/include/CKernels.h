@@ -1,0 +1,52 @@
+// The loops whose speed depends on the vector ISA (FMA, 256/512-bit registers), in C so that one
+// portable binary carries an AVX-512, an AVX2+FMA and a baseline build of each, chosen once per
+// process from the CPU (dispatch.h). Swift cannot compile one function for several ISAs, and a
+// package-wide `-target-cpu` breaks other architectures and CPUs without AVX2.
+//
+// Threading stays in Swift (TensorKernels): every function here runs on the calling thread.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+/// The variant every function below runs: 2 = AVX-512F, 1 = AVX2+FMA, 0 = baseline (portable C:
+/// SSE2 on x86-64, NEON on arm64). The CPU decides, capped by DDPM_KERNEL_ISA (avx512, avx2,
+/// baseline) when set, so tests and benchmarks can run the lower variants on one machine.
+int ddpm_kernel_isa(void);
+
+/// Forces the variant on the calling thread only (clamped to what the CPU supports), for tests
+/// that compare the variants; -1 restores the process's choice.
+void ddpm_kernel_isa_override(int level);
+
+/// Σ x[i] with eight lane accumulators, summed in lane order, then the tail.
+float ddpm_sum(const float *x, long count);
+
+/// Σ x[i]·y[i] with eight lane accumulators (fused multiply-add where the variant has FMA).
+float ddpm_dot(const float *x, const float *y, long count);
+
+/// Σ over consecutive blocks of `block` floats, each summed by ddpm_sum, added in order.
+float ddpm_blocked_sum(const float *x, long count, long block);
+
+/// GroupNorm forward of one (image, group) block: `channels` planes of `spatial` floats at x.
+/// gamma and beta point at this group's first channel, or are NULL (1 and 0). With `silu`,
+/// y = SiLU(GroupNorm(x)). Writes the block's mean and 1/σ.
+void ddpm_group_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
+                             long channels, long spatial, float epsilon, int silu,
+                             float *mean, float *inverse_std);
+
+/// GroupNorm backward of one (image, group) block (see Normalization.swift for the formulas).
+/// `dz` receives dy·SiLU'(z) when `silu` (it may alias dx); `per_channel` receives Σ dz·x̂ and
+/// Σ dz for each channel, interleaved. dx may be NULL (parameter gradients only).
+void ddpm_group_norm_backward(const float *x, const float *dy, const float *gamma, const float *beta,
+                              float mean, float inverse_std, float *dx, float *dz, float *per_channel,
+                              long channels, long spatial, int silu);
+
+/// Softmax of one row of n floats, and its pullback dx = y·(dy − Σ dy·y).
+void ddpm_softmax_row(const float *x, float *y, long n);
+void ddpm_softmax_row_backward(const float *y, const float *dy, float *dx, long n);
+
+/// y[i] = e^x[i], σ(x[i]) or x[i]·σ(x[i]) with the polynomial exp (max relative error ~2e-7).
+void ddpm_exp(const float *x, float *y, long count);
+void ddpm_sigmoid(const float *x, float *y, long count);
+void ddpm_silu(const float *x, float *y, long count);
+/// dx[i] = g[i]·σ(x)·(1 + x·(1 − σ(x))), the SiLU pullback.
+void ddpm_silu_backward(const float *g, const float *x, float *dx, long count);
+#endif

@@ -1,0 +1,104 @@
+#include "dispatch.h"
+#include "vector_math.h"
+
+// GroupNorm (+ SiLU) of one (image, group) block and softmax of one row; the formulas and the
+// threading are in Sources/TensorKernels/Normalization.swift. The sums use ddpm_sum/ddpm_dot's
+// lane order, so results do not depend on the thread count.
+
+DDPM_INLINE void ddpm_group_norm_forward_body(const float *x, const float *gamma, const float *beta, float *y,
+                                              long channels, long spatial, float epsilon, int silu,
+                                              float *mean, float *inverse_std) {
+    long size = channels * spatial;
+    float mu = ddpm_blocked_sum_body(x, size, 4096) / (float)size;
+    ddpm_f8 acc = {0}, v, m8 = {mu, mu, mu, mu, mu, mu, mu, mu};
+    long i = 0;
+    for (; i + 8 <= size; i += 8) {
+        ddpm_load8(&v, x + i);
+        ddpm_f8 d = v - m8;
+        DDPM_MULTIPLY_ADD(acc, d, d);
+    }
+    float ss = DDPM_LANE_SUM(acc);
+    for (; i < size; i++) {
+        float d = x[i] - mu;
+        ss += d * d;
+    }
+    float rstd = 1 / __builtin_sqrtf(ss / (float)size + epsilon);
+    *mean = mu;
+    *inverse_std = rstd;
+    for (long c = 0; c < channels; c++) {
+        float scale = rstd * (gamma ? gamma[c] : 1), shift = (beta ? beta[c] : 0) - mu * scale;
+        const float *src = x + c * spatial;
+        float *dst = y + c * spatial;
+        if (silu) {
+            for (long s = 0; s < spatial; s++) {
+                float z = src[s] * scale + shift;
+                dst[s] = z * ddpm_fast_sigmoid(z);
+            }
+        } else {
+            for (long s = 0; s < spatial; s++) dst[s] = src[s] * scale + shift;
+        }
+    }
+}
+
+DDPM_INLINE void ddpm_group_norm_backward_body(const float *x, const float *dy, const float *gamma, const float *beta,
+                                               float mu, float rstd, float *dx, float *dz, float *per_channel,
+                                               long channels, long spatial, int silu) {
+    float sum_d = 0, sum_dx = 0;
+    for (long c = 0; c < channels; c++) {
+        long offset = c * spatial;
+        const float *xs = x + offset, *gs = dy + offset;
+        float w = gamma ? gamma[c] : 1;
+        if (silu) {  // dz = dy·SiLU'(z), z recomputed from x
+            float *out = dz + offset;
+            float scale = rstd * w, shift = (beta ? beta[c] : 0) - mu * scale;
+            for (long s = 0; s < spatial; s++) {
+                float z = xs[s] * scale + shift, sg = ddpm_fast_sigmoid(z);
+                out[s] = gs[s] * sg * (1 + z * (1 - sg));
+            }
+            gs = out;
+        }
+        float sg = ddpm_sum_body(gs, spatial);
+        float sgx = (ddpm_dot_body(gs, xs, spatial) - mu * sg) * rstd;  // Σ dz·x̂
+        per_channel[2 * c] = sgx;
+        per_channel[2 * c + 1] = sg;
+        sum_d += w * sg;
+        sum_dx += w * sgx;
+    }
+    if (!dx) return;
+    float count = (float)(channels * spatial);
+    float mean_d = sum_d / count, mean_dx = sum_dx / count;
+    for (long c = 0; c < channels; c++) {
+        float w = gamma ? gamma[c] : 1;
+        long offset = c * spatial;
+        const float *xs = x + offset;
+        float *out = dx + offset;
+        const float *gs = silu ? dz + offset : dy + offset;
+        // dx = rstd·(w·dz − mean_d − (x − μ)·rstd·mean_dx)
+        float a = rstd * w, b = rstd * rstd * mean_dx, cst = -rstd * mean_d + mu * b;
+        for (long s = 0; s < spatial; s++) out[s] = a * gs[s] - b * xs[s] + cst;
+    }
+}
+
+DDPM_INLINE void ddpm_softmax_row_body(const float *x, float *y, long n) {
+    float m = -__builtin_inff();
+    for (long i = 0; i < n; i++) m = x[i] >= m ? x[i] : m;
+    for (long i = 0; i < n; i++) y[i] = ddpm_fast_exp(x[i] - m);
+    float inv = 1 / ddpm_sum_body(y, n);
+    for (long i = 0; i < n; i++) y[i] *= inv;
+}
+
+DDPM_INLINE void ddpm_softmax_row_backward_body(const float *y, const float *dy, float *dx, long n) {
+    float s = ddpm_dot_body(y, dy, n);
+    for (long i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - s);
+}
+
+DDPM_DISPATCH_VOID(ddpm_group_norm_forward,
+                   (const float *x, const float *gamma, const float *beta, float *y, long channels, long spatial,
+                    float epsilon, int silu, float *mean, float *inverse_std),
+                   (x, gamma, beta, y, channels, spatial, epsilon, silu, mean, inverse_std))
+DDPM_DISPATCH_VOID(ddpm_group_norm_backward,
+                   (const float *x, const float *dy, const float *gamma, const float *beta, float mean,
+                    float inverse_std, float *dx, float *dz, float *per_channel, long channels, long spatial, int silu),
+                   (x, dy, gamma, beta, mean, inverse_std, dx, dz, per_channel, channels, spatial, silu))
+DDPM_DISPATCH_VOID(ddpm_softmax_row, (const float *x, float *y, long n), (x, y, n))
+DDPM_DISPATCH_VOID(ddpm_softmax_row_backward, (const float *y, const float *dy, float *dx, long n), (y, dy, dx, n))

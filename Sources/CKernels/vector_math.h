@@ -1,0 +1,82 @@
+// Vector helpers, the polynomial exp and the two reductions every kernel shares (private to
+// CKernels). Everything is always-inline, so each DDPM_DISPATCH variant compiles it for its ISA.
+#ifndef CKERNELS_VECTOR_MATH_H
+#define CKERNELS_VECTOR_MATH_H
+#include <stdint.h>
+#include <string.h>
+
+/// Eight floats in one value: one ymm register (AVX2, AVX-512), two xmm (SSE2) or q (NEON).
+typedef float ddpm_f8 __attribute__((vector_size(32)));
+
+DDPM_INLINE void ddpm_load8(ddpm_f8 *v, const float *p) { memcpy(v, p, sizeof *v); }
+
+/// acc = a·b + acc with one rounding where the ISA has FMA (Swift's `addProduct`).
+#define DDPM_MULTIPLY_ADD(acc, a, b) do { _Pragma("clang fp contract(on)") (acc) = (a) * (b) + (acc); } while (0)
+
+/// The lanes of an ddpm_f8 added in order 0…7 (as Swift's SIMD8.sum()).
+#define DDPM_LANE_SUM(v) ((((((((v)[0] + (v)[1]) + (v)[2]) + (v)[3]) + (v)[4]) + (v)[5]) + (v)[6]) + (v)[7])
+
+/// A polynomial e^x that vectorises (libm's expf in a loop is ~5x slower): range reduction x = n·ln2 + r, degree-6 Taylor
+/// polynomial, 2^n built in the exponent bits); inputs clamped to [-87, 88]. Scalar code that
+/// the compiler vectorises at each ISA's width. NaN stays NaN (Swift's max/min order is kept).
+DDPM_INLINE float ddpm_fast_exp(float x) {
+    const float magic = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer in the low bits
+    float xc = -87.0f >= x ? -87.0f : x;
+    xc = 88.0f < xc ? 88.0f : xc;
+    float t = xc * 1.44269504f + magic;
+    float n = t - magic;
+    float r = (xc - n * 0.69314575f) - n * 1.4286068e-6f;
+    float p = 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1;
+    p = p * r + 1;
+    uint32_t tb, mb;
+    memcpy(&tb, &t, 4);
+    memcpy(&mb, &magic, 4);
+    uint32_t eb = (tb - mb + 127u) << 23;
+    float scale;
+    memcpy(&scale, &eb, 4);
+    return p * scale;
+}
+
+DDPM_INLINE float ddpm_fast_sigmoid(float x) { return 1 / (1 + ddpm_fast_exp(-x)); }
+/// Σ x[i] with eight lane accumulators, lanes added in order, then the tail (Swift's SIMD8 order).
+DDPM_INLINE float ddpm_sum_body(const float *x, long count) {
+    ddpm_f8 acc = {0}, v;
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        ddpm_load8(&v, x + i);
+        acc += v;
+    }
+    float s = DDPM_LANE_SUM(acc);
+    for (; i < count; i++) s += x[i];
+    return s;
+}
+
+/// Σ x[i]·y[i], the same order, each lane with one rounding per step where the ISA has FMA.
+DDPM_INLINE float ddpm_dot_body(const float *x, const float *y, long count) {
+    ddpm_f8 acc = {0}, a, b;
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        ddpm_load8(&a, x + i);
+        ddpm_load8(&b, y + i);
+        DDPM_MULTIPLY_ADD(acc, a, b);
+    }
+    float s = DDPM_LANE_SUM(acc);
+    for (; i < count; i++) s += x[i] * y[i];
+    return s;
+}
+
+/// Σ over consecutive blocks of `block` floats, each summed by ddpm_sum_body, added in order.
+DDPM_INLINE float ddpm_blocked_sum_body(const float *x, long count, long block) {
+    float s = 0;
+    for (long start = 0; start < count; start += block) {
+        long n = count - start < block ? count - start : block;
+        s += ddpm_sum_body(x + start, n);
+    }
+    return s;
+}
+#endif
