@@ -5,6 +5,7 @@ import Metrics
 import Models
 import Pipelines
 import Testing
+import TestSupport
 import Tensors
 
 /// The calls of the Pipelines DocC article "Getting Started" (Sources/Pipelines/Pipelines.docc),
@@ -14,7 +15,7 @@ import Tensors
 struct GettingStartedTests {
     @Test("train, resume, sample, load the shipped diffusers directory with another solver, evaluate")
     func article() throws {
-        let root = EvaluationFixtures.temporaryDirectory()
+        let root = try temporaryDirectory("ddpm-getting-started")
         defer { try? FileManager.default.removeItem(at: root) }
         let noise = EvaluationFixtures.images(16, channels: 1, seed: 4)
         let images = ImageSet(channels: 1, height: 8, width: 8, pixels: noise.scalars.map { UInt8(($0 + 1) * 127.5) })
