@@ -20,6 +20,9 @@ public enum PipelineError: Error, CustomStringConvertible {
     case diffusion(DiffusionError)
     /// A scheduler configuration that contradicts the model's own (`key`: the model's vs the given value).
     case schedulerMismatch(key: String, model: String, given: String)
+    /// A class or guidance request the model cannot serve (unknown name, index out of range, a
+    /// class for an unconditional model), or labels the data cannot give.
+    case classCondition(String)
 
     public var description: String {
         switch self {
@@ -40,6 +43,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let .diffusion(e): e.description
         case let .schedulerMismatch(key, model, given):
             "The scheduler configuration disagrees with the model: \(key) is \(model) for the model but \(given) in the given configuration. Use a configuration made for this model."
+        case let .classCondition(what): "Class conditioning: \(what)."
         }
     }
 }
