@@ -52,6 +52,8 @@ public final class Trainer {
     var noiseGenerator: SeededGenerator
     /// Dropout masks.
     var dropoutGenerator: SeededGenerator
+    /// Which labels class dropout replaces by the null label (conditional runs).
+    var classDropoutGenerator: SeededGenerator
 
     /// - Parameter data: a loader of whole micro-batches (`batchSize / gradientAccumulation`); with
     ///   N processes its `shard` must be `Trainer.shard(of:rank:processes:)`.
@@ -76,10 +78,32 @@ public final class Trainer {
         schedule = LearningRateSchedule(baseRate: configuration.learningRate, warmupSteps: configuration.warmupSteps)
         noiseGenerator = SeededGenerator(seed: configuration.seed &+ 1)
         dropoutGenerator = SeededGenerator(seed: configuration.seed &+ 2)
+        classDropoutGenerator = SeededGenerator(seed: configuration.seed &+ 3)
         // Keyed by global row for every N, N = 1 included, so all N draw the same numbers.
         let rows = BatchShard(offset: shard.lowerBound, total: data.batchSize)
         noiseGenerator.shard = rows
         dropoutGenerator.shard = rows
+        classDropoutGenerator.shard = rows
+        try Self.checkClasses(unet.configuration, data: data.images, classDropout: configuration.classDropout)
+    }
+
+    /// A conditional network needs labelled data whose labels are its classes, and class dropout
+    /// needs the null label; an unconditional one takes no class dropout.
+    static func checkClasses(_ c: UNetConfiguration, data: ImageSet, classDropout: Float?) throws(PipelineError) {
+        guard c.isClassConditional else {
+            if classDropout != nil { throw .classCondition("class dropout applies to class-conditional models only; train with --conditional or drop --class-dropout") }
+            return
+        }
+        guard c.takesClassLabels else { throw .classCondition("class_embed_type 'identity' takes embedding vectors, which training does not provide") }
+        guard !data.labels.isEmpty else {
+            throw .classCondition("the model is class-conditional but the data has no labels; use CIFAR-10, an IDX directory with its labels file, or an image folder with one subfolder per class")
+        }
+        if let count = c.classCount, let bad = data.labels.first(where: { !(0..<count).contains($0) }) {
+            throw .classCondition("the data has label \(bad), outside the model's \(count) classes (0 to \(count - 1))")
+        }
+        if (classDropout ?? 0) > 0, c.nullClassLabel == nil {
+            throw .classCondition("class dropout needs a null label (null_class_label in the U-Net configuration)")
+        }
     }
 
     /// The rows of each micro-batch that `rank` of `processes` computes; throws when the micro-batch
@@ -97,19 +121,26 @@ public final class Trainer {
     /// One optimiser step (Algorithm 1 lines 2-5, averaged over the micro-batches). Throws, and
     /// changes no weight, when the loss or the gradients are not finite.
     @discardableResult
-    public func trainStep() throws(PipelineError) -> StepRecord { try trainStep { data.next().images } }
+    public func trainStep() throws(PipelineError) -> StepRecord {
+        try trainStep { let batch = data.next(); return (batch.images, batch.labels) }
+    }
 
-    /// One step on micro-batches from `nextBatch` instead of the data loader (benchmarks).
+    /// One step on micro-batches from `nextBatch` instead of the data loader (benchmarks); a
+    /// conditional network gets label 0 for every image.
     @discardableResult
     public func trainStep(using nextBatch: () -> Tensor) throws(PipelineError) -> StepRecord {
+        try trainStep { let x = nextBatch(); return (x, Array(repeating: 0, count: x.shape[0])) }
+    }
+
+    func trainStep(batches nextBatch: () -> (Tensor, [Int])) throws(PipelineError) -> StepRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         let variables = parameters.map(\.parameter.value)
         var total: [Tensor]? = nil
         var lossSum: Float = 0
         let micro = configuration.gradientAccumulation
         for _ in 0..<micro {
-            let x0 = nextBatch()                                                            // 2: x₀ ~ q(x₀)
-            var loss = self.loss(x0)                                                        // 3-5: t, ε, ‖ε − ε_θ‖²
+            let (x0, labels) = nextBatch()                                                  // 2: (x₀, c) ~ q(x₀, c)
+            var loss = self.loss(x0, labels: labels)                                        // 3-5: t, ε, ‖ε − ε_θ‖²
             if fault == .init(kind: "nan", rank: communicator.rank, step: step + 1) { loss = loss * Float.nan }
             lossSum += loss.scalar
             let grads = gradients(of: loss, withRespectTo: variables)
@@ -165,15 +196,32 @@ public final class Trainer {
         }
     }
 
-    /// L_simple (eq. 14) or the hybrid loss, with dropout drawn from its own stream.
-    func loss(_ x0: Tensor) -> Tensor {
+    /// L_simple (eq. 14) or the hybrid loss, with dropout drawn from its own stream; a conditional
+    /// network sees the labels after class dropout (Ho & Salimans 2022, Algorithm 1).
+    func loss(_ x0: Tensor, labels: [Int]) -> Tensor {
+        let classes = unet.configuration.takesClassLabels ? droppingClasses(labels) : nil
         let predict: NoisePredictor = { [unowned self] xt, t in
-            self.unet(xt, timesteps: t, training: true, rng: &self.dropoutGenerator)
+            self.unet(xt, timesteps: t, classLabels: classes, training: true, rng: &self.dropoutGenerator)
         }
         switch configuration.loss {
         case .simple: return diffusion.trainingLoss(x0, using: &noiseGenerator, predictNoise: predict)
         case .hybrid: return diffusion.hybridLoss(x0, using: &noiseGenerator, predictNoise: predict)
         }
+    }
+
+    /// `labels` with each replaced by the null label with probability `classDropout`. One uniform
+    /// draw per sample, keyed by its global row like t and ε, so a resumed run and any number of
+    /// processes drop the same samples.
+    func droppingClasses(_ labels: [Int]) -> [Int] {
+        let p = configuration.classDropout ?? 0, null = unet.configuration.nullClassLabel ?? 0
+        let drop = Self.classDropoutMask(count: labels.count, probability: p, using: &classDropoutGenerator)
+        return zip(labels, drop).map { $1 ? null : $0 }
+    }
+
+    /// Which of `count` samples lose their label: uniform u < p per sample (drawn even for p = 0,
+    /// so the stream's position does not depend on p).
+    static func classDropoutMask(count: Int, probability p: Float, using rng: inout SeededGenerator) -> [Bool] {
+        Tensor.randomUniform([count], using: &rng).scalars.map { $0 < p }
     }
 
     /// The EMA weights as a separate network (for sampling and export).

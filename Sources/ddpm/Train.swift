@@ -42,6 +42,10 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from the newest checkpoint in --output, exactly (with any number of processes; --steps may grow).") var resume = false
     @Option(help: "Under mpirun: steps between checks that all ranks hold the same weights.") var checksumEvery = 50
     @Flag(help: "Stop on any unreadable image instead of skipping it.") var strict = false
+    @Flag(help: "Class-conditional model with classifier-free guidance: labels from CIFAR-10's label byte, the IDX labels file, or an image folder's first-level subfolders.")
+    var conditional = false
+    @Option(help: "With --conditional: probability that a label is replaced by the null label (default 0.1), so the model also learns unconditional ε̂ for guidance.")
+    var classDropout: Float?
 
     enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
 
@@ -63,6 +67,7 @@ struct Train: ParsableCommand {
         }
         if accumulate < 1 { throw ValidationError("--accumulate must be at least 1 (got \(accumulate)).") }
         if keep < 1 { throw ValidationError("--keep must be at least 1 (got \(keep)).") }
+        if classDropout != nil && !conditional { throw ValidationError("--class-dropout applies to --conditional training only; add --conditional.") }
     }
 
     func run() throws {
@@ -97,6 +102,9 @@ struct Train: ParsableCommand {
             throw ValidationError("preset has \(unetConfig.inChannels) input channels but the data has \(images.channels); pick a \(grey ? "grey" : "colour") preset.")
         }
         unetConfig.sampleSize = images.height
+        if conditional {  // classes + the null label (diffusers: num_class_embeds = classes + 1)
+            unetConfig = unetConfig.withClasses(images.classCount, names: images.classNames.isEmpty ? nil : images.classNames)
+        }
         // A short CPU run on a small preset: departures from the paper, each printed (issue 5).
         let small = unetConfig.blockOutChannels[0] < 128
         var config = TrainingConfiguration()
@@ -115,6 +123,7 @@ struct Train: ParsableCommand {
         config.keepCheckpoints = keep
         config.sampleEvery = sampleEvery ?? (small ? 500 : 5000)
         config.logEvery = small ? 10 : 100
+        if conditional { config.classDropout = classDropout ?? 0.1 }
         try config.validate()
         guard (config.batchSize / accumulate) % comm.size == 0 else {
             throw DistributedError.batchNotDivisible(batch: config.batchSize, accumulation: accumulate, processes: comm.size)
@@ -154,6 +163,10 @@ struct Train: ParsableCommand {
         if comm.size > 1 {
             say("data parallel: \(comm.size) processes × \(config.batchSize / accumulate / comm.size) images per micro-batch, \(ComputeSettings.threadCount) thread(s) each")
         }
+        if conditional {
+            let names = (0..<images.classCount).map { unetConfig.className($0) }
+            say("conditional on \(images.classCount) classes (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : "")) + the null label \(images.classCount); class dropout \(config.classDropout!)")
+        }
         say("training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)")
         let bar = ProgressBar(total: config.steps, label: "step")
         let first = trainer.step
@@ -180,6 +193,7 @@ struct Train: ParsableCommand {
         try comm.agree(fnv(try encoder.encode(unet)), what: "the model configuration hash")
         try comm.agree(fnv(Data("\(images.count) \(images.channels)x\(images.height)x\(images.width)".utf8)), what: "the data set (count and size) hash")
         try comm.agree(fnv(images.pixels), what: "the data set's pixel hash")
+        try comm.agree(fnv(images.labels.flatMap { withUnsafeBytes(of: UInt32($0).littleEndian, Array.init) }), what: "the data set's label hash")
         let binary = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/self/exe"))) ?? Data()
         try comm.agree(fnv(binary), what: "the ddpm binary's hash")
     }
@@ -193,7 +207,7 @@ struct Train: ParsableCommand {
     private func loadImages() throws -> ImageSet {
         let preset = preset.flatMap { UNetConfiguration.presets[$0] }
         let set = try ImageSource.named(dataset.rawValue, path: data)
-            .images(train: true, size: preset?.sampleSize ?? 32, channels: preset?.inChannels ?? 3, strict: strict)
+            .images(train: true, size: preset?.sampleSize ?? 32, channels: preset?.inChannels ?? 3, strict: strict, labels: conditional)
         if let note = Self.skippedNote(set.skippedFiles) { print(note) }
         return set
     }
