@@ -212,7 +212,7 @@ public final class Trainer {
     /// `labels` with each replaced by the null label with probability `classDropout`. One uniform
     /// draw per sample, keyed by its global row like t and ε, so a resumed run and any number of
     /// processes drop the same samples.
-    func droppingClasses(_ labels: [Int]) -> [Int] {
+    package func droppingClasses(_ labels: [Int]) -> [Int] {
         let p = configuration.classDropout ?? 0, null = unet.configuration.nullClassLabel ?? 0
         let drop = Self.classDropoutMask(count: labels.count, probability: p, using: &classDropoutGenerator)
         return zip(labels, drop).map { $1 ? null : $0 }
@@ -220,7 +220,7 @@ public final class Trainer {
 
     /// Which of `count` samples lose their label: uniform u < p per sample (drawn even for p = 0,
     /// so the stream's position does not depend on p).
-    static func classDropoutMask(count: Int, probability p: Float, using rng: inout SeededGenerator) -> [Bool] {
+    package static func classDropoutMask(count: Int, probability p: Float, using rng: inout SeededGenerator) -> [Bool] {
         Tensor.randomUniform([count], using: &rng).scalars.map { $0 < p }
     }
 

@@ -96,10 +96,12 @@ struct Sample: ParsableCommand {
             written += result.sample.shape[0]
         }
         if keepRaw {
-            try SafeTensorsFile(tensors: ["samples": Tensor.concatenated(raw, alongAxis: 0)],
-                                metadata: ["model": model.source, "sampler": "\(method)", "seed": "\(seed)"].merging(
-                                    conditioning.map { ["class_labels": $0.labels.map(String.init).joined(separator: ","),
-                                                        "guidance_scale": "\($0.guidanceScale)"] } ?? [:]) { a, _ in a })
+            var metadata = ["model": model.source, "sampler": "\(method)", "seed": "\(seed)"]
+            if let conditioning {
+                metadata["class_labels"] = conditioning.labels.map(String.init).joined(separator: ",")
+                metadata["guidance_scale"] = "\(conditioning.guidanceScale)"
+            }
+            try SafeTensorsFile(tensors: ["samples": Tensor.concatenated(raw, alongAxis: 0)], metadata: metadata)
                 .write(to: out.appendingPathComponent("samples.safetensors"))
         }
         try ImageWriter.writeGrid(Tensor.concatenated(grid, alongAxis: 0), to: out.appendingPathComponent("grid.png"), columns: columns)
