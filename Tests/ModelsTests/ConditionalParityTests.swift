@@ -30,6 +30,7 @@ struct ConditionalParityTests {
         var activations: [String: Tensor] = [:]
         let out = withoutGradients { Self.run(unet, f) { activations[$0] = $1 } }
         let diff = out.maxAbsoluteDifference(f.tensor("output"))
+        print("class_embed \(name): max |swift − diffusers| = \(diff)")
         #expect(diff < 1e-4, "output differs by \(diff)")
         for key in f.file.tensors.keys.filter({ $0.hasPrefix("act.") }).sorted() {
             let ours = try #require(activations[String(key.dropFirst(4))])
