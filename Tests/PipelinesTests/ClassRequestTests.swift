@@ -38,7 +38,7 @@ struct ClassRequestTests {
     }
 
     @Test("bad requests: 'all' with others, no or two classes for interpolation, non-finite w, w ≠ 1 without a null label")
-    func refusals() {
+    func refusals() throws {
         func message(_ body: () throws -> Void) -> String {
             do { try body(); return "accepted" } catch { return "\(error)" }
         }
