@@ -29,15 +29,15 @@ public struct ClassRequest: Equatable, Sendable {
         return true
     }
 
-    /// The requested labels in order ("all": 0..<classCount; nothing requested: `fallback`).
-    func labels(_ c: UNetConfiguration, fallback: [Int]?) throws(PipelineError) -> [Int] {
+    /// The requested labels in order ("all", or nothing requested: 0..<classCount).
+    func labels(_ c: UNetConfiguration) throws(PipelineError) -> [Int] {
         func all() throws(PipelineError) -> [Int] {
             guard let count = c.classCount else {
                 throw .classCondition("this model's config.json does not say how many classes it has (no num_class_embeds or class_names), so give --class indices")
             }
             return Array(0..<count)
         }
-        if classes.isEmpty { if let fallback { return fallback } else { return try all() } }
+        if classes.isEmpty { return try all() }
         if classes.contains("all") {
             guard classes == ["all"] else { throw .classCondition("--class all already means every class; give it alone") }
             return try all()
@@ -51,7 +51,7 @@ public struct ClassRequest: Equatable, Sendable {
     /// shows one class per row); every class when none is requested. Nil for an unconditional model.
     public func rows(for c: UNetConfiguration, perClass: Int) throws(PipelineError) -> ClassConditioning? {
         guard try checkModel(c) else { return nil }
-        let conditioning = ClassConditioning.rows(try labels(c, fallback: nil), perRow: perClass,
+        let conditioning = ClassConditioning.rows(try labels(c), perRow: perClass,
                                                   guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
         try conditioning.validate(for: c)
         return conditioning
@@ -61,7 +61,7 @@ public struct ClassRequest: Equatable, Sendable {
     /// given x_T of `total` images). Nil for an unconditional model.
     public func rows(for c: UNetConfiguration, total: Int) throws(PipelineError) -> ClassConditioning? {
         guard try checkModel(c) else { return nil }
-        let labels = try labels(c, fallback: nil)
+        let labels = try labels(c)
         let conditioning = ClassConditioning(labels: (0..<total).map { labels[$0 * labels.count / max(total, 1)] },
                                              guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
         try conditioning.validate(for: c)
@@ -72,7 +72,7 @@ public struct ClassRequest: Equatable, Sendable {
     /// sampling for FID/IS. Nil for an unconditional model.
     public func balanced(for c: UNetConfiguration, count: Int) throws(PipelineError) -> ClassConditioning? {
         guard try checkModel(c) else { return nil }
-        let labels = try labels(c, fallback: nil)
+        let labels = try labels(c)
         let conditioning = ClassConditioning(labels: (0..<count).map { labels[$0 % labels.count] },
                                              guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
         try conditioning.validate(for: c)
