@@ -64,7 +64,7 @@ public final class DataLoader: @unchecked Sendable {
     ///     either way.
     ///   - shard: load only these rows of each batch (one process of a data-parallel job). Order,
     ///     flips and position are those of the whole batch, so every process walks the same global
-    ///     sequence and a run resumes with any number of processes (issue 9).
+    ///     sequence and a run resumes with any number of processes.
     public init(images: ImageSet, batchSize: Int, seed: UInt64, horizontalFlips: Bool = true, dropLast: Bool = true,
                 prefetch: Bool = true, shard: Range<Int>? = nil) throws(DatasetError) {
         precondition(batchSize > 0, "[DataLoader] batch size must be positive, got \(batchSize)")

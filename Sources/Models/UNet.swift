@@ -170,17 +170,12 @@ package final class DownBlock: Layer {
             ResidualBlock(inputChannels: j == 0 ? inputChannels : outputChannels, outputChannels: outputChannels,
                           embeddingDimensions: embedding, groups: groups, epsilon: epsilon, dropout: dropout, using: &rng)
         })
-        attentions = headDimensions.map { d in
-            LayerList((0..<layers).map { _ in AttentionBlock(channels: outputChannels, headDimensions: d, groups: groups, epsilon: epsilon, using: &rng) })
-        }
+        attentions = attentionLayers(headDimensions, count: layers, channels: outputChannels, groups: groups, epsilon: epsilon, using: &rng)
         downsamplers = downsample ? LayerList([Downsample(channels: outputChannels, padding: downsamplePadding, using: &rng)]) : nil
     }
 
     package var children: [(key: String, layer: any Layer)] {
-        var c: [(key: String, layer: any Layer)] = [("resnets", resnets)]
-        if let attentions { c.append(("attentions", attentions)) }
-        if let downsamplers { c.append(("downsamplers", downsamplers)) }
-        return c
+        blockChildren(resnets, attentions, resampler: downsamplers.map { ("downsamplers", $0) })
     }
 
     package func callAsFunction(_ x: Tensor, embedding: Tensor, skips: inout [Tensor], training: Bool, rng: inout SeededGenerator) -> Tensor {
@@ -239,17 +234,12 @@ final class UpBlock: Layer {
             return ResidualBlock(inputChannels: input + skip, outputChannels: outputChannels, embeddingDimensions: embedding,
                                  groups: groups, epsilon: epsilon, dropout: dropout, using: &rng)
         })
-        attentions = headDimensions.map { d in
-            LayerList((0..<layers).map { _ in AttentionBlock(channels: outputChannels, headDimensions: d, groups: groups, epsilon: epsilon, using: &rng) })
-        }
+        attentions = attentionLayers(headDimensions, count: layers, channels: outputChannels, groups: groups, epsilon: epsilon, using: &rng)
         upsamplers = upsample ? LayerList([Upsample(channels: outputChannels, using: &rng)]) : nil
     }
 
     package var children: [(key: String, layer: any Layer)] {
-        var c: [(key: String, layer: any Layer)] = [("resnets", resnets)]
-        if let attentions { c.append(("attentions", attentions)) }
-        if let upsamplers { c.append(("upsamplers", upsamplers)) }
-        return c
+        blockChildren(resnets, attentions, resampler: upsamplers.map { ("upsamplers", $0) })
     }
 
     package func callAsFunction(_ x: Tensor, embedding: Tensor, skips: inout [Tensor], training: Bool, rng: inout SeededGenerator) -> Tensor {
@@ -262,4 +252,21 @@ final class UpBlock: Layer {
         if let up = upsamplers?.items.first { h = up(h) }
         return h
     }
+}
+
+/// One attention layer per residual block of a down or up block with attention (`headDimensions`
+/// non-nil; its inner nil: one head over all channels), else none.
+private func attentionLayers(_ headDimensions: Int??, count: Int, channels: Int, groups: Int, epsilon: Float,
+                             using rng: inout SeededGenerator) -> LayerList<AttentionBlock>? {
+    guard let d = headDimensions else { return nil }
+    return LayerList((0..<count).map { _ in AttentionBlock(channels: channels, headDimensions: d, groups: groups, epsilon: epsilon, using: &rng) })
+}
+
+/// A down or up block's children in diffusers' key order: resnets, attentions, then the resampler.
+private func blockChildren(_ resnets: LayerList<ResidualBlock>, _ attentions: LayerList<AttentionBlock>?,
+                           resampler: (key: String, layer: any Layer)?) -> [(key: String, layer: any Layer)] {
+    var c: [(key: String, layer: any Layer)] = [("resnets", resnets)]
+    if let attentions { c.append(("attentions", attentions)) }
+    if let resampler { c.append(resampler) }
+    return c
 }

@@ -14,7 +14,7 @@ enum FigureGrid {
         var rasters: [[RasterImage]] = []
         do {
             for row in rows { rasters.append(try row.map { tile throws(DatasetError) in try ImageWriter.rasters(tile)[0] }) }
-        } catch { throw .invalid("cannot draw the figure: \(error.description)") }
+        } catch { throw .dataset(error) }
         guard let first = rasters.first?.first else { return Canvas(width: 1, height: 1).image }
         let (gap, line) = (6, BitmapFont.glyphHeight + 3)
         let (tileWidth, tileHeight) = (first.width * scale, first.height * scale)

@@ -16,20 +16,13 @@ extension ImageSource {
         let source = try named(dataset, path: data)
         if case .imageFolder(let directory) = source {  // only the one file is decoded
             let files: [URL]
-            do { files = try ImageFolder.imageFiles(in: directory) } catch { throw .invalid(error.description) }
+            do { files = try ImageFolder.imageFiles(in: directory) } catch { throw .dataset(error) }
             guard index < files.count else {
                 throw .invalid("image index \(index) is out of range: \(directory.path) holds \(files.count) images (sorted by path, 0…\(files.count - 1)).")
             }
             return try Interpolation.image(contentsOf: files[index], size: size, channels: channels)
         }
-        let set: ImageSet
-        do { set = try source.images(train: false, size: size, channels: channels) } catch let error as PipelineError { throw error } catch {
-            throw .invalid("\(error)")
-        }
-        guard set.channels == channels else {
-            throw .invalid("\(source.describe(train: false)) has \(set.channels)-channel images but the model takes \(channels) (in_channels); "
-                + "use a model trained on \(set.channels)-channel images, or pass an image file (it is converted to \(channels) channels).")
-        }
+        let set = try source.modelImages(train: false, size: size, channels: channels, imageFileAlternative: true)
         return try Interpolation.image(set, at: index, size: size, channels: channels)
     }
 }

@@ -39,7 +39,7 @@ public struct Interpolation {
     public static func image(contentsOf url: URL, size: Int, channels: Int) throws(PipelineError) -> Tensor {
         do {
             return tensor(try ImageCodecs.decode(contentsOf: url), size: size, channels: channels)
-        } catch { throw .invalid(error.description) }
+        } catch { throw .dataset(error) }
     }
 
     /// Image `index` of a dataset as a `[1, C, H, W]` model input, resized and cropped to `size`

@@ -164,8 +164,10 @@ public enum ModelDirectory {
     }
 }
 
-/// Writes `data` atomically (temporary file, fsync, rename; see `AtomicFile`).
-func atomicWrite(_ data: Data, to url: URL) throws(PipelineError) {
+/// Writes `data` atomically (temporary file, fsync of it and of its directory, rename; see
+/// `AtomicFile`): every output of the library and the CLI goes through here or `AtomicFile`, so a
+/// crash leaves the previous file or the new one, never half of one.
+public func atomicWrite(_ data: Data, to url: URL) throws(PipelineError) {
     do { try AtomicFile.write(data, to: url) } catch { throw .cannotWrite(path: url.path, reason: error.reason) }
 }
 

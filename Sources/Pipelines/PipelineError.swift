@@ -1,5 +1,9 @@
+import DataParallel
+import Datasets
 import Diffusion
+import Models
 import NN
+import SafeTensors
 
 /// What can go wrong loading, saving or running a pipeline, with where and how to fix it.
 public enum PipelineError: Error, CustomStringConvertible {
@@ -20,6 +24,26 @@ public enum PipelineError: Error, CustomStringConvertible {
     case diffusion(DiffusionError)
     /// A scheduler configuration that contradicts the model's own (`key`: the model's vs the given value).
     case schedulerMismatch(key: String, model: String, given: String)
+    /// A data set or image file that cannot be read, kept typed (its path and reason are its own).
+    case dataset(DatasetError)
+    /// A U-Net configuration the model refuses.
+    case model(UNetConfigurationError)
+    /// A data-parallel failure, which every rank reaches together; `consequence` says what it means for the run.
+    case distributed(DistributedError, consequence: String? = nil)
+    /// Two things that must agree and do not: `what`, the expected and the actual value (a shape, a channel count).
+    case mismatch(what: String, expected: String, actual: String)
+    /// A file whose tensors are not what the command needs (`found`: the names it holds).
+    case missingTensor(path: String, expected: String, found: [String], hint: String)
+    /// A safetensors file that cannot be read, kept typed.
+    case safeTensors(SafeTensorsError)
+    /// An output directory that cannot be made (`reason`: the file system's).
+    case cannotCreateDirectory(path: String, reason: String)
+    /// `--resume` in a run directory without a checkpoint.
+    case noCheckpointToResume(directory: String)
+    /// `--resume` from a checkpoint made with other training options.
+    case resumeOptionsDiffer(checkpoint: String)
+    /// A new run in a directory that already holds one (its checkpoints would be mixed with the new run's).
+    case runExists(directory: String)
     /// A class or guidance request the model cannot serve (unknown name, index out of range, a
     /// class for an unconditional model), or labels the data cannot give.
     case classCondition(String)
@@ -43,6 +67,18 @@ public enum PipelineError: Error, CustomStringConvertible {
         case let .diffusion(e): e.description
         case let .schedulerMismatch(key, model, given):
             "The scheduler configuration disagrees with the model: \(key) is \(model) for the model but \(given) in the given configuration. Use a configuration made for this model."
+        case let .dataset(e): e.description
+        case let .model(e): e.description
+        case let .distributed(e, consequence): consequence.map { "\(e.description); \($0)" } ?? e.description
+        case let .mismatch(what, expected, actual): "\(what): expected \(expected), got \(actual)."
+        case let .missingTensor(path, expected, found, hint): "\(path): expected \(expected); found \(found.sorted()). \(hint)"
+        case let .safeTensors(e): e.description
+        case let .cannotCreateDirectory(path, reason): "\(path): cannot create the output directory (\(reason))."
+        case let .noCheckpointToResume(directory): "--resume: no checkpoint in \(directory)/checkpoints; start without --resume."
+        case let .resumeOptionsDiffer(checkpoint):
+            "--resume: \(checkpoint) was made with different training options; repeat the original command's options."
+        case let .runExists(directory):
+            "\(directory) already holds checkpoints; pass --resume to continue it or choose another --output."
         case let .classCondition(what): "Class conditioning: \(what)."
         }
     }

@@ -58,9 +58,7 @@ public struct RateDistortionCurve: Equatable, Sendable {
     public func write(to png: URL) throws(PipelineError) -> URL {
         let csvURL = Self.csvURL(beside: png)
         do { try ImageWriter.writePNG(image(), to: png) } catch { throw .cannotWrite(path: png.path, reason: error.description) }
-        do { try Data(csv.utf8).write(to: csvURL, options: .atomic) } catch {
-            throw .cannotWrite(path: csvURL.path, reason: error.localizedDescription)
-        }
+        try atomicWrite(Data(csv.utf8), to: csvURL)
         return csvURL
     }
 

@@ -4,12 +4,12 @@ import Foundation
 import Tensors
 
 /// What can be wrong with a reconstruction request, with the expected values and the fix.
-public enum ReconstructionError: Error, Equatable, CustomStringConvertible {
+public enum ReconstructionError: Error, CustomStringConvertible {
     case timestepOutOfRange(t: Int, timestepCount: Int)
     case noTimesteps
     case sampleCount(Int)
     case imageShape(expected: [Int], actual: [Int])
-    case sampling(String)
+    case sampling(PipelineError)
 
     public var description: String {
         switch self {
@@ -21,7 +21,7 @@ public enum ReconstructionError: Error, Equatable, CustomStringConvertible {
         case let .imageShape(expected, actual):
             "the image has shape \(actual) but the model takes \(expected) ([1, in_channels, sample_size, sample_size]); "
                 + "load it with Interpolation.image(contentsOf:size:channels:), which converts and resizes, or use a model of that size."
-        case let .sampling(reason): "sampling from x_t failed: \(reason)"
+        case let .sampling(e): "sampling from x_t failed: \(e.description)"
         }
     }
 }
@@ -119,7 +119,7 @@ extension SamplingPipeline {
             do {
                 rows.append(try sample(from: Tensor.concatenated(Array(repeating: xt, count: samples), alongAxis: 0),
                                        startingAt: t, sampler: sampler, seed: seed &+ 1 &+ UInt64(row), onStep: onStep).sample)
-            } catch { throw .sampling(error.description) }
+            } catch { throw .sampling(error) }
         }
         return Reconstruction(source: x0, timesteps: timesteps, encoded: Tensor.concatenated(encoded, alongAxis: 0),
                               samples: Tensor.concatenated(rows, alongAxis: 0), samplesPerTimestep: samples)
@@ -135,7 +135,7 @@ extension SamplingPipeline {
         do {
             try unet.configuration.checkUnconditionalPrediction()
             recording = try recordingTimesteps(.ddpm(steps: nil), count: frameCount)
-        } catch { throw .sampling(error.description) }
+        } catch { throw .sampling(error) }
         var rng = SeededGenerator(seed: seed)
         let code = diffusion.progressiveCode(x0, using: &rng, recordingAt: recording,
                                              predictNoise: unet.noisePredictor(onCall: onStep))
@@ -150,4 +150,13 @@ extension SamplingPipeline {
         guard x0.shape == expected else { throw .imageShape(expected: expected, actual: image.shape) }
         return x0
     }
+}
+
+extension Reconstruction {
+    /// The rows drawn when none are given: t = T, 3T/4, T/2, T/4 and 0 (the image itself), Fig. 7's spread.
+    public static func defaultTimesteps(timestepCount T: Int) -> [Int] { [T, 3 * T / 4, T / 2, T / 4, 0] }
+
+    /// The seed of the progressive chain of a run seeded `seed`, apart from the reconstruction's
+    /// own (`seed` for ε, `seed + 1 + row` for the rows), so the two never share noise.
+    public static func progressiveSeed(_ seed: UInt64) -> UInt64 { seed &+ 1000 }
 }

@@ -3,7 +3,7 @@ import Diffusion
 import Foundation
 import Tensors
 
-/// Quality against cost of the samplers on one model (issue 10's study): every sampler runs from
+/// Quality against cost of the samplers on one model (`ddpm bench samplers`): every sampler runs from
 /// the same x_T, and its x₀ is compared with a converged solution of the probability-flow ODE
 /// from that x_T (a third-order solver at many steps). All samplers use trailing spacing and no
 /// clipping of x̂₀ here (the model's `clip_sample` would make DDIM and Heun converge to another

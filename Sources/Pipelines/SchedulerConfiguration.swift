@@ -74,7 +74,7 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
         default: throw .unsupported("prediction_type '\(predictionType)' (use epsilon, sample or v_prediction)")
         }
         let schedule: NoiseSchedule
-        do { schedule = try NoiseSchedule(kind, timestepCount: numTrainTimesteps) } catch { throw .invalid("\(error)") }
+        do { schedule = try NoiseSchedule(kind, timestepCount: numTrainTimesteps) } catch { throw .diffusion(error) }
         return DDPM(schedule: schedule, parameterization: parameterization, variance: variance, clipDenoised: clipSample)
     }
 }

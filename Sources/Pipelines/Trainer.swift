@@ -20,7 +20,7 @@ public struct StepRecord: Codable, Sendable {
 /// warm-up → EMA. Every random stream (data order and flips, t and ε, dropout) is seeded and
 /// saved in checkpoints, so a resumed run is bit-identical to an uninterrupted one.
 ///
-/// Data parallel (issue 9): with a communicator of N processes, each computes rows
+/// Data parallel: with a communicator of N processes, each computes rows
 /// [r·m/N, (r+1)·m/N) of every micro-batch of m, drawing exactly what one process draws for those
 /// rows (`BatchShard`), and the shard-mean gradients are averaged between backward and the Adam
 /// step, which equals the gradient of the global mean because the shards are equal. Every rank
@@ -111,8 +111,8 @@ public final class Trainer {
     public static func shard(of configuration: TrainingConfiguration, rank: Int, processes: Int) throws(PipelineError) -> Range<Int> {
         let micro = configuration.batchSize / configuration.gradientAccumulation
         guard micro % processes == 0 else {
-            throw .invalid(DistributedError.batchNotDivisible(batch: configuration.batchSize, accumulation: configuration.gradientAccumulation,
-                                                              processes: processes).description)
+            throw .distributed(.batchNotDivisible(batch: configuration.batchSize, accumulation: configuration.gradientAccumulation,
+                                                  processes: processes))
         }
         let rows = micro / processes
         return rank * rows..<(rank + 1) * rows
@@ -227,7 +227,7 @@ public final class Trainer {
     /// The EMA weights as a separate network (for sampling and export).
     public func emaModel() throws(PipelineError) -> UNet {
         let copy: UNet
-        do { copy = try UNet(unet.configuration) } catch { throw .invalid(error.description) }
+        do { copy = try UNet(unet.configuration) } catch { throw .model(error) }
         let state = Dictionary(uniqueKeysWithValues: zip(parameters.map(\.key), ema.averages))
         do { try copy.load(state) } catch { throw .parameters(path: "EMA", error) }
         return copy

@@ -77,6 +77,8 @@ public final class TrainingRun {
         do { try atomicWrite(Data(kept.map { $0 + "\n" }.joined().utf8), to: metrics) } catch {
             throw .cannotWrite(path: metrics.path, reason: "\(error)")
         }
+        // A log, appended line by line rather than rewritten atomically: a crash loses at most a
+        // half line, which fails to decode and is dropped by the next resume above.
         guard let log = FileHandle(forWritingAtPath: metrics.path) else { throw .cannotWrite(path: metrics.path, reason: "cannot open") }
         defer { try? log.close() }
         _ = try? log.seekToEnd()
@@ -114,7 +116,7 @@ public final class TrainingRun {
         let comm = trainer.communicator
         guard comm.size > 1, atStart || trainer.step % checksumEvery == 0 else { return }
         do { try comm.agree(weightsChecksum(trainer), what: "the weights checksum at step \(trainer.step)") } catch {
-            throw .invalid("\(error.description); the ranks' weights have drifted apart, so the run stops (resume from the last checkpoint)")
+            throw .distributed(error, consequence: "the ranks' weights have drifted apart, so the run stops (resume from the last checkpoint)")
         }
     }
 
@@ -122,7 +124,7 @@ public final class TrainingRun {
     func stopForDeadline(_ deadline: Date?) throws(PipelineError) -> Bool {
         guard let deadline else { return false }
         let late = trainer.communicator.isRoot && Date() >= deadline
-        do { return try trainer.communicator.any(late) } catch { throw .invalid(error.description) }
+        do { return try trainer.communicator.any(late) } catch { throw .distributed(error) }
     }
 
     /// Deletes the temporary files that killed runs left in the run directory (a `kill -9` during

@@ -3,7 +3,7 @@ import Dispatch
 import Foundation
 
 /// How many threads the kernels use; `DDPM_NUM_THREADS` overrides the default, the usable cores.
-/// Under `mpirun` (issue 9): when Open MPI bound this rank (`OMPI_MCA_orte_bound_at_launch`, its
+/// Under `mpirun`: when Open MPI bound this rank (`OMPI_MCA_orte_bound_at_launch`, its
 /// default for -np ≤ 2 is one core per rank), the cores it was bound to, since more threads would
 /// only share them; unbound, the cores divided by this host's ranks (`OMPI_COMM_WORLD_LOCAL_SIZE`),
 /// so N ranks on one machine do not oversubscribe it N times.

@@ -104,17 +104,4 @@ package final class BufferPool: Sendable {
     package var statistics: (liveBytes: Int, peakBytes: Int, cachedBytes: Int) {
         state.withLock { ($0.liveBytes, $0.peakBytes, $0.cachedBytes) }
     }
-
-    /// Releases every cached buffer and restarts the peak counter from the live size.
-    package func trim() {
-        let pointers = state.withLock { s -> [UnsafeMutablePointer<Float>] in
-            let all = s.free.values.flatMap { $0 }
-            s.free = [:]
-            s.sizes = []
-            s.cachedBytes = 0
-            s.peakBytes = s.liveBytes
-            return all
-        }
-        for p in pointers { UnsafeMutableRawPointer(p).deallocate() }
-    }
 }

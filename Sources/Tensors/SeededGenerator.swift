@@ -32,7 +32,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     /// of a batch of `total`: the counter advances past all `total` rows and each row reads the
     /// counters a single process drawing the whole batch would have read for it. Data-parallel
     /// ranks thus draw ε, t and dropout masks keyed by the global sample index, and any number
-    /// of processes computes the same samples (issue 9). Not saved: only `state` is a position.
+    /// of processes computes the same samples. Not saved: only `state` is a position.
     public var shard: BatchShard?
 
     public init(seed: UInt64) { state = seed }

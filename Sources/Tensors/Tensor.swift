@@ -75,12 +75,6 @@ public struct Tensor: CustomStringConvertible {
         return try body(storage.buffer)
     }
 
-    /// Overwrites the elements with those of `other` (same element count), keeping identity.
-    public mutating func assign(_ other: Tensor) {
-        precondition(other.scalarCount == scalarCount, "[assign] shapes \(shape) and \(other.shape) differ in size")
-        withMutableBuffer { dst in other.withBuffer { src in _ = dst.update(fromContentsOf: src) } }
-    }
-
     public var description: String {
         let preview = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
         return "Tensor(shape: \(shape), [\(preview)\(scalarCount > 8 ? ", …" : "")])"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Metrics
 import NN
+import Pipelines
 import Tensors
 
 /// `ddpm bench inception`: FID Inception-v3 features of `--count` 32×32 images (resized to 299 as
@@ -11,33 +12,33 @@ struct BenchInception: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inception", abstract: "Benchmark FID Inception-v3 features (images/s), against pytorch-fid with --torch.")
 
-    @Option(help: "Images to run (issue 6: 10000; smaller for a quick ratio).")
+    @Option(help: "Images to run (10000 for a stable ratio; fewer for a quick one).")
     var count = 10_000
 
     @Option(help: "Images per network call, both sides.")
     var batchSize = 25
 
-    @Option(help: "A Python with torch and pytorch-fid: also runs Scripts/bench/torch_inception.py (2 threads) and prints the ratio.")
+    @Option(help: "A Python with torch and pytorch-fid: also runs scripts/bench/torch_inception.py (2 threads) and prints the ratio.")
     var torch: String?
 
     @Option(help: "Path of torch_inception.py.")
-    var torchScript = "Scripts/bench/torch_inception.py"
+    var torchScript = "scripts/bench/torch_inception.py"
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1 (got \(count)).") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
-        if torch != nil, !FileManager.default.fileExists(atPath: torchScript) {
-            throw ValidationError("\(torchScript): not found; run from the package root or pass --torch-script.")
-        }
     }
 
     func run() throws {
+        if torch != nil, !FileManager.default.fileExists(atPath: torchScript) {
+            throw PipelineError.missingFile(path: torchScript, hint: "Run from the package root or pass --torch-script.")
+        }
         let ours = try measure()
         print("ours:  \(count) images in \(format(ours)) s, \(format(Double(count) / ours)) images/s "
               + "(batch \(batchSize), \(ComputeSettings.threadCount) threads)")
         guard let torch else { return }
         let theirs = try runTorch(python: torch)
-        guard let seconds = theirs["seconds"] as? Double else { throw ValidationError("\(torchScript) printed no 'seconds'.") }
+        guard let seconds = theirs["seconds"] as? Double else { throw CommandError.missingKey(command: torchScript, key: "seconds") }
         print("torch: \(count) images in \(format(seconds)) s, \(format(Double(count) / seconds)) images/s "
               + "(pytorch-fid InceptionV3, torch \(theirs["torch"] ?? "?"), \(theirs["threads"] ?? "?") threads)")
         print("speed-up (torch time / ours): \(format(seconds / ours))x")

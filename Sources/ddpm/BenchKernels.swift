@@ -13,11 +13,11 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Timed repetitions per kernel (median reported).")
     var repeats = 7
 
-    @Option(help: "A Python with torch: also runs Scripts/bench/torch_kernels.py and prints speed ratios.")
+    @Option(help: "A Python with torch: also runs scripts/bench/torch_kernels.py and prints speed ratios.")
     var torch: String?
 
-    @Option(help: "Path of torch_kernels.py (default: Scripts/bench/torch_kernels.py).")
-    var torchScript = "Scripts/bench/torch_kernels.py"
+    @Option(help: "Path of torch_kernels.py (default: scripts/bench/torch_kernels.py).")
+    var torchScript = "scripts/bench/torch_kernels.py"
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1 (got \(repeats)).") }

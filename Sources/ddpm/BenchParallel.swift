@@ -8,7 +8,7 @@ import Pipelines
 import Tensors
 import TensorKernels
 
-/// `ddpm bench parallel`: data-parallel scaling on this machine (issue 9). For each preset it
+/// `ddpm bench parallel`: data-parallel scaling on this machine. For each preset it
 /// times one process with 2 threads against `mpirun -np 2` with 1 thread each (the same cores,
 /// the same global batch), the gradient all-reduce inside the step and alone, and projects the
 /// efficiency at 2–64 nodes with a ring all-reduce model. Each variant runs in a child process.
@@ -33,7 +33,7 @@ struct BenchParallel: ParsableCommand {
     func run() throws {
         if let worker { return try measure(threads: worker) }
         guard let mpirun = findMPIRun() else {
-            throw ValidationError("mpirun not found; install Open MPI (apt-get install openmpi-bin libopenmpi-dev).")
+            throw CommandError.toolNotFound(name: "mpirun", install: "install Open MPI (apt-get install openmpi-bin libopenmpi-dev)")
         }
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         print("data-parallel benchmark: global batch \(batchSize), median of \(steps) steps, \(ProcessInfo.processInfo.activeProcessorCount) cores")

@@ -26,15 +26,20 @@ struct BenchSamplers: ParsableCommand {
         return values
     }
 
+    func validate() throws {
+        _ = try stepList(steps)
+        _ = try stepList(gridSteps)
+    }
+
     func run() throws {
         let loaded = try LoadedModel(model)
         let pipeline = try loaded.pipeline()
-        let size = pipeline.unet.configuration.sampleSize ?? 32
+        let size = pipeline.imageSize
         let noise = pipeline.initialNoise(count: count, imageSize: size, seed: 2026)
         print("model: \(loaded.source); \(count) images; reference: DPM-Solver++ order 3, \(referenceSteps) trailing steps; all solvers trailing")
         let comparison = try SamplerComparison(pipeline: pipeline, noise: noise, referenceSteps: referenceSteps)
         let out = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try createOutputDirectory(out)
         var csv = "sampler,steps,evaluations,rms_distance,seconds_per_image,scheduler_share\n"
         var series: [(name: String, points: [(Double, Double)])] = []
         print("sampler                    steps  NFE   RMS distance   s/image   scheduler share")
@@ -49,7 +54,7 @@ struct BenchSamplers: ParsableCommand {
             }
             series.append((kind.rawValue, points))
         }
-        try Data(csv.utf8).write(to: out.appendingPathComponent("samplers.csv"))
+        try atomicWrite(Data(csv.utf8), to: out.appendingPathComponent("samplers.csv"))
         let palette = [RGB(0, 0, 0), RGB(230, 120, 0), RGB(120, 60, 180), RGB(30, 80, 200), RGB(200, 40, 40), RGB(20, 140, 60),
                        RGB(0, 160, 170), RGB(160, 120, 20)]
         let plot = LinePlot(title: "Distance to the converged ODE solution", xLabel: "network evaluations",

@@ -13,19 +13,31 @@ struct BenchSampling: ParsableCommand {
     @Option(help: "Images (one batch).") var count = 16
     @Option(help: "Samplers as NAME:STEPS, comma-separated.") var samplers = "dpm-solver++:20,ddpm:1000"
 
-    func run() throws {
-        guard let config = UNetConfiguration.presets[preset] else { throw ValidationError("unknown --preset '\(preset)'.") }
-        let pipeline = try SamplingPipeline(unet: try UNet(config), configuration: .paper)
-        let noise = pipeline.initialNoise(count: count, imageSize: config.sampleSize ?? 32, seed: 1)
-        print("preset \(preset), \(count) images, random weights")
-        var times: [(String, Double)] = []
-        for item in samplers.split(separator: ",") {
+    func validate() throws {
+        guard UNetConfiguration.presets[preset] != nil else { throw ValidationError("unknown --preset '\(preset)'.") }
+        _ = try parsedSamplers()
+    }
+
+    /// --samplers as (NAME:STEPS, sampler) pairs.
+    func parsedSamplers() throws -> [(name: String, sampler: Sampler)] {
+        try samplers.split(separator: ",").map { item in
             let parts = item.split(separator: ":")
             guard parts.count == 2, let kind = SamplerKind(rawValue: String(parts[0])), let steps = Int(parts[1]) else {
                 throw ValidationError("'\(item)' is not NAME:STEPS with NAME one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
-            let run = try pipeline.timedSample(from: noise, sampler: Sampler(kind, steps: steps))
-            times.append((String(item), run.seconds))
+            return (String(item), Sampler(kind, steps: steps))
+        }
+    }
+
+    func run() throws {
+        let config = UNetConfiguration.presets[preset]!
+        let pipeline = try SamplingPipeline(unet: try UNet(config), configuration: .paper)
+        let noise = pipeline.initialNoise(count: count, imageSize: config.sampleSize ?? 32, seed: 1)
+        print("preset \(preset), \(count) images, random weights")
+        var times: [(String, Double)] = []
+        for (item, sampler) in try parsedSamplers() {
+            let run = try pipeline.timedSample(from: noise, sampler: sampler)
+            times.append((item, run.seconds))
             print("\(item): \(run.evaluations) evaluations, " + String(format: "%.1f s (%.3f s per evaluation), scheduler share %.2f%%",
                                                                           run.seconds, run.seconds / Double(run.evaluations), 100 * run.schedulerShare))
         }

@@ -21,11 +21,11 @@ struct BenchUNet: ParsableCommand {
     @Option(help: "Run one case in this process and print its JSON (\(BenchUNet.cases.joined(separator: ", "))).")
     var `case`: String?
 
-    @Option(help: "A Python with torch and diffusers: also runs Scripts/bench/torch_unet.py and prints ratios.")
+    @Option(help: "A Python with torch and diffusers: also runs scripts/bench/torch_unet.py and prints ratios.")
     var torch: String?
 
     @Option(help: "Path of torch_unet.py.")
-    var torchScript = "Scripts/bench/torch_unet.py"
+    var torchScript = "scripts/bench/torch_unet.py"
 
     @Flag(inversion: .prefixedNo, help: "Recompute SiLU(GroupNorm(x)) in the backward pass (less memory, a little more time).")
     var recompute = true

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct DDPMCommand: ParsableCommand {
@@ -29,6 +30,9 @@ struct DDPMCommand: ParsableCommand {
     static func isNegativeNumber(_ s: String) -> Bool { s.count > 1 && s.hasPrefix("-") && Double(s) != nil }
 
     static func main() {
-        main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
+        let arguments = DeprecatedSpellings.rewritten(Array(CommandLine.arguments.dropFirst())) { note in
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+        }
+        main(joiningNegativeValues(arguments))
     }
 }

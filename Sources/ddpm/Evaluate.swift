@@ -27,8 +27,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A safetensors file with tensor 'samples' [N, C, H, W] in [-1, 1] (as ddpm sample writes) to score.")
     var samples: String?
 
-    @Option(help: "A diffusers model directory or a swift-ddpm checkpoint: sample from it (FID/IS) or bound its likelihood (--nll).")
-    var model: String?
+    /// `--model` (sample from it for FID/IS, or bound its likelihood with --nll) and the overrides
+    /// `ddpm sample` takes, so both commands draw the same images from the same options.
+    @OptionGroup var options: ModelOptions
+    private var model: String? { options.model }
 
     @Option(help: "Samples to draw from --model (the paper: 50000).")
     var numSamples = 50_000
@@ -46,9 +48,6 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "Random seed (x_T of sampling batch b is seed + b; the x_t draws of --nll).")
     var seed: UInt64 = 0
-
-    @Flag(help: "Use the raw weights of a checkpoint instead of its EMA.")
-    var raw = false
 
     @Option(help: "FID reference: an .npz (mu, sigma), a CIFAR-10 binary directory, an IDX directory, fashion-mnist or an image folder.")
     var reference: String?
@@ -130,7 +129,7 @@ struct Evaluate: ParsableCommand {
             try collection.add(set) { done += $0; bar.update(done) }
             source = "folder \(images)"
         } else if let samples {
-            let tensor = try readSamples(samples)
+            let tensor = try SamplesFile.read(contentsOf: URL(fileURLWithPath: samples))
             let bar = ProgressBar(total: tensor.shape[0], label: "inception")
             var done = 0
             try collection.add(tensor) { done += $0; bar.update(done) }
@@ -142,7 +141,7 @@ struct Evaluate: ParsableCommand {
                                           describedAs: try reference.map { try ImageSource.detect($0).describe(train: !referenceTest) })
         report.summary.forEach { print($0) }
         if let json {
-            try report.json().write(to: URL(fileURLWithPath: json), options: .atomic)
+            try atomicWrite(report.json(), to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }
     }
@@ -164,22 +163,11 @@ struct Evaluate: ParsableCommand {
         return result
     }
 
-    private func readSamples(_ path: String) throws -> Tensor {
-        let file = try SafeTensorsFile.read(contentsOf: URL(fileURLWithPath: path))
-        guard let tensor = file.tensors["samples"] else {
-            throw ValidationError("\(path): no tensor 'samples' (found \(file.tensors.keys.sorted())); write it with ddpm sample or save_file({'samples': x}).")
-        }
-        guard tensor.rank == 4, tensor.shape[1] == 1 || tensor.shape[1] == 3, tensor.shape[0] >= 10 else {
-            throw ValidationError("\(path): 'samples' has shape \(tensor.shape); expected [N >= 10, 1 or 3, H, W] in [-1, 1].")
-        }
-        return tensor
-    }
-
     /// Draws --num-samples from --model in batches, feeding each batch to Inception.
     private func sampleAndCollect(into collection: inout FeatureCollection) throws -> String {
-        let loaded = try sampling.applied(to: try LoadedModel(model, raw: raw))
-        let pipeline = try loaded.pipeline(), source = loaded.source
-        let method = try sampling.sampler(for: loaded, fallback: .ddpm)
+        let loaded = try options.load(sampling)
+        let pipeline = try options.pipeline(for: loaded), source = loaded.source
+        let method = try sampling.sampler(for: loaded, purpose: .evaluation)
         let batches = (numSamples + batchSize - 1) / batchSize
         let conditioning = try ClassRequest(classes: classes, guidanceScale: guidanceScale).balanced(for: pipeline.unet.configuration, count: numSamples)
         print("model: \(source); sampler: \(method); \(numSamples) samples in \(batches) batches of \(batchSize)"
@@ -196,14 +184,11 @@ struct Evaluate: ParsableCommand {
 
     /// --nll: the bound on test images, its terms and the §4.3 table.
     private func runLikelihood() throws {
-        let loaded = try LoadedModel(model, raw: raw)
+        let loaded = try options.load()
         let (unet, source, diffusion) = (loaded.unet, loaded.source, try loaded.scheduler.diffusion())
         try unet.configuration.checkUnconditionalPrediction()  // a conditional model is scored as p(x | ∅)
         let dataset = try ImageSource.detect(data)
-        let set = try dataset.images(train: false, size: unet.configuration.sampleSize ?? 32, channels: unet.configuration.inChannels)
-        guard set.channels == unet.configuration.inChannels else {
-            throw ValidationError("\(data) has \(set.channels)-channel images but the model takes \(unet.configuration.inChannels).")
-        }
+        let set = try dataset.modelImages(train: false, size: unet.configuration.sampleSize ?? 32, channels: unet.configuration.inChannels)
         let n = min(count ?? set.count, set.count), T = diffusion.schedule.timestepCount
         let batches = (n + batchSize - 1) / batchSize
         print("model: \(source)")
@@ -223,7 +208,7 @@ struct Evaluate: ParsableCommand {
                           String(format: "%.3f", report.distortion[t - 1])].joined())
         }
         if let nllTable {
-            try Data(report.csv.utf8).write(to: URL(fileURLWithPath: nllTable), options: .atomic)
+            try atomicWrite(Data(report.csv.utf8), to: URL(fileURLWithPath: nllTable))
             print("wrote the full table (\(T) rows) to \(nllTable)")
         }
         if let plot {
@@ -233,7 +218,7 @@ struct Evaluate: ParsableCommand {
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: json), options: .atomic)
+            try atomicWrite(encoder.encode(report), to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }
     }

@@ -26,7 +26,7 @@ struct Inspect: ParsableCommand {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw ValidationError("\(path): not found.")
+            throw PipelineError.missingFile(path: path, hint: "Pass a diffusers model directory, a swift-ddpm checkpoint or a weights file.")
         }
         if isDirectory.boolValue {
             let config = try ModelDirectory.configuration(at: url)

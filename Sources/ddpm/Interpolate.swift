@@ -56,8 +56,6 @@ struct Interpolate: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
-
     func validate() throws {
         guard sources.count == 2 else { throw ValidationError("give exactly two sources (image files, or indices with --dataset); got \(sources.count).") }
         if dataset != nil {
@@ -77,12 +75,10 @@ struct Interpolate: ParsableCommand {
         let (pipeline, scheduler, source) = (try options.pipeline(for: loaded), loaded.scheduler, loaded.source)
         let unet = pipeline.unet
         let T = pipeline.diffusion.schedule.timestepCount
-        guard timestep <= T else { throw ValidationError("-t \(timestep) is more than the model's T = \(T).") }
-        if let samplingSteps, samplingSteps > T { throw ValidationError("--sampling-steps \(samplingSteps) is more than the model's T = \(T).") }
-        let method = Sampler(sampler, steps: samplingSteps, eta: sampler == .ddim ? eta : nil)
+        let method = try Sampler.decodingLatent(sampler, steps: samplingSteps, eta: eta, startingAt: timestep, timestepCount: T)
         let conditioning = try ClassRequest(classes: classes, guidanceScale: guidanceScale).single(for: unet.configuration)
 
-        let size = unet.configuration.sampleSize ?? 32, channels = unet.configuration.inChannels
+        let size = pipeline.imageSize, channels = unet.configuration.inChannels
         let images = try sourceImages(size: size, channels: channels)
         let lambdas = Interpolation.evenlySpacedLambdas(steps)
         print("model: \(source); t = \(timestep); \(lambdas.count) values of λ; sampler: \(method); \(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
@@ -95,7 +91,7 @@ struct Interpolate: ParsableCommand {
             bar.update(done)
         }
         let out = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try createOutputDirectory(out)
         try ImageWriter.writeGrid(result.strip, to: out.appendingPathComponent("interpolation.png"), columns: lambdas.count + 2)
         let tensors: [String: Tensor] = [
             "sources": result.sources, "encoded": result.encoded, "mixed": result.mixed, "decoded": result.decoded,

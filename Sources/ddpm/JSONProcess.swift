@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 
 /// Runs `arguments[0]` with the rest as arguments and decodes the last line it prints as JSON:
@@ -14,7 +13,7 @@ func runJSONProcess<T>(_ arguments: [String], hint: String = "") throws -> T {
     process.waitUntilExit()
     let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
     guard process.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? T else {
-        throw ValidationError("\(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)).\(hint.isEmpty ? "" : " \(hint)")")
+        throw CommandError.childProcess(command: arguments.joined(separator: " "), status: process.terminationStatus, hint: hint)
     }
     return json
 }

@@ -23,7 +23,7 @@ struct Reconstruct: ParsableCommand {
     var source: String
 
     @Option(help: "Take the source from a dataset by index: fashion-mnist (test split), mnist, cifar10 (test batch) or folder.")
-    var dataset: Interpolate.DatasetKind?
+    var dataset: DatasetKind?
 
     @Option(help: "Dataset location (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
     var data: String?
@@ -67,7 +67,7 @@ struct Reconstruct: ParsableCommand {
 
     /// -t as integers; the default row set for a chain of T.
     func parsedTimesteps(T: Int) throws -> [Int] {
-        guard let timesteps else { return [T, 3 * T / 4, T / 2, T / 4, 0] }
+        guard let timesteps else { return Reconstruction.defaultTimesteps(timestepCount: T) }
         let parts = timesteps.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let values = parts.compactMap { Int($0) }
         guard values.count == parts.count, !values.isEmpty else {
@@ -81,9 +81,8 @@ struct Reconstruct: ParsableCommand {
         let (pipeline, scheduler, modelSource) = (try options.pipeline(for: loaded), loaded.scheduler, loaded.source)
         let T = pipeline.diffusion.schedule.timestepCount
         let rows = try parsedTimesteps(T: T)
-        if let samplingSteps, samplingSteps > T { throw ValidationError("--sampling-steps \(samplingSteps) is more than the model's T = \(T).") }
-        let method = Sampler(sampler, steps: samplingSteps, eta: sampler == .ddim ? eta : nil)
-        let size = pipeline.unet.configuration.sampleSize ?? 32, channels = pipeline.unet.configuration.inChannels
+        let method = try Sampler.decodingLatent(sampler, steps: samplingSteps, eta: eta, timestepCount: T)
+        let size = pipeline.imageSize, channels = pipeline.unet.configuration.inChannels
         let image = try ImageSource.modelInput(source, dataset: dataset?.rawValue, data: data, size: size, channels: channels)
         print("model: \(modelSource); t = \(rows.map(String.init).joined(separator: ", ")); \(samples) samples each; sampler: \(method); "
               + "\(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
@@ -93,7 +92,7 @@ struct Reconstruct: ParsableCommand {
         var done = 0
         let result = try pipeline.reconstruct(image, at: rows, samples: samples, sampler: method, seed: seed) { done += 1; bar.update(done) }
         let out = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try createOutputDirectory(out)
         try ImageWriter.writePNG(try result.figure(), to: out.appendingPathComponent("reconstruction.png"))
         try SafeTensorsFile(tensors: ["source": result.source, "encoded": result.encoded, "samples": result.samples,
                                       "timesteps": Tensor(shape: [rows.count], scalars: rows.map(Float.init))],
@@ -115,10 +114,10 @@ struct Reconstruct: ParsableCommand {
         let T = pipeline.diffusion.schedule.timestepCount
         let bar = ProgressBar(total: T, label: "progressive")
         var done = 0
-        let code = try pipeline.progressiveDecompression(image, seed: seed &+ 1000) { done += 1; bar.update(done) }
+        let code = try pipeline.progressiveDecompression(image, seed: Reconstruction.progressiveSeed(seed)) { done += 1; bar.update(done) }
         try ImageWriter.writePNG(try code.figure(), to: out.appendingPathComponent("progressive.png"))
         try ImageWriter.writePNG(code.curve.image(), to: out.appendingPathComponent("progressive-rd.png"))
-        try Data(code.report.csv.utf8).write(to: out.appendingPathComponent("progressive.csv"), options: .atomic)
+        try atomicWrite(Data(code.report.csv.utf8), to: out.appendingPathComponent("progressive.csv"))
         print("progressive decompression (Table 4 for this image): \(String(format: "%.4f", code.report.total)) bits/dim in all, "
               + "decoder L_0 \(String(format: "%.4f", code.report.decoder))")
         print("  reverse steps  t      rate (bits/dim)  distortion (RMSE, 0-255)")

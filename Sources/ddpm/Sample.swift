@@ -53,12 +53,9 @@ struct Sample: ParsableCommand {
     func run() throws {
         let model = try options.load(sampling)
         let pipeline = try options.pipeline(for: model)
-        let method = try sampling.sampler(for: model, fallback: .ddim)
-        let unet = pipeline.unet, size = unet.configuration.sampleSize ?? 32, channels = unet.configuration.inChannels
-        let given = try initialNoise.map(readNoise)
-        if let given, !(given.rank == 4 && given.shape[1] == channels) {
-            throw ValidationError("initial noise has shape \(given.shape); expected [N, \(channels), H, W].")
-        }
+        let method = try sampling.sampler(for: model, purpose: .preview)
+        let unet = pipeline.unet, size = pipeline.imageSize, channels = unet.configuration.inChannels
+        let given = try initialNoise.map { path throws(PipelineError) in try pipeline.readInitialNoise(contentsOf: URL(fileURLWithPath: path)) }
         let request = ClassRequest(classes: classes, guidanceScale: guidanceScale)
         let conditioning = try given.map { try request.rows(for: unet.configuration, total: $0.shape[0]) }
             ?? request.rows(for: unet.configuration, perClass: numSamples)
@@ -78,9 +75,7 @@ struct Sample: ParsableCommand {
         let keepRaw = count * imageBytes <= Self.maximumRawBytes
         if !keepRaw { print("note: \(count) samples are more than 1 GiB raw; samples.safetensors is skipped, the PNGs are streamed") }
         let out = URL(fileURLWithPath: output)
-        do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
-            throw ValidationError("\(out.path): cannot create the output directory (\((error as NSError).localizedDescription)).")
-        }
+        try createOutputDirectory(out)
         let bar = ProgressBar(total: perBatch * batches, label: "sampling")
         var done = 0
         var raw: [Tensor] = [], grid: [Tensor] = [], frames: [TrajectoryFrame] = []
@@ -124,21 +119,5 @@ struct Sample: ParsableCommand {
         let gifFrames = frames.map { $0.xt.sliced(alongAxis: 0, 0..<shown) } + [frames.last!.predictedX0.sliced(alongAxis: 0, 0..<shown)]
         let rasters = try gifFrames.map { try ImageWriter.grid($0, columns: shown) }
         try ImageWriter.writeAtomically(ImageWriter.gifData(rasters, delay: 30), to: out.appendingPathComponent("process.gif"))
-    }
-
-    /// x_T from a safetensors file: its tensor 'samples' or 'noise', or its only tensor; refused when
-    /// any value is NaN or infinite (the whole run would be NaN).
-    private func readNoise(_ path: String) throws -> Tensor {
-        let file = try SafeTensorsFile.read(contentsOf: URL(fileURLWithPath: path))
-        let named = ["samples", "noise"].first { file.tensors[$0] != nil } ?? (file.tensors.count == 1 ? file.tensors.keys.first : nil)
-        guard let name = named, let noise = file.tensors[name] else {
-            throw ValidationError("\(path): expected a tensor named 'noise' or 'samples' (or a single tensor); found \(file.tensors.keys.sorted()).")
-        }
-        let scalars = noise.scalars
-        if let first = scalars.firstIndex(where: { !$0.isFinite }) {
-            let count = scalars.lazy.filter { !$0.isFinite }.count
-            throw ValidationError("\(path): tensor '\(name)' has \(count) NaN or infinite values (the first at flat index \(first)); x_T must be finite standard-normal noise.")
-        }
-        return noise
     }
 }

@@ -7,7 +7,7 @@ extension TimestepSpacing: ExpressibleByArgument {}
 
 /// The sampler options that `sample` and `evaluate --model` share; the library decides what they mean.
 struct SamplerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The sampler (default: the scheduler config's class; for a DDPMScheduler config, the command's default).",
+    @Option(help: ArgumentHelp("The sampler (default: the scheduler config's class; for a DDPMScheduler config, ddim for sample and ddpm for evaluate).",
                                valueName: SamplerKind.allCases.map(\.rawValue).joined(separator: "|")))
     var sampler: SamplerKind?
 
@@ -32,19 +32,8 @@ struct SamplerOptions: ParsableArguments {
         if let order, !(1...3).contains(order) { throw ValidationError("--order must be 1, 2 or 3 (got \(order)).") }
     }
 
-    /// The sampler these options choose for `model`, whose DDPMScheduler config means `fallback`.
-    func sampler(for model: LoadedModel, fallback: SamplerKind) throws -> Sampler {
-        let kind = try sampler ?? SamplerKind(configuration: model.scheduler, ddpmSchedulerMeans: fallback)
-        let chosen = Sampler(kind, steps: steps, eta: eta, order: order, karras: karras)
-        try chosen.validate()
-        return chosen
-    }
-
-    /// `model` with `--scheduler-config` applied.
-    func applied(to model: LoadedModel) throws -> LoadedModel {
-        guard let schedulerConfig else { return model }
-        var model = model
-        try model.useScheduler(try SchedulerConfiguration.read(contentsOf: .init(fileURLWithPath: schedulerConfig)))
-        return model
+    /// The sampler these options choose for `model` (the library's `Sampler(choosing:…)`).
+    func sampler(for model: LoadedModel, purpose: SamplingPurpose) throws(PipelineError) -> Sampler {
+        try Sampler(choosing: sampler, steps: steps, eta: eta, order: order, karras: karras, for: model, purpose: purpose)
     }
 }

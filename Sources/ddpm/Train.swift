@@ -47,8 +47,6 @@ struct Train: ParsableCommand {
     @Option(help: "With --conditional: probability that a label is replaced by the null label (default 0.1), so the model also learns unconditional ε̂ for guidance.")
     var classDropout: Float?
 
-    enum DatasetKind: String, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
-
     func validate() throws {
         if let preset, UNetConfiguration.presets[preset] == nil {
             throw ValidationError("unknown --preset '\(preset)'; choose one of \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")).")
@@ -71,12 +69,12 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // Under `mpirun -np N` each process trains a shard of every batch (issue 9); alone, N = 1.
+        // Under `mpirun -np N` each process trains a shard of every batch; alone, N = 1.
         let comm = try Communicator.world()
         do { try train(comm) } catch {
             // Errors every rank reaches together are printed by rank 0 alone (N copies would
             // interleave); the others wait for mpirun to end the job when rank 0 exits.
-            let agreed = error is DistributedError || { if case PipelineError.nonFinite = error { return true } else { return false } }()
+            let agreed = error is DistributedError || (error as? PipelineError)?.isCollective == true
             guard comm.isRoot || !agreed else {
                 Thread.sleep(forTimeInterval: 5)
                 throw ExitCode.failure
@@ -85,7 +83,8 @@ struct Train: ParsableCommand {
         }
     }
 
-    private func train(_ comm: Communicator) throws {        func say(_ line: String) { if comm.isRoot { print(line) } }
+    private func train(_ comm: Communicator) throws {
+        func say(_ line: String) { if comm.isRoot { print(line) } }
         let images: ImageSet
         if comm.size == 1 {
             images = try loadImages()
@@ -96,77 +95,42 @@ struct Train: ParsableCommand {
             try comm.check(failure)
             images = loaded!
         }
-        let grey = images.channels == 1
-        var unetConfig = UNetConfiguration.presets[preset ?? (grey ? "small32-grey" : "cifar10")]!
-        guard unetConfig.inChannels == images.channels else {
-            throw ValidationError("preset has \(unetConfig.inChannels) input channels but the data has \(images.channels); pick a \(grey ? "grey" : "colour") preset.")
-        }
-        unetConfig.sampleSize = images.height
-        if conditional {  // classes + the null label (diffusers: num_class_embeds = classes + 1)
-            unetConfig = unetConfig.withClasses(images.classCount, names: images.classNames.isEmpty ? nil : images.classNames)
-        }
-        // A short CPU run on a small preset: departures from the paper, each printed (issue 5).
-        let small = unetConfig.blockOutChannels[0] < 128
-        var config = TrainingConfiguration()
-        config.batchSize = batchSize ?? (small ? 64 : 128)
+        var recipe = try TrainingRecipe(preset: preset, channels: images.channels, imageSize: images.height, loss: loss)
+        if conditional { recipe.condition(on: images, classDropout: classDropout ?? 0.1) }
+        var config = recipe.training
+        if let batchSize { config.batchSize = batchSize }
         config.gradientAccumulation = accumulate
-        config.steps = steps ?? (small ? 20_000 : 800_000)
-        config.learningRate = learningRate ?? (unetConfig.sampleSize ?? 32 >= 256 ? 2e-5 : 2e-4)
-        config.warmupSteps = warmup ?? (small ? 500 : 5000)
-        config.emaDecay = emaDecay ?? (small ? 0.999 : 0.9999)
-        config.emaWarmup = emaWarmup ?? small
+        if let steps { config.steps = steps }
+        if let learningRate { config.learningRate = learningRate }
+        if let warmup { config.warmupSteps = warmup }
+        if let emaDecay { config.emaDecay = emaDecay }
+        if let emaWarmup { config.emaWarmup = emaWarmup }
         config.gradientClip = gradClip
-        config.randomFlip = flip ?? !grey  // digits and garments: flips off by default for grey data
-        config.loss = loss
+        if let flip { config.randomFlip = flip }
         config.seed = seed
-        config.checkpointEvery = checkpointEvery ?? (small ? 500 : 5000)
+        if let checkpointEvery { config.checkpointEvery = checkpointEvery }
         config.keepCheckpoints = keep
-        config.sampleEvery = sampleEvery ?? (small ? 500 : 5000)
-        config.logEvery = small ? 10 : 100
-        if conditional { config.classDropout = classDropout ?? 0.1 }
+        if let sampleEvery { config.sampleEvery = sampleEvery }
         try config.validate()
-        guard (config.batchSize / accumulate) % comm.size == 0 else {
-            throw DistributedError.batchNotDivisible(batch: config.batchSize, accumulation: accumulate, processes: comm.size)
-        }
+        recipe.training = config
         let shard = try Trainer.shard(of: config, rank: comm.rank, processes: comm.size)
-        if comm.size > 1 { try agreeAcrossRanks(comm, config: config, unet: unetConfig, images: images) }
-        if small {
-            say("small preset: warm-up \(config.warmupSteps) steps, EMA \(config.emaDecay)\(config.emaWarmup ? " with warm-up" : ""), batch \(config.batchSize) (paper: 5000, 0.9999, 128); flips \(config.randomFlip ? "on" : "off")")
-        }
-        if loss == .hybrid { unetConfig.outChannels = 2 * unetConfig.inChannels }
-        let unet = try UNet(unetConfig, seed: seed)
-        var diffusion = DDPM(schedule: try NoiseSchedule())
-        if loss == .hybrid { diffusion.variance = .learnedRange }
+        if comm.size > 1 { try recipe.agreeAcrossRanks(comm, images: images) }
+        if let note = recipe.departuresFromPaper { say(note) }
+        let unet = try UNet(recipe.model, seed: seed)
+        let diffusion = try recipe.diffusion()
         let loader = try DataLoader(images: images, batchSize: config.batchSize / accumulate, seed: seed, horizontalFlips: config.randomFlip,
                                     shard: comm.size > 1 ? shard : nil)
         let trainer = try Trainer(unet: unet, diffusion: diffusion, data: loader, configuration: config, communicator: comm)
         let run = TrainingRun(trainer: trainer, output: URL(fileURLWithPath: output))
         run.checksumEvery = checksumEvery
-        if resume {
-            guard let latest = run.latestCheckpoint() else {
-                throw ValidationError("--resume: no checkpoint in \(output)/checkpoints; start without --resume.")
-            }
-            let contents = try Checkpoint.load(latest)
-            // --steps may grow: nothing before step s depends on the total (the warm-up and EMA do
-            // not), so a longer run continues the same sequence.
-            var saved = contents.training
-            saved.steps = config.steps
-            guard saved == config, contents.step <= config.steps else {
-                throw ValidationError("--resume: \(latest.path) was made with different training options; repeat the original command's options.")
-            }
-            try Checkpoint.restore(contents, into: trainer)
+        if let latest = try run.start(resume: resume) {
             try comm.agree(UInt64(trainer.step), what: "the step of the checkpoint resumed from")
             say("resumed from \(latest.path) at step \(trainer.step)\(comm.size > 1 ? " on \(comm.size) processes" : "")")
-        } else if run.latestCheckpoint() != nil {
-            throw ValidationError("\(output) already holds checkpoints; pass --resume to continue it or choose another --output.")
         }
         if comm.size > 1 {
             say("data parallel: \(comm.size) processes × \(config.batchSize / accumulate / comm.size) images per micro-batch, \(ComputeSettings.threadCount) thread(s) each")
         }
-        if conditional {
-            let names = (0..<images.classCount).map { unetConfig.className($0) }
-            say("conditional on \(images.classCount) classes (\(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : "")) + the null label \(images.classCount); class dropout \(config.classDropout!)")
-        }
+        if let note = recipe.conditioningNote { say(note) }
         say("training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)")
         let bar = ProgressBar(total: config.steps, label: "step")
         let first = trainer.step
@@ -183,31 +147,9 @@ struct Train: ParsableCommand {
         print("stopped at step \(trainer.step) of \(config.steps); checkpoint in \(output)/checkpoints, samples in \(output)/samples")
     }
 
-    /// Refuses, at start, ranks that would not train the same model: each of these must hash the
-    /// same on every rank, else the message names the ranks and their values.
-    private func agreeAcrossRanks(_ comm: Communicator, config: TrainingConfiguration, unet: UNetConfiguration,
-                                  images: ImageSet) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        try comm.agree(fnv(try encoder.encode(config)), what: "the training configuration hash")
-        try comm.agree(fnv(try encoder.encode(unet)), what: "the model configuration hash")
-        try comm.agree(fnv(Data("\(images.count) \(images.channels)x\(images.height)x\(images.width)".utf8)), what: "the data set (count and size) hash")
-        try comm.agree(fnv(images.pixels), what: "the data set's pixel hash")
-        try comm.agree(fnv(images.labels.flatMap { withUnsafeBytes(of: UInt32($0).littleEndian, Array.init) }), what: "the data set's label hash")
-        let binary = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/self/exe"))) ?? Data()
-        try comm.agree(fnv(binary), what: "the ddpm binary's hash")
-    }
-
-    private func fnv<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return h
-    }
-
     private func loadImages() throws -> ImageSet {
-        let preset = preset.flatMap { UNetConfiguration.presets[$0] }
-        let set = try ImageSource.named(dataset.rawValue, path: data)
-            .images(train: true, size: preset?.sampleSize ?? 32, channels: preset?.inChannels ?? 3, strict: strict, labels: conditional)
+        let set = try TrainingRecipe.images(from: try ImageSource.named(dataset.rawValue, path: data), preset: preset, strict: strict,
+                                                labels: conditional)
         if let note = Self.skippedNote(set.skippedFiles) { print(note) }
         return set
     }

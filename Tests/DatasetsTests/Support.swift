@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Datasets
 
-// Fixtures come from Scripts/reference/make_data_fixtures.py; expected.json holds the pixel
+// Fixtures come from scripts/reference/make_data_fixtures.py; expected.json holds the pixel
 // values each image must decode to (PNG exact, JPEG as Pillow decodes it).
 
 enum Fixtures {

@@ -4,7 +4,7 @@ import SafeTensors
 import Tensors
 import Diffusion
 
-/// Tensors written by Scripts/reference/make_dpm_solver_fixtures.py (diffusers' DPM-Solver schedulers).
+/// Tensors written by scripts/reference/make_dpm_solver_fixtures.py (diffusers' DPM-Solver schedulers).
 enum DPMFixtures {
     static let file: SafeTensorsFile = {
         let url = Bundle.module.url(forResource: "dpm_solver", withExtension: "safetensors", subdirectory: "Fixtures")!

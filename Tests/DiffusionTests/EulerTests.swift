@@ -4,7 +4,7 @@ import SafeTensors
 import Tensors
 import Diffusion
 
-/// Tensors written by Scripts/reference/make_euler_fixtures.py (diffusers' Euler, Euler-ancestral
+/// Tensors written by scripts/reference/make_euler_fixtures.py (diffusers' Euler, Euler-ancestral
 /// and Heun schedulers), each configuration's loop stacked per evaluation as `<key>.<field>`.
 enum EulerFixtures {
     static let file: SafeTensorsFile = {

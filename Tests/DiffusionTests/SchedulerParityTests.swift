@@ -4,7 +4,7 @@ import Tensors
 import Diffusion
 
 /// Parity with diffusers 0.42 (DDPMScheduler, DDIMScheduler), fixtures from
-/// Scripts/reference/make_diffusion_fixtures.py. Fixture timesteps are diffusers' 0-based model
+/// scripts/reference/make_diffusion_fixtures.py. Fixture timesteps are diffusers' 0-based model
 /// timesteps; paper t = timestep + 1.
 ///
 /// Precision note: diffusers forms β_t = 1 − ᾱ_t/ᾱ_{t−1} in float32, which near t = 1 is off from

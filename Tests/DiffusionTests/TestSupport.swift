@@ -3,7 +3,7 @@ import SafeTensors
 import Tensors
 import Diffusion
 
-/// Tensors written by Scripts/reference/make_diffusion_fixtures.py (diffusers' schedulers).
+/// Tensors written by scripts/reference/make_diffusion_fixtures.py (diffusers' schedulers).
 enum Fixtures {
     static let schedulers: SafeTensorsFile = {
         let url = Bundle.module.url(forResource: "schedulers", withExtension: "safetensors", subdirectory: "Fixtures")!

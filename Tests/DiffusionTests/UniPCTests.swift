@@ -4,7 +4,7 @@ import SafeTensors
 import Tensors
 import Diffusion
 
-/// Tensors written by Scripts/reference/make_unipc_deis_pndm_fixtures.py (diffusers' UniPC, DEIS
+/// Tensors written by scripts/reference/make_unipc_deis_pndm_fixtures.py (diffusers' UniPC, DEIS
 /// and PNDM schedulers): per configuration `<family>.<name>`, the timesteps, the σ, and per
 /// evaluation the input sample, the model output and diffusers' prev_sample.
 enum SolverFixtures {

@@ -4,7 +4,7 @@ import SafeTensors
 import Testing
 import Tensors
 
-/// Fixtures/ written by Scripts/reference/make_metrics_fixtures.py (pytorch-fid, torch, numpy, scipy).
+/// Fixtures/ written by scripts/reference/make_metrics_fixtures.py (pytorch-fid, torch, numpy, scipy).
 enum MetricsFixtures {
     static func url(_ name: String, _ ext: String) throws -> URL {
         try #require(Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Fixtures"),

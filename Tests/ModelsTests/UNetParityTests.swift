@@ -7,7 +7,7 @@ import Testing
 import Tensors
 
 /// Layer-by-layer parity with diffusers' UNet2DModel on the same random weights
-/// (fixtures from Scripts/reference/make_unet_fixtures.py).
+/// (fixtures from scripts/reference/make_unet_fixtures.py).
 @Suite("U-Net parity with diffusers")
 struct UNetParityTests {
     struct Fixture {

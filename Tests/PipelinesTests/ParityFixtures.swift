@@ -4,7 +4,7 @@ import SafeTensors
 import Testing
 import Tensors
 
-/// The diffusers fixtures of Scripts/reference/make_pipeline_fixtures.py: a tiny random-init
+/// The diffusers fixtures of scripts/reference/make_pipeline_fixtures.py: a tiny random-init
 /// UNet2DModel as a diffusers directory (safetensors and .bin twins) and reference tensors.
 enum ParityFixtures {
     static let root = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!

@@ -6,7 +6,7 @@ import Testing
 import Tensors
 
 /// End-to-end parity with diffusers' schedulers on the shipped Fashion-MNIST model: each fixture of
-/// Scripts/reference/make_sampler_fixtures.py is `Cls.from_config(model's scheduler_config)` run by
+/// scripts/reference/make_sampler_fixtures.py is `Cls.from_config(model's scheduler_config)` run by
 /// the pipelines' loop from a stored x_T; ours is `SamplingPipeline` with the same sampler name.
 @Suite("Samplers end to end against diffusers (shipped Fashion-MNIST model)")
 struct SamplerParityTests {
@@ -47,7 +47,7 @@ struct SamplerParityTests {
 
     @Test("x₀ from the same x_T equals diffusers' to 1e-4 of the largest value, 10, 20 and 50 steps", arguments: cases, [10, 20, 50])
     func endToEnd(_ c: Case, steps: Int) throws {
-        let fixtures = try #require(Self.fixtures, "samplers_e2e.safetensors is missing; run Scripts/reference/make_sampler_fixtures.py")
+        let fixtures = try #require(Self.fixtures, "samplers_e2e.safetensors is missing; run scripts/reference/make_sampler_fixtures.py")
         let pipeline = try Self.pipeline(c)
         var sampler = c.sampler
         sampler.steps = steps

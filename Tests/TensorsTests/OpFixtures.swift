@@ -4,7 +4,7 @@ import Tensors
 import Testing
 
 // The table-driven check of every op against PyTorch (Fixtures/ops.safetensors, written by
-// Scripts/reference/make_op_fixtures.py), in the manner of tinygrad's helper_test_op: one line
+// scripts/reference/make_op_fixtures.py), in the manner of tinygrad's helper_test_op: one line
 // per op, value and input gradients under the same cotangent as the reference.
 
 /// One op compared with its PyTorch fixture `name`: `op` maps the fixture inputs x0, x1, … to y.

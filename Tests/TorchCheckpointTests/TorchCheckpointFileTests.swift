@@ -4,7 +4,7 @@ import Testing
 import Tensors
 import TorchCheckpoint
 
-/// Fixtures come from Scripts/reference/make_torch_checkpoint_fixtures.py (torch.save).
+/// Fixtures come from scripts/reference/make_torch_checkpoint_fixtures.py (torch.save).
 private func fixture(_ name: String) -> URL {
     Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures")!
 }

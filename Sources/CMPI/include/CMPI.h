@@ -1,7 +1,7 @@
 // A thin C layer over Open MPI, loaded at run time with dlopen.
 //
 // Why C: mpi.h defines its handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM) as macros, which Swift
-// cannot import (../shared/research/samplers-and-scale.md §3). Why dlopen, as Sources/CDNNL does
+// cannot import. Why dlopen, as Sources/CDNNL does
 // for oneDNN: a binary built on a machine with Open MPI must still build and run as a single
 // process on one without it (no libmpi.so.40, no mpirun). In Open MPI's ABI every handle is the
 // address of an exported global (MPI_COMM_WORLD is &ompi_mpi_comm_world), so dlsym resolves the

@@ -6,7 +6,7 @@ name says; Pillow then reads each one back as a cross-check. JPEGs are encoded b
 values Pillow decodes are stored as the reference (the Swift reader must agree within a small
 tolerance: JPEG decoders may round differently). Expected resize results come from Pillow's
 BILINEAR resize (torchvision's Resize on PIL images), which Sources/Datasets/Resampling.swift
-follows. Run with: /work/venv/bin/python Scripts/reference/make_data_fixtures.py
+follows. Run with: /work/venv/bin/python scripts/reference/make_data_fixtures.py
 """
 import gzip
 import json

@@ -5,7 +5,7 @@ keys as in pt_inception-2015-12-05-6726825d.pth, num_batches_tracked included) w
 weights, by torch.save; and in the safetensors the same float tensors plus x [2, 3, 5, 5] and its
 eval-mode output y. The test reads the .pth through FIDInceptionV3.stateDictionary(contentsOf:).
 
-Usage: /work/venv/bin/python Scripts/reference/make_inception_pth_fixture.py   (torch, torchvision or pytorch-fid, safetensors)
+Usage: /work/venv/bin/python scripts/reference/make_inception_pth_fixture.py   (torch, torchvision or pytorch-fid, safetensors)
 """
 import os
 

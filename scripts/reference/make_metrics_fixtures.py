@@ -20,7 +20,7 @@ The reference runs in float64 (the exact answer for these weights and inputs); t
 how far PyTorch's own float32 result is from it.
 
 Usage: /work/venv/bin/pip install pytorch-fid scipy
-       /work/venv/bin/python Scripts/reference/make_metrics_fixtures.py   (from the package root)
+       /work/venv/bin/python scripts/reference/make_metrics_fixtures.py   (from the package root)
 """
 import json
 import math

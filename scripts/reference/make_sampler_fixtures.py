@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Writes Tests/PipelinesTests/Fixtures/samplers_e2e.safetensors: end-to-end samples of the shipped
 Fashion-MNIST model (pretrained/fashion-mnist) drawn by diffusers' schedulers, for
-Tests/PipelinesTests/SamplerParityTests.swift (issue 10).
+Tests/PipelinesTests/SamplerParityTests.swift.
 
     /work/venv/bin/pip install torch diffusers safetensors
-    /work/venv/bin/python Scripts/reference/make_sampler_fixtures.py
+    /work/venv/bin/python scripts/reference/make_sampler_fixtures.py
 
 Each scheduler is built as a diffusers user swaps one in: `Cls.from_config(ddpm_scheduler.config)`
 from the model's scheduler_config.json (shared keys such as timestep_spacing carry over, the rest

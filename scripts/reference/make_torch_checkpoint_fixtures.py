@@ -1,6 +1,6 @@
 """Writes the small TorchCheckpoint test fixtures (Tests/TorchCheckpointTests/Fixtures/).
 
-Run with the project venv: `python Scripts/reference/make_torch_checkpoint_fixtures.py`.
+Run with the project venv: `python scripts/reference/make_torch_checkpoint_fixtures.py`.
 Every .bin is written by `torch.save`; `state.safetensors` holds contiguous float32 copies of the
 same tensors, so the Swift reader can be checked against the safetensors reader it already trusts.
 The hostile file is only *written* here: pickling an object whose __reduce__ names os.system

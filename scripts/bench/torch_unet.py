@@ -3,7 +3,7 @@
 median of timed runs after warm-up. Each case runs in a fresh process so its peak RSS is its own.
 Prints one JSON object on stdout.
 
-Cases (configs as ../../shared/bench/bench_torch.py):
+Cases (the configurations of `ddpm bench unet`):
   cifar-forward   google/ddpm-cifar10-32 UNet2DModel (+dropout 0.1), eval, no_grad, batch 16
   cifar-train     same, train step at batch 16: add_noise + forward + MSE + backward + Adam(2e-4)
   small-train     1-channel 32x32 (32, 64, 64), 2 blocks, attention at 16: train step at batch 64

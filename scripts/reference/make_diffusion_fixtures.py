@@ -2,7 +2,7 @@
 DDIMScheduler, for the parity tests in Tests/DiffusionTests/SchedulerParityTests.swift.
 
     /work/venv/bin/pip install torch diffusers safetensors
-    python Scripts/reference/make_diffusion_fixtures.py
+    python scripts/reference/make_diffusion_fixtures.py
 
 Timesteps in this file are diffusers' (0-based model) timesteps; paper t = timestep + 1.
 Next to each diffusers step output we store the same formula evaluated in float64 numpy
@@ -128,7 +128,7 @@ for spacing in ["leading", "linspace", "trailing"]:
 
 path = os.path.join(os.path.dirname(__file__), "../../Tests/DiffusionTests/Fixtures/schedulers.safetensors")
 save_file(out, os.path.normpath(path), metadata={
-    "generator": "Scripts/reference/make_diffusion_fixtures.py",
+    "generator": "scripts/reference/make_diffusion_fixtures.py",
     "diffusers": diffusers.__version__, "torch": torch.__version__, "numpy": np.__version__,
     "safetensors": safetensors.__version__,
     "convention": "timesteps are diffusers' 0-based model timesteps; paper t = timestep + 1",

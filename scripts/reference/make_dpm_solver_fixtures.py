@@ -1,7 +1,7 @@
 """Writes Tests/DiffusionTests/Fixtures/dpm_solver.safetensors from diffusers' DPMSolverMultistepScheduler
 and DPMSolverSinglestepScheduler, for Tests/DiffusionTests/DPMSolverTests.swift.
 
-    /work/venv/bin/python Scripts/reference/make_dpm_solver_fixtures.py
+    /work/venv/bin/python scripts/reference/make_dpm_solver_fixtures.py
 
 For each configuration (key prefix "<ms|ss>.<name>") we run diffusers' whole sampling loop on the
 paper's linear schedule (T = 1000) with a deterministic model (the exact x0 posterior mean for data

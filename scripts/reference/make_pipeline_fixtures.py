@@ -3,7 +3,7 @@
 Tests/PipelinesTests/DiffusersParityTests.swift (issue 4's sampling tests).
 
     /work/venv/bin/pip install torch diffusers safetensors
-    /work/venv/bin/python Scripts/reference/make_pipeline_fixtures.py
+    /work/venv/bin/python scripts/reference/make_pipeline_fixtures.py
 
 It writes
   tiny-ddpm/       a random-init UNet2DModel in the DDPM block layout (3 channels, 16x16, three
@@ -121,7 +121,7 @@ for variance in ["fixed_small", "fixed_large"]:
 
 out = {k: v.detach().float().contiguous() for k, v in out.items()}
 save_file(out, os.path.join(OUT, "pipeline.safetensors"), metadata={
-    "generator": "Scripts/reference/make_pipeline_fixtures.py", "seed": str(SEED),
+    "generator": "scripts/reference/make_pipeline_fixtures.py", "seed": str(SEED),
     "diffusers": diffusers.__version__, "torch": torch.__version__, "safetensors": safetensors.__version__,
     "config": json.dumps(CONFIG), "parameters": str(sum(p.numel() for p in unet.parameters())),
     "convention": "timesteps are diffusers' 0-based model timesteps; paper t = timestep + 1",

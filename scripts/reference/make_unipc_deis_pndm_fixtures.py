@@ -3,7 +3,7 @@ UniPCMultistepScheduler, DEISMultistepScheduler and PNDMScheduler, for the parit
 Tests/DiffusionTests/{UniPC,DEIS,PNDM}Tests.swift.
 
     /work/venv/bin/pip install torch diffusers safetensors
-    python Scripts/reference/make_unipc_deis_pndm_fixtures.py
+    python scripts/reference/make_unipc_deis_pndm_fixtures.py
 
 For each configuration `<family>.<name>` the full sampling loop runs with a deterministic model
 (the exact ε-predictor for data N(0.3, 0.5²) per pixel, converted to the configuration's
@@ -148,7 +148,7 @@ for name, (steps, options) in PNDM.items():
 
 path = os.path.join(os.path.dirname(__file__), "../../Tests/DiffusionTests/Fixtures/unipc_deis_pndm.safetensors")
 save_file(out, os.path.normpath(path), metadata={
-    "generator": "Scripts/reference/make_unipc_deis_pndm_fixtures.py",
+    "generator": "scripts/reference/make_unipc_deis_pndm_fixtures.py",
     "diffusers": diffusers.__version__, "torch": torch.__version__, "numpy": np.__version__,
     "safetensors": safetensors.__version__,
     "convention": "timesteps are diffusers' 0-based model timesteps; paper t = timestep + 1",

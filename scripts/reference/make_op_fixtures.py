@@ -12,7 +12,7 @@ Inputs are drawn in float64 from a seeded generator and rounded to float32; the 
 computed in float64 from those float32 values (so it is the exact answer for the inputs the Swift
 tests see) and stored as float32. The timestep embedding is computed in float32, as diffusers does.
 
-Usage: /work/venv/bin/python Scripts/reference/make_op_fixtures.py   (from the package root)
+Usage: /work/venv/bin/python scripts/reference/make_op_fixtures.py   (from the package root)
 """
 import math
 import os
@@ -206,6 +206,6 @@ for shift in (1, 0):
         tensors[f"{name}/x0"] = timesteps.clone()
         tensors[f"{name}/y"] = timestep_embedding(timesteps, 32, shift, flip)
 
-metadata = {"torch": torch.__version__, "seed": str(SEED), "script": "Scripts/reference/make_op_fixtures.py"}
+metadata = {"torch": torch.__version__, "seed": str(SEED), "script": "scripts/reference/make_op_fixtures.py"}
 save_file(tensors, OUTPUT, metadata=metadata)
 print(f"wrote {len(tensors)} tensors, {os.path.getsize(OUTPUT)} bytes to {os.path.normpath(OUTPUT)}")

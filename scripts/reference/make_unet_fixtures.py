@@ -7,7 +7,7 @@ gradients of L_simple-style loss mean((eps_pred - target)^2) with respect to cho
 and the parameters after one Adam step (lr 2e-4, betas (0.9, 0.999), eps 1e-8) on that loss.
 
 Run: python3 -m venv venv && venv/bin/pip install torch diffusers safetensors
-     venv/bin/python Scripts/reference/make_unet_fixtures.py
+     venv/bin/python scripts/reference/make_unet_fixtures.py
 """
 import json
 import os

@@ -2,7 +2,7 @@
 EulerAncestralDiscreteScheduler and HeunDiscreteScheduler, for Tests/DiffusionTests/EulerTests.swift
 and HeunTests.swift.
 
-    /work/venv/bin/python Scripts/reference/make_euler_fixtures.py
+    /work/venv/bin/python scripts/reference/make_euler_fixtures.py
 
 Every configuration runs diffusers' whole denoising loop (scale_model_input, model, step) on the
 paper's schedule (linear β from 1e-4 to 0.02, T = 1000) with a deterministic model: the exact
@@ -148,7 +148,7 @@ for n in [1, 7, 50]:
 
 path = os.path.join(os.path.dirname(__file__), "../../Tests/DiffusionTests/Fixtures/euler.safetensors")
 save_file(out, os.path.normpath(path), metadata={
-    "generator": "Scripts/reference/make_euler_fixtures.py",
+    "generator": "scripts/reference/make_euler_fixtures.py",
     "diffusers": diffusers.__version__, "torch": torch.__version__, "numpy": np.__version__,
     "safetensors": safetensors.__version__,
     "convention": "timesteps are diffusers' 0-based model timesteps; paper t = timestep + 1",
