@@ -39,6 +39,19 @@ public enum CIFAR10 {
             throw .missing(path: directory.appendingPathComponent(train ? "data_batch_*.bin" : "test_batch.bin").path,
                            fix: "Pass the cifar-10-batches-bin folder of the CIFAR-10 binary version.")
         }
-        return try load(files: wanted.map { directory.appendingPathComponent($0) })
+        var set = try load(files: wanted.map { directory.appendingPathComponent($0) })
+        set.classNames = classNames(in: directory)
+        return set
+    }
+
+    /// The ten classes in label order, as batches.meta.txt lists them.
+    public static let standardClassNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+    /// The names in `directory/batches.meta.txt` (one per line, the label byte's order), else the standard ten.
+    static func classNames(in directory: URL) -> [String] {
+        let file = directory.appendingPathComponent("batches.meta.txt")
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return standardClassNames }
+        let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return names.count == 10 && Set(names).count == 10 ? names : standardClassNames
     }
 }

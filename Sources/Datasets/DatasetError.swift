@@ -18,6 +18,12 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case tooFewImages(count: Int, batchSize: Int)
     case invalidBatch(shape: [Int], reason: String)
     case cannotWrite(path: String, reason: String)
+    /// A labels file whose count differs from its images file's.
+    case labelCountMismatch(labels: String, labelCount: Int, images: String, imageCount: Int)
+    /// Class-conditional training on data that carries no labels; `fix` says how to label it.
+    case unlabelled(path: String, fix: String)
+    /// A label outside the classes the model was made for.
+    case labelOutOfRange(path: String, label: Int, classes: Int)
 
     public var description: String {
         switch self {
@@ -50,6 +56,13 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             "cannot write images from a tensor of shape \(shape): \(reason)."
         case let .cannotWrite(path, reason):
             "\(path): cannot write (\(reason)). Check that the directory exists, is writable and the disk is not full; any earlier file at this path is unchanged."
+        case let .labelCountMismatch(labels, labelCount, images, imageCount):
+            "\(labels): \(labelCount) labels, but \(images) holds \(imageCount) images; each image needs exactly one label. "
+                + "Use the labels file of the same split and download (train-… with train-…, t10k-… with t10k-…)."
+        case let .unlabelled(path, fix):
+            "\(path): the data has no class labels, so it cannot train a class-conditional model. \(fix)"
+        case let .labelOutOfRange(path, label, classes):
+            "\(path): label \(label) is outside the model's \(classes) classes (0 to \(classes - 1)); the data does not match the model's class list."
         }
     }
 }

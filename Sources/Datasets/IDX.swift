@@ -29,7 +29,7 @@ public enum IDX {
         if let labels {
             let (labelDims, labelData) = try read(labels, dimensions: 1)
             guard labelDims[0] == count else {
-                throw .badIDXDimensions(path: labels.path, expected: "[\(count)] to match \(images.lastPathComponent)", actual: labelDims)
+                throw .labelCountMismatch(labels: labels.path, labelCount: labelDims[0], images: images.path, imageCount: count)
             }
             labelValues = labelData.map { Int($0) }
         }
@@ -120,6 +120,11 @@ public enum FashionMNIST {
                 : "Put \(prefix)-\(kind)-ubyte.gz there, or install Debian's dataset-fashion-mnist and use \(defaultDirectory.path)."
             throw .missing(path: directory.appendingPathComponent("\(prefix)-\(kind)-ubyte.gz").path, fix: fix)
         }
-        return try IDX.load(images: file("images-idx3"), labels: file("labels-idx1"), layout: layout)
+        var set = try IDX.load(images: file("images-idx3"), labels: file("labels-idx1"), layout: layout)
+        set.classNames = classNames
+        return set
     }
+
+    /// Label i's name (Xiao et al. 2017, Table 1).
+    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 }

@@ -21,6 +21,10 @@ public enum ImageFolder {
         public var strict: Bool
         /// Grey level to composite transparent pixels onto; nil drops alpha (PIL's `convert`).
         public var alphaBackground: UInt8?
+        /// Label each image by its first-level subfolder (`root/cat/x.png` is class "cat"), the
+        /// classes being the subfolder names sorted by their UTF-8 bytes (torchvision's
+        /// `ImageFolder` sorts the same way), as `ImageSet.classNames`.
+        public var labelsFromSubfolders = false
 
         public init(size: Int, channels: Int = 3, strict: Bool = false, alphaBackground: UInt8? = nil) {
             precondition(size > 0, "[ImageFolder] size must be positive, got \(size)")
@@ -54,6 +58,7 @@ public enum ImageFolder {
     /// Loads every image under `directory` (see the type's documentation).
     public static func load(_ directory: URL, options: Options) throws(DatasetError) -> ImageSet {
         let files = try imageFiles(in: directory)
+        let classes = options.labelsFromSubfolders ? try subfolderLabels(files, in: directory) : nil
         var results = [Result<RasterImage, DatasetError>?](repeating: nil, count: files.count)
         results.withUnsafeMutableBufferPointer { slots in
             // Each iteration writes only its own slot, and all finish before `results` is read.
@@ -71,9 +76,12 @@ public enum ImageFolder {
         }
         var images: [RasterImage] = []
         var skipped: [String] = []
-        for (file, result) in zip(files, results) {
+        var labels: [Int] = []
+        for (i, (file, result)) in zip(files, results).enumerated() {
             switch result! {
-            case let .success(image): images.append(image)
+            case let .success(image):
+                images.append(image)
+                if let classes { labels.append(classes.labels[i]) }
             case let .failure(error):
                 if options.strict { throw error }
                 skipped.append(file.path)
@@ -82,6 +90,23 @@ public enum ImageFolder {
         if images.isEmpty { throw .empty(path: directory.path, skipped: skipped.count) }
         var set = ImageSet(rasters: images, channels: options.channels, height: options.size, width: options.size)
         set.skippedFiles = skipped
+        if let classes { set = set.labelled(labels, names: classes.names) }
         return set
+    }
+
+    /// Each file's class: the index of its first-level subfolder among the sorted subfolder names.
+    /// An image directly in `directory` has no class and is refused, naming it.
+    static func subfolderLabels(_ files: [URL], in directory: URL) throws(DatasetError) -> (labels: [Int], names: [String]) {
+        let root = directory.standardizedFileURL.resolvingSymlinksInPath().pathComponents
+        let folders = files.map { file -> String? in
+            let parts = file.standardizedFileURL.resolvingSymlinksInPath().pathComponents
+            return parts.count > root.count + 1 && Array(parts.prefix(root.count)) == root ? parts[root.count] : nil
+        }
+        if let loose = folders.firstIndex(where: { $0 == nil }) {
+            throw .unlabelled(path: files[loose].path, fix: "Labels come from first-level subfolders, and this image lies directly in \(directory.path). Put each class's images in a subfolder named after the class (\(directory.path)/<class>/…).")
+        }
+        let names = Set(folders.compactMap { $0 }).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
+        return (folders.map { index[$0!]! }, names)
     }
 }

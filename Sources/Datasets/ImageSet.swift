@@ -12,6 +12,9 @@ public struct ImageSet: Sendable {
     public private(set) var pixels: [UInt8]
     /// One class label per image where the format has them (CIFAR-10, IDX), else empty.
     public private(set) var labels: [Int]
+    /// Label i's name where the source names its classes (CIFAR-10's batches.meta.txt,
+    /// Fashion-MNIST's classes, an image folder's subfolders), else empty.
+    public var classNames: [String] = []
     /// Files that could not be decoded and were skipped (image folders only).
     public internal(set) var skippedFiles: [String] = []
 
@@ -31,6 +34,18 @@ public struct ImageSet: Sendable {
     public var imageSize: Int { channels * height * width }
     public var count: Int { pixels.count / imageSize }
 
+    /// The same images with `labels` (one per image) named `names` (empty: unnamed).
+    public func labelled(_ labels: [Int], names: [String] = []) -> ImageSet {
+        precondition(labels.count == count, "[ImageSet] \(labels.count) labels for \(count) images")
+        var out = ImageSet(channels: channels, height: height, width: width, pixels: pixels, labels: labels)
+        out.skippedFiles = skippedFiles
+        out.classNames = names
+        return out
+    }
+
+    /// The number of classes: the names' count, else one more than the largest label (0 unlabelled).
+    public var classCount: Int { classNames.isEmpty ? (labels.max().map { $0 + 1 } ?? 0) : classNames.count }
+
     /// The bytes of image `index` in `[C, H, W]` order.
     public func image(at index: Int) -> ArraySlice<UInt8> {
         precondition(index >= 0 && index < count, "[ImageSet] index \(index) out of range 0..<\(count)")
@@ -43,6 +58,7 @@ public struct ImageSet: Sendable {
         var out = ImageSet(channels: channels, height: height, width: width, pixels: Array(pixels[0..<(n * imageSize)]),
                            labels: labels.isEmpty ? [] : Array(labels[0..<n]))
         out.skippedFiles = skippedFiles
+        out.classNames = classNames
         return out
     }
 

@@ -10,6 +10,10 @@ public final class UNet: Layer {
     public let configuration: UNetConfiguration
     package let inputConvolution: Conv2d
     package let timeEmbedding: TimeEmbedding
+    /// `class_embedding`: a table (`nn.Embedding`) or, for class_embed_type "timestep", a second
+    /// time-embedding MLP over the label's sinusoid; nil for unconditional and "identity" models.
+    package let classTable: Embedding?
+    package let classTimestepEmbedding: TimeEmbedding?
     package let downBlocks: LayerList<DownBlock>
     let midBlock: MidBlock
     let upBlocks: LayerList<UpBlock>
@@ -61,20 +65,31 @@ public final class UNet: Layer {
         outputNorm = GroupNorm(groupCount: groups, channels: channels[0], epsilon: eps)
         outputConvolution = Conv2d(inputChannels: channels[0], outputChannels: c.outChannels, kernelSize: 3, padding: .uniform(1),
                                    initScale: 1e-10, using: &rng)
+        // Drawn last, so an unconditional network of a given seed is the same as before classes existed.
+        classTable = c.isClassConditional && c.classEmbedType == nil
+            ? Embedding(count: c.numClassEmbeds ?? 0, dimensions: embedding, using: &rng) : nil
+        classTimestepEmbedding = c.classEmbedType == "timestep" ? TimeEmbedding(channels: channels[0], dimensions: embedding, using: &rng) : nil
     }
 
     public var children: [(key: String, layer: any Layer)] {
-        [("conv_in", inputConvolution), ("time_embedding", timeEmbedding), ("down_blocks", downBlocks),
-         ("mid_block", midBlock), ("up_blocks", upBlocks), ("conv_norm_out", outputNorm), ("conv_out", outputConvolution)]
+        let classes: [(key: String, layer: any Layer)] = [classTable as (any Layer)?, classTimestepEmbedding].compactMap { $0.map { ("class_embedding", $0) } }
+        return [("conv_in", inputConvolution), ("time_embedding", timeEmbedding)] + classes
+            + [("down_blocks", downBlocks), ("mid_block", midBlock), ("up_blocks", upBlocks), ("conv_norm_out", outputNorm),
+               ("conv_out", outputConvolution)]
     }
 
     /// ε_θ(x, t). `training` switches dropout on; `rng` draws its masks.
-    public func callAsFunction(_ x: Tensor, timesteps: [Int], training: Bool = false, rng: inout SeededGenerator) -> Tensor {
-        self(x, timesteps: timesteps.map(Double.init), training: training, rng: &rng)
+    public func callAsFunction(_ x: Tensor, timesteps: [Int], classLabels: [Int]? = nil, training: Bool = false,
+                               rng: inout SeededGenerator) -> Tensor {
+        self(x, timesteps: timesteps.map(Double.init), classLabels: classLabels, training: training, rng: &rng)
     }
 
-    /// ε_θ(x, t) at model timesteps that may be fractional (Euler and Karras-σ samplers).
-    public func callAsFunction(_ x: Tensor, timesteps: [Double], training: Bool = false, rng: inout SeededGenerator) -> Tensor {
+    /// ε_θ(x, t[, c]) at model timesteps that may be fractional (Euler and Karras-σ samplers).
+    /// A class-conditional model needs one label per image (`classLabels`, the null label meaning
+    /// "no class"), or for class_embed_type "identity" the vectors `classEmbeddings` `[N, 4·ch]`;
+    /// as in diffusers, their embedding is added to the time embedding (unet_2d.py, forward step 1).
+    public func callAsFunction(_ x: Tensor, timesteps: [Double], classLabels: [Int]? = nil, classEmbeddings: Tensor? = nil,
+                               training: Bool = false, rng: inout SeededGenerator) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == configuration.inChannels,
                      "[UNet] input must be [N, \(configuration.inChannels), H, W], got \(x.shape)")
         precondition(timesteps.count == x.shape[0], "[UNet] \(timesteps.count) timesteps for a batch of \(x.shape[0])")
@@ -82,8 +97,9 @@ public final class UNet: Layer {
         precondition(x.shape[2] % factor == 0 && x.shape[3] % factor == 0,
                      "[UNet] image size \(x.shape[2])x\(x.shape[3]) must be divisible by \(factor)")
         let input = configuration.centerInputSample ? 2 * x - 1 : x
-        let embedding = timeEmbedding(timesteps, frequencyShift: Float(configuration.freqShift),
-                                      cosineFirst: configuration.flipSinToCos).silu()  // every block applies SiLU first
+        let time = timeEmbedding(timesteps, frequencyShift: Float(configuration.freqShift), cosineFirst: configuration.flipSinToCos)
+        let conditioned = classEmbedding(labels: classLabels, vectors: classEmbeddings, count: x.shape[0]).map { time + $0 } ?? time
+        let embedding = conditioned.silu()  // every block applies SiLU first
         var h = inputConvolution(input)
         activationObserver?("conv_in", h)
         var skips = [h]
@@ -98,6 +114,30 @@ public final class UNet: Layer {
             activationObserver?("up_blocks.\(i)", h)
         }
         return outputConvolution(outputNorm(h, fusingSiLU: true))
+    }
+}
+
+extension UNet {
+    /// The class term added to the time embedding, `[N, 4·ch]`; nil for an unconditional model.
+    /// Wrong class inputs are programming errors here (diffusers raises); the pipelines check
+    /// user input with typed errors before calling.
+    func classEmbedding(labels: [Int]?, vectors: Tensor?, count: Int) -> Tensor? {
+        let c = configuration
+        guard c.isClassConditional else {
+            precondition(labels == nil && vectors == nil, "[UNet] class input given to an unconditional model (no class_embedding)")
+            return nil
+        }
+        if c.classEmbedType == "identity" {
+            guard let vectors else { preconditionFailure("[UNet] class_embed_type 'identity' needs classEmbeddings [N, \(4 * c.blockOutChannels[0])]") }
+            precondition(vectors.shape == [count, 4 * c.blockOutChannels[0]],
+                         "[UNet] classEmbeddings must be [\(count), \(4 * c.blockOutChannels[0])], got \(vectors.shape)")
+            return vectors
+        }
+        guard let labels else { preconditionFailure("[UNet] a class-conditional model needs one class label per image") }
+        precondition(labels.count == count, "[UNet] \(labels.count) class labels for a batch of \(count)")
+        if let classTable { return classTable(labels) }
+        precondition(labels.allSatisfy { $0 >= 0 }, "[UNet] class labels must be non-negative, got \(labels)")
+        return classTimestepEmbedding!(labels.map(Double.init), frequencyShift: Float(c.freqShift), cosineFirst: c.flipSinToCos)
     }
 }
 

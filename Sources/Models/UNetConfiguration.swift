@@ -25,6 +25,20 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
     public var resnetTimeScaleShift = "default"
     public var addAttention = true
     public var dropout: Float = 0
+    /// diffusers' class conditioning (Ho & Salimans 2022's c): `nil` with `numClassEmbeds` set is a
+    /// learned table `class_embedding.weight` `[num_class_embeds, 4·ch]`; "timestep" embeds the label
+    /// like t (sinusoid, then `class_embedding.linear_1/2`); "identity" adds a given `[N, 4·ch]`
+    /// vector. Either way the result is added to the time embedding before the blocks see it.
+    public var classEmbedType: String? = nil
+    /// Rows of the class table. Models trained here hold one extra row, the null label of
+    /// classifier-free guidance, so diffusers sees `num_class_embeds = classes + 1`.
+    public var numClassEmbeds: Int? = nil
+    /// swift-ddpm's key (diffusers warns that it is unexpected and ignores it): the label meaning
+    /// "no class", always `num_class_embeds − 1`; set when the model was trained with class dropout,
+    /// so it can sample unconditionally and with guidance.
+    public var nullClassLabel: Int? = nil
+    /// swift-ddpm's key (ignored by diffusers): label i's name (a dataset's class or subfolder name).
+    public var classNames: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case sampleSize = "sample_size", inChannels = "in_channels", outChannels = "out_channels"
@@ -34,6 +48,8 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         case midBlockScaleFactor = "mid_block_scale_factor", downsamplePadding = "downsample_padding", actFn = "act_fn"
         case attentionHeadDim = "attention_head_dim", normNumGroups = "norm_num_groups", normEps = "norm_eps"
         case resnetTimeScaleShift = "resnet_time_scale_shift", addAttention = "add_attention", dropout
+        case classEmbedType = "class_embed_type", numClassEmbeds = "num_class_embeds", nullClassLabel = "null_class_label"
+        case classNames = "class_names"
     }
 
     public init() {}
@@ -66,6 +82,10 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         resnetTimeScaleShift = try value(.resnetTimeScaleShift, d.resnetTimeScaleShift)
         addAttention = try value(.addAttention, d.addAttention)
         dropout = try value(.dropout, d.dropout)
+        classEmbedType = try c.decodeIfPresent(String.self, forKey: .classEmbedType)
+        numClassEmbeds = try c.decodeIfPresent(Int.self, forKey: .numClassEmbeds)
+        nullClassLabel = try c.decodeIfPresent(Int.self, forKey: .nullClassLabel)
+        classNames = try c.decodeIfPresent([String].self, forKey: .classNames)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -90,6 +110,11 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         try c.encode(resnetTimeScaleShift, forKey: .resnetTimeScaleShift)
         try c.encode(addAttention, forKey: .addAttention)
         try c.encode(dropout, forKey: .dropout)
+        // Written only for conditional models, so unconditional config.json files stay as they were.
+        try c.encodeIfPresent(classEmbedType, forKey: .classEmbedType)
+        try c.encodeIfPresent(numClassEmbeds, forKey: .numClassEmbeds)
+        try c.encodeIfPresent(nullClassLabel, forKey: .nullClassLabel)
+        try c.encodeIfPresent(classNames, forKey: .classNames)
     }
 
     /// What this implementation supports; `validate()` refuses anything outside it before a
@@ -109,6 +134,10 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         /// The parameter count the configuration implies (about 4 bytes each, three times
         /// that while training): at most 2 billion.
         public static let parameters = 2_000_000_000
+        /// num_class_embeds: 1...100,000 (ImageNet has 1,000 classes).
+        public static let classEmbeddings = 1...100_000
+        /// A class name: 1 to 200 UTF-8 bytes.
+        public static let classNameBytes = 1...200
     }
 
     /// An upper estimate of the parameter count, computed without overflow (saturating at
@@ -124,7 +153,9 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         let attention = mul(4, mul(widest, widest))
         let perLayer = add(resnet, attention)
         let layers = mul(blockOutChannels.count, add(mul(2, layersPerBlock), 1))
-        return add(mul(add(layers, 2), perLayer), mul(embedding, embedding))
+        let classTable = classEmbedType == nil ? mul(numClassEmbeds ?? 0, embedding)
+            : classEmbedType == "timestep" ? add(mul(blockOutChannels.first ?? 0, embedding), mul(embedding, embedding)) : 0
+        return add(add(mul(add(layers, 2), perLayer), mul(embedding, embedding)), classTable)
     }
 
     /// Checks the whole configuration against what this implementation supports (`Limits`),
@@ -192,6 +223,7 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         guard normEps.isFinite, normEps > 0 else { throw fail("norm_eps is \(normEps); it must be a positive finite number (1e-5 or 1e-6)") }
         guard midBlockScaleFactor.isFinite else { throw fail("mid_block_scale_factor is \(midBlockScaleFactor); it must be finite (1 in DDPM)") }
         guard dropout >= 0 && dropout < 1 else { throw fail("dropout must be in [0, 1), got \(dropout)") }
+        try validateClassConditioning()
         let parameters = estimatedParameterCount
         guard parameters <= Limits.parameters else {
             throw fail("the configuration implies about \(parameters == .max ? "more than 2^63" : String(parameters)) parameters, more than the supported \(Limits.parameters); reduce block_out_channels or layers_per_block")

@@ -21,6 +21,8 @@ public enum Checkpoint {
         var noiseGenerator: UInt64
         var dropoutGenerator: UInt64
         var data: DataLoaderPosition
+        /// Class dropout's stream (conditional runs; absent in older checkpoints).
+        var classDropoutGenerator: UInt64? = nil
     }
 
     /// Writes the trainer's complete state to `url`.
@@ -35,7 +37,7 @@ public enum Checkpoint {
         }
         let state = State(step: trainer.step, adamStep: trainer.adam.step, emaUpdates: trainer.ema.updates,
                           noiseGenerator: trainer.noiseGenerator.state, dropoutGenerator: trainer.dropoutGenerator.state,
-                          data: trainer.data.position)
+                          data: trainer.data.position, classDropoutGenerator: trainer.classDropoutGenerator.state)
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
@@ -126,6 +128,7 @@ public enum Checkpoint {
                              moments: zip(trainer.parameters.map(\.parameter), zip(m, v)).map { ($0, $1.0, $1.1) })
         trainer.restore(step: contents.state.step, noise: contents.state.noiseGenerator,
                         dropout: contents.state.dropoutGenerator, data: contents.state.data)
+        if let state = contents.state.classDropoutGenerator { trainer.classDropoutGenerator.state = state }
     }
 }
 

@@ -155,21 +155,27 @@ extension SamplingPipeline {
     /// the batches are its slices instead of seeded draws; `recordingAt` applies to batch 0.
     /// `onStep` runs after every network evaluation (`stepCount(sampler)` per batch).
     public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, initialNoise: Tensor? = nil,
-                              recordingAt: Set<Int> = [], onStep: @escaping () -> Void = {},
+                              recordingAt: Set<Int> = [], classes: ClassConditioning? = nil, onStep: @escaping () -> Void = {},
                               _ body: (_ batch: Int, _ result: SamplingResult) throws -> Void) throws {
         guard count >= 1, batchSize >= 1 else { throw PipelineError.invalid("sampling needs count and batch size ≥ 1 (got \(count), \(batchSize))") }
+        if let classes {  // one label per image of the whole run, checked before the first batch
+            try classes.validate(for: unet.configuration)
+            guard classes.labels.count == count else { throw PipelineError.classCondition("\(classes.labels.count) class labels for \(count) images") }
+        }
         let size = unet.configuration.sampleSize ?? 32
         for (b, start) in stride(from: 0, to: count, by: batchSize).enumerated() {
             let n = min(batchSize, count - start)
             let xT = initialNoise?.sliced(alongAxis: 0, start..<(start + n)) ?? self.initialNoise(count: n, imageSize: size, seed: seed &+ UInt64(b))
+            let batchClasses = classes.map { ClassConditioning(labels: Array($0.labels[start..<(start + n)]), guidanceScale: $0.guidanceScale) }
             try body(b, try sample(from: xT, sampler: sampler, seed: seed &+ 0x9E37_79B9 &+ UInt64(b),
-                                   recordingAt: b == 0 ? recordingAt : [], onStep: onStep))
+                                   recordingAt: b == 0 ? recordingAt : [], classes: batchClasses, onStep: onStep))
         }
     }
 
     /// `sampleBatches` handing `body` only each batch's samples `[B, C, H, W]`.
-    public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, onStep: @escaping () -> Void = {},
-                              _ body: (Tensor) throws -> Void) throws {
-        try sampleBatches(count: count, batchSize: batchSize, sampler: sampler, seed: seed, initialNoise: nil, onStep: onStep) { _, result in try body(result.sample) }
+    public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, classes: ClassConditioning? = nil,
+                              onStep: @escaping () -> Void = {}, _ body: (Tensor) throws -> Void) throws {
+        try sampleBatches(count: count, batchSize: batchSize, sampler: sampler, seed: seed, initialNoise: nil, classes: classes,
+                          onStep: onStep) { _, result in try body(result.sample) }
     }
 }

@@ -71,7 +71,19 @@ public enum ImageSource: Equatable, Sendable {
     /// The images, 8-bit. IDX data is padded to `size` (resized and centre-cropped when larger); a folder is
     /// read at `size` (nil: the first image's shorter side) with `channels` (nil: 3); `strict`
     /// makes an unreadable image in a folder an error instead of a skipped file.
-    public func images(train: Bool, size: Int? = nil, channels: Int? = nil, strict: Bool = false) throws -> ImageSet {
+    ///
+    /// With `labels` (class-conditional training) every image also gets its class: CIFAR-10's
+    /// label byte, the IDX labels file beside the images (`train-labels-idx1-ubyte[.gz]`), or a
+    /// folder's first-level subfolder; data without labels is refused with how to label it.
+    public func images(train: Bool, size: Int? = nil, channels: Int? = nil, strict: Bool = false, labels: Bool = false) throws -> ImageSet {
+        let set = try unlabelledOrLabelled(train: train, size: size, channels: channels, strict: strict, labels: labels)
+        if labels, set.labels.isEmpty {
+            throw DatasetError.unlabelled(path: describe(train: train), fix: "Use CIFAR-10, an IDX directory with its labels file, or an image folder with one subfolder per class.")
+        }
+        return set
+    }
+
+    private func unlabelledOrLabelled(train: Bool, size: Int?, channels: Int?, strict: Bool, labels: Bool) throws -> ImageSet {
         switch self {
         case .fashionMNIST(let directory):
             return try FashionMNIST.load(train: train, directory: directory, layout: Self.idxLayout(size))
@@ -85,7 +97,12 @@ public enum ImageSource: Equatable, Sendable {
             guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
                 throw PipelineError.missingFile(path: candidates[0].path, hint: "An IDX directory needs \(prefix)-images-idx3-ubyte(.gz) for the \(train ? "train" : "test") split.")
             }
-            return try IDX.load(images: file, layout: Self.idxLayout(size))
+            guard labels else { return try IDX.load(images: file, layout: Self.idxLayout(size)) }
+            let names = ["\(prefix)-labels-idx1-ubyte.gz", "\(prefix)-labels-idx1-ubyte"].map { directory.appendingPathComponent($0) }
+            guard let labelFile = names.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+                throw DatasetError.unlabelled(path: file.path, fix: "Put its labels file, \(names[0].lastPathComponent) (one unsigned byte per image, the same split), beside it in \(directory.path).")
+            }
+            return try IDX.load(images: file, labels: labelFile, layout: Self.idxLayout(size))
         case .imageFolder(let url):
             let side: Int
             if let size { side = size } else {
@@ -95,7 +112,9 @@ public enum ImageSource: Equatable, Sendable {
                 let image = try ImageCodecs.decode(contentsOf: first)
                 side = min(image.width, image.height)
             }
-            return try ImageFolder.load(url, options: .init(size: side, channels: channels ?? 3, strict: strict))
+            var options = ImageFolder.Options(size: side, channels: channels ?? 3, strict: strict)
+            options.labelsFromSubfolders = labels
+            return try ImageFolder.load(url, options: options)
         }
     }
 

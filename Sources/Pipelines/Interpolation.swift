@@ -73,9 +73,12 @@ extension SamplingPipeline {
     /// `seed`), mixed for each λ, and decoded by `sampler` from t. Every λ is decoded with the same
     /// reverse-process noise (seeded by `seed + 1`), so the strip varies only with λ; with
     /// deterministic DDIM, λ = 0 and λ = 1 are exactly the reconstructions of the sources.
-    /// `onStep` is called after every network evaluation.
+    /// `onStep` is called after every network evaluation. A class-conditional model decodes every
+    /// λ as class `label` at guidance scale w (`ClassConditioning`).
     public func interpolate(_ first: Tensor, _ second: Tensor, at t: Int, lambdas: [Double], sampler: Sampler,
-                            seed: UInt64, onStep: @escaping () -> Void = {}) throws(PipelineError) -> Interpolation {
+                            seed: UInt64, label: Int? = nil, guidanceScale: Double = 1,
+                            onStep: @escaping () -> Void = {}) throws(PipelineError) -> Interpolation {
+        let classes = label.map { ClassConditioning(labels: [$0], guidanceScale: guidanceScale) }
         let channels = unet.configuration.inChannels
         func batched(_ x: Tensor) -> Tensor { x.rank == 3 ? x.reshaped(to: [1] + x.shape) : x }
         let (a, b) = (batched(first), batched(second))
@@ -94,7 +97,7 @@ extension SamplingPipeline {
         for lambda in lambdas {
             let x = Float(1 - lambda) * xt + Float(lambda) * xtPrime
             mixed.append(x)
-            decoded.append(try sample(from: x, startingAt: t, sampler: sampler, seed: seed &+ 1, onStep: onStep).sample)
+            decoded.append(try sample(from: x, startingAt: t, sampler: sampler, seed: seed &+ 1, classes: classes, onStep: onStep).sample)
         }
         return Interpolation(sources: sources, lambdas: lambdas, t: t, encoded: encoded,
                              mixed: Tensor.concatenated(mixed, alongAxis: 0), decoded: Tensor.concatenated(decoded, alongAxis: 0))

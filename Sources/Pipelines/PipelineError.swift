@@ -44,6 +44,9 @@ public enum PipelineError: Error, CustomStringConvertible {
     case resumeOptionsDiffer(checkpoint: String)
     /// A new run in a directory that already holds one (its checkpoints would be mixed with the new run's).
     case runExists(directory: String)
+    /// A class or guidance request the model cannot serve (unknown name, index out of range, a
+    /// class for an unconditional model), or labels the data cannot give.
+    case classCondition(String)
 
     public var description: String {
         switch self {
@@ -76,6 +79,7 @@ public enum PipelineError: Error, CustomStringConvertible {
             "--resume: \(checkpoint) was made with different training options; repeat the original command's options."
         case let .runExists(directory):
             "\(directory) already holds checkpoints; pass --resume to continue it or choose another --output."
+        case let .classCondition(what): "Class conditioning: \(what)."
         }
     }
 }

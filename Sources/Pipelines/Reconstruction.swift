@@ -132,7 +132,10 @@ extension SamplingPipeline {
                                          onStep: @escaping () -> Void = {}) throws(ReconstructionError) -> ProgressiveDecompression {
         let x0 = try checkedImage(image)
         let recording: Set<Int>
-        do { recording = try recordingTimesteps(.ddpm(steps: nil), count: frameCount) } catch { throw .sampling(error) }
+        do {
+            try unet.configuration.checkUnconditionalPrediction()
+            recording = try recordingTimesteps(.ddpm(steps: nil), count: frameCount)
+        } catch { throw .sampling(error) }
         var rng = SeededGenerator(seed: seed)
         let code = diffusion.progressiveCode(x0, using: &rng, recordingAt: recording,
                                              predictNoise: unet.noisePredictor(onCall: onStep))

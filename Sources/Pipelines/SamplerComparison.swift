@@ -60,6 +60,7 @@ extension SamplingPipeline {
     /// Samples from `noise` with `sampler`, timing the whole run and the network calls in it.
     public func timedSample(from noise: Tensor, sampler: Sampler, seed: UInt64 = 0) throws(PipelineError) -> TimedSample {
         let scheduler = try scheduler(for: sampler)
+        try unet.configuration.checkUnconditionalPrediction()
         var networkSeconds = 0.0
         let network = unet.noisePredictor()
         let timed: NoisePredictor = { x, t in

@@ -52,6 +52,8 @@ public final class Trainer {
     var noiseGenerator: SeededGenerator
     /// Dropout masks.
     var dropoutGenerator: SeededGenerator
+    /// Which labels class dropout replaces by the null label (conditional runs).
+    var classDropoutGenerator: SeededGenerator
 
     /// - Parameters:
     ///   - unet: the network, trained in place.
@@ -81,10 +83,32 @@ public final class Trainer {
         schedule = LearningRateSchedule(baseRate: configuration.learningRate, warmupSteps: configuration.warmupSteps)
         noiseGenerator = SeededGenerator(seed: configuration.seed &+ 1)
         dropoutGenerator = SeededGenerator(seed: configuration.seed &+ 2)
+        classDropoutGenerator = SeededGenerator(seed: configuration.seed &+ 3)
         // Keyed by global row for every N, N = 1 included, so all N draw the same numbers.
         let rows = BatchShard(offset: shard.lowerBound, total: data.batchSize)
         noiseGenerator.shard = rows
         dropoutGenerator.shard = rows
+        classDropoutGenerator.shard = rows
+        try Self.checkClasses(unet.configuration, data: data.images, classDropout: configuration.classDropout)
+    }
+
+    /// A conditional network needs labelled data whose labels are its classes, and class dropout
+    /// needs the null label; an unconditional one takes no class dropout.
+    static func checkClasses(_ c: UNetConfiguration, data: ImageSet, classDropout: Float?) throws(PipelineError) {
+        guard c.isClassConditional else {
+            if classDropout != nil { throw .classCondition("class dropout applies to class-conditional models only; train with --conditional or drop --class-dropout") }
+            return
+        }
+        guard c.takesClassLabels else { throw .classCondition("class_embed_type 'identity' takes embedding vectors, which training does not provide") }
+        guard !data.labels.isEmpty else {
+            throw .classCondition("the model is class-conditional but the data has no labels; use CIFAR-10, an IDX directory with its labels file, or an image folder with one subfolder per class")
+        }
+        if let count = c.classCount, let bad = data.labels.first(where: { !(0..<count).contains($0) }) {
+            throw .classCondition("the data has label \(bad), outside the model's \(count) classes (0 to \(count - 1))")
+        }
+        if (classDropout ?? 0) > 0, c.nullClassLabel == nil {
+            throw .classCondition("class dropout needs a null label (null_class_label in the U-Net configuration)")
+        }
     }
 
     /// The rows of each micro-batch that `rank` of `processes` computes; throws when the micro-batch
@@ -102,21 +126,30 @@ public final class Trainer {
     /// One optimiser step (Algorithm 1 lines 2-5, averaged over the micro-batches). Throws, and
     /// changes no weight, when the loss or the gradients are not finite.
     @discardableResult
-    public func trainStep() throws(PipelineError) -> StepRecord { try trainStep(using: { data.next().images }) }
+    public func trainStep() throws(PipelineError) -> StepRecord {
+        try trainStep(batches: { let batch = data.next(); return (batch.images, batch.labels) })
+    }
 
-    /// One step on micro-batches from `nextBatch` instead of the data loader (benchmarks).
+    /// One step on micro-batches from `nextBatch` instead of the data loader (benchmarks); a
+    /// conditional network gets label 0 for every image.
     @discardableResult
     public func trainStep(using nextBatch: () -> Tensor) throws(PipelineError) -> StepRecord {
+        try trainStep(batches: { let x = nextBatch(); return (x, Array(repeating: 0, count: x.shape[0])) })
+    }
+
+    /// Draws t and ε for each micro-batch from the noise stream (Algorithm 1 lines 2-4).
+    func trainStep(batches nextBatch: () -> (Tensor, [Int])) throws(PipelineError) -> StepRecord {
         try trainStep(examples: { () -> TrainingExample in
-            let x0 = nextBatch()                                                            // 2: x₀ ~ q(x₀)
+            let (x0, labels) = nextBatch()                                                  // 2: (x₀, c) ~ q(x₀, c)
             let t = noiseGenerator.integers(x0.shape[0], in: 1...diffusion.schedule.timestepCount)  // 3: t ~ U{1…T}
-            return TrainingExample(x0: x0, timesteps: t, noise: Tensor.randomNormal(x0.shape, using: &noiseGenerator))  // 4: ε
+            return TrainingExample(x0: x0, timesteps: t, noise: Tensor.randomNormal(x0.shape, using: &noiseGenerator),  // 4: ε
+                                   labels: labels)
         })
     }
 
     /// One step on micro-batches whose t and ε are given rather than drawn: replays a run recorded
     /// elsewhere (the PyTorch training parity) with everything else — accumulation, clip, warm-up,
-    /// Adam, EMA — exactly as `trainStep()` does it. The noise stream is not advanced.
+    /// Adam, EMA, class dropout — exactly as `trainStep()` does it. The noise stream is not advanced.
     @discardableResult
     public func trainStep(examples nextExample: () throws(PipelineError) -> TrainingExample) throws(PipelineError) -> StepRecord {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -183,15 +216,33 @@ public final class Trainer {
         }
     }
 
-    /// L_simple (eq. 14) or the hybrid loss at the example's t and ε, with dropout drawn from its own stream.
+    /// L_simple (eq. 14) or the hybrid loss at the example's t and ε, with dropout drawn from its own
+    /// stream; a conditional network sees the labels after class dropout (Ho & Salimans 2022, Algorithm 1).
     func loss(_ example: TrainingExample) -> Tensor {
+        let classes = unet.configuration.takesClassLabels
+            ? droppingClasses(example.labels.isEmpty ? Array(repeating: 0, count: example.x0.shape[0]) : example.labels) : nil
         let predict: NoisePredictor = { [unowned self] xt, t in
-            self.unet(xt, timesteps: t, training: true, rng: &self.dropoutGenerator)
+            self.unet(xt, timesteps: t, classLabels: classes, training: true, rng: &self.dropoutGenerator)
         }
         switch configuration.loss {
         case .simple: return diffusion.simpleLoss(example.x0, at: example.timesteps, noise: example.noise, predictNoise: predict)
         case .hybrid: return diffusion.hybridLoss(example.x0, at: example.timesteps, noise: example.noise, predictNoise: predict)
         }
+    }
+
+    /// `labels` with each replaced by the null label with probability `classDropout`. One uniform
+    /// draw per sample, keyed by its global row like t and ε, so a resumed run and any number of
+    /// processes drop the same samples.
+    package func droppingClasses(_ labels: [Int]) -> [Int] {
+        let p = configuration.classDropout ?? 0, null = unet.configuration.nullClassLabel ?? 0
+        let drop = Self.classDropoutMask(count: labels.count, probability: p, using: &classDropoutGenerator)
+        return zip(labels, drop).map { $1 ? null : $0 }
+    }
+
+    /// Which of `count` samples lose their label: uniform u < p per sample (drawn even for p = 0,
+    /// so the stream's position does not depend on p).
+    package static func classDropoutMask(count: Int, probability p: Float, using rng: inout SeededGenerator) -> [Bool] {
+        Tensor.randomUniform([count], using: &rng).scalars.map { $0 < p }
     }
 
     /// The EMA weights as a separate network (for sampling and export).
@@ -209,8 +260,12 @@ public struct TrainingExample {
     public var x0: Tensor
     public var timesteps: [Int]
     public var noise: Tensor
+    /// Class labels before class dropout (conditional networks; empty otherwise).
+    public var labels: [Int]
 
-    public init(x0: Tensor, timesteps: [Int], noise: Tensor) { (self.x0, self.timesteps, self.noise) = (x0, timesteps, noise) }
+    public init(x0: Tensor, timesteps: [Int], noise: Tensor, labels: [Int] = []) {
+        (self.x0, self.timesteps, self.noise, self.labels) = (x0, timesteps, noise, labels)
+    }
 
     /// Refuses an example that does not fit the run, naming the part and its expected size.
     func validate(batch: Int, timestepCount: Int) throws(PipelineError) {
@@ -219,6 +274,7 @@ public struct TrainingExample {
         }
         guard noise.shape == x0.shape else { throw .invalid("training example: noise has shape \(noise.shape); expected x0's \(x0.shape)") }
         guard timesteps.count == batch else { throw .invalid("training example: \(timesteps.count) timesteps; expected \(batch)") }
+        guard labels.isEmpty || labels.count == batch else { throw .invalid("training example: \(labels.count) labels; expected \(batch)") }
         if let bad = timesteps.first(where: { !(1...timestepCount).contains($0) }) {
             throw .invalid("training example: timestep \(bad) is outside 1...\(timestepCount)")
         }

@@ -30,6 +30,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var sampleEvery = 5000
     /// Steps between log lines / metrics records.
     public var logEvery = 100
+    /// Class-conditional runs: the probability that a sample's label is replaced by the null
+    /// label, so one network also learns ε̂(x_t, ∅) for classifier-free guidance (Ho & Salimans
+    /// 2022 train with 0.1 or 0.2); nil for unconditional runs (and older checkpoints).
+    public var classDropout: Float? = nil
 
     public enum Loss: String, Codable, Sendable, CaseIterable { case simple, hybrid }
 
@@ -54,5 +58,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         guard emaDecay >= 0, emaDecay < 1 else { throw bad("EMA decay must be in [0, 1) (got \(emaDecay))") }
         guard checkpointEvery >= 1, keepCheckpoints >= 1 else { throw bad("checkpoint interval and count must be at least 1") }
         guard sampleEvery >= 0, logEvery >= 1 else { throw bad("sample interval must be >= 0 and log interval >= 1") }
+        if let p = classDropout, !(p >= 0 && p < 1) { throw bad("class dropout must be in [0, 1) (got \(p))") }
     }
 }

@@ -47,9 +47,27 @@ public struct TrainingRecipe: Sendable {
 
     /// Images for `preset`: read at its size (default 32) with its channels (default 3), so a
     /// folder of colour photos meets a grey preset converted rather than refused.
-    public static func images(from source: ImageSource, preset: String?, strict: Bool) throws -> ImageSet {
+    /// With `labels` (class-conditional training) every image gets its class, or the data is refused
+    /// with how to label it (`ImageSource.images`).
+    public static func images(from source: ImageSource, preset: String?, strict: Bool, labels: Bool = false) throws -> ImageSet {
         let configuration = preset.flatMap { UNetConfiguration.presets[$0] }
-        return try source.images(train: true, size: configuration?.sampleSize ?? 32, channels: configuration?.inChannels ?? 3, strict: strict)
+        return try source.images(train: true, size: configuration?.sampleSize ?? 32, channels: configuration?.inChannels ?? 3, strict: strict,
+                                 labels: labels)
+    }
+
+    /// A class-conditional run on `images`' classes: the model gets their count plus the null
+    /// label (diffusers: num_class_embeds = classes + 1) and their names, and each label is
+    /// dropped to the null label with probability `classDropout` (Ho & Salimans 2022 use 0.1–0.2).
+    public mutating func condition(on images: ImageSet, classDropout: Float = 0.1) {
+        model = model.withClasses(images.classCount, names: images.classNames.isEmpty ? nil : images.classNames)
+        training.classDropout = classDropout
+    }
+
+    /// "conditional on 10 classes (T-shirt/top, …) + the null label 10; class dropout 0.1", or nil.
+    public var conditioningNote: String? {
+        guard let p = training.classDropout, let count = model.classCount, model.isClassConditional else { return nil }
+        let names = (0..<min(count, 10)).map { model.className($0) }
+        return "conditional on \(count) classes (\(names.joined(separator: ", "))\(count > 10 ? ", …" : "")) + the null label \(count); class dropout \(p)"
     }
 
     /// The forward process trained: the paper's linear schedule, with learned variance for the hybrid loss.

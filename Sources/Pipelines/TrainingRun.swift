@@ -22,6 +22,8 @@ public final class TrainingRun {
     /// Called with each file written (so the CLI can say where things are).
     public var onFile: (String, URL) -> Void = { _, _ in }
     var losses: [Float] = []
+    /// w of the conditional models' progress grids (one row per class; see `ClassConditioning`).
+    public var sampleGuidanceScale = 2.0
     /// Steps between weights checksums compared across ranks (data parallel only).
     public var checksumEvery = 50
     /// Whether this process writes files: rank 0 alone, so N processes write one run directory.
@@ -154,22 +156,32 @@ public final class TrainingRun {
         for old in files.dropFirst(trainer.configuration.keepCheckpoints) { try? FileManager.default.removeItem(at: old) }
     }
 
-    /// Fixed x_T for progress grids: the same 16 images every time, so progress is comparable.
+    /// Progress grids of a conditional model: one row of `gridColumns` images for each of its first
+    /// (up to) 10 classes, at `sampleGuidanceScale` (1 without a null label); nil for an unconditional one.
+    var gridClasses: ClassConditioning? {
+        let c = trainer.unet.configuration
+        guard c.takesClassLabels else { return nil }
+        let rows = min(c.classCount ?? 10, 10)
+        return .rows(Array(0..<rows), perRow: 8, guidanceScale: c.nullClassLabel == nil ? 1 : sampleGuidanceScale)
+    }
+
+    /// Fixed x_T for progress grids: the same 16 images (8 per class row) every time, so progress is comparable.
     func sampleNoise() -> Tensor {
         var rng = SeededGenerator(seed: 1234)
         let c = trainer.unet.configuration
         let size = c.sampleSize ?? 32
-        return Tensor.randomNormal([16, c.inChannels, size, size], using: &rng)
+        return Tensor.randomNormal([gridClasses?.labels.count ?? 16, c.inChannels, size, size], using: &rng)
     }
 
     /// A grid sampled from the EMA model with 50 DDIM steps (fast; the paper's sampler is `ddpm sample`).
     func writeSamples(_ noise: Tensor) throws(PipelineError) {
         let pipeline = SamplingPipeline(unet: try trainer.emaModel(), diffusion: trainer.diffusion)
         let steps = min(50, trainer.diffusion.schedule.timestepCount)
-        let result = try pipeline.sample(from: noise, sampler: .ddim(steps: steps, eta: 0), seed: 0)
+        let classes = gridClasses
+        let result = try pipeline.sample(from: noise, sampler: .ddim(steps: steps, eta: 0), seed: 0, classes: classes)
         let url = output.appendingPathComponent("samples/step-\(trainer.step).png")
-        do { try ImageWriter.writeGrid(result.sample, to: url, columns: 4) } catch { throw .cannotWrite(path: url.path, reason: error.description) }
-        onFile("samples", url)
+        do { try ImageWriter.writeGrid(result.sample, to: url, columns: classes == nil ? 4 : 8) } catch { throw .cannotWrite(path: url.path, reason: error.description) }
+        onFile(classes.map { "samples (one row per class, guidance \($0.guidanceScale))" } ?? "samples", url)
     }
 }
 

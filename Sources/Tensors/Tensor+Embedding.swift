@@ -40,3 +40,25 @@ extension Tensor {
         return Tensor(shape: [timesteps.count, dimension], scalars: values)
     }
 }
+
+extension Tensor {
+    /// Rows `indices` of a `[K, D]` table, `[indices.count, D]` (torch's `nn.Embedding` lookup, used
+    /// for class labels). The pullback scatter-adds each output row's gradient back into its table
+    /// row, so a label that appears twice in a batch receives both gradients.
+    public func gatheringRows(_ indices: [Int]) -> Tensor {
+        precondition(rank == 2, "[gatheringRows] table must be [K, D], got \(shape)")
+        let (rows, width) = (shape[0], shape[1])
+        for i in indices { precondition(i >= 0 && i < rows, "[gatheringRows] index \(i) outside the table's \(rows) rows") }
+        let out = Tensor.uninitialized([indices.count, width])
+        let (src, dst) = (storage.pointer, out.storage.pointer)
+        for (n, i) in indices.enumerated() { (dst + n * width).update(from: src + i * width, count: width) }
+        return .result(out, inputs: [self]) { g, _ in
+            let grad = Tensor.zeros([rows, width])
+            let (gp, tp) = (g.storage.pointer, grad.storage.pointer)
+            for (n, i) in indices.enumerated() {
+                for j in 0..<width { tp[i * width + j] += gp[n * width + j] }
+            }
+            return [grad]
+        }
+    }
+}

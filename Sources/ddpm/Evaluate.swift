@@ -35,6 +35,12 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Samples to draw from --model (the paper: 50000).")
     var numSamples = 50_000
 
+    @Option(name: .customLong("class"), help: "Class-conditional --model: sample only these classes (names or indices, repeatable); default: all classes, balanced.")
+    var classes: [String] = []
+
+    @Option(help: "Class-conditional --model: classifier-free guidance w (1 plain conditional, 0 unconditional; default 2, or 1 without a null label).")
+    var guidanceScale: Double?
+
     @OptionGroup var sampling: SamplerOptions
 
     @Option(help: "Images per network call (sampling, Inception and --nll).")
@@ -163,20 +169,24 @@ struct Evaluate: ParsableCommand {
         let pipeline = try options.pipeline(for: loaded), source = loaded.source
         let method = try sampling.sampler(for: loaded, purpose: .evaluation)
         let batches = (numSamples + batchSize - 1) / batchSize
-        print("model: \(source); sampler: \(method); \(numSamples) samples in \(batches) batches of \(batchSize)")
+        let conditioning = try ClassRequest(classes: classes, guidanceScale: guidanceScale).balanced(for: pipeline.unet.configuration, count: numSamples)
+        print("model: \(source); sampler: \(method); \(numSamples) samples in \(batches) batches of \(batchSize)"
+              + (conditioning.map { "; class-balanced over \(Set($0.labels).count) classes, guidance scale \($0.guidanceScale)" } ?? ""))
         let bar = ProgressBar(total: pipeline.stepCount(method) * batches, label: "sampling")
         var done = 0
         var local = collection
-        try pipeline.sampleBatches(count: numSamples, batchSize: batchSize, sampler: method, seed: seed,
+        try pipeline.sampleBatches(count: numSamples, batchSize: batchSize, sampler: method, seed: seed, classes: conditioning,
                                    onStep: { done += 1; bar.update(done) }) { try local.add($0) }
         collection = local
         return "\(numSamples) samples of \(source), \(method), seed \(seed)"
+            + (conditioning.map { ", class-balanced, guidance scale \($0.guidanceScale)" } ?? "")
     }
 
     /// --nll: the bound on test images, its terms and the §4.3 table.
     private func runLikelihood() throws {
         let loaded = try options.load()
         let (unet, source, diffusion) = (loaded.unet, loaded.source, try loaded.scheduler.diffusion())
+        try unet.configuration.checkUnconditionalPrediction()  // a conditional model is scored as p(x | ∅)
         let dataset = try ImageSource.detect(data)
         let set = try dataset.modelImages(train: false, size: unet.configuration.sampleSize ?? 32, channels: unet.configuration.inChannels)
         let n = min(count ?? set.count, set.count), T = diffusion.schedule.timestepCount

@@ -73,6 +73,10 @@ struct Inspect: ParsableCommand {
         print("configuration: in \(c.inChannels), out \(c.outChannels), size \(c.sampleSize.map(String.init) ?? "?"), channels \(c.blockOutChannels), \(c.layersPerBlock) blocks per level")
         print("  down \(c.downBlockTypes)\n  up   \(c.upBlockTypes)")
         print("  GroupNorm \(c.normNumGroups) groups eps \(c.normEps), attention heads: \(c.attentionHeadDim.map { "dim \($0)" } ?? "one"), dropout \(c.dropout), embedding flip_sin_to_cos \(c.flipSinToCos) freq_shift \(c.freqShift), downsample_padding \(c.downsamplePadding)")
+        if c.isClassConditional {
+            let names = (0..<min(c.classCount ?? 0, 20)).map { "\($0) \(c.className($0))" }.joined(separator: ", ")
+            print("  class-conditional: class_embed_type \(c.classEmbedType ?? "null (table)"), num_class_embeds \(c.numClassEmbeds.map(String.init) ?? "-"), null label \(c.nullClassLabel.map(String.init) ?? "none (no guidance)")\(names.isEmpty ? "" : "; classes \(names)")")
+        }
         if let unet = try? UNet(c) { print("parameters: \(unet.parameterCount.formatted()) (from the configuration)") }
     }
 

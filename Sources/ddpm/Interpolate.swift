@@ -48,6 +48,12 @@ struct Interpolate: ParsableCommand {
     @Option(help: "Output directory.")
     var output = "interpolation"
 
+    @Option(name: .customLong("class"), help: "Class-conditional models: the class (name or index) every λ is decoded as.")
+    var classes: [String] = []
+
+    @Option(help: "Class-conditional models: classifier-free guidance w (default 2, or 1 without a null label).")
+    var guidanceScale: Double?
+
     @OptionGroup var options: ModelOptions
 
     func validate() throws {
@@ -70,6 +76,7 @@ struct Interpolate: ParsableCommand {
         let unet = pipeline.unet
         let T = pipeline.diffusion.schedule.timestepCount
         let method = try Sampler.decodingLatent(sampler, steps: samplingSteps, eta: eta, startingAt: timestep, timestepCount: T)
+        let conditioning = try ClassRequest(classes: classes, guidanceScale: guidanceScale).single(for: unet.configuration)
 
         let size = pipeline.imageSize, channels = unet.configuration.inChannels
         let images = try sourceImages(size: size, channels: channels)
@@ -77,7 +84,9 @@ struct Interpolate: ParsableCommand {
         print("model: \(source); t = \(timestep); \(lambdas.count) values of λ; sampler: \(method); \(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
         let bar = ProgressBar(total: lambdas.count * pipeline.stepCount(method, startingAt: timestep), label: "decoding")
         var done = 0
-        let result = try pipeline.interpolate(images[0], images[1], at: timestep, lambdas: lambdas, sampler: method, seed: seed) {
+        if let conditioning { print("class \(conditioning.label) \(unet.configuration.className(conditioning.label)); guidance scale \(conditioning.guidanceScale)") }
+        let result = try pipeline.interpolate(images[0], images[1], at: timestep, lambdas: lambdas, sampler: method, seed: seed,
+                                              label: conditioning?.label, guidanceScale: conditioning?.guidanceScale ?? 1) {
             done += 1
             bar.update(done)
         }

@@ -17,8 +17,14 @@ struct Sample: ParsableCommand {
     @Option(help: "Random seed of x_T and of the sampling noise (the same images as ddpm evaluate --model with this seed).")
     var seed: UInt64 = 0
 
-    @Option(help: "Number of images (streamed to disk batch by batch).")
+    @Option(help: "Number of images (streamed to disk batch by batch); per class with a class-conditional model.")
     var numSamples = 16
+
+    @Option(name: .customLong("class"), help: "Class-conditional models: a class name or index (repeatable), or 'all' for one row per class (the default).")
+    var classes: [String] = []
+
+    @Option(help: "Classifier-free guidance w: ε = ε(∅) + w(ε(c) − ε(∅)); 1 is plain conditional, 0 unconditional (default: 2, or 1 for a model without a null label).")
+    var guidanceScale: Double?
 
     @Option(help: "Images per network call.")
     var batchSize = 16
@@ -48,9 +54,20 @@ struct Sample: ParsableCommand {
         let model = try options.load(sampling)
         let pipeline = try options.pipeline(for: model)
         let method = try sampling.sampler(for: model, purpose: .preview)
-        let size = pipeline.imageSize, channels = pipeline.unet.configuration.inChannels
+        let unet = pipeline.unet, size = pipeline.imageSize, channels = unet.configuration.inChannels
         let given = try initialNoise.map { path throws(PipelineError) in try pipeline.readInitialNoise(contentsOf: URL(fileURLWithPath: path)) }
-        let count = given?.shape[0] ?? numSamples
+        let request = ClassRequest(classes: classes, guidanceScale: guidanceScale)
+        let conditioning = try given.map { try request.rows(for: unet.configuration, total: $0.shape[0]) }
+            ?? request.rows(for: unet.configuration, perClass: numSamples)
+        let count = conditioning?.labels.count ?? given?.shape[0] ?? numSamples
+        // One class per grid row when each class has a row's worth of images.
+        let columns = conditioning != nil && given == nil && numSamples <= 32 ? numSamples : nil
+        let gridLimit = columns.map { $0 * 20 } ?? Self.gridImages
+        if let conditioning {
+            var seen = Set<Int>()
+            let shown = conditioning.labels.filter { seen.insert($0).inserted }.map { "\($0) \(unet.configuration.className($0))" }
+            print("classes: \(shown.joined(separator: ", ")); guidance scale \(conditioning.guidanceScale)")
+        }
         let perBatch = pipeline.stepCount(method), batches = (count + batchSize - 1) / batchSize
         print("model: \(model.source); sampler: \(method); \(perBatch) network evaluations per batch")
         print("scheduler config: \(model.scheduler.className), \(model.scheduler.varianceType), clip_sample \(model.scheduler.clipSample)")
@@ -65,21 +82,25 @@ struct Sample: ParsableCommand {
         var written = 0
         let recording = showProcess ? try pipeline.recordingTimesteps(method) : []
         try pipeline.sampleBatches(count: count, batchSize: batchSize, sampler: method, seed: seed, initialNoise: given,
-                                   recordingAt: recording, onStep: { done += 1; bar.update(done) }) { b, result in
+                                   recordingAt: recording, classes: conditioning, onStep: { done += 1; bar.update(done) }) { b, result in
             if b == 0 { frames = result.trajectory }
             if keepRaw { raw.append(result.sample) }
             let shown = grid.reduce(0) { $0 + $1.shape[0] }
-            if shown < Self.gridImages { grid.append(result.sample.sliced(alongAxis: 0, 0..<min(result.sample.shape[0], Self.gridImages - shown))) }
+            if shown < gridLimit { grid.append(result.sample.sliced(alongAxis: 0, 0..<min(result.sample.shape[0], gridLimit - shown))) }
             _ = try ImageWriter.writeImages(result.sample, to: out.appendingPathComponent("images"), firstIndex: written)
             written += result.sample.shape[0]
         }
         if keepRaw {
-            try SafeTensorsFile(tensors: ["samples": Tensor.concatenated(raw, alongAxis: 0)],
-                                metadata: ["model": model.source, "sampler": "\(method)", "seed": "\(seed)"])
+            var metadata = ["model": model.source, "sampler": "\(method)", "seed": "\(seed)"]
+            if let conditioning {
+                metadata["class_labels"] = conditioning.labels.map(String.init).joined(separator: ",")
+                metadata["guidance_scale"] = "\(conditioning.guidanceScale)"
+            }
+            try SafeTensorsFile(tensors: ["samples": Tensor.concatenated(raw, alongAxis: 0)], metadata: metadata)
                 .write(to: out.appendingPathComponent("samples.safetensors"))
         }
-        try ImageWriter.writeGrid(Tensor.concatenated(grid, alongAxis: 0), to: out.appendingPathComponent("grid.png"))
-        print("wrote \(out.path)/grid.png (first \(min(count, Self.gridImages))), images/ (\(written))\(keepRaw ? ", samples.safetensors (raw, key 'samples')" : "")")
+        try ImageWriter.writeGrid(Tensor.concatenated(grid, alongAxis: 0), to: out.appendingPathComponent("grid.png"), columns: columns)
+        print("wrote \(out.path)/grid.png (first \(min(count, gridLimit))\(columns == nil ? "" : ", one row per class")), images/ (\(written))\(keepRaw ? ", samples.safetensors (raw, key 'samples')" : "")")
         if showProcess && !frames.isEmpty {
             try writeProcess(frames, to: out)
             print("wrote \(out.path)/process.png (rows: x_t, then predicted x0, for t = \(frames.map(\.t).map(String.init).joined(separator: ", "))) and process.gif")

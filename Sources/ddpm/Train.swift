@@ -42,6 +42,10 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from the newest checkpoint in --output, exactly (with any number of processes; --steps may grow).") var resume = false
     @Option(help: "Under mpirun: steps between checks that all ranks hold the same weights.") var checksumEvery = 50
     @Flag(help: "Stop on any unreadable image instead of skipping it.") var strict = false
+    @Flag(help: "Class-conditional model with classifier-free guidance: labels from CIFAR-10's label byte, the IDX labels file, or an image folder's first-level subfolders.")
+    var conditional = false
+    @Option(help: "With --conditional: probability that a label is replaced by the null label (default 0.1), so the model also learns unconditional ε̂ for guidance.")
+    var classDropout: Float?
 
     func validate() throws {
         if let preset, UNetConfiguration.presets[preset] == nil {
@@ -61,6 +65,7 @@ struct Train: ParsableCommand {
         }
         if accumulate < 1 { throw ValidationError("--accumulate must be at least 1 (got \(accumulate)).") }
         if keep < 1 { throw ValidationError("--keep must be at least 1 (got \(keep)).") }
+        if classDropout != nil && !conditional { throw ValidationError("--class-dropout applies to --conditional training only; add --conditional.") }
     }
 
     func run() throws {
@@ -91,6 +96,7 @@ struct Train: ParsableCommand {
             images = loaded!
         }
         var recipe = try TrainingRecipe(preset: preset, channels: images.channels, imageSize: images.height, loss: loss)
+        if conditional { recipe.condition(on: images, classDropout: classDropout ?? 0.1) }
         var config = recipe.training
         if let batchSize { config.batchSize = batchSize }
         config.gradientAccumulation = accumulate
@@ -124,6 +130,7 @@ struct Train: ParsableCommand {
         if comm.size > 1 {
             say("data parallel: \(comm.size) processes × \(config.batchSize / accumulate / comm.size) images per micro-batch, \(ComputeSettings.threadCount) thread(s) each")
         }
+        if let note = recipe.conditioningNote { say(note) }
         say("training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)")
         let bar = ProgressBar(total: config.steps, label: "step")
         let first = trainer.step
@@ -141,7 +148,8 @@ struct Train: ParsableCommand {
     }
 
     private func loadImages() throws -> ImageSet {
-        let set = try TrainingRecipe.images(from: try ImageSource.named(dataset.rawValue, path: data), preset: preset, strict: strict)
+        let set = try TrainingRecipe.images(from: try ImageSource.named(dataset.rawValue, path: data), preset: preset, strict: strict,
+                                                labels: conditional)
         if let note = Self.skippedNote(set.skippedFiles) { print(note) }
         return set
     }

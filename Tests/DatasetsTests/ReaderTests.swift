@@ -122,7 +122,9 @@ struct ReaderTests {
         let labels = directory.appendingPathComponent("labels-idx1-ubyte")
         try Data([0, 0, 8, 1, 0, 0, 0, 2, 7, 7]).write(to: labels)
         let mismatch = datasetError { _ = try IDX.load(images: Fixtures.url("idx/images-idx3-ubyte"), labels: labels) }
-        guard case .badIDXDimensions(labels.path, _, [2])? = mismatch else { Issue.record("unexpected \(String(describing: mismatch))"); return }
+        let images = Fixtures.url("idx/images-idx3-ubyte")
+        #expect(mismatch == .labelCountMismatch(labels: labels.path, labelCount: 2, images: images.path, imageCount: 5))
+        #expect(mismatch!.description.contains("2 labels, but \(images.path) holds 5 images; each image needs exactly one label"))
 
         let cut = directory.appendingPathComponent("cut-idx3-ubyte.gz")
         let gz = try Data(contentsOf: Fixtures.url("idx/images-idx3-ubyte.gz"))

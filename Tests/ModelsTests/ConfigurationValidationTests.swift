@@ -44,6 +44,16 @@ struct ConfigurationValidationTests {
         ("mid scale inf", { $0.midBlockScaleFactor = .infinity }, "mid_block_scale_factor is inf; it must be finite (1 in DDPM)"),
         ("no sample_size, 8 levels", { c in c.sampleSize = nil; c.blockOutChannels = Array(repeating: 32, count: 7); c.downBlockTypes = Array(repeating: "DownBlock2D", count: 7); c.upBlockTypes = Array(repeating: "UpBlock2D", count: 7) },
          "sample_size is missing, so images are 32×32, which 7 levels cannot halve 6 times; set sample_size to a multiple of 64"),
+        // Class conditioning (issue 12).
+        ("class_embed_type projection", { $0.classEmbedType = "projection" }, "class_embed_type 'projection' is not supported; UNet2DModel takes null (a table of num_class_embeds rows), 'timestep' or 'identity'"),
+        ("num_class_embeds 0", { $0.numClassEmbeds = 0 }, "num_class_embeds is 0; 1 to 100000 are supported"),
+        ("num_class_embeds 2^40", { $0.numClassEmbeds = 1 << 40 }, "num_class_embeds is 1099511627776; 1 to 100000 are supported"),
+        ("null label without table", { $0.nullClassLabel = 3 }, "null_class_label 3 needs num_class_embeds (classes + 1, the null label being the last)"),
+        ("null label not last", { c in c.numClassEmbeds = 4; c.nullClassLabel = 0 }, "null_class_label is 0 but num_class_embeds is 4; the null label must be the last, 3, with at least one class before it"),
+        ("names miscounted", { c in c = c.withClasses(3, names: ["a", "b"]) }, "class_names has 2 names but num_class_embeds 4 less the null label means 3 classes; give one name per class"),
+        ("duplicate names", { c in c = c.withClasses(2, names: ["a", "a"]) }, "class_names holds 'a' twice; every class needs its own name"),
+        ("empty name", { c in c = c.withClasses(2, names: ["a", ""]) }, "class name '' has 0 bytes; names must have 1 to 200"),
+        ("identity with names", { c in c.classEmbedType = "identity"; c.classNames = ["a"] }, "class_embed_type 'identity' takes embedding vectors, not labels, so null_class_label and class_names do not apply; remove them or use a table (class_embed_type null with num_class_embeds)"),
     ]
 
     @Test("each hostile value is refused with a message naming the key, the value and the limit", arguments: 0..<cases.count)
@@ -63,6 +73,20 @@ struct ConfigurationValidationTests {
             #expect(throws: Never.self, "\(name)") { try preset.validate() }
             #expect(preset.estimatedParameterCount <= UNetConfiguration.Limits.parameters)
         }
+    }
+
+    @Test("class keys round-trip through config.json under diffusers' names, and only conditional models write them")
+    func classKeys() throws {
+        let c = Self.base.withClasses(10, names: (0..<10).map { "class \($0)" })
+        try c.validate()
+        #expect(c.classCount == 10 && c.numClassEmbeds == 11 && c.nullClassLabel == 10 && c.takesClassLabels)
+        let data = try JSONEncoder().encode(c)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["num_class_embeds"] as? Int == 11 && object["null_class_label"] as? Int == 10)
+        #expect(try JSONDecoder().decode(UNetConfiguration.self, from: data) == c)
+        let plain = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.base)) as? [String: Any])
+        #expect(plain.keys.allSatisfy { !$0.contains("class") })
+        #expect(!Self.base.isClassConditional && Self.base.classCount == nil)
     }
 
     @Test("a config.json with hostile values decodes and is then refused by validate (no trap in decoding)")
