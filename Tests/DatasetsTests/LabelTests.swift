@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 import Datasets
 import Tensors
 
-/// Class labels for conditional training (issue 12): CIFAR-10's names, image folders' subfolders.
+/// Class labels for conditional training CIFAR-10's names, image folders' subfolders.
 @Suite("Class labels")
 struct LabelTests {
     /// `root/<class>/<n>.png` for each (class, count), 4×4 grey images of value `10·class`.

@@ -5,6 +5,7 @@ import Models
 import Pipelines
 import SafeTensors
 import Testing
+import TestSupport
 import Tensors
 
 /// `ddpm evaluate` on a class-conditional model (issue 12): FID/IS from class-balanced samples at
@@ -16,7 +17,7 @@ struct ConditionalEvaluateTests {
         var scheduler = SchedulerConfiguration.paper
         scheduler.numTrainTimesteps = 8
         let model = directory.appendingPathComponent("model")
-        try ModelDirectory.save(try UNet(TinyModel.configuration.withClasses(2, names: ["h", "v"]), seed: 5), scheduler: scheduler, to: model)
+        try ModelDirectory.save(try UNet(Tiny.deterministicUNet.withClasses(2, names: ["h", "v"]), seed: 5), scheduler: scheduler, to: model)
         return model
     }
 
@@ -49,11 +50,11 @@ struct ConditionalEvaluateTests {
         let weights = try Self.inception(in: directory)
         let folder = directory.appendingPathComponent("reference")
         try ImageWriter.writeImages(EvaluationFixtures.images(3, channels: 3, seed: 7), to: folder)
-        let run = try DDPMBinary.run(["evaluate", "--model", try Self.model(in: directory).path, "--num-samples", "10", "--sampler", "ddim",
+        let run = try CommandLineTool.runSeparately(["evaluate", "--model", try Self.model(in: directory).path, "--num-samples", "10", "--sampler", "ddim",
                                       "--steps", "2", "--batch-size", "10", "--inception", weights.path, "--reference", folder.path,
                                       "--guidance-scale", "3"])
-        try #require(run.status == 0, "exit \(run.status); stderr: \(run.err)")
-        #expect(run.out.contains("class-balanced over 2 classes, guidance scale 3.0"), "\(run.out)")
+        try #require(run.status == 0, "exit \(run.status); stderr: \(run.stderr)")
+        #expect(run.stdout.contains("class-balanced over 2 classes, guidance scale 3.0"), "\(run.stdout)")
     }
 
     @Test("--nll of a conditional model bounds p(x | ∅); --class on an unconditional --model is refused")
@@ -61,15 +62,15 @@ struct ConditionalEvaluateTests {
         let directory = try Self.temporary()
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = directory.appendingPathComponent("test")
-        let set = TinyModel.images()
+        let set = Tiny.images(count: 6)
         try ImageWriter.writeImages(set.batch(indices: Array(0..<set.count)), to: data)
-        let nll = try DDPMBinary.run(["evaluate", "--nll", "--model", try Self.model(in: directory).path, "--data", data.path, "--count", "2"])
-        #expect(nll.status == 0 && nll.out.contains("NLL ≤ "), "exit \(nll.status); \(nll.out) \(nll.err)")
+        let nll = try CommandLineTool.runSeparately(["evaluate", "--nll", "--model", try Self.model(in: directory).path, "--data", data.path, "--count", "2"])
+        #expect(nll.status == 0 && nll.stdout.contains("NLL ≤ "), "exit \(nll.status); \(nll.stdout) \(nll.stderr)")
         let plain = directory.appendingPathComponent("plain")
-        try ModelDirectory.save(try UNet(TinyModel.configuration, seed: 5), scheduler: .paper, to: plain)
-        let refused = try DDPMBinary.run(["evaluate", "--model", plain.path, "--num-samples", "10", "--class", "1", "--inception", try Self.inception(in: directory).path,
+        try ModelDirectory.save(try UNet(Tiny.deterministicUNet, seed: 5), scheduler: .paper, to: plain)
+        let refused = try CommandLineTool.runSeparately(["evaluate", "--model", plain.path, "--num-samples", "10", "--class", "1", "--inception", try Self.inception(in: directory).path,
                                           "--reference", data.path])
         #expect(refused.status != 0)
-        #expect((refused.out + refused.err).contains("--class 1 was given, but this model is unconditional"), "\(refused.out) \(refused.err)")
+        #expect((refused.stdout + refused.stderr).contains("--class 1 was given, but this model is unconditional"), "\(refused.stdout) \(refused.stderr)")
     }
 }

@@ -4,6 +4,7 @@ import Models
 import NN
 import Pipelines
 import Testing
+import TestSupport
 import Tensors
 
 /// Classifier-free guidance (issue 12): ε̂ = ε̂_∅ + w(ε̂_c − ε̂_∅) in one batched call, with every sampler.

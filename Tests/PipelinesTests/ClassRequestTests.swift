@@ -1,6 +1,7 @@
 import Models
 import Pipelines
 import Testing
+import TestSupport
 
 /// `--class` / `--guidance-scale` turned into labels (issue 12): rows for `sample`, class-balanced
 /// labels for `evaluate --model`, one class for `interpolate`.

@@ -3,21 +3,22 @@ import Foundation
 import Models
 import Pipelines
 import Testing
+import TestSupport
 import Tensors
 
 /// `ddpm sample/interpolate/evaluate --class`, `--guidance-scale` and `train --conditional`
-/// (issue 12): the bad inputs, each with a clear message, and the good paths.
+/// the bad inputs, each with a clear message, and the good paths.
 @Suite("ddpm command line: class conditioning")
 struct ConditionalCommandLineTests {
     /// A conditional tiny model directory (classes bar, stripe, dot + the null label), written once.
     static let model: URL = {
-        let directory = Tiny.temporaryDirectory().appendingPathComponent("conditional")
+        let directory = (try! Tiny.temporaryDirectory()).appendingPathComponent("conditional")
         try! ModelDirectory.save(try! ClassGuidanceTests.conditionalUNet(), scheduler: .paper, to: directory)
         return directory
     }()
 
     static func sample(_ extra: [String]) throws -> (status: Int32, output: String) {
-        let out = Tiny.temporaryDirectory()
+        let out = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: out) }
         return try runDDPM(["sample", "--model", model.path, "--sampler", "ddim", "--steps", "2", "--num-samples", "2",
                             "--output", out.path] + extra)
@@ -25,7 +26,7 @@ struct ConditionalCommandLineTests {
 
     /// A folder of 8×8 grey images, in class subfolders or loose.
     static func folder(subfolders: Bool) throws -> URL {
-        let root = Tiny.temporaryDirectory()
+        let root = (try Tiny.temporaryDirectory())
         let images = Tensor(repeating: 0.2, shape: [4, 1, 8, 8])
         if subfolders {
             for name in ["a", "b"] { _ = try ImageWriter.writeImages(images, to: root.appendingPathComponent(name)) }
@@ -37,7 +38,7 @@ struct ConditionalCommandLineTests {
 
     /// An IDX directory with `images` 8×8 images and, if given, a labels file of `labels` entries.
     static func idx(images: Int, labels: Int?) throws -> URL {
-        let root = Tiny.temporaryDirectory()
+        let root = (try Tiny.temporaryDirectory())
         func header(_ magic: UInt8, _ dims: [Int]) -> [UInt8] {
             [0, 0, 8, magic] + dims.flatMap { d in (0..<4).reversed().map { UInt8((d >> (8 * $0)) & 0xFF) } }
         }
@@ -49,7 +50,7 @@ struct ConditionalCommandLineTests {
     }
 
     static func train(_ dataset: String, _ data: URL, _ extra: [String] = ["--conditional"]) throws -> (status: Int32, output: String) {
-        let out = Tiny.temporaryDirectory()
+        let out = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: out) }
         return try runDDPM(["train", "--dataset", dataset, "--data", data.path, "--preset", "tiny8-grey", "--steps", "1",
                             "--batch-size", "2", "--sample-every", "0", "--output", out.path] + extra)
@@ -71,7 +72,7 @@ struct ConditionalCommandLineTests {
 
     @Test("--class and --guidance-scale are refused for an unconditional model", arguments: [["--class", "1"], ["--guidance-scale", "3"]])
     func unconditionalModel(_ extra: [String]) throws {
-        let out = Tiny.temporaryDirectory()
+        let out = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: out) }
         let (status, output) = try runDDPM(["sample", "--model", ParityFixtures.modelDirectory.path, "--steps", "2", "--num-samples", "1",
                                             "--output", out.path] + extra)
@@ -90,7 +91,7 @@ struct ConditionalCommandLineTests {
 
     @Test("interpolate needs one --class for a conditional model")
     func interpolate() throws {
-        let image = Tiny.temporaryDirectory()
+        let image = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: image) }
         let files = try ImageWriter.writeImages(Tensor(repeating: 0.1, shape: [2, 1, 8, 8]), to: image)
         let base = ["interpolate", files[0].path, files[1].path, "--model", Self.model.path, "--sampler", "ddim", "--sampling-steps", "2",
@@ -146,7 +147,7 @@ struct ConditionalCommandLineTests {
 struct ConditionalDataParallelTests {
     /// MPIRun's 32 striped images in two class folders (even: horizontal, odd: vertical).
     static let data: URL = {
-        let root = Tiny.temporaryDirectory().appendingPathComponent("labelled")
+        let root = (try! Tiny.temporaryDirectory()).appendingPathComponent("labelled")
         let files = (try? FileManager.default.contentsOfDirectory(at: MPIRun.data, includingPropertiesForKeys: nil))?.sorted { $0.path < $1.path } ?? []
         for (i, file) in files.enumerated() {
             let folder = root.appendingPathComponent(i % 2 == 0 ? "horizontal" : "vertical")
@@ -166,7 +167,7 @@ struct ConditionalDataParallelTests {
 
     @Test("mpirun -np 2 and -np 3 with --conditional train the single-process model (≤ 1e-5 relative)", arguments: [2, 3])
     func sameModelForAnyN(_ n: Int) throws {
-        let (single, parallel) = (Tiny.temporaryDirectory(), Tiny.temporaryDirectory())
+        let (single, parallel) = ((try Tiny.temporaryDirectory()), (try Tiny.temporaryDirectory()))
         defer { for d in [single, parallel] { try? FileManager.default.removeItem(at: d) } }
         let one = try CommandLineTool.run(Self.arguments(single))
         try #require(one.status == 0, "single run failed: \(one.output)")

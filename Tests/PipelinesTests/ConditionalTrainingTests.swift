@@ -6,6 +6,7 @@ import NN
 import Pipelines
 import SafeTensors
 import Testing
+import TestSupport
 import Tensors
 
 /// Class-conditional training (issue 12): keyed class dropout, exact resume, per-class grids, export.
@@ -81,7 +82,7 @@ struct ConditionalTrainingTests {
     func resumeIsExact() throws {
         let straight = try Self.trainer(steps: 6)
         let straightLosses = try (0..<6).map { _ in try straight.trainStep().loss }
-        let directory = Tiny.temporaryDirectory()
+        let directory = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try Self.trainer(steps: 6)
         var losses = try (0..<2).map { _ in try first.trainStep().loss }
@@ -123,7 +124,7 @@ struct ConditionalTrainingTests {
 
     @Test("a conditional run draws one grid row per class and exports class_names and the null label in config.json")
     func runAndExport() throws {
-        let output = Tiny.temporaryDirectory()
+        let output = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: output) }
         let run = TrainingRun(trainer: try Self.trainer(steps: 2), output: output)
         try run.run()
@@ -143,7 +144,7 @@ struct ConditionalTrainingTests {
     /// --check-export DIR (set DDPM_EXPORT_DIR=DIR), where diffusers loads it and compares.
     @Test("an exported conditional model holds diffusers' keys and loads back strictly with the same output")
     func exportForDiffusers() throws {
-        let directory = ProcessInfo.processInfo.environment["DDPM_EXPORT_DIR"].map { URL(fileURLWithPath: $0) } ?? Tiny.temporaryDirectory()
+        let directory = try ProcessInfo.processInfo.environment["DDPM_EXPORT_DIR"].map { URL(fileURLWithPath: $0) } ?? Tiny.temporaryDirectory()
         let unet = try ClassGuidanceTests.conditionalUNet()
         try ModelDirectory.save(unet, scheduler: .paper, to: directory)
         let back = try ModelDirectory.loadUNet(from: directory)
