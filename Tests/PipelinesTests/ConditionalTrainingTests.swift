@@ -132,7 +132,7 @@ struct ConditionalTrainingTests {
         // 2 rows (classes) × 8 columns of 8×8 tiles with 2-pixel padding.
         #expect(grid.width == 8 * 8 + 9 * 2 && grid.height == 2 * 8 + 3 * 2)
         let model = output.appendingPathComponent("model")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: model.appendingPathComponent("config.json"))) as? [String: Any])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: ModelDirectory.unetFolder(model).appendingPathComponent("config.json"))) as? [String: Any])
         #expect(json["num_class_embeds"] as? Int == 3 && json["null_class_label"] as? Int == 2)
         #expect(json["class_names"] as? [String] == Self.names)
         let loaded = try LoadedModel(model.path)
@@ -149,7 +149,7 @@ struct ConditionalTrainingTests {
         try ModelDirectory.save(unet, scheduler: .paper, to: directory)
         let back = try ModelDirectory.loadUNet(from: directory)
         #expect(back.configuration == unet.configuration)
-        let weights = try SafeTensorsFile.read(contentsOf: directory.appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        let weights = try SafeTensorsFile.read(contentsOf: ModelDirectory.unetFolder(directory).appendingPathComponent("diffusion_pytorch_model.safetensors"))
         #expect(weights.tensors["class_embedding.weight"]?.shape == [4, 32])
         var rng = SeededGenerator(seed: 1)
         let x = Tensor.randomNormal([3, 1, 8, 8], using: &rng), t = [5, 400, 999], labels = [0, 2, 3]

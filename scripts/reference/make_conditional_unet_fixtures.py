@@ -99,7 +99,9 @@ def make(name, cfg, seed):
 
 
 def check_export(directory):
-    model = UNet2DModel.from_pretrained(directory).eval()
+    # The pipeline layout (model_index.json, unet/, scheduler/) that ModelDirectory.save writes.
+    pipeline = os.path.exists(os.path.join(directory, "model_index.json"))
+    model = UNet2DModel.from_pretrained(directory, subfolder="unet" if pipeline else None).eval()
     ref = load_file(os.path.join(directory, "reference.safetensors"))
     with torch.no_grad():
         out = model(ref["x"], ref["timesteps"].long(), class_labels=ref["class_labels"].long()).sample
