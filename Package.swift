@@ -58,11 +58,13 @@ let package = Package(
             providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]),
         // libpng, libjpeg-turbo and zlib behind setjmp-guarded calls (Sources/CImageCodecs/include/CImageCodecs.h).
         // zlib comes with the macOS SDK and Debian's zlib1g-dev, in the default search paths.
-        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], path: "Sources/CImageCodecs",
-                linkerSettings: [.linkedLibrary("z")]),
-        .target(name: "TensorKernels",
-                dependencies: ["CDNNL", "CKernels", "CMachine", .target(name: "CBLAS", condition: .when(platforms: [.linux]))],
-                swiftSettings: kernels),
+        .target(
+            name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], path: "Sources/CImageCodecs",
+            linkerSettings: [.linkedLibrary("z")]),
+        .target(
+            name: "TensorKernels",
+            dependencies: ["CDNNL", "CKernels", "CMachine", .target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: kernels),
 
         // MARK: - Public API
         .target(name: "Tensors", dependencies: ["TensorKernels"]),
@@ -72,22 +74,26 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensors"]),
         .target(name: "Models", dependencies: ["NN", "Tensors"]),
         .target(name: "Optimizers", dependencies: ["NN", "Tensors", "TensorKernels"]),
-        .target(name: "Diffusion", dependencies: ["Tensors"]),
+        .target(name: "Diffusion", dependencies: ["Tensors"], exclude: ["README.md"]),
         // Data-parallel training over Open MPI (ARCHITECTURE.md §4 "Data parallel": the `Distributed`
         // module, named DataParallel because Swift ships a module called Distributed).
         .target(name: "DataParallel", dependencies: ["CMPI"]),
         .target(
             name: "Pipelines",
-            dependencies: ["Datasets", "Diffusion", "DataParallel", "FileIO", "Metrics", "Models", "NN", "Optimizers", "SafeTensors", "Tensors",
-                           "TorchCheckpoint"]),
+            dependencies: [
+                "Datasets", "Diffusion", "DataParallel", "FileIO", "Metrics", "Models", "NN", "Optimizers", "SafeTensors", "Tensors",
+                "TorchCheckpoint",
+            ]),
         // torch.save .bin/.pt state dicts, read by a restricted unpickler that executes nothing.
         .target(name: "TorchCheckpoint", dependencies: ["FileIO", "Tensors", "SafeTensors", "ZIPFoundation"]),
         .target(name: "Datasets", dependencies: ["Tensors", "CImageCodecs", "FileIO"]),
-        .target(name: "Metrics", dependencies: ["FileIO", "NN", "Tensors", "TensorKernels", "SafeTensors", "TorchCheckpoint", "ZIPFoundation"]),
+        .target(
+            name: "Metrics", dependencies: ["FileIO", "NN", "Tensors", "TensorKernels", "SafeTensors", "TorchCheckpoint", "ZIPFoundation"]),
         .executableTarget(
             name: "ddpm",
             dependencies: [
-                "Datasets", "Diffusion", "DataParallel", "Metrics", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors", "TensorKernels",
+                "Datasets", "Diffusion", "DataParallel", "Metrics", "Models", "NN", "Optimizers", "Pipelines", "SafeTensors", "Tensors",
+                "TensorKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -99,19 +105,27 @@ let package = Package(
             name: "TensorsTests", dependencies: ["TestSupport", "Tensors", "TensorKernels", "CKernels", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["TestSupport", "SafeTensors", "Tensors", "FileIO"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Optimizers", "DataParallel", "FileIO", "Datasets", "Diffusion", "Models", "NN", "SafeTensors",
-                                                           "Tensors"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "PipelinesTests",
+            dependencies: [
+                "TestSupport", "Pipelines", "Optimizers", "DataParallel", "FileIO", "Datasets", "Diffusion", "Models", "NN", "SafeTensors",
+                "Tensors",
+            ],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["TestSupport", "Datasets", "Tensors"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ModelsTests", dependencies: ["TestSupport", "Models", "NN", "Optimizers", "Tensors", "TensorKernels", "SafeTensors"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "DiffusionTests", dependencies: ["TestSupport", "Diffusion", "Tensors", "SafeTensors"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TorchCheckpointTests", dependencies: ["TestSupport", "TorchCheckpoint", "SafeTensors", "Tensors", "ZIPFoundation"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "MetricsTests",
+            dependencies: ["TestSupport", "Metrics", "NN", "Tensors", "TensorKernels", "SafeTensors", "ZIPFoundation"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EvaluationTests",
             dependencies: ["TestSupport", "Pipelines", "Metrics", "Datasets", "Diffusion", "Models", "NN", "SafeTensors", "Tensors"]),

@@ -7,9 +7,17 @@ import PackageDescription
 // uses, so the file-level checks (sizes against the file size, zip directories) are fuzzed too.
 let targets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzSafeTensors", [.product(name: "SafeTensors", package: "swift-ddpm")]),
-    ("FuzzTorchCheckpoint", [.product(name: "TorchCheckpoint", package: "swift-ddpm"), .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-    ("FuzzConfig", [.product(name: "Pipelines", package: "swift-ddpm"), .product(name: "Models", package: "swift-ddpm"),
-                   .product(name: "Tensors", package: "swift-ddpm")]),
+    (
+        "FuzzTorchCheckpoint",
+        [.product(name: "TorchCheckpoint", package: "swift-ddpm"), .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+    ),
+    (
+        "FuzzConfig",
+        [
+            .product(name: "Pipelines", package: "swift-ddpm"), .product(name: "Models", package: "swift-ddpm"),
+            .product(name: "Tensors", package: "swift-ddpm"),
+        ]
+    ),
     ("FuzzIDX", [.product(name: "Datasets", package: "swift-ddpm")]),
     ("FuzzCIFAR10", [.product(name: "Datasets", package: "swift-ddpm")]),
     ("FuzzPNG", [.product(name: "Datasets", package: "swift-ddpm")]),
@@ -27,7 +35,8 @@ let package = Package(
     targets: [
         .target(name: "CFuzzerDriver", path: "Sources/CFuzzerDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"], path: "Sources/FuzzSupport"),
-    ] + targets.map { t in
-        .executableTarget(name: t.name, dependencies: t.dependencies + ["FuzzSupport"], path: "Sources/\(t.name)")
-    }
+    ]
+        + targets.map { t in
+            .executableTarget(name: t.name, dependencies: t.dependencies + ["FuzzSupport"], path: "Sources/\(t.name)")
+        }
 )

@@ -13,6 +13,6 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "SampleFromLibrary",
-            dependencies: [.product(name: "Pipelines", package: "swift-ddpm"), .product(name: "Datasets", package: "swift-ddpm")]),
+            dependencies: [.product(name: "Pipelines", package: "swift-ddpm"), .product(name: "Datasets", package: "swift-ddpm")])
     ]
 )

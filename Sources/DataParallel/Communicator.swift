@@ -42,9 +42,13 @@ public final class Communicator: @unchecked Sendable {
         worldLock.lock()
         defer { worldLock.unlock() }
         if let cachedWorld { return cachedWorld }
-        guard launchedByMPI else { cachedWorld = single; return single }
+        guard launchedByMPI else {
+            cachedWorld = single
+            return single
+        }
         guard ddpm_mpi_load() == 1 else { throw .mpiUnavailable(String(cString: ddpm_mpi_error())) }
-        var rank: Int32 = 0, size: Int32 = 0
+        var rank: Int32 = 0
+        var size: Int32 = 0
         let rc = ddpm_mpi_init(&rank, &size)
         guard rc == 0 else { throw .callFailed("MPI_Init", code: rc) }
         let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? Int(size)

@@ -31,13 +31,15 @@ public enum CIFAR10 {
     public static func load(directory: URL, train: Bool = true) throws(DatasetError) -> ImageSet {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
-            throw .missing(path: directory.path,
-                           fix: "Download the CIFAR-10 binary version (cifar-10-binary.tar.gz) and pass its cifar-10-batches-bin folder.")
+            throw .missing(
+                path: directory.path,
+                fix: "Download the CIFAR-10 binary version (cifar-10-binary.tar.gz) and pass its cifar-10-batches-bin folder.")
         }
         let wanted = names.filter { train ? ($0.hasPrefix("data_batch_") && $0.hasSuffix(".bin")) : $0 == "test_batch.bin" }.sorted()
         guard !wanted.isEmpty else {
-            throw .missing(path: directory.appendingPathComponent(train ? "data_batch_*.bin" : "test_batch.bin").path,
-                           fix: "Pass the cifar-10-batches-bin folder of the CIFAR-10 binary version.")
+            throw .missing(
+                path: directory.appendingPathComponent(train ? "data_batch_*.bin" : "test_batch.bin").path,
+                fix: "Pass the cifar-10-batches-bin folder of the CIFAR-10 binary version.")
         }
         var set = try load(files: wanted.map { directory.appendingPathComponent($0) })
         set.classNames = classNames(in: directory)

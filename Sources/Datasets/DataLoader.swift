@@ -65,17 +65,21 @@ public final class DataLoader: @unchecked Sendable {
     ///   - shard: load only these rows of each batch (one process of a data-parallel job). Order,
     ///     flips and position are those of the whole batch, so every process walks the same global
     ///     sequence and a run resumes with any number of processes.
-    public init(images: ImageSet, batchSize: Int, seed: UInt64, horizontalFlips: Bool = true, dropLast: Bool = true,
-                prefetch: Bool = true, shard: Range<Int>? = nil) throws(DatasetError) {
+    public init(
+        images: ImageSet, batchSize: Int, seed: UInt64, horizontalFlips: Bool = true, dropLast: Bool = true,
+        prefetch: Bool = true, shard: Range<Int>? = nil
+    ) throws(DatasetError) {
         precondition(batchSize > 0, "[DataLoader] batch size must be positive, got \(batchSize)")
-        precondition(shard.map { !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= batchSize && dropLast } ?? true,
-                     "[DataLoader] shard \(shard.map { "\($0)" } ?? "") must be a non-empty part of 0..<\(batchSize), with dropLast")
+        precondition(
+            shard.map { !$0.isEmpty && $0.lowerBound >= 0 && $0.upperBound <= batchSize && dropLast } ?? true,
+            "[DataLoader] shard \(shard.map { "\($0)" } ?? "") must be a non-empty part of 0..<\(batchSize), with dropLast")
         guard images.count > 0, !(dropLast && images.count < batchSize) else {
             throw .tooFewImages(count: images.count, batchSize: batchSize)
         }
         self.prefetch = prefetch
-        maker = BatchMaker(images: images, batchSize: batchSize, seed: seed, horizontalFlips: horizontalFlips, dropLast: dropLast,
-                           shard: shard)
+        maker = BatchMaker(
+            images: images, batchSize: batchSize, seed: seed, horizontalFlips: horizontalFlips, dropLast: dropLast,
+            shard: shard)
         var flipSeed = SeededGenerator(seed: seed ^ 0x666C_6970_7321)  // "flips!"
         position = DataLoaderPosition(epoch: 0, index: 0, generatorState: flipSeed.next())
     }
@@ -137,15 +141,17 @@ private struct BatchMaker: Sendable {
     }
 
     func batch(at start: DataLoaderPosition) -> (DataBatch, DataLoaderPosition) {
-        var epoch = start.epoch, index = start.index
+        var epoch = start.epoch
+        var index = start.index
         if index >= images.count || (dropLast && index + batchSize > images.count) { (epoch, index) = (epoch + 1, 0) }
         var indices = Array(order(epoch: epoch)[index..<min(index + batchSize, images.count)])
         var generator = SeededGenerator(seed: start.generatorState)
         var flipped = indices.map { _ in horizontalFlips && generator.next() >> 63 == 1 }
         let position = DataLoaderPosition(epoch: epoch, index: index + indices.count, generatorState: generator.state)
         if let shard { (indices, flipped) = (Array(indices[shard]), Array(flipped[shard])) }
-        let batch = DataBatch(images: images.batch(indices: indices, flips: flipped), indices: indices,
-                              labels: images.labels.isEmpty ? [] : indices.map { images.labels[$0] }, flipped: flipped)
+        let batch = DataBatch(
+            images: images.batch(indices: indices, flips: flipped), indices: indices,
+            labels: images.labels.isEmpty ? [] : indices.map { images.labels[$0] }, flipped: flipped)
         return (batch, position)
     }
 }

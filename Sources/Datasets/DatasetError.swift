@@ -27,41 +27,41 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .missing(path, fix):
+        case .missing(let path, let fix):
             "\(path): not found. \(fix)"
-        case let .empty(path, skipped):
+        case .empty(let path, let skipped):
             "\(path): no readable PNG or JPEG images found (expected at least one .png, .jpg or .jpeg file, searched recursively"
                 + (skipped > 0 ? "; \(skipped) file(s) were unreadable and skipped" : "")
                 + "). Point the dataset at a folder of images."
-        case let .cannotRead(path, reason):
+        case .cannotRead(let path, let reason):
             "\(path): cannot read (\(reason)). Check that the file exists and is readable."
-        case let .corruptGzip(path, reason):
+        case .corruptGzip(let path, let reason):
             "\(path): corrupt or truncated gzip data (\(reason)). Download or install the file again."
-        case let .badIDXMagic(path, expected, actual):
+        case .badIDXMagic(let path, let expected, let actual):
             "\(path): not an IDX file of unsigned bytes: magic is \(hex(actual)), expected \(hex(expected)). "
                 + "Pass the images file (…-images-idx3-ubyte[.gz]) or the labels file (…-labels-idx1-ubyte[.gz])."
-        case let .badIDXDimensions(path, expected, actual):
+        case .badIDXDimensions(let path, let expected, let actual):
             "\(path): IDX dimensions \(actual), expected \(expected). The file is not MNIST-style data or is corrupt."
-        case let .truncatedIDX(path, expectedBytes, actualBytes):
+        case .truncatedIDX(let path, let expectedBytes, let actualBytes):
             "\(path): IDX header promises \(expectedBytes) bytes, the file has \(actualBytes). The file is truncated; download it again."
-        case let .truncatedCIFAR(path, size):
+        case .truncatedCIFAR(let path, let size):
             "\(path): \(size) bytes is not a multiple of the 3073-byte CIFAR-10 record (1 label byte + 3072 pixel bytes); "
                 + "\(size / 3073) whole record(s) and \(size % 3073) stray byte(s). The file is truncated or not a CIFAR-10 binary batch."
-        case let .corruptImage(path, reason):
+        case .corruptImage(let path, let reason):
             "\(path): corrupt or unsupported image (\(reason)). Re-export or delete it; without --strict, image folders skip such files."
-        case let .tooFewImages(count, batchSize):
+        case .tooFewImages(let count, let batchSize):
             "the dataset has \(count) image(s), fewer than one batch of \(batchSize), and the last partial batch is dropped. "
                 + "Use a smaller batch size or more images."
-        case let .invalidBatch(shape, reason):
+        case .invalidBatch(let shape, let reason):
             "cannot write images from a tensor of shape \(shape): \(reason)."
-        case let .cannotWrite(path, reason):
+        case .cannotWrite(let path, let reason):
             "\(path): cannot write (\(reason)). Check that the directory exists, is writable and the disk is not full; any earlier file at this path is unchanged."
-        case let .labelCountMismatch(labels, labelCount, images, imageCount):
+        case .labelCountMismatch(let labels, let labelCount, let images, let imageCount):
             "\(labels): \(labelCount) labels, but \(images) holds \(imageCount) images; each image needs exactly one label. "
                 + "Use the labels file of the same split and download (train-… with train-…, t10k-… with t10k-…)."
-        case let .unlabelled(path, fix):
+        case .unlabelled(let path, let fix):
             "\(path): the data has no class labels, so it cannot train a class-conditional model. \(fix)"
-        case let .labelOutOfRange(path, label, classes):
+        case .labelOutOfRange(let path, let label, let classes):
             "\(path): label \(label) is outside the model's \(classes) classes (0 to \(classes - 1)); the data does not match the model's class list."
         }
     }

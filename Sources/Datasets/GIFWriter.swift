@@ -29,7 +29,10 @@ extension ImageWriter {
     public static func gifData(_ frames: [RasterImage], delay: Int = 10) -> Data {
         let (w, h, colour) = (frames[0].width, frames[0].height, frames[0].channels == 3)
         var out = Data("GIF89a".utf8)
-        func word(_ v: Int) { out.append(UInt8(v & 0xFF)); out.append(UInt8((v >> 8) & 0xFF)) }
+        func word(_ v: Int) {
+            out.append(UInt8(v & 0xFF))
+            out.append(UInt8((v >> 8) & 0xFF))
+        }
         word(w)
         word(h)
         out.append(contentsOf: [0xF7, 0, 0])  // global colour table of 2^(7+1) entries, 8 bits per primary
@@ -54,7 +57,8 @@ extension ImageWriter {
             word(w)
             word(h)
             out.append(0x00)
-            let indices: [UInt8] = colour
+            let indices: [UInt8] =
+                colour
                 ? (0..<(w * h)).map { i in
                     let q = (0..<3).map { (Int(frame.pixels[3 * i + $0]) + 25) / 51 }
                     return UInt8(q[0] * 36 + q[1] * 6 + q[2])
@@ -76,9 +80,13 @@ extension ImageWriter {
     /// GIF's variable-width LZW (8-bit symbols, codes of 9 to 12 bits, least significant bit
     /// first); the table restarts with a clear code when all 4096 codes are taken.
     static func lzwCompress(_ symbols: [UInt8]) -> [UInt8] {
-        let clear = 256, end = 257
-        var bytes: [UInt8] = [], buffer = 0, bitCount = 0
-        var width = 9, nextCode = 258
+        let clear = 256
+        let end = 257
+        var bytes: [UInt8] = []
+        var buffer = 0
+        var bitCount = 0
+        var width = 9
+        var nextCode = 258
         var table: [Int: Int] = [:]
         func emit(_ code: Int) {
             buffer |= code << bitCount
@@ -90,7 +98,10 @@ extension ImageWriter {
             }
         }
         emit(clear)
-        guard var prefix = symbols.first.map(Int.init) else { emit(end); return bytes + (bitCount > 0 ? [UInt8(buffer)] : []) }
+        guard var prefix = symbols.first.map(Int.init) else {
+            emit(end)
+            return bytes + (bitCount > 0 ? [UInt8(buffer)] : [])
+        }
         for symbol in symbols.dropFirst() {
             let key = prefix << 8 | Int(symbol)
             if let code = table[key] {

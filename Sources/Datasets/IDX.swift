@@ -23,7 +23,8 @@ public enum IDX {
         let (dims, data) = try read(images, dimensions: 3)
         let (count, rows, columns) = (dims[0], dims[1], dims[2])
         guard (1...maximumSide).contains(rows), (1...maximumSide).contains(columns) else {
-            throw .badIDXDimensions(path: images.path, expected: "[count, rows, columns] with rows and columns 1 to \(maximumSide)", actual: dims)
+            throw .badIDXDimensions(
+                path: images.path, expected: "[count, rows, columns] with rows and columns 1 to \(maximumSide)", actual: dims)
         }
         var labelValues: [Int] = []
         if let labels {
@@ -37,33 +38,36 @@ public enum IDX {
         switch layout {
         case .native:
             return native
-        case let .pad(size) where rows > size || columns > size:
+        case .pad(let size) where rows > size || columns > size:
             // Larger than the model: resized so the shorter side is `size`, centre square kept,
             // exactly as image folders are prepared.
             var out: [UInt8] = []
             out.reserveCapacity(count * size * size)
             for n in 0..<count {
-                let raster = RasterImage(width: columns, height: rows, channels: 1,
-                                         pixels: Array(data[(n * rows * columns)..<((n + 1) * rows * columns)]))
+                let raster = RasterImage(
+                    width: columns, height: rows, channels: 1,
+                    pixels: Array(data[(n * rows * columns)..<((n + 1) * rows * columns)]))
                 out.append(contentsOf: raster.resizedAndCentreCropped(to: size).pixels)
             }
             return ImageSet(channels: 1, height: size, width: size, pixels: out, labels: labelValues)
-        case let .pad(size):
+        case .pad(let size):
             let (top, left) = ((size - rows) / 2, (size - columns) / 2)
             var out = [UInt8](repeating: 0, count: count * size * size)
             for n in 0..<count {
                 for y in 0..<rows {
-                    let from = (n * rows + y) * columns, to = (n * size + top + y) * size + left
+                    let from = (n * rows + y) * columns
+                    let to = (n * size + top + y) * size + left
                     out.replaceSubrange(to..<(to + columns), with: data[from..<(from + columns)])
                 }
             }
             return ImageSet(channels: 1, height: size, width: size, pixels: out, labels: labelValues)
-        case let .resize(size):
+        case .resize(let size):
             var out: [UInt8] = []
             out.reserveCapacity(count * size * size)
             for n in 0..<count {
-                let raster = RasterImage(width: columns, height: rows, channels: 1,
-                                         pixels: Array(data[(n * rows * columns)..<((n + 1) * rows * columns)]))
+                let raster = RasterImage(
+                    width: columns, height: rows, channels: 1,
+                    pixels: Array(data[(n * rows * columns)..<((n + 1) * rows * columns)]))
                 out.append(contentsOf: raster.resized(width: size, height: size).pixels)
             }
             return ImageSet(channels: 1, height: size, width: size, pixels: out, labels: labelValues)
@@ -86,12 +90,17 @@ public enum IDX {
         for d in dims {
             let p = payload.multipliedReportingOverflow(by: d)
             guard !p.overflow else {
-                throw .badIDXDimensions(path: url.path, expected: "sizes whose product (\(dims.map(String.init).joined(separator: " × "))) fits in 64 bits and the file (\(bytes.count - headerSize) data bytes)", actual: dims)
+                throw .badIDXDimensions(
+                    path: url.path,
+                    expected:
+                        "sizes whose product (\(dims.map(String.init).joined(separator: " × "))) fits in 64 bits and the file (\(bytes.count - headerSize) data bytes)",
+                    actual: dims)
             }
             payload = p.partialValue
         }
         guard bytes.count - headerSize == payload else {
-            throw .truncatedIDX(path: url.path, expectedBytes: payload > Int.max - headerSize ? Int.max : headerSize + payload, actualBytes: bytes.count)
+            throw .truncatedIDX(
+                path: url.path, expectedBytes: payload > Int.max - headerSize ? Int.max : headerSize + payload, actualBytes: bytes.count)
         }
         return (dims, Array(bytes[headerSize...]))
     }
@@ -107,15 +116,18 @@ public enum FashionMNIST {
     public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
 
     /// Reads the training (`train-*`) or test (`t10k-*`) split; `.pad(to: 32)` suits the U-Net.
-    public static func load(train: Bool = true, directory: URL = defaultDirectory,
-                            layout: IDX.Layout = .pad(to: 32)) throws(DatasetError) -> ImageSet {
+    public static func load(
+        train: Bool = true, directory: URL = defaultDirectory,
+        layout: IDX.Layout = .pad(to: 32)
+    ) throws(DatasetError) -> ImageSet {
         let prefix = train ? "train" : "t10k"
         func file(_ kind: String) throws(DatasetError) -> URL {
             for name in ["\(prefix)-\(kind)-ubyte.gz", "\(prefix)-\(kind)-ubyte"] {
                 let url = directory.appendingPathComponent(name)
                 if FileManager.default.fileExists(atPath: url.path) { return url }
             }
-            let fix = directory == defaultDirectory
+            let fix =
+                directory == defaultDirectory
                 ? "Install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, as root; scripts/setup does this)."
                 : "Put \(prefix)-\(kind)-ubyte.gz there, or install Debian's dataset-fashion-mnist and use \(defaultDirectory.path)."
             throw .missing(path: directory.appendingPathComponent("\(prefix)-\(kind)-ubyte.gz").path, fix: fix)
@@ -126,5 +138,7 @@ public enum FashionMNIST {
     }
 
     /// Label i's name (Xiao et al. 2017, Table 1).
-    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    public static let classNames = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ]
 }

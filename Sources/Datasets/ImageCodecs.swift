@@ -12,8 +12,9 @@ public struct RasterImage: Equatable, Sendable {
     public var pixels: [UInt8]
 
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        precondition(pixels.count == width * height * channels,
-                     "[RasterImage] \(width)x\(height)x\(channels) needs \(width * height * channels) bytes, got \(pixels.count)")
+        precondition(
+            pixels.count == width * height * channels,
+            "[RasterImage] \(width)x\(height)x\(channels) needs \(width * height * channels) bytes, got \(pixels.count)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -29,7 +30,9 @@ public struct RasterImage: Equatable, Sendable {
     public func converted(toChannels target: Int, alphaBackground: UInt8? = nil) -> RasterImage {
         precondition(target == 1 || target == 3, "[RasterImage] can convert to 1 or 3 channels, not \(target)")
         if channels == target { return self }
-        let count = width * height, colourCount = channels >= 3 ? 3 : 1, hasAlpha = channels % 2 == 0
+        let count = width * height
+        let colourCount = channels >= 3 ? 3 : 1
+        let hasAlpha = channels % 2 == 0
         var out = [UInt8](repeating: 0, count: count * target)
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
@@ -42,7 +45,8 @@ public struct RasterImage: Equatable, Sendable {
                         colour = (Float(src[p]), Float(src[p]), Float(src[p]))
                     }
                     if hasAlpha, let background = alphaBackground {
-                        let a = Float(src[p + channels - 1]) / 255, b = Float(background) * (1 - a)
+                        let a = Float(src[p + channels - 1]) / 255
+                        let b = Float(background) * (1 - a)
                         colour = (colour.0 * a + b, colour.1 * a + b, colour.2 * a + b)
                     }
                     if target == 3 {
@@ -86,15 +90,20 @@ public enum ImageCodecs {
         } else if bytes.starts(with: [0xFF, 0xD8]) {
             status = ddpm_jpeg_decode(bytes, bytes.count, &image, &message)
         } else {
-            throw .corruptImage(path: path, reason: "neither PNG nor JPEG: the file starts with bytes \(bytes.prefix(4).map { String($0, radix: 16) }.joined(separator: " "))")
+            throw .corruptImage(
+                path: path,
+                reason:
+                    "neither PNG nor JPEG: the file starts with bytes \(bytes.prefix(4).map { String($0, radix: 16) }.joined(separator: " "))"
+            )
         }
         guard status == 0, let pixels = image.pixels else {
             throw .corruptImage(path: path, reason: codecMessage(message))
         }
         defer { ddpm_codec_free(pixels) }
         let count = Int(image.width) * Int(image.height) * Int(image.channels)
-        return RasterImage(width: Int(image.width), height: Int(image.height), channels: Int(image.channels),
-                           pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+        return RasterImage(
+            width: Int(image.width), height: Int(image.height), channels: Int(image.channels),
+            pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
     }
 
     /// Encodes an 8-bit grey or RGB image as PNG bytes.
@@ -102,8 +111,9 @@ public enum ImageCodecs {
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: Int(DDPM_CODEC_MESSAGE_LENGTH))
-        let status = ddpm_png_encode(image.pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
-                                     &output, &size, &message)
+        let status = ddpm_png_encode(
+            image.pixels, Int32(image.width), Int32(image.height), Int32(image.channels),
+            &output, &size, &message)
         guard status == 0, let output else { throw .cannotWrite(path: path, reason: "PNG encoding failed: \(codecMessage(message))") }
         defer { ddpm_codec_free(output) }
         return Data(bytes: output, count: size)
@@ -114,10 +124,14 @@ public enum ImageCodecs {
     /// CIFAR-10 is 180 MB).
     public static let maximumInflatedBytes = 1 << 32
 
-    public static func readPossiblyGzipped(_ url: URL, fix: String = "Check the path.",
-                                           limit: Int = maximumInflatedBytes) throws(DatasetError) -> [UInt8] {
+    public static func readPossiblyGzipped(
+        _ url: URL, fix: String = "Check the path.",
+        limit: Int = maximumInflatedBytes
+    ) throws(DatasetError) -> [UInt8] {
         guard FileManager.default.fileExists(atPath: url.path) else { throw .missing(path: url.path, fix: fix) }
-        if let kind = AtomicFile.nonRegularFileKind(url.path) { throw .cannotRead(path: url.path, reason: "it is \(kind), not a regular file") }
+        if let kind = AtomicFile.nonRegularFileKind(url.path) {
+            throw .cannotRead(path: url.path, reason: "it is \(kind), not a regular file")
+        }
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: Int(DDPM_CODEC_MESSAGE_LENGTH))

@@ -79,10 +79,10 @@ public enum ImageFolder {
         var labels: [Int] = []
         for (i, (file, result)) in zip(files, results).enumerated() {
             switch result! {
-            case let .success(image):
+            case .success(let image):
                 images.append(image)
                 if let classes { labels.append(classes.labels[i]) }
-            case let .failure(error):
+            case .failure(let error):
                 if options.strict { throw error }
                 skipped.append(file.path)
             }
@@ -103,7 +103,11 @@ public enum ImageFolder {
             return parts.count > root.count + 1 && Array(parts.prefix(root.count)) == root ? parts[root.count] : nil
         }
         if let loose = folders.firstIndex(where: { $0 == nil }) {
-            throw .unlabelled(path: files[loose].path, fix: "Labels come from first-level subfolders, and this image lies directly in \(directory.path). Put each class's images in a subfolder named after the class (\(directory.path)/<class>/…).")
+            throw .unlabelled(
+                path: files[loose].path,
+                fix:
+                    "Labels come from first-level subfolders, and this image lies directly in \(directory.path). Put each class's images in a subfolder named after the class (\(directory.path)/<class>/…)."
+            )
         }
         let names = Set(folders.compactMap { $0 }).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })

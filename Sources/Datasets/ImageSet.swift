@@ -20,10 +20,12 @@ public struct ImageSet: Sendable {
 
     public init(channels: Int, height: Int, width: Int, pixels: [UInt8], labels: [Int] = []) {
         precondition(channels > 0 && height > 0 && width > 0, "[ImageSet] bad image size \(channels)x\(height)x\(width)")
-        precondition(pixels.count % (channels * height * width) == 0,
-                     "[ImageSet] \(pixels.count) bytes is not a whole number of \(channels)x\(height)x\(width) images")
-        precondition(labels.isEmpty || labels.count == pixels.count / (channels * height * width),
-                     "[ImageSet] \(labels.count) labels for \(pixels.count / (channels * height * width)) images")
+        precondition(
+            pixels.count % (channels * height * width) == 0,
+            "[ImageSet] \(pixels.count) bytes is not a whole number of \(channels)x\(height)x\(width) images")
+        precondition(
+            labels.isEmpty || labels.count == pixels.count / (channels * height * width),
+            "[ImageSet] \(labels.count) labels for \(pixels.count / (channels * height * width)) images")
         self.channels = channels
         self.height = height
         self.width = width
@@ -55,8 +57,9 @@ public struct ImageSet: Sendable {
     /// The first `count` images (for quick runs and tests).
     public func prefix(_ n: Int) -> ImageSet {
         let n = min(n, count)
-        var out = ImageSet(channels: channels, height: height, width: width, pixels: Array(pixels[0..<(n * imageSize)]),
-                           labels: labels.isEmpty ? [] : Array(labels[0..<n]))
+        var out = ImageSet(
+            channels: channels, height: height, width: width, pixels: Array(pixels[0..<(n * imageSize)]),
+            labels: labels.isEmpty ? [] : Array(labels[0..<n]))
         out.skippedFiles = skippedFiles
         out.classNames = classNames
         return out
@@ -71,7 +74,8 @@ public struct ImageSet: Sendable {
             pixels.withUnsafeBufferPointer { src in
                 for (n, index) in indices.enumerated() {
                     precondition(index >= 0 && index < count, "[ImageSet] index \(index) out of range 0..<\(count)")
-                    let from = src.baseAddress! + index * size, to = out.baseAddress! + n * size
+                    let from = src.baseAddress! + index * size
+                    let to = out.baseAddress! + n * size
                     let mirrored = flips?[n] ?? false
                     for row in stride(from: 0, to: size, by: w) {
                         for x in 0..<w {

@@ -31,9 +31,13 @@ public enum ImageWriter {
     /// that makes the grid at least as tall as it is wide, e.g. 8 for 64 images), with `padding`
     /// pixels of `paddingValue` (a model value: -1 black, 1 white) around every tile, as
     /// torchvision's `make_grid` lays them out.
-    public static func grid(_ batch: Tensor, columns: Int? = nil, padding: Int = 2, paddingValue: Float = -1) throws(DatasetError) -> RasterImage {
+    public static func grid(_ batch: Tensor, columns: Int? = nil, padding: Int = 2, paddingValue: Float = -1) throws(DatasetError)
+        -> RasterImage
+    {
         let tiles = try rasters(batch)
-        let n = tiles.count, c = tiles[0].channels, (h, w) = (tiles[0].height, tiles[0].width)
+        let n = tiles.count
+        let c = tiles[0].channels
+        let (h, w) = (tiles[0].height, tiles[0].width)
         let columnCount = max(1, min(columns ?? Int(Double(n).squareRoot().rounded(.up)), n))
         let rowCount = (n + columnCount - 1) / columnCount
         let (gridWidth, gridHeight) = (columnCount * (w + padding) + padding, rowCount * (h + padding) + padding)
@@ -42,7 +46,8 @@ public enum ImageWriter {
         for (k, tile) in tiles.enumerated() {
             let (top, left) = (padding + (k / columnCount) * (h + padding), padding + (k % columnCount) * (w + padding))
             for y in 0..<h {
-                let to = ((top + y) * gridWidth + left) * c, from = y * w * c
+                let to = ((top + y) * gridWidth + left) * c
+                let from = y * w * c
                 pixels.replaceSubrange(to..<(to + w * c), with: tile.pixels[from..<(from + w * c)])
             }
         }
@@ -50,16 +55,20 @@ public enum ImageWriter {
     }
 
     /// Writes `batch` as one PNG grid (see `grid(_:columns:padding:paddingValue:)`).
-    public static func writeGrid(_ batch: Tensor, to url: URL, columns: Int? = nil, padding: Int = 2,
-                                 paddingValue: Float = -1) throws(DatasetError) {
+    public static func writeGrid(
+        _ batch: Tensor, to url: URL, columns: Int? = nil, padding: Int = 2,
+        paddingValue: Float = -1
+    ) throws(DatasetError) {
         try writePNG(grid(batch, columns: columns, padding: padding, paddingValue: paddingValue), to: url)
     }
 
     /// Writes each image of `batch` to `directory/<prefix>_<i>.png` (i zero-padded, from
     /// `firstIndex`), creating the directory if needed; returns the files.
     @discardableResult
-    public static func writeImages(_ batch: Tensor, to directory: URL, prefix: String = "sample",
-                                   firstIndex: Int = 0) throws(DatasetError) -> [URL] {
+    public static func writeImages(
+        _ batch: Tensor, to directory: URL, prefix: String = "sample",
+        firstIndex: Int = 0
+    ) throws(DatasetError) -> [URL] {
         let images = try rasters(batch)
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw .cannotWrite(path: directory.path, reason: "cannot create the directory: \((error as NSError).localizedDescription)")

@@ -71,7 +71,8 @@ private struct FilterTaps {
     init(inputSize: Int, outputSize: Int, first: Int, count: Int) {
         let scale = Double(inputSize) / Double(outputSize)
         // Shrinking by s widens the triangle by s, so each output pixel covers its source area.
-        let filterScale = max(scale, 1), support = filterScale
+        let filterScale = max(scale, 1)
+        let support = filterScale
         for i in first..<(first + count) {
             let centre = (Double(i) + 0.5) * scale
             let low = max(Int((centre - support + 0.5).rounded(.down)), 0)

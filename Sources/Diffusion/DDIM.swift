@@ -29,19 +29,25 @@ public struct DDIM: Sendable {
     /// `use_clipped_model_output=True`). `false` keeps the network's ε̂ (DDIMPipeline's default).
     public var recomputeNoiseAfterClipping: Bool
 
-    public init(_ model: DDPM, steps: Int, spacing: TimestepSpacing = .leading, eta: Double = 0,
-                setAlphaToOne: Bool = true, recomputeNoiseAfterClipping: Bool = false) throws(DiffusionError) {
-        try self.init(model, timesteps: spacing.timesteps(steps: steps, timestepCount: model.schedule.timestepCount),
-                      eta: eta, setAlphaToOne: setAlphaToOne, recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
+    public init(
+        _ model: DDPM, steps: Int, spacing: TimestepSpacing = .leading, eta: Double = 0,
+        setAlphaToOne: Bool = true, recomputeNoiseAfterClipping: Bool = false
+    ) throws(DiffusionError) {
+        try self.init(
+            model, timesteps: spacing.timesteps(steps: steps, timestepCount: model.schedule.timestepCount),
+            eta: eta, setAlphaToOne: setAlphaToOne, recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
     }
 
     /// DDIM on the given paper timesteps of `model`'s chain (any order; visited descending).
-    public init(_ model: DDPM, timesteps: [Int], eta: Double = 0, setAlphaToOne: Bool = true,
-                recomputeNoiseAfterClipping: Bool = false) throws(DiffusionError) {
+    public init(
+        _ model: DDPM, timesteps: [Int], eta: Double = 0, setAlphaToOne: Bool = true,
+        recomputeNoiseAfterClipping: Bool = false
+    ) throws(DiffusionError) {
         guard eta >= 0 else { throw .negativeEta(eta) }
         let descending = timesteps.sorted(by: >)
         guard !descending.isEmpty, Set(descending).count == descending.count, descending.last! >= 1,
-              descending.first! <= model.schedule.timestepCount else {
+            descending.first! <= model.schedule.timestepCount
+        else {
             throw .invalidRespacedTimesteps(timesteps: timesteps, timestepCount: model.schedule.timestepCount)
         }
         self.model = model
@@ -55,8 +61,9 @@ public struct DDIM: Sendable {
     /// t itself, then the timesteps of this sampler below t. When t is one of `timesteps` this is
     /// the tail of the run from x_T; from `timesteps[0]` it is the whole run.
     public func startingAt(_ t: Int) throws(DiffusionError) -> DDIM {
-        try DDIM(model, timesteps: [t] + timesteps.filter { $0 < t }, eta: eta, setAlphaToOne: setAlphaToOne,
-                 recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
+        try DDIM(
+            model, timesteps: [t] + timesteps.filter { $0 < t }, eta: eta, setAlphaToOne: setAlphaToOne,
+            recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
     }
 
     /// ᾱ of the timestep after step `index` (the one x_prev belongs to).
@@ -68,7 +75,9 @@ public struct DDIM: Sendable {
     /// One DDIM update from x_t at `timesteps[index]`; `noise` is z (unused when η = 0). With
     /// `clipDenoised` x̂₀ is clipped, and ε̂ recomputed from it if `recomputeNoiseAfterClipping`.
     public func step(_ xt: Tensor, index: Int, modelOutput: Tensor, noise z: Tensor) -> (previous: Tensor, predictedX0: Tensor) {
-        let schedule = model.schedule, t = timesteps[index], batch = Array(repeating: t, count: xt.shape[0])
+        let schedule = model.schedule
+        let t = timesteps[index]
+        let batch = Array(repeating: t, count: xt.shape[0])
         let channels = xt.shape[1]
         let output = model.variance == .learnedRange ? modelOutput.sliced(alongAxis: 1, 0..<channels) : modelOutput
         var (noise, x0) = model.parameterization.noiseAndX0(from: output, xt: xt, at: batch, schedule: schedule)
@@ -76,12 +85,15 @@ public struct DDIM: Sendable {
             x0 = x0.clamped(lower: -1, upper: 1)
             if recomputeNoiseAfterClipping { noise = schedule.noise(fromX0: x0, xt: xt, at: batch) }
         }
-        let alphaBar = schedule.alphaBar(t), alphaBarPrevious = previousAlphaBar(afterStep: index)
-        let sigma = eta * ((1 - alphaBarPrevious) / (1 - alphaBar)).squareRoot()
-            * (1 - alphaBar / alphaBarPrevious).squareRoot()                                     // eq. 16
-        var previous = Float(alphaBarPrevious.squareRoot()) * x0                                 // "predicted x₀"
-            + Float(max(0, 1 - alphaBarPrevious - sigma * sigma).squareRoot()) * noise           // "direction to x_t"
-        if sigma > 0 { previous = previous + Float(sigma) * z }                                  // random noise
+        let alphaBar = schedule.alphaBar(t)
+        let alphaBarPrevious = previousAlphaBar(afterStep: index)
+        let sigma =
+            eta * ((1 - alphaBarPrevious) / (1 - alphaBar)).squareRoot()
+            * (1 - alphaBar / alphaBarPrevious).squareRoot()  // eq. 16
+        var previous =
+            Float(alphaBarPrevious.squareRoot()) * x0  // "predicted x₀"
+            + Float(max(0, 1 - alphaBarPrevious - sigma * sigma).squareRoot()) * noise  // "direction to x_t"
+        if sigma > 0 { previous = previous + Float(sigma) * z }  // random noise
         return (previous, x0)
     }
 

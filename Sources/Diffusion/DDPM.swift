@@ -48,10 +48,13 @@ public struct DDPM: Sendable {
     /// For a respaced chain, the training-chain paper timestep of each step; `nil` means itself.
     public let originalTimesteps: [Int]?
 
-    public init(schedule: NoiseSchedule, parameterization: Parameterization = .noise,
-                variance: ReverseVariance = .fixedLarge, clipDenoised: Bool = false, originalTimesteps: [Int]? = nil) {
-        precondition(originalTimesteps.map { $0.count == schedule.timestepCount } ?? true,
-                     "[DDPM] \(originalTimesteps?.count ?? 0) original timesteps for a chain of \(schedule.timestepCount)")
+    public init(
+        schedule: NoiseSchedule, parameterization: Parameterization = .noise,
+        variance: ReverseVariance = .fixedLarge, clipDenoised: Bool = false, originalTimesteps: [Int]? = nil
+    ) {
+        precondition(
+            originalTimesteps.map { $0.count == schedule.timestepCount } ?? true,
+            "[DDPM] \(originalTimesteps?.count ?? 0) original timesteps for a chain of \(schedule.timestepCount)")
         self.schedule = schedule
         self.parameterization = parameterization
         self.variance = variance
@@ -88,7 +91,8 @@ public struct DDPM: Sendable {
 
     /// Posterior q(x_{t−1} | x_t, x₀) = N(μ̃_t, β̃_t I) (eqs. 6, 7). Per-sample variances, `[N]`.
     public func posterior(x0: Tensor, xt: Tensor, at t: [Int]) -> (mean: Tensor, variance: [Double]) {
-        let mean = schedule.coefficient(schedule.posteriorMeanCoefficientX0, at: t, like: xt) * x0
+        let mean =
+            schedule.coefficient(schedule.posteriorMeanCoefficientX0, at: t, like: xt) * x0
             + schedule.coefficient(schedule.posteriorMeanCoefficientXt, at: t, like: xt) * xt
         return (mean, t.map(schedule.betaTilde))
     }
@@ -98,8 +102,8 @@ public struct DDPM: Sendable {
     /// L_simple (eq. 14): ‖ε − ε_θ(√ᾱ_t x₀ + √(1 − ᾱ_t) ε, t)‖², mean over every element.
     public func trainingLoss(_ x0: Tensor, using rng: inout SeededGenerator, predictNoise: NoisePredictor) -> Tensor {
         let t = rng.integers(x0.shape[0], in: 1...schedule.timestepCount)  // 3: t ~ U{1…T}
-        let noise = Tensor.randomNormal(x0.shape, using: &rng)                                  // 4: ε ~ N(0, I)
-        return simpleLoss(x0, at: t, noise: noise, predictNoise: predictNoise)                 // 5: gradient step on
+        let noise = Tensor.randomNormal(x0.shape, using: &rng)  // 4: ε ~ N(0, I)
+        return simpleLoss(x0, at: t, noise: noise, predictNoise: predictNoise)  // 5: gradient step on
     }
 
     /// L_simple at given timesteps and noise. With `.x0` or `.velocity` the target is x₀ or v.
@@ -121,13 +125,14 @@ public struct DDPM: Sendable {
         var (noise, x0) = parameterization.noiseAndX0(from: output, xt: xt, at: t, schedule: schedule)
         let mean: Tensor
         if clipDenoised {
-            x0 = x0.clamped(lower: -1, upper: 1)                                    // x̂₀ clipped to [−1, 1]
-            mean = posterior(x0: x0, xt: xt, at: t).mean                            // μ̃_t(x̂₀, x_t) (eq. 7)
-        } else {                                                                    // eq. 11:
+            x0 = x0.clamped(lower: -1, upper: 1)  // x̂₀ clipped to [−1, 1]
+            mean = posterior(x0: x0, xt: xt, at: t).mean  // μ̃_t(x̂₀, x_t) (eq. 7)
+        } else {  // eq. 11:
             let scale = schedule.coefficient({ 1 / self.schedule.alpha($0).squareRoot() }, at: t, like: xt)
-            let noiseScale = schedule.coefficient({ self.schedule.beta($0) / self.schedule.sqrtOneMinusAlphaBar($0) },
-                                                  at: t, like: xt)
-            mean = scale * (xt - noiseScale * noise)                                // 1/√α_t (x_t − β_t/√(1−ᾱ_t) ε_θ)
+            let noiseScale = schedule.coefficient(
+                { self.schedule.beta($0) / self.schedule.sqrtOneMinusAlphaBar($0) },
+                at: t, like: xt)
+            mean = scale * (xt - noiseScale * noise)  // 1/√α_t (x_t − β_t/√(1−ᾱ_t) ε_θ)
         }
         return (mean, logVariance(at: t, modelOutput: modelOutput, channels: channels), x0)
     }
@@ -155,11 +160,12 @@ public struct DDPM: Sendable {
         let batch = Array(repeating: t, count: xt.shape[0])
         let p = reverseDistribution(xt, at: batch, modelOutput: modelOutput)
         guard t > 1 else { return (p.mean, p.predictedX0) }
-        let sigma: Tensor = switch variance {
-        case .fixedLarge: schedule.coefficient({ self.schedule.beta($0).squareRoot() }, at: batch, like: xt)
-        case .fixedSmall: schedule.coefficient({ self.schedule.betaTilde($0).squareRoot() }, at: batch, like: xt)
-        case .learnedRange: (p.logVariance * 0.5).exp()
-        }
+        let sigma: Tensor =
+            switch variance {
+            case .fixedLarge: schedule.coefficient({ self.schedule.beta($0).squareRoot() }, at: batch, like: xt)
+            case .fixedSmall: schedule.coefficient({ self.schedule.betaTilde($0).squareRoot() }, at: batch, like: xt)
+            case .learnedRange: (p.logVariance * 0.5).exp()
+            }
         return (p.mean + sigma * z, p.predictedX0)
     }
 
@@ -180,11 +186,12 @@ public struct DDPM: Sendable {
         from xt: Tensor, startingAt start: Int, using rng: inout SeededGenerator, recordingAt: Set<Int> = [],
         predictNoise: NoisePredictor
     ) -> SamplingResult {
-        precondition((1...schedule.timestepCount).contains(start),
-                     "[DDPM] cannot start sampling at t = \(start); the chain has t = 1…\(schedule.timestepCount)")
-        var x = xt                                                                     // 1: x_T ~ N(0, I), given
+        precondition(
+            (1...schedule.timestepCount).contains(start),
+            "[DDPM] cannot start sampling at t = \(start); the chain has t = 1…\(schedule.timestepCount)")
+        var x = xt  // 1: x_T ~ N(0, I), given
         var trajectory: [TrajectoryFrame] = []
-        for t in stride(from: start, through: 1, by: -1) {                             // 2: for t = T, …, 1
+        for t in stride(from: start, through: 1, by: -1) {  // 2: for t = T, …, 1
             let z = t > 1 ? Tensor.randomNormal(x.shape, using: &rng) : .zeros(x.shape)  // 3: z ~ N(0, I) if t > 1
             let output = withoutGradients { predict(predictNoise, x, at: Array(repeating: t, count: x.shape[0])) }
             let step = withoutGradients { reverseStep(x, at: t, modelOutput: output, noise: z) }  // 4: x_{t−1}
@@ -192,6 +199,6 @@ public struct DDPM: Sendable {
             if recordingAt.contains(original) { trajectory.append(TrajectoryFrame(t: original, xt: x, predictedX0: step.predictedX0)) }
             x = step.previous
         }
-        return SamplingResult(sample: x, trajectory: trajectory)                       // 6: return x₀
+        return SamplingResult(sample: x, trajectory: trajectory)  // 6: return x₀
     }
 }

@@ -22,24 +22,24 @@ public enum DiffusionError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .timestepCountTooSmall(count):
+        case .timestepCountTooSmall(let count):
             "The diffusion chain needs at least one timestep (T = \(count)). Use T ≥ 1; the paper uses T = 1000."
-        case let .betaOutOfRange(t, beta):
+        case .betaOutOfRange(let t, let beta):
             "β_\(t) = \(beta) is outside (0, 1). Every β_t must satisfy 0 < β_t < 1; "
                 + "check the schedule's start and end values (the paper uses 1e-4 to 0.02)."
-        case let .invalidLinearSchedule(start, end):
+        case .invalidLinearSchedule(let start, let end):
             "A linear β schedule from \(start) to \(end) is invalid. Use 0 < start ≤ end < 1 (the paper: 1e-4 to 0.02)."
-        case let .invalidSamplingStepCount(requested, timestepCount):
+        case .invalidSamplingStepCount(let requested, let timestepCount):
             "Cannot sample with \(requested) steps from a chain of T = \(timestepCount) timesteps. "
                 + "Choose a step count between 1 and \(timestepCount)."
-        case let .unknownTimestepSpacing(name):
+        case .unknownTimestepSpacing(let name):
             "Unknown timestep spacing '\(name)'. Use one of: leading, linspace, trailing."
-        case let .invalidRespacedTimesteps(timesteps, timestepCount):
+        case .invalidRespacedTimesteps(let timesteps, let timestepCount):
             "Respaced timesteps \(timesteps.prefix(8))\(timesteps.count > 8 ? "…" : "") must be distinct paper "
                 + "timesteps in 1...\(timestepCount), at least one."
-        case let .negativeEta(eta):
+        case .negativeEta(let eta):
             "DDIM's η must be at least 0 (got \(eta)); η = 0 is deterministic DDIM, η = 1 matches DDPM's posterior variance."
-        case let .invalidSchedulerOption(scheduler, option, value, accepted):
+        case .invalidSchedulerOption(let scheduler, let option, let value, let accepted):
             "\(scheduler): \(option) = \(value) is not supported; \(accepted)."
         }
     }

@@ -36,18 +36,18 @@ public struct NoiseSchedule: Sendable, Equatable {
         guard timestepCount >= 1 else { throw .timestepCountTooSmall(timestepCount) }
         let count = timestepCount
         switch kind {
-        case let .linear(start, end):
+        case .linear(let start, let end):
             guard start > 0, start <= end, end < 1 else { throw .invalidLinearSchedule(start: start, end: end) }
             // numpy.linspace: start + i·step, with the last value exactly `end`.
             let step = count > 1 ? (end - start) / Double(count - 1) : 0
             try self.init(betas: (0..<count).map { $0 == count - 1 && count > 1 ? end : start + Double($0) * step })
-        case let .cosine(s, maxBeta):
+        case .cosine(let s, let maxBeta):
             func f(_ t: Int) -> Double {
                 let c = Foundation.cos((Double(t) / Double(count) + s) / (1 + s) * Double.pi / 2)
                 return c * c
             }
             try self.init(betas: (1...count).map { t in min(1 - f(t) / f(t - 1), maxBeta) })
-        case let .custom(betas):
+        case .custom(let betas):
             guard !betas.isEmpty else { throw .timestepCountTooSmall(0) }
             try self.init(betas: betas)
         }

@@ -51,8 +51,10 @@ extension Parameterization {
         case .x0:
             return (schedule.noise(fromX0: output, xt: xt, at: t), output)
         case .velocity:
-            return (schedule.noise(fromVelocity: output, xt: xt, at: t),
-                    schedule.predictedX0(fromVelocity: output, xt: xt, at: t))
+            return (
+                schedule.noise(fromVelocity: output, xt: xt, at: t),
+                schedule.predictedX0(fromVelocity: output, xt: xt, at: t)
+            )
         }
     }
 

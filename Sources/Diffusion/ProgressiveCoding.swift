@@ -24,13 +24,17 @@ extension DDPM {
     /// L_{t−1} (the decoder NLL at t = 1, eq. 13) and the distortion ‖x₀ − x̂₀‖²/D are those of
     /// `likelihoodBound`, but on this one chain instead of a fresh x_t per timestep.
     /// T network evaluations; `onTimestep(t)` runs after each.
-    public func progressiveCode(_ x0: Tensor, using rng: inout SeededGenerator, recordingAt: Set<Int> = [],
-                                predictNoise: NoisePredictor, onTimestep: (Int) -> Void = { _ in }) -> ProgressiveCode {
+    public func progressiveCode(
+        _ x0: Tensor, using rng: inout SeededGenerator, recordingAt: Set<Int> = [],
+        predictNoise: NoisePredictor, onTimestep: (Int) -> Void = { _ in }
+    ) -> ProgressiveCode {
         withoutGradients {
-            let n = x0.shape[0], T = schedule.timestepCount
+            let n = x0.shape[0]
+            let T = schedule.timestepCount
             let prior = priorTerm(x0).scalars.map(Double.init)
             var total = prior
-            var terms = [Double](repeating: 0, count: T), distortion = terms
+            var terms = [Double](repeating: 0, count: T)
+            var distortion = terms
             var frames: [TrajectoryFrame] = []
             // 1. send x_T ~ q(x_T | x₀) (eq. 4), costing L_T
             var xt = noised(x0, at: [Int](repeating: T, count: n), noise: .randomNormal(x0.shape, using: &rng))
@@ -52,8 +56,9 @@ extension DDPM {
                 }
                 onTimestep(t)
             }
-            return ProgressiveCode(bound: LikelihoodBound(total: total, prior: prior, terms: terms, distortion: distortion),
-                                   frames: frames)
+            return ProgressiveCode(
+                bound: LikelihoodBound(total: total, prior: prior, terms: terms, distortion: distortion),
+                frames: frames)
         }
     }
 }

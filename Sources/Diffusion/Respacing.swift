@@ -61,7 +61,8 @@ extension DDPM {
             defer { previousAlphaBar = schedule.alphaBar(t) }
             return 1 - schedule.alphaBar(t) / previousAlphaBar
         }
-        return DDPM(schedule: try NoiseSchedule(betas: betas), parameterization: parameterization, variance: variance,
-                    clipDenoised: clipDenoised, originalTimesteps: tau.map { originalTimesteps?[$0 - 1] ?? $0 })
+        return DDPM(
+            schedule: try NoiseSchedule(betas: betas), parameterization: parameterization, variance: variance,
+            clipDenoised: clipDenoised, originalTimesteps: tau.map { originalTimesteps?[$0 - 1] ?? $0 })
     }
 }

@@ -6,8 +6,9 @@ import Tensors
 
 /// KL(N(μ₁, e^{ℓ₁}) ‖ N(μ₂, e^{ℓ₂})) elementwise, in nats: ½(−1 + ℓ₂ − ℓ₁ + e^{ℓ₁−ℓ₂} + (μ₁ − μ₂)² e^{−ℓ₂}).
 public func gaussianKL(meanQ: Tensor, logVarianceQ: Tensor, meanP: Tensor, logVarianceP: Tensor) -> Tensor {
-    0.5 * (-1 + logVarianceP - logVarianceQ + (logVarianceQ - logVarianceP).exp()
-        + (meanQ - meanP).squared() * (-logVarianceP).exp())
+    0.5
+        * (-1 + logVarianceP - logVarianceQ + (logVarianceQ - logVarianceP).exp()
+            + (meanQ - meanP).squared() * (-logVarianceP).exp())
 }
 
 /// log p(x₀ | μ, σ²) of the discretised Gaussian decoder (eq. 13), elementwise, in nats: the
@@ -19,8 +20,8 @@ public func discretizedGaussianLogLikelihood(_ x0: Tensor, mean: Tensor, logVari
     let cdfUpper = cdf((x0 - mean + Float(1.0 / 255)) * inverseScale)
     let cdfLower = cdf((x0 - mean - Float(1.0 / 255)) * inverseScale)
     let floor: Float = 1e-12
-    let logLowestBin = cdfUpper.clamped(lower: floor, upper: 1).log()                // x₀ = −1: Φ(upper)
-    let logHighestBin = (1 - cdfLower).clamped(lower: floor, upper: 1).log()         // x₀ = +1: 1 − Φ(lower)
+    let logLowestBin = cdfUpper.clamped(lower: floor, upper: 1).log()  // x₀ = −1: Φ(upper)
+    let logHighestBin = (1 - cdfLower).clamped(lower: floor, upper: 1).log()  // x₀ = +1: 1 − Φ(lower)
     let logBin = (cdfUpper - cdfLower).clamped(lower: floor, upper: 1).log()
     let isLowest = Tensor(shape: x0.shape, scalars: x0.scalars.map { $0 < -0.999 ? 1 : 0 })
     let isHighest = Tensor(shape: x0.shape, scalars: x0.scalars.map { $0 > 0.999 ? 1 : 0 })
@@ -54,8 +55,9 @@ extension DDPM {
     public func priorTerm(_ x0: Tensor) -> Tensor {
         let T = [Int](repeating: schedule.timestepCount, count: x0.shape[0])
         let logVariance = schedule.coefficient({ Foundation.log(1 - self.schedule.alphaBar($0)) }, at: T, like: x0)
-        let kl = gaussianKL(meanQ: schedule.coefficient(schedule.sqrtAlphaBar, at: T, like: x0) * x0,
-                            logVarianceQ: logVariance, meanP: .zeros(x0.shape), logVarianceP: .zeros(logVariance.shape))
+        let kl = gaussianKL(
+            meanQ: schedule.coefficient(schedule.sqrtAlphaBar, at: T, like: x0) * x0,
+            logVarianceQ: logVariance, meanP: .zeros(x0.shape), logVarianceP: .zeros(logVariance.shape))
         return bitsPerDimension(kl)
     }
 
@@ -65,8 +67,10 @@ extension DDPM {
         variationalBoundTerm(x0, xt: xt, at: t, reverse: reverseDistribution(xt, at: t, modelOutput: modelOutput))
     }
 
-    func variationalBoundTerm(_ x0: Tensor, xt: Tensor, at t: [Int],
-                              reverse p: (mean: Tensor, logVariance: Tensor, predictedX0: Tensor)) -> Tensor {
+    func variationalBoundTerm(
+        _ x0: Tensor, xt: Tensor, at t: [Int],
+        reverse p: (mean: Tensor, logVariance: Tensor, predictedX0: Tensor)
+    ) -> Tensor {
         let q = posterior(x0: x0, xt: xt, at: t)
         let qLogVariance = schedule.coefficient(schedule.logBetaTildeClipped, at: t, like: x0)
         let kl = bitsPerDimension(gaussianKL(meanQ: q.mean, logVarianceQ: qLogVariance, meanP: p.mean, logVarianceP: p.logVariance))
@@ -78,8 +82,10 @@ extension DDPM {
     /// The bound over the whole chain for `x0` (`[N, C, H, W]` in [−1, 1] on the 8-bit grid), one
     /// draw of x_t ~ q(x_t | x₀) per timestep, in bits/dim (the original code's `calc_bpd_loop`).
     /// T network evaluations; `onTimestep(t)` runs after each (progress reporting).
-    public func likelihoodBound(_ x0: Tensor, using rng: inout SeededGenerator, predictNoise: NoisePredictor,
-                                onTimestep: (Int) -> Void = { _ in }) -> LikelihoodBound {
+    public func likelihoodBound(
+        _ x0: Tensor, using rng: inout SeededGenerator, predictNoise: NoisePredictor,
+        onTimestep: (Int) -> Void = { _ in }
+    ) -> LikelihoodBound {
         withoutGradients {
             let n = x0.shape[0]
             let prior = priorTerm(x0).scalars.map(Double.init)
@@ -105,11 +111,14 @@ extension DDPM {
     /// L_hybrid = L_simple + λ · T · L_{t−1} at given timesteps and noise: the bound's term trains
     /// only the variance (the mean half of the output is frozen, a stop-gradient), the T puts the
     /// sampled term on the scale of the whole bound. λ = 0.001. Needs `.learnedRange`.
-    public func hybridLoss(_ x0: Tensor, at t: [Int], noise: Tensor, lambda: Double = 0.001,
-                           predictNoise: NoisePredictor) -> Tensor {
+    public func hybridLoss(
+        _ x0: Tensor, at t: [Int], noise: Tensor, lambda: Double = 0.001,
+        predictNoise: NoisePredictor
+    ) -> Tensor {
         precondition(variance == .learnedRange, "[hybridLoss] needs a learned variance (.learnedRange), got \(variance)")
         let xt = noised(x0, at: t, noise: noise)
-        let output = predict(predictNoise, xt, at: t), channels = x0.shape[1]
+        let output = predict(predictNoise, xt, at: t)
+        let channels = x0.shape[1]
         let prediction = output.sliced(alongAxis: 1, 0..<channels)
         let simple = meanSquaredError(prediction, parameterization.target(x0: x0, noise: noise, at: t, schedule: schedule))
         let frozen = Tensor.concatenated([prediction.detached(), output.sliced(alongAxis: 1, channels..<(2 * channels))], alongAxis: 1)
@@ -118,8 +127,10 @@ extension DDPM {
     }
 
     /// L_hybrid with t ~ U{1…T} and ε ~ N(0, I) drawn from `rng` (Algorithm 1 with the hybrid loss).
-    public func hybridLoss(_ x0: Tensor, using rng: inout SeededGenerator, lambda: Double = 0.001,
-                           predictNoise: NoisePredictor) -> Tensor {
+    public func hybridLoss(
+        _ x0: Tensor, using rng: inout SeededGenerator, lambda: Double = 0.001,
+        predictNoise: NoisePredictor
+    ) -> Tensor {
         let t = rng.integers(x0.shape[0], in: 1...schedule.timestepCount)
         let noise = Tensor.randomNormal(x0.shape, using: &rng)
         return hybridLoss(x0, at: t, noise: noise, lambda: lambda, predictNoise: predictNoise)

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one way this package writes a file: into `.NAME.tmp-PID` beside it, fsync the file,
@@ -45,7 +46,7 @@ public enum AtomicFile {
     public static func write(to url: URL, _ body: (FileHandle) throws -> Void) throws(WriteError) {
         try produce(url) { temporary in
             guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-                  let handle = FileHandle(forWritingAtPath: temporary.path)
+                let handle = FileHandle(forWritingAtPath: temporary.path)
             else { throw WriteError(path: url.path, reason: creationFailure(url)) }
             defer { try? handle.close() }
             try body(handle)
@@ -72,7 +73,9 @@ public enum AtomicFile {
     private static func creationFailure(_ url: URL) -> String {
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else { return "the directory \(folder) does not exist" }
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
+            return "the directory \(folder) does not exist"
+        }
         guard isDirectory.boolValue else { return "\(folder) is not a directory" }
         return access(folder, W_OK) == 0 ? "cannot create a file in \(folder)" : "the directory \(folder) is not writable"
     }
@@ -86,11 +89,12 @@ public enum AtomicFile {
 
     /// The process id in a temporary file's name (`.NAME.tmp-PID` or `.NAME.tmp-PID-N`), if it is one.
     public static func writerProcess(ofTemporary name: String) -> Int32? {
-        guard name.hasPrefix("."), let range = name.range(of: ".tmp-", options: .backwards), range.lowerBound > name.index(after: name.startIndex)
+        guard name.hasPrefix("."), let range = name.range(of: ".tmp-", options: .backwards),
+            range.lowerBound > name.index(after: name.startIndex)
         else { return nil }
         let parts = name[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-              let pid = Int32(parts[0]), pid > 0
+            let pid = Int32(parts[0]), pid > 0
         else { return nil }
         return pid
     }

@@ -39,8 +39,10 @@ package final class BasicConv2d: Layer {
     private var folded: (sources: [ObjectIdentifier], weight: Tensor, bias: Tensor)?
 
     /// A `kernel.height`×`kernel.width` convolution with `padding` (rows, columns) on each side.
-    init(_ inputChannels: Int, _ outputChannels: Int, kernel: (height: Int, width: Int), stride: Int = 1,
-         padding: (rows: Int, columns: Int) = (0, 0)) {
+    init(
+        _ inputChannels: Int, _ outputChannels: Int, kernel: (height: Int, width: Int), stride: Int = 1,
+        padding: (rows: Int, columns: Int) = (0, 0)
+    ) {
         conv = ConvolutionWeight([outputChannels, inputChannels, kernel.height, kernel.width])
         bn = BatchNormStatistics(channels: outputChannels)
         self.stride = stride

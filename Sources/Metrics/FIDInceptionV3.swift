@@ -63,10 +63,12 @@ public final class FIDInceptionV3: Layer {
     }
 
     public var children: [(key: String, layer: any Layer)] {
-        [("Conv2d_1a_3x3", conv1a), ("Conv2d_2a_3x3", conv2a), ("Conv2d_2b_3x3", conv2b), ("Conv2d_3b_1x1", conv3b),
-         ("Conv2d_4a_3x3", conv4a), ("Mixed_5b", mixed5b), ("Mixed_5c", mixed5c), ("Mixed_5d", mixed5d),
-         ("Mixed_6a", mixed6a), ("Mixed_6b", mixed6b), ("Mixed_6c", mixed6c), ("Mixed_6d", mixed6d),
-         ("Mixed_6e", mixed6e), ("Mixed_7a", mixed7a), ("Mixed_7b", mixed7b), ("Mixed_7c", mixed7c), ("fc", fc)]
+        [
+            ("Conv2d_1a_3x3", conv1a), ("Conv2d_2a_3x3", conv2a), ("Conv2d_2b_3x3", conv2b), ("Conv2d_3b_1x1", conv3b),
+            ("Conv2d_4a_3x3", conv4a), ("Mixed_5b", mixed5b), ("Mixed_5c", mixed5c), ("Mixed_5d", mixed5d),
+            ("Mixed_6a", mixed6a), ("Mixed_6b", mixed6b), ("Mixed_6c", mixed6c), ("Mixed_6d", mixed6d),
+            ("Mixed_6e", mixed6e), ("Mixed_7a", mixed7a), ("Mixed_7b", mixed7b), ("Mixed_7c", mixed7c), ("fc", fc),
+        ]
     }
 
     /// Reads a state dict of the FID Inception weights: `pt_inception-2015-12-05-6726825d.pth` itself
@@ -126,8 +128,9 @@ public final class FIDInceptionV3: Layer {
     /// - Returns: `pool`, the 2048-d pool3 features `[N, 2048]` that FID uses, and `logits`,
     ///   the 1008 class logits `[N, 1008]` that IS uses.
     public func features(_ images: Tensor, range: InputRange = .minusOneToOne) -> (pool: Tensor, logits: Tensor) {
-        precondition(images.rank == 4 && images.shape[1] == 3,
-                     "[FIDInceptionV3.features] expected RGB images [N, 3, H, W], got \(images.shape)")
+        precondition(
+            images.rank == 4 && images.shape[1] == 3,
+            "[FIDInceptionV3.features] expected RGB images [N, 3, H, W], got \(images.shape)")
         return withoutGradients {
             var x = images
             if x.shape[2] != Self.inputSize || x.shape[3] != Self.inputSize {

@@ -22,8 +22,9 @@ public struct FeatureStatistics: Equatable, Sendable {
 
     public init(mean: [Double], covariance: [Double], sampleCount: Int? = nil) throws(MetricsError) {
         guard covariance.count == mean.count * mean.count else {
-            throw .mismatch(what: "covariance size for a \(mean.count)-d mean", expected: "\(mean.count * mean.count) elements",
-                            actual: "\(covariance.count)")
+            throw .mismatch(
+                what: "covariance size for a \(mean.count)-d mean", expected: "\(mean.count * mean.count) elements",
+                actual: "\(covariance.count)")
         }
         (self.mean, self.covariance, self.sampleCount) = (mean, covariance, sampleCount)
     }
@@ -41,11 +42,13 @@ public struct FeatureStatistics: Equatable, Sendable {
     /// Warnings about the validity of FID from these statistics (few samples).
     public var warnings: [String] {
         guard let n = sampleCount, n < Self.recommendedMinimumSampleCount else { return [] }
-        return ["""
+        return [
+            """
             FID from \(n) samples (fewer than \(Self.recommendedMinimumSampleCount)) is biased upward and the \
             \(dimension)×\(dimension) covariance has rank at most \(n - 1); compare FIDs only at equal sample \
             counts, and report the paper's protocol of 50,000 samples.
-            """]
+            """
+        ]
     }
 
     /// Mean and covariance over batches of features, without keeping the features.
@@ -70,15 +73,17 @@ public struct FeatureStatistics: Equatable, Sendable {
             guard features.rank == 2, features.shape[1] == dimension else {
                 throw .mismatch(what: "feature batch shape", expected: "[B, \(dimension)]", actual: "\(features.shape)")
             }
-            let rows = features.shape[0], d = dimension
+            let rows = features.shape[0]
+            let d = dimension
             guard rows > 0 else { return }
             if shift.isEmpty { shift = features.mean(alongAxes: [0]).scalars.map(Double.init) }
             features.withBuffer { x in
                 shift.withUnsafeBufferPointer { s in
                     sum.withUnsafeMutableBufferPointer { sm in
                         gram.withUnsafeMutableBufferPointer { g in
-                            Kernels.accumulateShiftedMoments(x.baseAddress!, rows: rows, dimension: d, shift: s.baseAddress!,
-                                                             sum: sm.baseAddress!, gram: g.baseAddress!)
+                            Kernels.accumulateShiftedMoments(
+                                x.baseAddress!, rows: rows, dimension: d, shift: s.baseAddress!,
+                                sum: sm.baseAddress!, gram: g.baseAddress!)
                         }
                     }
                 }
@@ -92,11 +97,13 @@ public struct FeatureStatistics: Equatable, Sendable {
                 throw .mismatch(what: "samples for a covariance", expected: "at least 2", actual: "\(count)")
             }
             let d = dimension
-            var mean = [Double](repeating: 0, count: d), covariance = [Double](repeating: 0, count: d * d)
+            var mean = [Double](repeating: 0, count: d)
+            var covariance = [Double](repeating: 0, count: d * d)
             mean.withUnsafeMutableBufferPointer { m in
                 covariance.withUnsafeMutableBufferPointer { c in
-                    Kernels.finishMoments(sum: sum, gram: gram, shift: shift, count: count, dimension: d,
-                                          mean: m.baseAddress!, covariance: c.baseAddress!)
+                    Kernels.finishMoments(
+                        sum: sum, gram: gram, shift: shift, count: count, dimension: d,
+                        mean: m.baseAddress!, covariance: c.baseAddress!)
                 }
             }
             return try FeatureStatistics(mean: mean, covariance: covariance, sampleCount: count)

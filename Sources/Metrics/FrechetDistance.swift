@@ -32,12 +32,17 @@ public struct FrechetDistance: Sendable {
         var root = Kernels.traceOfSquareRootProduct(first.covariance, second.covariance, n: d)
         if root.info != 0 || !root.trace.isFinite {
             offset = epsilon
-            warnings.append("""
+            warnings.append(
+                """
                 FID: the covariance product is singular or not finite; added \(epsilon) to the diagonals of both \
                 covariances (as pytorch-fid does).
                 """)
-            var a = first.covariance, b = second.covariance
-            for i in 0..<d { a[i * d + i] += epsilon; b[i * d + i] += epsilon }
+            var a = first.covariance
+            var b = second.covariance
+            for i in 0..<d {
+                a[i * d + i] += epsilon
+                b[i * d + i] += epsilon
+            }
             root = Kernels.traceOfSquareRootProduct(a, b, n: d)
         }
         guard root.info == 0, root.trace.isFinite else { throw .decompositionFailed(info: root.info) }

@@ -26,16 +26,19 @@ package final class FIDInceptionA: Layer {
     }
 
     package var children: [(key: String, layer: any Layer)] {
-        [("branch1x1", branch1x1), ("branch5x5_1", branch5x5_1), ("branch5x5_2", branch5x5_2),
-         ("branch3x3dbl_1", branch3x3dbl_1), ("branch3x3dbl_2", branch3x3dbl_2), ("branch3x3dbl_3", branch3x3dbl_3),
-         ("branch_pool", branchPool)]
+        [
+            ("branch1x1", branch1x1), ("branch5x5_1", branch5x5_1), ("branch5x5_2", branch5x5_2),
+            ("branch3x3dbl_1", branch3x3dbl_1), ("branch3x3dbl_2", branch3x3dbl_2), ("branch3x3dbl_3", branch3x3dbl_3),
+            ("branch_pool", branchPool),
+        ]
     }
 
     package func callAsFunction(_ x: Tensor) -> Tensor {
-        Tensor.concatenated([
-            branch1x1(x), branch5x5_2(branch5x5_1(x)), branch3x3dbl_3(branch3x3dbl_2(branch3x3dbl_1(x))),
-            branchPool(sameAveragePool(x)),
-        ], alongAxis: 1)
+        Tensor.concatenated(
+            [
+                branch1x1(x), branch5x5_2(branch5x5_1(x)), branch3x3dbl_3(branch3x3dbl_2(branch3x3dbl_1(x))),
+                branchPool(sameAveragePool(x)),
+            ], alongAxis: 1)
     }
 }
 
@@ -51,14 +54,17 @@ package final class InceptionB: Layer {
     }
 
     package var children: [(key: String, layer: any Layer)] {
-        [("branch3x3", branch3x3), ("branch3x3dbl_1", branch3x3dbl_1), ("branch3x3dbl_2", branch3x3dbl_2),
-         ("branch3x3dbl_3", branch3x3dbl_3)]
+        [
+            ("branch3x3", branch3x3), ("branch3x3dbl_1", branch3x3dbl_1), ("branch3x3dbl_2", branch3x3dbl_2),
+            ("branch3x3dbl_3", branch3x3dbl_3),
+        ]
     }
 
     package func callAsFunction(_ x: Tensor) -> Tensor {
-        Tensor.concatenated([
-            branch3x3(x), branch3x3dbl_3(branch3x3dbl_2(branch3x3dbl_1(x))), x.maxPooled(kernelSize: 3, stride: 2),
-        ], alongAxis: 1)
+        Tensor.concatenated(
+            [
+                branch3x3(x), branch3x3dbl_3(branch3x3dbl_2(branch3x3dbl_1(x))), x.maxPooled(kernelSize: 3, stride: 2),
+            ], alongAxis: 1)
     }
 }
 
@@ -68,7 +74,8 @@ package final class FIDInceptionC: Layer {
     let branch7x7dbl_1, branch7x7dbl_2, branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5, branchPool: BasicConv2d
 
     package init(inputChannels c: Int, channels7x7 c7: Int) {
-        let row = (height: 1, width: 7), column = (height: 7, width: 1)
+        let row = (height: 1, width: 7)
+        let column = (height: 7, width: 1)
         branch1x1 = BasicConv2d(c, 192, kernel: 1)
         branch7x7_1 = BasicConv2d(c, c7, kernel: 1)
         branch7x7_2 = BasicConv2d(c7, c7, kernel: row, padding: (0, 3))
@@ -82,17 +89,20 @@ package final class FIDInceptionC: Layer {
     }
 
     package var children: [(key: String, layer: any Layer)] {
-        [("branch1x1", branch1x1), ("branch7x7_1", branch7x7_1), ("branch7x7_2", branch7x7_2),
-         ("branch7x7_3", branch7x7_3), ("branch7x7dbl_1", branch7x7dbl_1), ("branch7x7dbl_2", branch7x7dbl_2),
-         ("branch7x7dbl_3", branch7x7dbl_3), ("branch7x7dbl_4", branch7x7dbl_4), ("branch7x7dbl_5", branch7x7dbl_5),
-         ("branch_pool", branchPool)]
+        [
+            ("branch1x1", branch1x1), ("branch7x7_1", branch7x7_1), ("branch7x7_2", branch7x7_2),
+            ("branch7x7_3", branch7x7_3), ("branch7x7dbl_1", branch7x7dbl_1), ("branch7x7dbl_2", branch7x7dbl_2),
+            ("branch7x7dbl_3", branch7x7dbl_3), ("branch7x7dbl_4", branch7x7dbl_4), ("branch7x7dbl_5", branch7x7dbl_5),
+            ("branch_pool", branchPool),
+        ]
     }
 
     package func callAsFunction(_ x: Tensor) -> Tensor {
         let double = branch7x7dbl_5(branch7x7dbl_4(branch7x7dbl_3(branch7x7dbl_2(branch7x7dbl_1(x)))))
-        return Tensor.concatenated([
-            branch1x1(x), branch7x7_3(branch7x7_2(branch7x7_1(x))), double, branchPool(sameAveragePool(x)),
-        ], alongAxis: 1)
+        return Tensor.concatenated(
+            [
+                branch1x1(x), branch7x7_3(branch7x7_2(branch7x7_1(x))), double, branchPool(sameAveragePool(x)),
+            ], alongAxis: 1)
     }
 }
 
@@ -110,15 +120,18 @@ package final class InceptionD: Layer {
     }
 
     package var children: [(key: String, layer: any Layer)] {
-        [("branch3x3_1", branch3x3_1), ("branch3x3_2", branch3x3_2), ("branch7x7x3_1", branch7x7x3_1),
-         ("branch7x7x3_2", branch7x7x3_2), ("branch7x7x3_3", branch7x7x3_3), ("branch7x7x3_4", branch7x7x3_4)]
+        [
+            ("branch3x3_1", branch3x3_1), ("branch3x3_2", branch3x3_2), ("branch7x7x3_1", branch7x7x3_1),
+            ("branch7x7x3_2", branch7x7x3_2), ("branch7x7x3_3", branch7x7x3_3), ("branch7x7x3_4", branch7x7x3_4),
+        ]
     }
 
     package func callAsFunction(_ x: Tensor) -> Tensor {
-        Tensor.concatenated([
-            branch3x3_2(branch3x3_1(x)), branch7x7x3_4(branch7x7x3_3(branch7x7x3_2(branch7x7x3_1(x)))),
-            x.maxPooled(kernelSize: 3, stride: 2),
-        ], alongAxis: 1)
+        Tensor.concatenated(
+            [
+                branch3x3_2(branch3x3_1(x)), branch7x7x3_4(branch7x7x3_3(branch7x7x3_2(branch7x7x3_1(x)))),
+                x.maxPooled(kernelSize: 3, stride: 2),
+            ], alongAxis: 1)
     }
 }
 
@@ -145,18 +158,21 @@ package final class FIDInceptionE: Layer {
     }
 
     package var children: [(key: String, layer: any Layer)] {
-        [("branch1x1", branch1x1), ("branch3x3_1", branch3x3_1), ("branch3x3_2a", branch3x3_2a),
-         ("branch3x3_2b", branch3x3_2b), ("branch3x3dbl_1", branch3x3dbl_1), ("branch3x3dbl_2", branch3x3dbl_2),
-         ("branch3x3dbl_3a", branch3x3dbl_3a), ("branch3x3dbl_3b", branch3x3dbl_3b), ("branch_pool", branchPool)]
+        [
+            ("branch1x1", branch1x1), ("branch3x3_1", branch3x3_1), ("branch3x3_2a", branch3x3_2a),
+            ("branch3x3_2b", branch3x3_2b), ("branch3x3dbl_1", branch3x3dbl_1), ("branch3x3dbl_2", branch3x3dbl_2),
+            ("branch3x3dbl_3a", branch3x3dbl_3a), ("branch3x3dbl_3b", branch3x3dbl_3b), ("branch_pool", branchPool),
+        ]
     }
 
     package func callAsFunction(_ x: Tensor) -> Tensor {
         let single = branch3x3_1(x)
         let double = branch3x3dbl_2(branch3x3dbl_1(x))
         let pooled = pooling == .average ? sameAveragePool(x) : x.maxPooled(kernelSize: 3, stride: 1, padding: 1)
-        return Tensor.concatenated([
-            branch1x1(x), branch3x3_2a(single), branch3x3_2b(single), branch3x3dbl_3a(double), branch3x3dbl_3b(double),
-            branchPool(pooled),
-        ], alongAxis: 1)
+        return Tensor.concatenated(
+            [
+                branch1x1(x), branch3x3_2a(single), branch3x3_2b(single), branch3x3dbl_3a(double), branch3x3dbl_3b(double),
+                branchPool(pooled),
+            ], alongAxis: 1)
     }
 }

@@ -22,40 +22,40 @@ public enum MetricsError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .weightsNotFound(path):
+        case .weightsNotFound(let path):
             """
             \(path): no such file. FID and IS need the FID Inception weights \
             \(FIDInceptionV3.weightsFileName), published with pytorch-fid's GitHub release 'fid_weights' at \
             \(FIDInceptionV3.weightsURL) (nothing is downloaded by this program). Download it there, \
             or convert it to safetensors, and pass its path.
             """
-        case let .unsupportedWeightsFormat(path):
+        case .unsupportedWeightsFormat(let path):
             """
             \(path): unknown weights format; pass \(FIDInceptionV3.weightsFileName) itself (.pth, also read as \
             .pt or .bin) or a safetensors conversion of it (.safetensors).
             """
-        case let .cannotReadWeights(path, reason):
+        case .cannotReadWeights(let path, let reason):
             "\(path): cannot read the Inception weights: \(reason)"
-        case let .weightsDoNotMatch(path, reason):
+        case .weightsDoNotMatch(let path, let reason):
             """
             \(path): these are not the FID Inception-v3 weights (expected pytorch-fid's \
             \(FIDInceptionV3.weightsFileName) state dict).
             \(reason)
             """
-        case let .invalidArchive(path, reason):
+        case .invalidArchive(let path, let reason):
             "\(path): not a valid NumPy .npz/.npy file: \(reason). Write it with numpy.savez(path, mu=mu, sigma=sigma)."
-        case let .missingArray(path, key, available):
+        case .missingArray(let path, let key, let available):
             """
             \(path): no array '\(key)' (found: \(available.isEmpty ? "none" : available.joined(separator: ", "))). \
             FID statistics files hold 'mu' and 'sigma', as pytorch-fid --save-stats and TTUR write them.
             """
-        case let .invalidArray(path, key, expected, actual):
+        case .invalidArray(let path, let key, let expected, let actual):
             "\(path): array '\(key)' is \(actual), expected \(expected)."
-        case let .cannotWrite(path, reason):
+        case .cannotWrite(let path, let reason):
             "\(path): cannot write (\(reason))."
-        case let .mismatch(what, expected, actual):
+        case .mismatch(let what, let expected, let actual):
             "\(what): expected \(expected), got \(actual)."
-        case let .decompositionFailed(info):
+        case .decompositionFailed(let info):
             "The symmetric eigendecomposition failed (LAPACK dsyevd info \(info)); the covariances may contain NaN or Inf."
         }
     }

@@ -9,7 +9,8 @@ public struct NumPyArray: Equatable, Sendable {
     public var values: [Double]
 
     public init(shape: [Int], values: [Double]) {
-        precondition(shape.reduce(1, *) == values.count, "[NumPyArray] shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+        precondition(
+            shape.reduce(1, *) == values.count, "[NumPyArray] shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
         (self.shape, self.values) = (shape, values)
     }
 }
@@ -39,13 +40,19 @@ public enum NumPyArchive {
                 // deflate's 1032:1 of the compressed size, and inflation stops where it passes them.
                 let declared = entry.uncompressedSize
                 let ratio = entry.compressedSize.multipliedReportingOverflow(by: entry.isCompressed ? 1032 : 1)
-                guard declared <= maximumEntryBytes, entry.compressedSize <= fileSize, ratio.overflow || declared <= ratio.partialValue else {
-                    throw MetricsError.invalidArchive(path: path, reason: "entry '\(entry.path)' declares \(declared) bytes from \(entry.compressedSize) compressed (at most \(maximumEntryBytes) are read)")
+                guard declared <= maximumEntryBytes, entry.compressedSize <= fileSize, ratio.overflow || declared <= ratio.partialValue
+                else {
+                    throw MetricsError.invalidArchive(
+                        path: path,
+                        reason:
+                            "entry '\(entry.path)' declares \(declared) bytes from \(entry.compressedSize) compressed (at most \(maximumEntryBytes) are read)"
+                    )
                 }
                 var data = Data()
                 _ = try archive.extract(entry) { chunk in
                     guard UInt64(data.count + chunk.count) <= declared else {
-                        throw MetricsError.invalidArchive(path: path, reason: "entry '\(entry.path)' inflates to more than the \(declared) bytes it declares")
+                        throw MetricsError.invalidArchive(
+                            path: path, reason: "entry '\(entry.path)' inflates to more than the \(declared) bytes it declares")
                     }
                     data.append(chunk)
                 }
@@ -87,11 +94,11 @@ public enum NumPyArchive {
         guard major >= 1 && major <= 3, bytes.count >= start else { throw bad("unsupported .npy version \(major)") }
         let headerLength = (0..<lengthSize).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
         guard start + headerLength <= bytes.count,
-              let header = String(bytes: bytes[start..<start + headerLength], encoding: major == 3 ? .utf8 : .isoLatin1)
+            let header = String(bytes: bytes[start..<start + headerLength], encoding: major == 3 ? .utf8 : .isoLatin1)
         else { throw bad("header length \(headerLength) exceeds the file") }
 
         guard let descr = value(of: "descr", in: header)?.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")),
-              let order = value(of: "fortran_order", in: header), let shapeText = value(of: "shape", in: header)
+            let order = value(of: "fortran_order", in: header), let shapeText = value(of: "shape", in: header)
         else { throw bad("header \(header.debugDescription) lacks descr, fortran_order or shape") }
         let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -138,7 +145,8 @@ public enum NumPyArchive {
     /// The text after `'name':` up to the next top-level comma (a tuple counts as one value).
     private static func value(of name: String, in header: String) -> String? {
         guard let range = header.range(of: "'\(name)':") ?? header.range(of: "\"\(name)\":") else { return nil }
-        var depth = 0, result = ""
+        var depth = 0
+        var result = ""
         for c in header[range.upperBound...] {
             if c == "(" { depth += 1 }
             if c == ")" { depth -= 1 }
@@ -154,7 +162,8 @@ public enum NumPyArchive {
         var fortranStrides = [Int](repeating: 1, count: shape.count)
         for d in 1..<shape.count { fortranStrides[d] = fortranStrides[d - 1] * shape[d - 1] }
         return (0..<values.count).map { flat in
-            var rest = flat, offset = 0
+            var rest = flat
+            var offset = 0
             for d in stride(from: shape.count - 1, through: 0, by: -1) {
                 offset += (rest % shape[d]) * fortranStrides[d]
                 rest /= shape[d]
@@ -192,7 +201,8 @@ extension FeatureStatistics {
             guard let a = arrays[key] else { throw .missingArray(path: url.path, key: key, available: arrays.keys.sorted()) }
             return a
         }
-        let mu = try array("mu"), sigma = try array("sigma")
+        let mu = try array("mu")
+        let sigma = try array("sigma")
         guard mu.shape.count == 1 else {
             throw .invalidArray(path: url.path, key: "mu", expected: "a vector [D]", actual: "shape \(mu.shape)")
         }
@@ -205,7 +215,10 @@ extension FeatureStatistics {
 
     /// Writes `mu` `[D]` and `sigma` `[D, D]` as float64 to an `.npz` that pytorch-fid and TTUR read.
     public func write(to url: URL) throws(MetricsError) {
-        try NumPyArchive.write(["mu": NumPyArray(shape: [dimension], values: mean),
-                                "sigma": NumPyArray(shape: [dimension, dimension], values: covariance)], to: url)
+        try NumPyArchive.write(
+            [
+                "mu": NumPyArray(shape: [dimension], values: mean),
+                "sigma": NumPyArray(shape: [dimension, dimension], values: covariance),
+            ], to: url)
     }
 }

@@ -13,15 +13,20 @@ public final class ResidualBlock: Layer {
     /// Recompute SiLU(GN(x)) for conv1's backward instead of keeping it (see `UNet.recomputesActivations`).
     package var recomputesActivations = true
 
-    package init(inputChannels: Int, outputChannels: Int, embeddingDimensions: Int, groups: Int, epsilon: Float, dropout: Float,
-         outputScale: Float = 1, using rng: inout SeededGenerator) {
+    package init(
+        inputChannels: Int, outputChannels: Int, embeddingDimensions: Int, groups: Int, epsilon: Float, dropout: Float,
+        outputScale: Float = 1, using rng: inout SeededGenerator
+    ) {
         norm1 = GroupNorm(groupCount: groups, channels: inputChannels, epsilon: epsilon)
         conv1 = Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, padding: .uniform(1), using: &rng)
         timeProjection = Linear(inputDimensions: embeddingDimensions, outputDimensions: outputChannels, using: &rng)
         norm2 = GroupNorm(groupCount: groups, channels: outputChannels, epsilon: epsilon)
-        conv2 = Conv2d(inputChannels: outputChannels, outputChannels: outputChannels, kernelSize: 3, padding: .uniform(1),
-                       initScale: 1e-10, using: &rng)
-        shortcut = inputChannels == outputChannels ? nil
+        conv2 = Conv2d(
+            inputChannels: outputChannels, outputChannels: outputChannels, kernelSize: 3, padding: .uniform(1),
+            initScale: 1e-10, using: &rng)
+        shortcut =
+            inputChannels == outputChannels
+            ? nil
             : Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 1, padding: .uniform(0), using: &rng)
         self.dropout = dropout
         self.outputScale = outputScale
@@ -37,10 +42,15 @@ public final class ResidualBlock: Layer {
         // conv1(SiLU(GN(x))) without keeping SiLU(GN(x)): recomputed from x in the backward pass,
         // which saves one activation per block for about 5 % more compute.
         let (groups, epsilon, stride, padding) = (norm1.groupCount, norm1.epsilon, conv1.stride, conv1.padding)
-        var h = !recomputesActivations ? conv1(norm1(x, fusingSiLU: true)) : Tensor.checkpointed([x, norm1.weight.value, norm1.bias.value, conv1.weight.value] + (conv1.bias.map { [$0.value] } ?? [])) { t in
-            conv2d(t[0].groupNormalized(groups: groups, gamma: t[1], beta: t[2], epsilon: epsilon, fusingSiLU: true),
-                   weight: t[3], bias: t.count > 4 ? t[4] : nil, stride: stride, padding: padding)
-        }
+        var h =
+            !recomputesActivations
+            ? conv1(norm1(x, fusingSiLU: true))
+            : Tensor.checkpointed([x, norm1.weight.value, norm1.bias.value, conv1.weight.value] + (conv1.bias.map { [$0.value] } ?? [])) {
+                t in
+                conv2d(
+                    t[0].groupNormalized(groups: groups, gamma: t[1], beta: t[2], epsilon: epsilon, fusingSiLU: true),
+                    weight: t[3], bias: t.count > 4 ? t[4] : nil, stride: stride, padding: padding)
+            }
         let t = timeProjection(activatedEmbedding)
         h = h + t.reshaped(to: [t.shape[0], t.shape[1], 1, 1])
         h = conv2(norm2(h, fusingSiLU: true).dropout(probability: dropout, training: training, using: &rng))

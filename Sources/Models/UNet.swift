@@ -38,49 +38,66 @@ public final class UNet: Layer {
         try configuration.validate()
         self.configuration = configuration
         var rng = SeededGenerator(seed: seed)
-        let c = configuration, channels = c.blockOutChannels, embedding = 4 * channels[0]
-        let groups = c.normNumGroups, eps = c.normEps
-        inputConvolution = Conv2d(inputChannels: c.inChannels, outputChannels: channels[0], kernelSize: 3, padding: .uniform(1), using: &rng)
+        let c = configuration
+        let channels = c.blockOutChannels
+        let embedding = 4 * channels[0]
+        let groups = c.normNumGroups
+        let eps = c.normEps
+        inputConvolution = Conv2d(
+            inputChannels: c.inChannels, outputChannels: channels[0], kernelSize: 3, padding: .uniform(1), using: &rng)
         timeEmbedding = TimeEmbedding(channels: channels[0], dimensions: embedding, using: &rng)
         var down: [DownBlock] = []
         for (i, type) in c.downBlockTypes.enumerated() {
-            down.append(DownBlock(
-                inputChannels: i == 0 ? channels[0] : channels[i - 1], outputChannels: channels[i], layers: c.layersPerBlock,
-                attention: type == "AttnDownBlock2D" ? .some(c.attentionHeadDim) : nil, downsample: i < channels.count - 1,
-                downsamplePadding: c.downsamplePadding, embedding: embedding, groups: groups, epsilon: eps, dropout: c.dropout, using: &rng))
+            down.append(
+                DownBlock(
+                    inputChannels: i == 0 ? channels[0] : channels[i - 1], outputChannels: channels[i], layers: c.layersPerBlock,
+                    attention: type == "AttnDownBlock2D" ? .some(c.attentionHeadDim) : nil, downsample: i < channels.count - 1,
+                    downsamplePadding: c.downsamplePadding, embedding: embedding, groups: groups, epsilon: eps, dropout: c.dropout,
+                    using: &rng))
         }
         downBlocks = LayerList(down)
-        midBlock = MidBlock(channels: channels.last!, headDimensions: c.attentionHeadDim, attention: c.addAttention, embedding: embedding,
-                            groups: groups, epsilon: eps, dropout: c.dropout, outputScale: c.midBlockScaleFactor, using: &rng)
+        midBlock = MidBlock(
+            channels: channels.last!, headDimensions: c.attentionHeadDim, attention: c.addAttention, embedding: embedding,
+            groups: groups, epsilon: eps, dropout: c.dropout, outputScale: c.midBlockScaleFactor, using: &rng)
         let reversed = Array(channels.reversed())
         var up: [UpBlock] = []
         for (i, type) in c.upBlockTypes.enumerated() {
-            up.append(UpBlock(
-                previousChannels: i == 0 ? reversed[0] : reversed[i - 1], outputChannels: reversed[i],
-                skipChannels: reversed[min(i + 1, reversed.count - 1)], layers: c.layersPerBlock + 1,
-                attention: type == "AttnUpBlock2D" ? .some(c.attentionHeadDim) : nil, upsample: i < reversed.count - 1,
-                embedding: embedding, groups: groups, epsilon: eps, dropout: c.dropout, using: &rng))
+            up.append(
+                UpBlock(
+                    previousChannels: i == 0 ? reversed[0] : reversed[i - 1], outputChannels: reversed[i],
+                    skipChannels: reversed[min(i + 1, reversed.count - 1)], layers: c.layersPerBlock + 1,
+                    attention: type == "AttnUpBlock2D" ? .some(c.attentionHeadDim) : nil, upsample: i < reversed.count - 1,
+                    embedding: embedding, groups: groups, epsilon: eps, dropout: c.dropout, using: &rng))
         }
         upBlocks = LayerList(up)
         outputNorm = GroupNorm(groupCount: groups, channels: channels[0], epsilon: eps)
-        outputConvolution = Conv2d(inputChannels: channels[0], outputChannels: c.outChannels, kernelSize: 3, padding: .uniform(1),
-                                   initScale: 1e-10, using: &rng)
+        outputConvolution = Conv2d(
+            inputChannels: channels[0], outputChannels: c.outChannels, kernelSize: 3, padding: .uniform(1),
+            initScale: 1e-10, using: &rng)
         // Drawn last, so an unconditional network of a given seed is the same as before classes existed.
-        classTable = c.isClassConditional && c.classEmbedType == nil
+        classTable =
+            c.isClassConditional && c.classEmbedType == nil
             ? Embedding(count: c.numClassEmbeds ?? 0, dimensions: embedding, using: &rng) : nil
-        classTimestepEmbedding = c.classEmbedType == "timestep" ? TimeEmbedding(channels: channels[0], dimensions: embedding, using: &rng) : nil
+        classTimestepEmbedding =
+            c.classEmbedType == "timestep" ? TimeEmbedding(channels: channels[0], dimensions: embedding, using: &rng) : nil
     }
 
     public var children: [(key: String, layer: any Layer)] {
-        let classes: [(key: String, layer: any Layer)] = [classTable as (any Layer)?, classTimestepEmbedding].compactMap { $0.map { ("class_embedding", $0) } }
+        let classes: [(key: String, layer: any Layer)] = [classTable as (any Layer)?, classTimestepEmbedding].compactMap {
+            $0.map { ("class_embedding", $0) }
+        }
         return [("conv_in", inputConvolution), ("time_embedding", timeEmbedding)] + classes
-            + [("down_blocks", downBlocks), ("mid_block", midBlock), ("up_blocks", upBlocks), ("conv_norm_out", outputNorm),
-               ("conv_out", outputConvolution)]
+            + [
+                ("down_blocks", downBlocks), ("mid_block", midBlock), ("up_blocks", upBlocks), ("conv_norm_out", outputNorm),
+                ("conv_out", outputConvolution),
+            ]
     }
 
     /// ε_θ(x, t). `training` switches dropout on; `rng` draws its masks.
-    public func callAsFunction(_ x: Tensor, timesteps: [Int], classLabels: [Int]? = nil, training: Bool = false,
-                               rng: inout SeededGenerator) -> Tensor {
+    public func callAsFunction(
+        _ x: Tensor, timesteps: [Int], classLabels: [Int]? = nil, training: Bool = false,
+        rng: inout SeededGenerator
+    ) -> Tensor {
         self(x, timesteps: timesteps.map(Double.init), classLabels: classLabels, training: training, rng: &rng)
     }
 
@@ -88,14 +105,18 @@ public final class UNet: Layer {
     /// A class-conditional model needs one label per image (`classLabels`, the null label meaning
     /// "no class"), or for class_embed_type "identity" the vectors `classEmbeddings` `[N, 4·ch]`;
     /// as in diffusers, their embedding is added to the time embedding (unet_2d.py, forward step 1).
-    public func callAsFunction(_ x: Tensor, timesteps: [Double], classLabels: [Int]? = nil, classEmbeddings: Tensor? = nil,
-                               training: Bool = false, rng: inout SeededGenerator) -> Tensor {
-        precondition(x.rank == 4 && x.shape[1] == configuration.inChannels,
-                     "[UNet] input must be [N, \(configuration.inChannels), H, W], got \(x.shape)")
+    public func callAsFunction(
+        _ x: Tensor, timesteps: [Double], classLabels: [Int]? = nil, classEmbeddings: Tensor? = nil,
+        training: Bool = false, rng: inout SeededGenerator
+    ) -> Tensor {
+        precondition(
+            x.rank == 4 && x.shape[1] == configuration.inChannels,
+            "[UNet] input must be [N, \(configuration.inChannels), H, W], got \(x.shape)")
         precondition(timesteps.count == x.shape[0], "[UNet] \(timesteps.count) timesteps for a batch of \(x.shape[0])")
         let factor = 1 << (configuration.blockOutChannels.count - 1)
-        precondition(x.shape[2] % factor == 0 && x.shape[3] % factor == 0,
-                     "[UNet] image size \(x.shape[2])x\(x.shape[3]) must be divisible by \(factor)")
+        precondition(
+            x.shape[2] % factor == 0 && x.shape[3] % factor == 0,
+            "[UNet] image size \(x.shape[2])x\(x.shape[3]) must be divisible by \(factor)")
         let input = configuration.centerInputSample ? 2 * x - 1 : x
         let time = timeEmbedding(timesteps, frequencyShift: Float(configuration.freqShift), cosineFirst: configuration.flipSinToCos)
         let conditioned = classEmbedding(labels: classLabels, vectors: classEmbeddings, count: x.shape[0]).map { time + $0 } ?? time
@@ -128,9 +149,12 @@ extension UNet {
             return nil
         }
         if c.classEmbedType == "identity" {
-            guard let vectors else { preconditionFailure("[UNet] class_embed_type 'identity' needs classEmbeddings [N, \(4 * c.blockOutChannels[0])]") }
-            precondition(vectors.shape == [count, 4 * c.blockOutChannels[0]],
-                         "[UNet] classEmbeddings must be [\(count), \(4 * c.blockOutChannels[0])], got \(vectors.shape)")
+            guard let vectors else {
+                preconditionFailure("[UNet] class_embed_type 'identity' needs classEmbeddings [N, \(4 * c.blockOutChannels[0])]")
+            }
+            precondition(
+                vectors.shape == [count, 4 * c.blockOutChannels[0]],
+                "[UNet] classEmbeddings must be [\(count), \(4 * c.blockOutChannels[0])], got \(vectors.shape)")
             return vectors
         }
         guard let labels else { preconditionFailure("[UNet] a class-conditional model needs one class label per image") }
@@ -164,12 +188,16 @@ package final class DownBlock: Layer {
     let attentions: LayerList<AttentionBlock>?
     package let downsamplers: LayerList<Downsample>?
 
-    package init(inputChannels: Int, outputChannels: Int, layers: Int, attention headDimensions: Int??, downsample: Bool,
-         downsamplePadding: Int, embedding: Int, groups: Int, epsilon: Float, dropout: Float, using rng: inout SeededGenerator) {
-        resnets = LayerList((0..<layers).map { j in
-            ResidualBlock(inputChannels: j == 0 ? inputChannels : outputChannels, outputChannels: outputChannels,
-                          embeddingDimensions: embedding, groups: groups, epsilon: epsilon, dropout: dropout, using: &rng)
-        })
+    package init(
+        inputChannels: Int, outputChannels: Int, layers: Int, attention headDimensions: Int??, downsample: Bool,
+        downsamplePadding: Int, embedding: Int, groups: Int, epsilon: Float, dropout: Float, using rng: inout SeededGenerator
+    ) {
+        resnets = LayerList(
+            (0..<layers).map { j in
+                ResidualBlock(
+                    inputChannels: j == 0 ? inputChannels : outputChannels, outputChannels: outputChannels,
+                    embeddingDimensions: embedding, groups: groups, epsilon: epsilon, dropout: dropout, using: &rng)
+            })
         attentions = attentionLayers(headDimensions, count: layers, channels: outputChannels, groups: groups, epsilon: epsilon, using: &rng)
         downsamplers = downsample ? LayerList([Downsample(channels: outputChannels, padding: downsamplePadding, using: &rng)]) : nil
     }
@@ -178,7 +206,8 @@ package final class DownBlock: Layer {
         blockChildren(resnets, attentions, resampler: downsamplers.map { ("downsamplers", $0) })
     }
 
-    package func callAsFunction(_ x: Tensor, embedding: Tensor, skips: inout [Tensor], training: Bool, rng: inout SeededGenerator) -> Tensor {
+    package func callAsFunction(_ x: Tensor, embedding: Tensor, skips: inout [Tensor], training: Bool, rng: inout SeededGenerator) -> Tensor
+    {
         var h = x
         for (j, resnet) in resnets.items.enumerated() {
             h = resnet(h, activatedEmbedding: embedding, training: training, rng: &rng)
@@ -198,14 +227,23 @@ final class MidBlock: Layer {
     package let resnets: LayerList<ResidualBlock>
     let attentions: LayerList<AttentionBlock>?
 
-    package init(channels: Int, headDimensions: Int?, attention: Bool, embedding: Int, groups: Int, epsilon: Float, dropout: Float,
-         outputScale: Float, using rng: inout SeededGenerator) {
-        resnets = LayerList((0..<2).map { _ in
-            ResidualBlock(inputChannels: channels, outputChannels: channels, embeddingDimensions: embedding, groups: groups,
-                          epsilon: epsilon, dropout: dropout, outputScale: outputScale, using: &rng)
-        })
-        attentions = attention ? LayerList([AttentionBlock(channels: channels, headDimensions: headDimensions, groups: groups,
-                                                           epsilon: epsilon, using: &rng)]) : nil
+    package init(
+        channels: Int, headDimensions: Int?, attention: Bool, embedding: Int, groups: Int, epsilon: Float, dropout: Float,
+        outputScale: Float, using rng: inout SeededGenerator
+    ) {
+        resnets = LayerList(
+            (0..<2).map { _ in
+                ResidualBlock(
+                    inputChannels: channels, outputChannels: channels, embeddingDimensions: embedding, groups: groups,
+                    epsilon: epsilon, dropout: dropout, outputScale: outputScale, using: &rng)
+            })
+        attentions =
+            attention
+            ? LayerList([
+                AttentionBlock(
+                    channels: channels, headDimensions: headDimensions, groups: groups,
+                    epsilon: epsilon, using: &rng)
+            ]) : nil
     }
 
     package var children: [(key: String, layer: any Layer)] {
@@ -226,14 +264,18 @@ final class UpBlock: Layer {
     let attentions: LayerList<AttentionBlock>?
     let upsamplers: LayerList<Upsample>?
 
-    package init(previousChannels: Int, outputChannels: Int, skipChannels: Int, layers: Int, attention headDimensions: Int??,
-         upsample: Bool, embedding: Int, groups: Int, epsilon: Float, dropout: Float, using rng: inout SeededGenerator) {
-        resnets = LayerList((0..<layers).map { j in
-            let skip = j == layers - 1 ? skipChannels : outputChannels
-            let input = j == 0 ? previousChannels : outputChannels
-            return ResidualBlock(inputChannels: input + skip, outputChannels: outputChannels, embeddingDimensions: embedding,
-                                 groups: groups, epsilon: epsilon, dropout: dropout, using: &rng)
-        })
+    package init(
+        previousChannels: Int, outputChannels: Int, skipChannels: Int, layers: Int, attention headDimensions: Int??,
+        upsample: Bool, embedding: Int, groups: Int, epsilon: Float, dropout: Float, using rng: inout SeededGenerator
+    ) {
+        resnets = LayerList(
+            (0..<layers).map { j in
+                let skip = j == layers - 1 ? skipChannels : outputChannels
+                let input = j == 0 ? previousChannels : outputChannels
+                return ResidualBlock(
+                    inputChannels: input + skip, outputChannels: outputChannels, embeddingDimensions: embedding,
+                    groups: groups, epsilon: epsilon, dropout: dropout, using: &rng)
+            })
         attentions = attentionLayers(headDimensions, count: layers, channels: outputChannels, groups: groups, epsilon: epsilon, using: &rng)
         upsamplers = upsample ? LayerList([Upsample(channels: outputChannels, using: &rng)]) : nil
     }
@@ -242,11 +284,13 @@ final class UpBlock: Layer {
         blockChildren(resnets, attentions, resampler: upsamplers.map { ("upsamplers", $0) })
     }
 
-    package func callAsFunction(_ x: Tensor, embedding: Tensor, skips: inout [Tensor], training: Bool, rng: inout SeededGenerator) -> Tensor {
+    package func callAsFunction(_ x: Tensor, embedding: Tensor, skips: inout [Tensor], training: Bool, rng: inout SeededGenerator) -> Tensor
+    {
         var h = x
         for (j, resnet) in resnets.items.enumerated() {
-            h = resnet(Tensor.concatenated([h, skips.removeLast()], alongAxis: 1), activatedEmbedding: embedding,
-                       training: training, rng: &rng)
+            h = resnet(
+                Tensor.concatenated([h, skips.removeLast()], alongAxis: 1), activatedEmbedding: embedding,
+                training: training, rng: &rng)
             if let attentions { h = attentions.items[j](h) }
         }
         if let up = upsamplers?.items.first { h = up(h) }
@@ -256,15 +300,20 @@ final class UpBlock: Layer {
 
 /// One attention layer per residual block of a down or up block with attention (`headDimensions`
 /// non-nil; its inner nil: one head over all channels), else none.
-private func attentionLayers(_ headDimensions: Int??, count: Int, channels: Int, groups: Int, epsilon: Float,
-                             using rng: inout SeededGenerator) -> LayerList<AttentionBlock>? {
+private func attentionLayers(
+    _ headDimensions: Int??, count: Int, channels: Int, groups: Int, epsilon: Float,
+    using rng: inout SeededGenerator
+) -> LayerList<AttentionBlock>? {
     guard let d = headDimensions else { return nil }
-    return LayerList((0..<count).map { _ in AttentionBlock(channels: channels, headDimensions: d, groups: groups, epsilon: epsilon, using: &rng) })
+    return LayerList(
+        (0..<count).map { _ in AttentionBlock(channels: channels, headDimensions: d, groups: groups, epsilon: epsilon, using: &rng) })
 }
 
 /// A down or up block's children in diffusers' key order: resnets, attentions, then the resampler.
-private func blockChildren(_ resnets: LayerList<ResidualBlock>, _ attentions: LayerList<AttentionBlock>?,
-                           resampler: (key: String, layer: any Layer)?) -> [(key: String, layer: any Layer)] {
+private func blockChildren(
+    _ resnets: LayerList<ResidualBlock>, _ attentions: LayerList<AttentionBlock>?,
+    resampler: (key: String, layer: any Layer)?
+) -> [(key: String, layer: any Layer)] {
     var c: [(key: String, layer: any Layer)] = [("resnets", resnets)]
     if let attentions { c.append(("attentions", attentions)) }
     if let resampler { c.append(resampler) }

@@ -2,9 +2,11 @@ extension UNetConfiguration {
     /// The paper's U-Net (Ho et al. App. B; `diffusion_tf/models/unet.py`) in diffusers terms:
     /// one attention head, sin-before-cos embedding on the integer t, GroupNorm eps 1e-6, and
     /// TensorFlow 'SAME' downsampling (pad bottom/right: `downsample_padding` 0).
-    public static func ddpm(imageSize: Int, channels: Int, baseChannels: Int, multipliers: [Int], residualBlocks: Int = 2,
-                            attentionResolutions: Set<Int> = [16], dropout: Float, groups: Int = 32,
-                            learnedVariance: Bool = false) -> UNetConfiguration {
+    public static func ddpm(
+        imageSize: Int, channels: Int, baseChannels: Int, multipliers: [Int], residualBlocks: Int = 2,
+        attentionResolutions: Set<Int> = [16], dropout: Float, groups: Int = 32,
+        learnedVariance: Bool = false
+    ) -> UNetConfiguration {
         var c = UNetConfiguration()
         c.sampleSize = imageSize
         c.inChannels = channels
@@ -43,8 +45,9 @@ extension UNetConfiguration {
 
     /// A tiny 8×8 greyscale model (channels (8, 16), attention at 4): for
     /// smoke runs and the multi-process tests, where a whole run must take seconds; 64,193 parameters.
-    public static let tiny8Grey = ddpm(imageSize: 8, channels: 1, baseChannels: 8, multipliers: [1, 2], attentionResolutions: [4],
-                                       dropout: 0.1, groups: 4)
+    public static let tiny8Grey = ddpm(
+        imageSize: 8, channels: 1, baseChannels: 8, multipliers: [1, 2], attentionResolutions: [4],
+        dropout: 0.1, groups: 4)
 
     /// Presets by name, for the command line.
     public static let presets: [String: UNetConfiguration] = [

@@ -41,14 +41,29 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
     public var classNames: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case sampleSize = "sample_size", inChannels = "in_channels", outChannels = "out_channels"
-        case centerInputSample = "center_input_sample", timeEmbeddingType = "time_embedding_type"
-        case flipSinToCos = "flip_sin_to_cos", freqShift = "freq_shift", downBlockTypes = "down_block_types"
-        case upBlockTypes = "up_block_types", blockOutChannels = "block_out_channels", layersPerBlock = "layers_per_block"
-        case midBlockScaleFactor = "mid_block_scale_factor", downsamplePadding = "downsample_padding", actFn = "act_fn"
-        case attentionHeadDim = "attention_head_dim", normNumGroups = "norm_num_groups", normEps = "norm_eps"
-        case resnetTimeScaleShift = "resnet_time_scale_shift", addAttention = "add_attention", dropout
-        case classEmbedType = "class_embed_type", numClassEmbeds = "num_class_embeds", nullClassLabel = "null_class_label"
+        case sampleSize = "sample_size"
+        case inChannels = "in_channels"
+        case outChannels = "out_channels"
+        case centerInputSample = "center_input_sample"
+        case timeEmbeddingType = "time_embedding_type"
+        case flipSinToCos = "flip_sin_to_cos"
+        case freqShift = "freq_shift"
+        case downBlockTypes = "down_block_types"
+        case upBlockTypes = "up_block_types"
+        case blockOutChannels = "block_out_channels"
+        case layersPerBlock = "layers_per_block"
+        case midBlockScaleFactor = "mid_block_scale_factor"
+        case downsamplePadding = "downsample_padding"
+        case actFn = "act_fn"
+        case attentionHeadDim = "attention_head_dim"
+        case normNumGroups = "norm_num_groups"
+        case normEps = "norm_eps"
+        case resnetTimeScaleShift = "resnet_time_scale_shift"
+        case addAttention = "add_attention"
+        case dropout
+        case classEmbedType = "class_embed_type"
+        case numClassEmbeds = "num_class_embeds"
+        case nullClassLabel = "null_class_label"
         case classNames = "class_names"
     }
 
@@ -143,8 +158,14 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
     /// An upper estimate of the parameter count, computed without overflow (saturating at
     /// `Int.max`), from the block structure; used to refuse configurations that cannot fit.
     public var estimatedParameterCount: Int {
-        func mul(_ a: Int, _ b: Int) -> Int { let r = a.multipliedReportingOverflow(by: b); return r.overflow ? .max : r.partialValue }
-        func add(_ a: Int, _ b: Int) -> Int { let r = a.addingReportingOverflow(b); return r.overflow ? .max : r.partialValue }
+        func mul(_ a: Int, _ b: Int) -> Int {
+            let r = a.multipliedReportingOverflow(by: b)
+            return r.overflow ? .max : r.partialValue
+        }
+        func add(_ a: Int, _ b: Int) -> Int {
+            let r = a.addingReportingOverflow(b)
+            return r.overflow ? .max : r.partialValue
+        }
         let embedding = mul(4, blockOutChannels.first ?? 0)
         // A residual block: two 3×3 convolutions, a time projection and a 1×1 shortcut;
         // attention: four c×c projections. Every block is counted at its widest input.
@@ -153,7 +174,9 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
         let attention = mul(4, mul(widest, widest))
         let perLayer = add(resnet, attention)
         let layers = mul(blockOutChannels.count, add(mul(2, layersPerBlock), 1))
-        let classTable = classEmbedType == nil ? mul(numClassEmbeds ?? 0, embedding)
+        let classTable =
+            classEmbedType == nil
+            ? mul(numClassEmbeds ?? 0, embedding)
             : classEmbedType == "timestep" ? add(mul(blockOutChannels.first ?? 0, embedding), mul(embedding, embedding)) : 0
         return add(add(mul(add(layers, 2), perLayer), mul(embedding, embedding)), classTable)
     }
@@ -164,31 +187,44 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
     public func validate() throws(UNetConfigurationError) {
         func fail(_ message: String) -> UNetConfigurationError { UNetConfigurationError(message: message) }
         guard Limits.levels.contains(blockOutChannels.count) else {
-            throw fail("block_out_channels has \(blockOutChannels.count) entries; \(Limits.levels.lowerBound) to \(Limits.levels.upperBound) resolution levels are supported")
+            throw fail(
+                "block_out_channels has \(blockOutChannels.count) entries; \(Limits.levels.lowerBound) to \(Limits.levels.upperBound) resolution levels are supported"
+            )
         }
         guard downBlockTypes.count == blockOutChannels.count, upBlockTypes.count == blockOutChannels.count else {
-            throw fail("down_block_types (\(downBlockTypes.count)), up_block_types (\(upBlockTypes.count)) and block_out_channels (\(blockOutChannels.count)) must have the same non-zero length")
+            throw fail(
+                "down_block_types (\(downBlockTypes.count)), up_block_types (\(upBlockTypes.count)) and block_out_channels (\(blockOutChannels.count)) must have the same non-zero length"
+            )
         }
         if let bad = blockOutChannels.first(where: { !Limits.channels.contains($0) }) {
-            throw fail("block_out_channels entry \(bad) is out of range; each level needs \(Limits.channels.lowerBound) to \(Limits.channels.upperBound) channels")
+            throw fail(
+                "block_out_channels entry \(bad) is out of range; each level needs \(Limits.channels.lowerBound) to \(Limits.channels.upperBound) channels"
+            )
         }
-        let knownDown = Set(["DownBlock2D", "AttnDownBlock2D"]), knownUp = Set(["UpBlock2D", "AttnUpBlock2D"])
+        let knownDown = Set(["DownBlock2D", "AttnDownBlock2D"])
+        let knownUp = Set(["UpBlock2D", "AttnUpBlock2D"])
         if let bad = downBlockTypes.first(where: { !knownDown.contains($0) }) {
             throw fail("down block type '\(bad)' is not supported; use DownBlock2D or AttnDownBlock2D")
         }
         if let bad = upBlockTypes.first(where: { !knownUp.contains($0) }) {
             throw fail("up block type '\(bad)' is not supported; use UpBlock2D or AttnUpBlock2D")
         }
-        guard timeEmbeddingType == "positional" else { throw fail("time_embedding_type '\(timeEmbeddingType)' is not supported; use 'positional'") }
+        guard timeEmbeddingType == "positional" else {
+            throw fail("time_embedding_type '\(timeEmbeddingType)' is not supported; use 'positional'")
+        }
         guard actFn == "silu" || actFn == "swish" else { throw fail("act_fn '\(actFn)' is not supported; use 'silu'") }
         guard resnetTimeScaleShift == "default" else {
             throw fail("resnet_time_scale_shift '\(resnetTimeScaleShift)' is not supported; use 'default' (the DDPM block)")
         }
         guard Limits.layersPerBlock.contains(layersPerBlock) else {
-            throw fail("layers_per_block is \(layersPerBlock); \(Limits.layersPerBlock.lowerBound) to \(Limits.layersPerBlock.upperBound) are supported")
+            throw fail(
+                "layers_per_block is \(layersPerBlock); \(Limits.layersPerBlock.lowerBound) to \(Limits.layersPerBlock.upperBound) are supported"
+            )
         }
         guard Limits.imageChannels.contains(inChannels), Limits.imageChannels.contains(outChannels) else {
-            throw fail("in_channels \(inChannels) and out_channels \(outChannels) must each be \(Limits.imageChannels.lowerBound) to \(Limits.imageChannels.upperBound)")
+            throw fail(
+                "in_channels \(inChannels) and out_channels \(outChannels) must each be \(Limits.imageChannels.lowerBound) to \(Limits.imageChannels.upperBound)"
+            )
         }
         guard normNumGroups >= 1 else { throw fail("norm_num_groups is \(normNumGroups); it must be at least 1 (32 in DDPM)") }
         if let bad = blockOutChannels.first(where: { $0 % normNumGroups != 0 }) {
@@ -201,32 +237,46 @@ public struct UNetConfiguration: Codable, Equatable, Sendable {
             }
         }
         let first = blockOutChannels[0]
-        guard first % 2 == 0 else { throw fail("block_out_channels[0] is \(first); the sinusoidal time embedding needs an even number of channels") }
+        guard first % 2 == 0 else {
+            throw fail("block_out_channels[0] is \(first); the sinusoidal time embedding needs an even number of channels")
+        }
         guard freqShift >= 0, freqShift < first / 2 else {
-            throw fail("freq_shift is \(freqShift); it must be in 0..<\(first / 2) (half of block_out_channels[0]); diffusers models use 0 or 1")
+            throw fail(
+                "freq_shift is \(freqShift); it must be in 0..<\(first / 2) (half of block_out_channels[0]); diffusers models use 0 or 1")
         }
         guard downsamplePadding == 0 || downsamplePadding == 1 else {
             throw fail("downsample_padding is \(downsamplePadding); use 1 (diffusers) or 0 (TensorFlow 'SAME')")
         }
         let factor = 1 << (blockOutChannels.count - 1)
         if sampleSize == nil, 32 % factor != 0 {
-            throw fail("sample_size is missing, so images are 32×32, which \(blockOutChannels.count) levels cannot halve \(blockOutChannels.count - 1) times; set sample_size to a multiple of \(factor)")
+            throw fail(
+                "sample_size is missing, so images are 32×32, which \(blockOutChannels.count) levels cannot halve \(blockOutChannels.count - 1) times; set sample_size to a multiple of \(factor)"
+            )
         }
         if let size = sampleSize {
             guard Limits.sampleSize.contains(size) else {
-                throw fail("sample_size is \(size); \(Limits.sampleSize.lowerBound) to \(Limits.sampleSize.upperBound) pixels are supported")
+                throw fail(
+                    "sample_size is \(size); \(Limits.sampleSize.lowerBound) to \(Limits.sampleSize.upperBound) pixels are supported")
             }
             guard size % factor == 0 else {
-                throw fail("sample_size \(size) is not divisible by \(factor), the downsampling factor of \(blockOutChannels.count) levels; use a multiple of \(factor)")
+                throw fail(
+                    "sample_size \(size) is not divisible by \(factor), the downsampling factor of \(blockOutChannels.count) levels; use a multiple of \(factor)"
+                )
             }
         }
-        guard normEps.isFinite, normEps > 0 else { throw fail("norm_eps is \(normEps); it must be a positive finite number (1e-5 or 1e-6)") }
-        guard midBlockScaleFactor.isFinite else { throw fail("mid_block_scale_factor is \(midBlockScaleFactor); it must be finite (1 in DDPM)") }
+        guard normEps.isFinite, normEps > 0 else {
+            throw fail("norm_eps is \(normEps); it must be a positive finite number (1e-5 or 1e-6)")
+        }
+        guard midBlockScaleFactor.isFinite else {
+            throw fail("mid_block_scale_factor is \(midBlockScaleFactor); it must be finite (1 in DDPM)")
+        }
         guard dropout >= 0 && dropout < 1 else { throw fail("dropout must be in [0, 1), got \(dropout)") }
         try validateClassConditioning()
         let parameters = estimatedParameterCount
         guard parameters <= Limits.parameters else {
-            throw fail("the configuration implies about \(parameters == .max ? "more than 2^63" : String(parameters)) parameters, more than the supported \(Limits.parameters); reduce block_out_channels or layers_per_block")
+            throw fail(
+                "the configuration implies about \(parameters == .max ? "more than 2^63" : String(parameters)) parameters, more than the supported \(Limits.parameters); reduce block_out_channels or layers_per_block"
+            )
         }
     }
 }

@@ -7,12 +7,15 @@ public final class Conv2d: Layer {
     public let stride: Int
     public let padding: Padding2D
 
-    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding2D,
-                bias: Bool = true, initScale: Float = 1, using rng: inout SeededGenerator) {
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Padding2D,
+        bias: Bool = true, initScale: Float = 1, using rng: inout SeededGenerator
+    ) {
         let receptive = kernelSize * kernelSize
-        weight = Parameter(Initializer.varianceScaling(
-            [outputChannels, inputChannels, kernelSize, kernelSize], fanIn: inputChannels * receptive,
-            fanOut: outputChannels * receptive, scale: initScale, using: &rng))
+        weight = Parameter(
+            Initializer.varianceScaling(
+                [outputChannels, inputChannels, kernelSize, kernelSize], fanIn: inputChannels * receptive,
+                fanOut: outputChannels * receptive, scale: initScale, using: &rng))
         self.bias = bias ? Parameter(.zeros([outputChannels])) : nil
         self.stride = stride
         self.padding = padding

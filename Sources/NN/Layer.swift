@@ -50,8 +50,9 @@ extension Layer {
             return .init(key: p.key, expected: p.parameter.shape, actual: t.shape)
         }.sorted { $0.key < $1.key }
         if !mismatched.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
-            throw ParameterLoadError(missing: strict ? missing : [], unexpected: strict ? unexpected : [],
-                                     shapeMismatches: mismatched)
+            throw ParameterLoadError(
+                missing: strict ? missing : [], unexpected: strict ? unexpected : [],
+                shapeMismatches: mismatched)
         }
         for p in named { if let t = state[p.key] { p.parameter.value = t } }
     }

@@ -5,10 +5,14 @@ public final class Linear: Layer {
     public let weight: Parameter
     public let bias: Parameter?
 
-    public init(inputDimensions: Int, outputDimensions: Int, bias: Bool = true, initScale: Float = 1,
-                using rng: inout SeededGenerator) {
-        weight = Parameter(Initializer.varianceScaling([outputDimensions, inputDimensions], fanIn: inputDimensions,
-                                                       fanOut: outputDimensions, scale: initScale, using: &rng))
+    public init(
+        inputDimensions: Int, outputDimensions: Int, bias: Bool = true, initScale: Float = 1,
+        using rng: inout SeededGenerator
+    ) {
+        weight = Parameter(
+            Initializer.varianceScaling(
+                [outputDimensions, inputDimensions], fanIn: inputDimensions,
+                fanOut: outputDimensions, scale: initScale, using: &rng))
         self.bias = bias ? Parameter(.zeros([outputDimensions])) : nil
     }
 

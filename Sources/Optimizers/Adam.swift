@@ -24,21 +24,24 @@ public final class Adam {
     public func update(_ parameters: [Parameter], gradients: [Tensor], gradientScale: Float = 1) {
         precondition(parameters.count == gradients.count, "[Adam] \(parameters.count) parameters but \(gradients.count) gradients")
         step += 1
-        let c1 = 1 - Float(Double(beta1).power(step)), c2 = 1 - Float(Double(beta2).power(step))
+        let c1 = 1 - Float(Double(beta1).power(step))
+        let c2 = 1 - Float(Double(beta2).power(step))
         for (p, g) in zip(parameters, gradients) {
             precondition(p.shape == g.shape, "[Adam] gradient shape \(g.shape) does not match parameter \(p.shape)")
             let id = ObjectIdentifier(p)
-            var m = firstMoments[id] ?? .zeros(p.shape), v = secondMoments[id] ?? .zeros(p.shape)
+            var m = firstMoments[id] ?? .zeros(p.shape)
+            var v = secondMoments[id] ?? .zeros(p.shape)
             firstMoments[id] = nil  // keep m, v uniquely referenced so the update is in place
             secondMoments[id] = nil
             m.withMutableBuffer { mb in
                 v.withMutableBuffer { vb in
                     p.value.withMutableBuffer { pb in
                         g.withBuffer { gb in
-                            Kernels.adamUpdate(parameter: pb.baseAddress!, gradient: gb.baseAddress!, firstMoment: mb.baseAddress!,
-                                               secondMoment: vb.baseAddress!, count: pb.count, learningRate: learningRate,
-                                               beta1: beta1, beta2: beta2, epsilon: epsilon, correction1: c1, correction2: c2,
-                                               gradientScale: gradientScale)
+                            Kernels.adamUpdate(
+                                parameter: pb.baseAddress!, gradient: gb.baseAddress!, firstMoment: mb.baseAddress!,
+                                secondMoment: vb.baseAddress!, count: pb.count, learningRate: learningRate,
+                                beta1: beta1, beta2: beta2, epsilon: epsilon, correction1: c1, correction2: c2,
+                                gradientScale: gradientScale)
                         }
                     }
                 }

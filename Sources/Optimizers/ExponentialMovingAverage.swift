@@ -26,7 +26,9 @@ public final class ExponentialMovingAverage {
         let d = currentDecay
         for i in averages.indices {
             parameters[i].value.withBuffer { pb in
-                averages[i].withMutableBuffer { ab in Kernels.exponentialMovingAverage(ab.baseAddress!, pb.baseAddress!, count: ab.count, decay: d) }
+                averages[i].withMutableBuffer { ab in
+                    Kernels.exponentialMovingAverage(ab.baseAddress!, pb.baseAddress!, count: ab.count, decay: d)
+                }
             }
         }
         updates += 1

@@ -49,7 +49,8 @@ public struct Canvas: Sendable {
 
     /// A straight line from (x0, y0) to (x1, y1), `thickness` pixels wide (a square pen).
     public mutating func line(from x0: Int, _ y0: Int, to x1: Int, _ y1: Int, _ colour: RGB, thickness: Int = 1) {
-        let n = max(abs(x1 - x0), abs(y1 - y0), 1), offset = (thickness - 1) / 2
+        let n = max(abs(x1 - x0), abs(y1 - y0), 1)
+        let offset = (thickness - 1) / 2
         for k in 0...n {
             let (x, y) = (x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n)
             fill(x: x - offset, y: y - offset, width: thickness, height: thickness, colour)
@@ -62,7 +63,8 @@ public struct Canvas: Sendable {
         for (index, character) in string.enumerated() {
             for row in 0..<BitmapFont.glyphHeight {
                 for column in 0..<BitmapFont.glyphWidth where BitmapFont.isInk(character, column: column, row: row) {
-                    let along = (index * BitmapFont.advance + column) * scale, across = row * scale
+                    let along = (index * BitmapFont.advance + column) * scale
+                    let across = row * scale
                     if vertical {
                         fill(x: x + across, y: y - along - scale, width: scale, height: scale, colour)
                     } else {
@@ -79,7 +81,9 @@ public struct Canvas: Sendable {
         for row in 0..<image.height {
             for column in 0..<image.width {
                 let i = (row * image.width + column) * image.channels
-                let colour = image.channels == 1 ? RGB(image.pixels[i], image.pixels[i], image.pixels[i])
+                let colour =
+                    image.channels == 1
+                    ? RGB(image.pixels[i], image.pixels[i], image.pixels[i])
                     : RGB(image.pixels[i], image.pixels[i + 1], image.pixels[i + 2])
                 fill(x: x + column * scale, y: y + row * scale, width: scale, height: scale, colour)
             }

@@ -35,9 +35,10 @@ public enum Checkpoint {
             tensors["adam.m.\(key)"] = m
             tensors["adam.v.\(key)"] = v
         }
-        let state = State(step: trainer.step, adamStep: trainer.adam.step, emaUpdates: trainer.ema.updates,
-                          noiseGenerator: trainer.noiseGenerator.state, dropoutGenerator: trainer.dropoutGenerator.state,
-                          data: trainer.data.position, classDropoutGenerator: trainer.classDropoutGenerator.state)
+        let state = State(
+            step: trainer.step, adamStep: trainer.adam.step, emaUpdates: trainer.ema.updates,
+            noiseGenerator: trainer.noiseGenerator.state, dropoutGenerator: trainer.dropoutGenerator.state,
+            data: trainer.data.position, classDropoutGenerator: trainer.classDropoutGenerator.state)
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
@@ -48,8 +49,9 @@ public enum Checkpoint {
                 "state": String(decoding: try encoder.encode(state), as: UTF8.self),
             ]
             try SafeTensorsFile(tensors: tensors, metadata: metadata).write(to: url)
-        } catch let e as SafeTensorsError { throw .cannotWrite(path: url.path, reason: e.description) }
-        catch { throw .cannotWrite(path: url.path, reason: "\(error)") }
+        } catch let e as SafeTensorsError { throw .cannotWrite(path: url.path, reason: e.description) } catch {
+            throw .cannotWrite(path: url.path, reason: "\(error)")
+        }
     }
 
     /// A checkpoint's configurations and tensors.
@@ -63,15 +65,20 @@ public enum Checkpoint {
 
         /// The network with the EMA weights (`ema: true`, what the paper samples from) or the raw
         /// ones; NaN or infinite weights are refused unless `allowNonFinite` (then `warn` is told).
-        public func model(ema: Bool = true, allowNonFinite: Bool = false,
-                          warn: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws(PipelineError) -> UNet {
+        public func model(
+            ema: Bool = true, allowNonFinite: Bool = false,
+            warn: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        ) throws(PipelineError) -> UNet {
             let network: UNet
             do { network = try UNet(unet) } catch { throw .unreadable(path: url.path, reason: error.description) }
             let prefix = ema ? "ema." : "model."
-            let state = Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+            let state = Dictionary(
+                uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) }
+            )
             do { try network.load(state) } catch { throw .parameters(path: url.path, error) }
-            try ModelDirectory.checkFinite(state.reduce(into: [:]) { $0[prefix + $1.key] = $1.value }, in: url.path,
-                                           allowNonFinite: allowNonFinite, warn: warn)
+            try ModelDirectory.checkFinite(
+                state.reduce(into: [:]) { $0[prefix + $1.key] = $1.value }, in: url.path,
+                allowNonFinite: allowNonFinite, warn: warn)
             return network
         }
     }
@@ -81,7 +88,11 @@ public enum Checkpoint {
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile.read(contentsOf: url) } catch { throw .unreadable(path: url.path, reason: error.description) }
         guard file.metadata["format"] == format else {
-            throw .unreadable(path: url.path, reason: "not a swift-ddpm training checkpoint (metadata format is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)'). For a diffusers model pass its directory.")
+            throw .unreadable(
+                path: url.path,
+                reason:
+                    "not a swift-ddpm training checkpoint (metadata format is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)'). For a diffusers model pass its directory."
+            )
         }
         let contents: Contents
         do {
@@ -94,14 +105,26 @@ public enum Checkpoint {
                 tensors: file.tensors)
         } catch { throw .unreadable(path: url.path, reason: "damaged checkpoint metadata (\(describeDecoding(error)))") }
         // The metadata is as untrusted as any config.json: validate it before anything is built.
-        do { try contents.unet.validate() } catch { throw .unreadable(path: url.path, reason: "checkpoint metadata 'unet': \(error.description)") }
-        do { try contents.training.validate() } catch { throw .unreadable(path: url.path, reason: "checkpoint metadata 'training': \(error.description)") }
+        do { try contents.unet.validate() } catch {
+            throw .unreadable(path: url.path, reason: "checkpoint metadata 'unet': \(error.description)")
+        }
+        do { try contents.training.validate() } catch {
+            throw .unreadable(path: url.path, reason: "checkpoint metadata 'training': \(error.description)")
+        }
         let data = contents.state.data
         guard (0..<(1 << 62)).contains(data.epoch), (0..<(1 << 62)).contains(data.index) else {
-            throw .unreadable(path: url.path, reason: "checkpoint metadata 'state': data position epoch \(data.epoch), index \(data.index) is out of range; the checkpoint is damaged")
+            throw .unreadable(
+                path: url.path,
+                reason:
+                    "checkpoint metadata 'state': data position epoch \(data.epoch), index \(data.index) is out of range; the checkpoint is damaged"
+            )
         }
         guard contents.state.step >= 0, contents.state.adamStep >= 0, contents.state.emaUpdates >= 0 else {
-            throw .unreadable(path: url.path, reason: "checkpoint metadata 'state': negative step counts (step \(contents.state.step), adamStep \(contents.state.adamStep), emaUpdates \(contents.state.emaUpdates)); the checkpoint is damaged")
+            throw .unreadable(
+                path: url.path,
+                reason:
+                    "checkpoint metadata 'state': negative step counts (step \(contents.state.step), adamStep \(contents.state.adamStep), emaUpdates \(contents.state.emaUpdates)); the checkpoint is damaged"
+            )
         }
         return contents
     }
@@ -109,13 +132,17 @@ public enum Checkpoint {
     /// Puts a trainer (built with the same configurations) back into the checkpoint's state.
     public static func restore(_ contents: Contents, into trainer: Trainer) throws(PipelineError) {
         guard contents.unet == trainer.unet.configuration else {
-            throw .invalid("\(contents.url.path) was trained with a different U-Net configuration; use the same --preset/--config as that run, or start a new run in another directory")
+            throw .invalid(
+                "\(contents.url.path) was trained with a different U-Net configuration; use the same --preset/--config as that run, or start a new run in another directory"
+            )
         }
         func tensors(_ prefix: String) throws(PipelineError) -> [Tensor] {
             var out: [Tensor] = []
             for (key, parameter) in trainer.parameters {
                 guard let t = contents.tensors[prefix + key], t.shape == parameter.shape else {
-                    throw .unreadable(path: contents.url.path, reason: "tensor '\(prefix + key)' is missing or has the wrong shape; the checkpoint is damaged")
+                    throw .unreadable(
+                        path: contents.url.path,
+                        reason: "tensor '\(prefix + key)' is missing or has the wrong shape; the checkpoint is damaged")
                 }
                 out.append(t)
             }
@@ -124,10 +151,12 @@ public enum Checkpoint {
         let (model, ema, m, v) = (try tensors("model."), try tensors("ema."), try tensors("adam.m."), try tensors("adam.v."))
         for ((_, parameter), value) in zip(trainer.parameters, model) { parameter.value = value }
         trainer.ema.restore(averages: ema, updates: contents.state.emaUpdates)
-        trainer.adam.restore(step: contents.state.adamStep,
-                             moments: zip(trainer.parameters.map(\.parameter), zip(m, v)).map { ($0, $1.0, $1.1) })
-        trainer.restore(step: contents.state.step, noise: contents.state.noiseGenerator,
-                        dropout: contents.state.dropoutGenerator, data: contents.state.data)
+        trainer.adam.restore(
+            step: contents.state.adamStep,
+            moments: zip(trainer.parameters.map(\.parameter), zip(m, v)).map { ($0, $1.0, $1.1) })
+        trainer.restore(
+            step: contents.state.step, noise: contents.state.noiseGenerator,
+            dropout: contents.state.dropoutGenerator, data: contents.state.data)
         if let state = contents.state.classDropoutGenerator { trainer.classDropoutGenerator.state = state }
     }
 }

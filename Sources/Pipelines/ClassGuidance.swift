@@ -24,18 +24,23 @@ public struct ClassConditioning: Equatable, Sendable {
     /// dropout), since ε̂_∅ is what guidance extrapolates from.
     public func validate(for configuration: UNetConfiguration) throws(PipelineError) {
         guard configuration.isClassConditional else {
-            throw .classCondition("this model is unconditional (its config.json has no num_class_embeds or class_embed_type), so it takes no class and no guidance scale; drop --class and --guidance-scale, or use a model trained with --conditional")
+            throw .classCondition(
+                "this model is unconditional (its config.json has no num_class_embeds or class_embed_type), so it takes no class and no guidance scale; drop --class and --guidance-scale, or use a model trained with --conditional"
+            )
         }
         guard configuration.takesClassLabels else {
             throw .classCondition("this model's class_embed_type is 'identity': it is conditioned on embedding vectors, not class labels")
         }
         guard guidanceScale.isFinite else { throw .classCondition("the guidance scale must be a finite number, got \(guidanceScale)") }
         if let count = configuration.classCount, let bad = labels.first(where: { !(0..<count).contains($0) }) {
-            throw .classCondition("class index \(bad) is out of range; this model has classes 0 to \(count - 1)\(configuration.classNameList)")
+            throw .classCondition(
+                "class index \(bad) is out of range; this model has classes 0 to \(count - 1)\(configuration.classNameList)")
         }
         if let bad = labels.first(where: { $0 < 0 }) { throw .classCondition("class index \(bad) is negative") }
         if guidanceScale != 1, configuration.nullClassLabel == nil {
-            throw .classCondition("guidance scale \(guidanceScale) needs the unconditional prediction, but this model has no null label (null_class_label in config.json: it was not trained with class dropout); use guidance scale 1")
+            throw .classCondition(
+                "guidance scale \(guidanceScale) needs the unconditional prediction, but this model has no null label (null_class_label in config.json: it was not trained with class dropout); use guidance scale 1"
+            )
         }
     }
 }
@@ -52,14 +57,17 @@ extension UNetConfiguration {
     /// mean what they say even though their sorted order need not be numeric.
     public func classLabel(_ text: String) throws(PipelineError) -> Int {
         guard isClassConditional else {
-            throw .classCondition("this model is unconditional, so it takes no class (asked for '\(text)'); use a model trained with --conditional")
+            throw .classCondition(
+                "this model is unconditional, so it takes no class (asked for '\(text)'); use a model trained with --conditional")
         }
         let names = classNames ?? []
         if let i = names.firstIndex(of: text) ?? names.firstIndex(where: { $0.lowercased() == text.lowercased() }) { return i }
         guard let index = Int(text) else {
-            throw .classCondition(names.isEmpty
-                ? "unknown class '\(text)': this model's classes have no names, so give an index 0 to \((classCount ?? 1) - 1)"
-                : "unknown class '\(text)'; the known classes are \(names.map { "'\($0)'" }.joined(separator: ", ")) (or their indices 0 to \(names.count - 1))")
+            throw .classCondition(
+                names.isEmpty
+                    ? "unknown class '\(text)': this model's classes have no names, so give an index 0 to \((classCount ?? 1) - 1)"
+                    : "unknown class '\(text)'; the known classes are \(names.map { "'\($0)'" }.joined(separator: ", ")) (or their indices 0 to \(names.count - 1))"
+            )
         }
         if let count = classCount, !(0..<count).contains(index) {
             throw .classCondition("class index \(index) is out of range; this model has classes 0 to \(count - 1)\(classNameList)")
@@ -82,7 +90,9 @@ extension UNet {
     /// channels past the image's (a learned variance, Nichol & Dhariwal 2021) are the conditional
     /// half's, as diffusers' DiT pipeline keeps them. Call `classes.validate(for:)` first.
     public func noisePredictor(classes: ClassConditioning, onCall: @escaping () -> Void = {}) -> NoisePredictor {
-        let w = classes.guidanceScale, labels = classes.labels, null = configuration.nullClassLabel ?? -1
+        let w = classes.guidanceScale
+        let labels = classes.labels
+        let null = configuration.nullClassLabel ?? -1
         let noiseChannels = configuration.inChannels
         var unused = SeededGenerator(seed: 0)  // dropout is off, so no random draws happen
         return { xt, t in
@@ -92,11 +102,13 @@ extension UNet {
                 if w == 1 { return self(xt, timesteps: t, classLabels: labels, training: false, rng: &unused) }
                 let nulls = Array(repeating: null, count: labels.count)
                 if w == 0 { return self(xt, timesteps: t, classLabels: nulls, training: false, rng: &unused) }
-                let both = self(Tensor.concatenated([xt, xt], alongAxis: 0), timesteps: t + t, classLabels: labels + nulls,
-                                training: false, rng: &unused)
+                let both = self(
+                    Tensor.concatenated([xt, xt], alongAxis: 0), timesteps: t + t, classLabels: labels + nulls,
+                    training: false, rng: &unused)
                 let n = xt.shape[0]
-                return guided(conditional: both.sliced(alongAxis: 0, 0..<n), unconditional: both.sliced(alongAxis: 0, n..<2 * n),
-                              scale: Float(w), noiseChannels: noiseChannels)
+                return guided(
+                    conditional: both.sliced(alongAxis: 0, 0..<n), unconditional: both.sliced(alongAxis: 0, n..<2 * n),
+                    scale: Float(w), noiseChannels: noiseChannels)
             }
         }
     }
@@ -106,7 +118,8 @@ extension UNet {
 /// remaining channels are the conditional output's.
 public func guided(conditional c: Tensor, unconditional u: Tensor, scale w: Float, noiseChannels: Int) -> Tensor {
     precondition(c.shape == u.shape && c.rank == 4, "[guidance] outputs \(c.shape) and \(u.shape) must be equal [N, C, H, W]")
-    let (n, channels) = (c.shape[0], c.shape[1]), plane = c.shape[2] * c.shape[3]
+    let (n, channels) = (c.shape[0], c.shape[1])
+    let plane = c.shape[2] * c.shape[3]
     return c.withBuffer { cp in
         u.withBuffer { up in
             Tensor.filled(shape: c.shape) { out in

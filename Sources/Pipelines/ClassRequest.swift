@@ -21,11 +21,21 @@ public struct ClassRequest: Equatable, Sendable {
     /// Refuses the options for an unconditional model, naming them.
     func checkModel(_ c: UNetConfiguration) throws(PipelineError) -> Bool {
         guard c.isClassConditional else {
-            if !classes.isEmpty { throw .classCondition("--class \(classes.joined(separator: ", ")) was given, but this model is unconditional (its config.json has no num_class_embeds); drop --class, or use a model trained with ddpm train --conditional") }
-            if let w = guidanceScale { throw .classCondition("--guidance-scale \(w) was given, but this model is unconditional (its config.json has no num_class_embeds); drop --guidance-scale") }
+            if !classes.isEmpty {
+                throw .classCondition(
+                    "--class \(classes.joined(separator: ", ")) was given, but this model is unconditional (its config.json has no num_class_embeds); drop --class, or use a model trained with ddpm train --conditional"
+                )
+            }
+            if let w = guidanceScale {
+                throw .classCondition(
+                    "--guidance-scale \(w) was given, but this model is unconditional (its config.json has no num_class_embeds); drop --guidance-scale"
+                )
+            }
             return false
         }
-        guard c.takesClassLabels else { throw .classCondition("this model's class_embed_type is 'identity': it takes embedding vectors, not --class labels") }
+        guard c.takesClassLabels else {
+            throw .classCondition("this model's class_embed_type is 'identity': it takes embedding vectors, not --class labels")
+        }
         return true
     }
 
@@ -33,7 +43,9 @@ public struct ClassRequest: Equatable, Sendable {
     func labels(_ c: UNetConfiguration) throws(PipelineError) -> [Int] {
         func all() throws(PipelineError) -> [Int] {
             guard let count = c.classCount else {
-                throw .classCondition("this model's config.json does not say how many classes it has (no num_class_embeds or class_names), so give --class indices")
+                throw .classCondition(
+                    "this model's config.json does not say how many classes it has (no num_class_embeds or class_names), so give --class indices"
+                )
             }
             return Array(0..<count)
         }
@@ -51,8 +63,9 @@ public struct ClassRequest: Equatable, Sendable {
     /// shows one class per row); every class when none is requested. Nil for an unconditional model.
     public func rows(for c: UNetConfiguration, perClass: Int) throws(PipelineError) -> ClassConditioning? {
         guard try checkModel(c) else { return nil }
-        let conditioning = ClassConditioning.rows(try labels(c), perRow: perClass,
-                                                  guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
+        let conditioning = ClassConditioning.rows(
+            try labels(c), perRow: perClass,
+            guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
         try conditioning.validate(for: c)
         return conditioning
     }
@@ -62,8 +75,9 @@ public struct ClassRequest: Equatable, Sendable {
     public func rows(for c: UNetConfiguration, total: Int) throws(PipelineError) -> ClassConditioning? {
         guard try checkModel(c) else { return nil }
         let labels = try labels(c)
-        let conditioning = ClassConditioning(labels: (0..<total).map { labels[$0 * labels.count / max(total, 1)] },
-                                             guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
+        let conditioning = ClassConditioning(
+            labels: (0..<total).map { labels[$0 * labels.count / max(total, 1)] },
+            guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
         try conditioning.validate(for: c)
         return conditioning
     }
@@ -73,8 +87,9 @@ public struct ClassRequest: Equatable, Sendable {
     public func balanced(for c: UNetConfiguration, count: Int) throws(PipelineError) -> ClassConditioning? {
         guard try checkModel(c) else { return nil }
         let labels = try labels(c)
-        let conditioning = ClassConditioning(labels: (0..<count).map { labels[$0 % labels.count] },
-                                             guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
+        let conditioning = ClassConditioning(
+            labels: (0..<count).map { labels[$0 % labels.count] },
+            guidanceScale: guidanceScale ?? Self.defaultGuidanceScale(for: c))
         try conditioning.validate(for: c)
         return conditioning
     }
@@ -83,9 +98,12 @@ public struct ClassRequest: Equatable, Sendable {
     public func single(for c: UNetConfiguration) throws(PipelineError) -> (label: Int, guidanceScale: Double)? {
         guard try checkModel(c) else { return nil }
         guard classes.count == 1, classes != ["all"] else {
-            throw .classCondition("this model is class-conditional: give exactly one --class (a name or an index\(c.classNameList.isEmpty ? "" : "; the classes are\(c.classNameList.dropFirst())")), not \(classes.isEmpty ? "none" : classes.joined(separator: ", "))")
+            throw .classCondition(
+                "this model is class-conditional: give exactly one --class (a name or an index\(c.classNameList.isEmpty ? "" : "; the classes are\(c.classNameList.dropFirst())")), not \(classes.isEmpty ? "none" : classes.joined(separator: ", "))"
+            )
         }
-        let label = try c.classLabel(classes[0]), w = guidanceScale ?? Self.defaultGuidanceScale(for: c)
+        let label = try c.classLabel(classes[0])
+        let w = guidanceScale ?? Self.defaultGuidanceScale(for: c)
         try ClassConditioning(labels: [label], guidanceScale: w).validate(for: c)
         return (label, w)
     }

@@ -3,16 +3,28 @@ import Foundation
 /// One value of a diffusers JSON configuration, kept as written so that a scheduler can be built
 /// from another class's config as diffusers' `from_config` does (shared keys carry over).
 public enum ConfigValue: Codable, Equatable, Sendable, CustomStringConvertible {
-    case null, bool(Bool), number(Double), string(String), array([ConfigValue]), object([String: ConfigValue])
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([ConfigValue])
+    case object([String: ConfigValue])
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([ConfigValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: ConfigValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([ConfigValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: ConfigValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -1,5 +1,5 @@
-import Diffusion
 import Datasets
+import Diffusion
 import Foundation
 import Metrics
 import Tensors
@@ -54,9 +54,11 @@ public struct FeatureCollection {
 
     /// `[N, C, H, W]` → `[N, 3, H, W]` on the 8-bit grid: clamp to [−1, 1], round (x + 1)·127.5.
     static func prepared(_ images: Tensor) -> Tensor {
-        let quantized = Tensor(shape: images.shape, scalars: images.scalars.map { x in
-            (max(-1, min(1, x)) * 127.5 + 127.5).rounded() / 127.5 - 1
-        })
+        let quantized = Tensor(
+            shape: images.shape,
+            scalars: images.scalars.map { x in
+                (max(-1, min(1, x)) * 127.5 + 127.5).rounded() / 127.5 - 1
+            })
         return quantized.shape[1] == 3 ? quantized : Tensor.concatenated([quantized, quantized, quantized], alongAxis: 1)
     }
 
@@ -87,8 +89,10 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     public var warnings: [String]
 
     /// FID of `samples` against `reference` (if any) and IS of `samples` (10 splits).
-    public init(samples: FeatureCollection, describedAs source: String, reference: FeatureStatistics?,
-                describedAs referenceSource: String?) throws {
+    public init(
+        samples: FeatureCollection, describedAs source: String, reference: FeatureStatistics?,
+        describedAs referenceSource: String?
+    ) throws {
         let statistics = try samples.statistics()
         let score = try samples.inceptionScore()
         var warnings = statistics.warnings
@@ -120,7 +124,9 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         } else {
             lines.append("FID: no --reference given")
         }
-        lines.append("IS \(String(format: "%.4f", inceptionScore)) ± \(String(format: "%.4f", inceptionScoreStandardDeviation)) (mean ± std over \(inceptionScoreSplits.count) splits)")
+        lines.append(
+            "IS \(String(format: "%.4f", inceptionScore)) ± \(String(format: "%.4f", inceptionScoreStandardDeviation)) (mean ± std over \(inceptionScoreSplits.count) splits)"
+        )
         return lines + warnings.map { "warning: \($0)" }
     }
 }
@@ -128,14 +134,17 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
 extension ImageSource {
     /// FID statistics of this reference: read from an `.npz`, or computed from its images
     /// (`train` picks the split of CIFAR-10/IDX data; the paper uses the CIFAR-10 training set).
-    public func referenceStatistics(train: Bool, extractor: any FeatureExtractor, batchSize: Int,
-                                    onImages: (_ total: Int) -> (Int) -> Void = { _ in { _ in } }) throws -> FeatureStatistics {
+    public func referenceStatistics(
+        train: Bool, extractor: any FeatureExtractor, batchSize: Int,
+        onImages: (_ total: Int) -> (Int) -> Void = { _ in { _ in } }
+    ) throws -> FeatureStatistics {
         if case .statistics(let url) = self {
             let statistics = try FeatureStatistics(contentsOf: url)
             guard statistics.dimension == extractor.featureDimension else {
-                throw MetricsError.mismatch(what: "\(url.path): feature dimension of the reference statistics",
-                                            expected: "\(extractor.featureDimension) (pool3 features; pytorch-fid --dims 2048)",
-                                            actual: "\(statistics.dimension)")
+                throw MetricsError.mismatch(
+                    what: "\(url.path): feature dimension of the reference statistics",
+                    expected: "\(extractor.featureDimension) (pool3 features; pytorch-fid --dims 2048)",
+                    actual: "\(statistics.dimension)")
             }
             return statistics
         }
@@ -154,28 +163,45 @@ extension SamplingPipeline {
     /// made (nothing accumulates here, so any count streams). With `initialNoise` (`[count, C, H, W]`)
     /// the batches are its slices instead of seeded draws; `recordingAt` applies to batch 0.
     /// `onStep` runs after every network evaluation (`stepCount(sampler)` per batch).
-    public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, initialNoise: Tensor? = nil,
-                              recordingAt: Set<Int> = [], classes: ClassConditioning? = nil, onStep: @escaping () -> Void = {},
-                              _ body: (_ batch: Int, _ result: SamplingResult) throws -> Void) throws {
-        guard count >= 1, batchSize >= 1 else { throw PipelineError.invalid("sampling needs count and batch size ≥ 1 (got \(count), \(batchSize))") }
+    public func sampleBatches(
+        count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, initialNoise: Tensor? = nil,
+        recordingAt: Set<Int> = [], classes: ClassConditioning? = nil, onStep: @escaping () -> Void = {},
+        _ body: (_ batch: Int, _ result: SamplingResult) throws -> Void
+    ) throws {
+        guard count >= 1, batchSize >= 1 else {
+            throw PipelineError.invalid("sampling needs count and batch size ≥ 1 (got \(count), \(batchSize))")
+        }
         if let classes {  // one label per image of the whole run, checked before the first batch
             try classes.validate(for: unet.configuration)
-            guard classes.labels.count == count else { throw PipelineError.classCondition("\(classes.labels.count) class labels for \(count) images") }
+            guard classes.labels.count == count else {
+                throw PipelineError.classCondition("\(classes.labels.count) class labels for \(count) images")
+            }
         }
         let size = unet.configuration.sampleSize ?? 32
         for (b, start) in stride(from: 0, to: count, by: batchSize).enumerated() {
             let n = min(batchSize, count - start)
-            let xT = initialNoise?.sliced(alongAxis: 0, start..<(start + n)) ?? self.initialNoise(count: n, imageSize: size, seed: seed &+ UInt64(b))
-            let batchClasses = classes.map { ClassConditioning(labels: Array($0.labels[start..<(start + n)]), guidanceScale: $0.guidanceScale) }
-            try body(b, try sample(from: xT, sampler: sampler, seed: seed &+ 0x9E37_79B9 &+ UInt64(b),
-                                   recordingAt: b == 0 ? recordingAt : [], classes: batchClasses, onStep: onStep))
+            let xT =
+                initialNoise?.sliced(alongAxis: 0, start..<(start + n))
+                ?? self.initialNoise(count: n, imageSize: size, seed: seed &+ UInt64(b))
+            let batchClasses = classes.map {
+                ClassConditioning(labels: Array($0.labels[start..<(start + n)]), guidanceScale: $0.guidanceScale)
+            }
+            try body(
+                b,
+                try sample(
+                    from: xT, sampler: sampler, seed: seed &+ 0x9E37_79B9 &+ UInt64(b),
+                    recordingAt: b == 0 ? recordingAt : [], classes: batchClasses, onStep: onStep))
         }
     }
 
     /// `sampleBatches` handing `body` only each batch's samples `[B, C, H, W]`.
-    public func sampleBatches(count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, classes: ClassConditioning? = nil,
-                              onStep: @escaping () -> Void = {}, _ body: (Tensor) throws -> Void) throws {
-        try sampleBatches(count: count, batchSize: batchSize, sampler: sampler, seed: seed, initialNoise: nil, classes: classes,
-                          onStep: onStep) { _, result in try body(result.sample) }
+    public func sampleBatches(
+        count: Int, batchSize: Int, sampler: Sampler, seed: UInt64, classes: ClassConditioning? = nil,
+        onStep: @escaping () -> Void = {}, _ body: (Tensor) throws -> Void
+    ) throws {
+        try sampleBatches(
+            count: count, batchSize: batchSize, sampler: sampler, seed: seed, initialNoise: nil, classes: classes,
+            onStep: onStep
+        ) { _, result in try body(result.sample) }
     }
 }

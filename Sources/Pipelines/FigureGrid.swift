@@ -9,8 +9,10 @@ enum FigureGrid {
     ///   - rowLabels: text lines left of each row.
     ///   - columnHeaders: one per column (empty for none), above the first row.
     ///   - columnFooters: text lines per column, under the last row.
-    static func image(_ rows: [[Tensor]], rowLabels: [[String]], columnHeaders: [String], columnFooters: [[String]] = [],
-                      scale: Int) throws(PipelineError) -> RasterImage {
+    static func image(
+        _ rows: [[Tensor]], rowLabels: [[String]], columnHeaders: [String], columnFooters: [[String]] = [],
+        scale: Int
+    ) throws(PipelineError) -> RasterImage {
         var rasters: [[RasterImage]] = []
         do {
             for row in rows { rasters.append(try row.map { tile throws(DatasetError) in try ImageWriter.rasters(tile)[0] }) }

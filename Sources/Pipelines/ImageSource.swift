@@ -57,7 +57,9 @@ public enum ImageSource: Equatable, Sendable {
     /// The source a `--dataset KIND [--data PATH]` pair names (KIND: fashion-mnist, mnist,
     /// cifar10 or folder; mnist reads IDX files).
     public static func named(_ kind: String, path: String?) throws(PipelineError) -> ImageSource {
-        if kind == "fashion-mnist" { return .fashionMNIST(directory: path.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory) }
+        if kind == "fashion-mnist" {
+            return .fashionMNIST(directory: path.map { URL(fileURLWithPath: $0) } ?? FashionMNIST.defaultDirectory)
+        }
         guard let path else { throw .invalid("--dataset \(kind) needs --data <directory>.") }
         let url = URL(fileURLWithPath: path)
         switch kind {
@@ -78,7 +80,9 @@ public enum ImageSource: Equatable, Sendable {
     public func images(train: Bool, size: Int? = nil, channels: Int? = nil, strict: Bool = false, labels: Bool = false) throws -> ImageSet {
         let set = try unlabelledOrLabelled(train: train, size: size, channels: channels, strict: strict, labels: labels)
         if labels, set.labels.isEmpty {
-            throw DatasetError.unlabelled(path: describe(train: train), fix: "Use CIFAR-10, an IDX directory with its labels file, or an image folder with one subfolder per class.")
+            throw DatasetError.unlabelled(
+                path: describe(train: train),
+                fix: "Use CIFAR-10, an IDX directory with its labels file, or an image folder with one subfolder per class.")
         }
         return set
     }
@@ -95,17 +99,25 @@ public enum ImageSource: Equatable, Sendable {
             let prefix = train ? "train" : "t10k"
             let candidates = ["\(prefix)-images-idx3-ubyte.gz", "\(prefix)-images-idx3-ubyte"].map { directory.appendingPathComponent($0) }
             guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-                throw PipelineError.missingFile(path: candidates[0].path, hint: "An IDX directory needs \(prefix)-images-idx3-ubyte(.gz) for the \(train ? "train" : "test") split.")
+                throw PipelineError.missingFile(
+                    path: candidates[0].path,
+                    hint: "An IDX directory needs \(prefix)-images-idx3-ubyte(.gz) for the \(train ? "train" : "test") split.")
             }
             guard labels else { return try IDX.load(images: file, layout: Self.idxLayout(size)) }
             let names = ["\(prefix)-labels-idx1-ubyte.gz", "\(prefix)-labels-idx1-ubyte"].map { directory.appendingPathComponent($0) }
             guard let labelFile = names.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-                throw DatasetError.unlabelled(path: file.path, fix: "Put its labels file, \(names[0].lastPathComponent) (one unsigned byte per image, the same split), beside it in \(directory.path).")
+                throw DatasetError.unlabelled(
+                    path: file.path,
+                    fix:
+                        "Put its labels file, \(names[0].lastPathComponent) (one unsigned byte per image, the same split), beside it in \(directory.path)."
+                )
             }
             return try IDX.load(images: file, labels: labelFile, layout: Self.idxLayout(size))
         case .imageFolder(let url):
             let side: Int
-            if let size { side = size } else {
+            if let size {
+                side = size
+            } else {
                 guard let first = try ImageFolder.imageFiles(in: url).first else {
                     throw DatasetError.empty(path: url.path, skipped: 0)
                 }

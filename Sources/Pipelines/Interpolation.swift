@@ -29,8 +29,10 @@ public struct Interpolation: Sendable {
     /// The figure: a first row of source 1, the decoded images for each λ, source 2; a second row
     /// of x_t, the mixed x̄_t for each λ, x'_t. `[2(K + 2), C, H, W]`, for a grid of K + 2 columns.
     public var strip: Tensor {
-        let first = sources.sliced(alongAxis: 0, 0..<1), second = sources.sliced(alongAxis: 0, 1..<2)
-        let xt = encoded.sliced(alongAxis: 0, 0..<1), xtPrime = encoded.sliced(alongAxis: 0, 1..<2)
+        let first = sources.sliced(alongAxis: 0, 0..<1)
+        let second = sources.sliced(alongAxis: 0, 1..<2)
+        let xt = encoded.sliced(alongAxis: 0, 0..<1)
+        let xtPrime = encoded.sliced(alongAxis: 0, 1..<2)
         return Tensor.concatenated([first, decoded, second, xt, mixed, xtPrime], alongAxis: 0)
     }
 
@@ -49,11 +51,13 @@ public struct Interpolation: Sendable {
             throw .invalid("image index \(index) is out of range: the dataset has \(set.count) images (0…\(set.count - 1))")
         }
         if set.height == size, set.width == size, set.channels == channels { return set.batch(indices: [index]) }
-        let plane = set.height * set.width, bytes = Array(set.image(at: index))
+        let plane = set.height * set.width
+        let bytes = Array(set.image(at: index))
         var pixels = [UInt8](repeating: 0, count: bytes.count)
         for i in 0..<plane { for c in 0..<set.channels { pixels[i * set.channels + c] = bytes[c * plane + i] } }
-        return tensor(RasterImage(width: set.width, height: set.height, channels: set.channels, pixels: pixels),
-                      size: size, channels: channels)
+        return tensor(
+            RasterImage(width: set.width, height: set.height, channels: set.channels, pixels: pixels),
+            size: size, channels: channels)
     }
 
     static func tensor(_ raster: RasterImage, size: Int, channels: Int) -> Tensor {
@@ -75,9 +79,11 @@ extension SamplingPipeline {
     /// deterministic DDIM, λ = 0 and λ = 1 are exactly the reconstructions of the sources.
     /// `onStep` is called after every network evaluation. A class-conditional model decodes every
     /// λ as class `label` at guidance scale w (`ClassConditioning`).
-    public func interpolate(_ first: Tensor, _ second: Tensor, at t: Int, lambdas: [Double], sampler: Sampler,
-                            seed: UInt64, label: Int? = nil, guidanceScale: Double = 1,
-                            onStep: @escaping () -> Void = {}) throws(PipelineError) -> Interpolation {
+    public func interpolate(
+        _ first: Tensor, _ second: Tensor, at t: Int, lambdas: [Double], sampler: Sampler,
+        seed: UInt64, label: Int? = nil, guidanceScale: Double = 1,
+        onStep: @escaping () -> Void = {}
+    ) throws(PipelineError) -> Interpolation {
         let classes = label.map { ClassConditioning(labels: [$0], guidanceScale: guidanceScale) }
         let channels = unet.configuration.inChannels
         func batched(_ x: Tensor) -> Tensor { x.rank == 3 ? x.reshaped(to: [1] + x.shape) : x }
@@ -93,13 +99,15 @@ extension SamplingPipeline {
         let noise = Tensor.randomNormal(a.shape, using: &rng)
         let encoded = diffusion.noised(sources, at: [t, t], noise: Tensor.concatenated([noise, noise], alongAxis: 0))  // eq. 4
         let (xt, xtPrime) = (encoded.sliced(alongAxis: 0, 0..<1), encoded.sliced(alongAxis: 0, 1..<2))
-        var mixed: [Tensor] = [], decoded: [Tensor] = []
+        var mixed: [Tensor] = []
+        var decoded: [Tensor] = []
         for lambda in lambdas {
             let x = Float(1 - lambda) * xt + Float(lambda) * xtPrime
             mixed.append(x)
             decoded.append(try sample(from: x, startingAt: t, sampler: sampler, seed: seed &+ 1, classes: classes, onStep: onStep).sample)
         }
-        return Interpolation(sources: sources, lambdas: lambdas, t: t, encoded: encoded,
-                             mixed: Tensor.concatenated(mixed, alongAxis: 0), decoded: Tensor.concatenated(decoded, alongAxis: 0))
+        return Interpolation(
+            sources: sources, lambdas: lambdas, t: t, encoded: encoded,
+            mixed: Tensor.concatenated(mixed, alongAxis: 0), decoded: Tensor.concatenated(decoded, alongAxis: 0))
     }
 }

@@ -46,17 +46,23 @@ public struct LikelihoodReport: Codable, Equatable, Sendable {
 
     /// Averages the bounds of successive batches, weighting by their sizes.
     public init(batches: [LikelihoodBound], distortionScale: Double = 127.5) {
-        let totals = batches.flatMap(\.total), priors = batches.flatMap(\.prior)
-        let n = Double(totals.count), T = batches.first?.terms.count ?? 0
+        let totals = batches.flatMap(\.total)
+        let priors = batches.flatMap(\.prior)
+        let n = Double(totals.count)
+        let T = batches.first?.terms.count ?? 0
         let mean = totals.reduce(0, +) / n
         imageCount = totals.count
         total = mean
         standardError = totals.count > 1 ? (totals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1) / n).squareRoot() : 0
         prior = priors.reduce(0, +) / n
-        var terms = [Double](repeating: 0, count: T), squared = terms
+        var terms = [Double](repeating: 0, count: T)
+        var squared = terms
         for b in batches {
             let w = Double(b.total.count) / n
-            for t in 0..<T { terms[t] += w * b.terms[t]; squared[t] += w * b.distortion[t] }
+            for t in 0..<T {
+                terms[t] += w * b.terms[t]
+                squared[t] += w * b.distortion[t]
+            }
         }
         self.terms = terms
         decoder = terms.first ?? 0
@@ -68,10 +74,14 @@ extension DDPM {
     /// The bound over the first `count` images of `set` (`[−1, 1]`, 8-bit grid), `batchSize` at a
     /// time, with one seeded draw of x_t per timestep and image. `onEvaluation` runs after each of
     /// the T network evaluations per batch.
-    public func likelihood(of set: ImageSet, count: Int? = nil, batchSize: Int, seed: UInt64,
-                           predictNoise: NoisePredictor, onEvaluation: () -> Void = {}) throws(PipelineError) -> LikelihoodReport {
+    public func likelihood(
+        of set: ImageSet, count: Int? = nil, batchSize: Int, seed: UInt64,
+        predictNoise: NoisePredictor, onEvaluation: () -> Void = {}
+    ) throws(PipelineError) -> LikelihoodReport {
         let n = min(count ?? set.count, set.count)
-        guard n >= 1, batchSize >= 1 else { throw .invalid("likelihood needs at least one image and a batch size >= 1 (got \(n), \(batchSize)).") }
+        guard n >= 1, batchSize >= 1 else {
+            throw .invalid("likelihood needs at least one image and a batch size >= 1 (got \(n), \(batchSize)).")
+        }
         var rng = SeededGenerator(seed: seed)
         var batches: [LikelihoodBound] = []
         for start in stride(from: 0, to: n, by: batchSize) {

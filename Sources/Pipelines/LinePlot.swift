@@ -33,8 +33,10 @@ public struct LinePlot: Sendable {
     /// Draw the legend (top right) when there is more than one series or a named one.
     public var showsLegend: Bool
 
-    public init(title: String = "", xLabel: String = "", yLabel: String = "", series: [Series] = [],
-                xScale: Scale = .linear, yScale: Scale = .linear, showsLegend: Bool = true) {
+    public init(
+        title: String = "", xLabel: String = "", yLabel: String = "", series: [Series] = [],
+        xScale: Scale = .linear, yScale: Scale = .linear, showsLegend: Bool = true
+    ) {
         (self.title, self.xLabel, self.yLabel, self.series) = (title, xLabel, yLabel, series)
         (self.xScale, self.yScale, self.showsLegend) = (xScale, yScale, showsLegend)
     }
@@ -69,7 +71,8 @@ public struct LinePlot: Sendable {
         switch scale {
         case .linear:
             let step = niceStep(range.upperBound - range.lowerBound, count: count)
-            let first = (range.lowerBound / step).rounded(.up), last = (range.upperBound / step).rounded(.down)
+            let first = (range.lowerBound / step).rounded(.up)
+            let last = (range.upperBound / step).rounded(.down)
             guard first <= last else { return [range.lowerBound] }
             return stride(from: first, through: last, by: 1).map { $0 * step }
         case .logarithmic:
@@ -77,7 +80,9 @@ public struct LinePlot: Sendable {
             let decades = stride(from: lo.rounded(.up), through: hi.rounded(.down), by: 1).map { pow(10, $0) }
             guard hi - lo < 2 else { return decades }
             let (low, high): (Double, Double) = (range.lowerBound * (1 - 1e-9), range.upperBound * (1 + 1e-9))
-            let candidates: [Double] = stride(from: lo.rounded(.down), through: hi.rounded(.down), by: 1).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, e) } }
+            let candidates: [Double] = stride(from: lo.rounded(.down), through: hi.rounded(.down), by: 1).flatMap { e in
+                [1.0, 2, 5].map { $0 * pow(10, e) }
+            }
             return candidates.filter { $0 >= low && $0 <= high }
         }
     }
@@ -99,10 +104,12 @@ public struct LinePlot: Sendable {
     public func draw(into canvas: inout Canvas, x: Int, y: Int, width: Int, height: Int) {
         let font = BitmapFont.glyphHeight
         let axes = axes() ?? (0...1, 0...1)
-        let xTicks = Self.ticks(axes.x, scale: xScale), yTicks = Self.ticks(axes.y, scale: yScale)
+        let xTicks = Self.ticks(axes.x, scale: xScale)
+        let yTicks = Self.ticks(axes.y, scale: yScale)
         let yLabels = yTicks.map { Self.label($0, spacing: spacing(yTicks)) }
         let left = x + (yLabel.isEmpty ? 6 : font + 10) + (yLabels.map { BitmapFont.width(of: $0) }.max() ?? 0) + 6
-        let top = y + (title.isEmpty ? 10 : font + 14), right = x + width - 16
+        let top = y + (title.isEmpty ? 10 : font + 14)
+        let right = x + width - 16
         let bottom = y + height - (xLabel.isEmpty ? font + 12 : 2 * font + 18)
         guard right - left > 10, bottom - top > 10 else { return }
         func px(_ v: Double) -> Int { left + Int((fraction(v, axes.x, xScale) * Double(right - left)).rounded()) }
@@ -137,7 +144,8 @@ public struct LinePlot: Sendable {
         canvas.text(title, x: (left + right - BitmapFont.width(of: title)) / 2, y: y + 6)
         let named = series.filter { !$0.name.isEmpty }
         guard showsLegend, !named.isEmpty else { return }
-        let rowHeight = font + 4, boxWidth = 30 + (named.map { BitmapFont.width(of: $0.name) }.max() ?? 0)
+        let rowHeight = font + 4
+        let boxWidth = 30 + (named.map { BitmapFont.width(of: $0.name) }.max() ?? 0)
         let (boxX, boxY) = (right - boxWidth - 6, top + 6)
         canvas.fill(x: boxX, y: boxY, width: boxWidth, height: named.count * rowHeight + 6, .white)
         for (i, s) in named.enumerated() {
@@ -161,14 +169,16 @@ public struct LinePlot: Sendable {
     }
 
     static func niceStep(_ span: Double, count: Int) -> Double {
-        let raw = max(span, 1e-300) / Double(max(1, count)), magnitude = pow(10, log10(raw).rounded(.down))
+        let raw = max(span, 1e-300) / Double(max(1, count))
+        let magnitude = pow(10, log10(raw).rounded(.down))
         return ([1.0, 2, 5, 10].first { $0 * magnitude >= raw } ?? 10) * magnitude
     }
 
     static func widened(_ range: ClosedRange<Double>, _ scale: Scale) -> ClosedRange<Double> {
         switch scale {
         case .linear:
-            let (lo, hi) = range.lowerBound == range.upperBound
+            let (lo, hi) =
+                range.lowerBound == range.upperBound
                 ? (range.lowerBound - max(1, abs(range.lowerBound) * 0.1), range.upperBound + max(1, abs(range.upperBound) * 0.1))
                 : (range.lowerBound, range.upperBound)
             let step = niceStep(hi - lo, count: 5)

@@ -14,11 +14,15 @@ public struct LoadedModel {
     public init(_ path: String?, raw: Bool = false) throws(PipelineError) {
         guard let path else {
             guard let directory = LoadedModel.shippedModelDirectory() else {
-                throw .missingFile(path: "pretrained/fashion-mnist",
-                                   hint: "No --model was given and the shipped model was not found; pass a diffusers directory or checkpoint, or set DDPM_PRETRAINED.")
+                throw .missingFile(
+                    path: "pretrained/fashion-mnist",
+                    hint:
+                        "No --model was given and the shipped model was not found; pass a diffusers directory or checkpoint, or set DDPM_PRETRAINED."
+                )
             }
-            self.init(unet: try ModelDirectory.loadUNet(from: directory), scheduler: try ModelDirectory.scheduler(at: directory) ?? .paper,
-                      source: directory.path)
+            self.init(
+                unet: try ModelDirectory.loadUNet(from: directory), scheduler: try ModelDirectory.scheduler(at: directory) ?? .paper,
+                source: directory.path)
             return
         }
         let url = URL(fileURLWithPath: path)
@@ -27,14 +31,16 @@ public struct LoadedModel {
             throw .missingFile(path: path, hint: "Pass a diffusers model directory or a swift-ddpm checkpoint (.safetensors).")
         }
         if isDirectory.boolValue {
-            self.init(unet: try ModelDirectory.loadUNet(from: url), scheduler: try ModelDirectory.scheduler(at: url) ?? .paper, source: url.path)
+            self.init(
+                unet: try ModelDirectory.loadUNet(from: url), scheduler: try ModelDirectory.scheduler(at: url) ?? .paper, source: url.path)
             return
         }
         let contents = try Checkpoint.load(url)
         var scheduler = SchedulerConfiguration.paper
         if contents.training.loss == .hybrid { scheduler.varianceType = "learned_range" }  // the network predicts its variance
-        self.init(unet: try contents.model(ema: !raw), scheduler: scheduler,
-                  source: "\(url.path) (step \(contents.step), \(raw ? "raw" : "EMA") weights)")
+        self.init(
+            unet: try contents.model(ema: !raw), scheduler: scheduler,
+            source: "\(url.path) (step \(contents.step), \(raw ? "raw" : "EMA") weights)")
     }
 
     public init(unet: UNet, scheduler: SchedulerConfiguration, source: String) {
@@ -100,7 +106,13 @@ func replacingNonFiniteNumbers(_ data: Data) -> Data {
     outer: while i < bytes.count {
         let b = bytes[i]
         if inString {
-            if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+            if escaped {
+                escaped = false
+            } else if b == UInt8(ascii: "\\") {
+                escaped = true
+            } else if b == UInt8(ascii: "\"") {
+                inString = false
+            }
         } else if b == UInt8(ascii: "\"") {
             inString = true
         } else {

@@ -14,10 +14,13 @@ public enum LossPlot {
             smoothed.append((Double(i + 1), Double(sum / Float(min(i + 1, window)))))
         }
         let raw = losses.enumerated().map { (x: Double($0.offset + 1), y: Double($0.element)) }
-        return LinePlot(title: "training loss", xLabel: "step", yLabel: "loss",
-                        series: [.init(name: "loss", points: raw, colour: .grey, thickness: 1),
-                                 .init(name: "moving average (\(window) steps)", points: smoothed, colour: .blue, thickness: 2)],
-                        yScale: .logarithmic)
+        return LinePlot(
+            title: "training loss", xLabel: "step", yLabel: "loss",
+            series: [
+                .init(name: "loss", points: raw, colour: .grey, thickness: 1),
+                .init(name: "moving average (\(window) steps)", points: smoothed, colour: .blue, thickness: 2),
+            ],
+            yScale: .logarithmic)
     }
 
     public static func image(losses: [Float], width: Int = 640, height: Int = 360) -> RasterImage {

@@ -28,11 +28,17 @@ public enum ModelDirectory {
     public static func configuration(at url: URL) throws(PipelineError) -> UNetConfiguration {
         let file = unetFolder(url).appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: file.path) else {
-            throw .missingFile(path: file.path, hint: "A diffusers model directory needs the UNet2DModel config.json (in the directory or its unet/ folder).")
+            throw .missingFile(
+                path: file.path,
+                hint: "A diffusers model directory needs the UNet2DModel config.json (in the directory or its unet/ folder).")
         }
-        if let kind = AtomicFile.nonRegularFileKind(file.path) { throw .unreadable(path: file.path, reason: "is \(kind), not a config.json file") }
+        if let kind = AtomicFile.nonRegularFileKind(file.path) {
+            throw .unreadable(path: file.path, reason: "is \(kind), not a config.json file")
+        }
         let data: Data
-        do { data = try Data(contentsOf: file) } catch { throw .unreadable(path: file.path, reason: "cannot read (\(error.localizedDescription))") }
+        do { data = try Data(contentsOf: file) } catch {
+            throw .unreadable(path: file.path, reason: "cannot read (\(error.localizedDescription))")
+        }
         return try decodeConfiguration(data, path: file.path)
     }
 
@@ -55,7 +61,9 @@ public enum ModelDirectory {
 
     /// The scheduler configuration, or nil when the directory has none.
     public static func scheduler(at url: URL) throws(PipelineError) -> SchedulerConfiguration? {
-        let candidates = [url.appendingPathComponent("scheduler/scheduler_config.json"), url.appendingPathComponent("scheduler_config.json")]
+        let candidates = [
+            url.appendingPathComponent("scheduler/scheduler_config.json"), url.appendingPathComponent("scheduler_config.json"),
+        ]
         guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else { return nil }
         return try SchedulerConfiguration.read(contentsOf: file)
     }
@@ -63,9 +71,14 @@ public enum ModelDirectory {
     /// The path of the weights file, preferring safetensors.
     public static func weightsFile(at url: URL) throws(PipelineError) -> URL {
         let folder = unetFolder(url)
-        guard let file = weightFiles.map({ folder.appendingPathComponent($0) }).first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw .missingFile(path: folder.appendingPathComponent(weightFiles[0]).path,
-                               hint: "Expected \(weightFiles.joined(separator: " or ")) beside config.json.")
+        guard
+            let file = weightFiles.map({ folder.appendingPathComponent($0) }).first(where: {
+                FileManager.default.fileExists(atPath: $0.path)
+            })
+        else {
+            throw .missingFile(
+                path: folder.appendingPathComponent(weightFiles[0]).path,
+                hint: "Expected \(weightFiles.joined(separator: " or ")) beside config.json.")
         }
         return file
     }
@@ -74,11 +87,11 @@ public enum ModelDirectory {
     public static func stateDictionary(from file: URL) throws(PipelineError) -> [String: Tensor] {
         let raw: [String: Tensor]
         do {
-            raw = file.pathExtension == "safetensors"
+            raw =
+                file.pathExtension == "safetensors"
                 ? try SafeTensorsFile.read(contentsOf: file).tensors : try TorchCheckpointFile.read(contentsOf: file)
-        } catch let e as SafeTensorsError { throw .unreadable(path: file.path, reason: e.description) }
-        catch let e as TorchCheckpointError { throw .unreadable(path: file.path, reason: e.description) }
-        catch { throw .unreadable(path: file.path, reason: "\(error)") }
+        } catch let e as SafeTensorsError { throw .unreadable(path: file.path, reason: e.description) } catch let e as TorchCheckpointError
+        { throw .unreadable(path: file.path, reason: e.description) } catch { throw .unreadable(path: file.path, reason: "\(error)") }
         return try renamingLegacyKeys(raw, in: file.path)
     }
 
@@ -98,7 +111,11 @@ public enum ModelDirectory {
         for key in state.keys.sorted() {
             let k = currentName(key)
             if let other = source[k] {
-                throw .unreadable(path: path, reason: "the weights hold both '\(other)' and '\(key)', the legacy and the current name of attention tensor '\(k)', so which one to load is ambiguous. Keep one of them (re-save the model with a current diffusers).")
+                throw .unreadable(
+                    path: path,
+                    reason:
+                        "the weights hold both '\(other)' and '\(key)', the legacy and the current name of attention tensor '\(k)', so which one to load is ambiguous. Keep one of them (re-save the model with a current diffusers)."
+                )
             }
             source[k] = key
             out[k] = state[key]
@@ -121,22 +138,33 @@ public enum ModelDirectory {
 
     /// Refuses weights with NaN or infinite values, naming the tensors; with `allowNonFinite`
     /// it only warns through `warn`.
-    public static func checkFinite(_ state: [String: Tensor], in path: String, allowNonFinite: Bool,
-                                   warn: (String) -> Void) throws(PipelineError) {
+    public static func checkFinite(
+        _ state: [String: Tensor], in path: String, allowNonFinite: Bool,
+        warn: (String) -> Void
+    ) throws(PipelineError) {
         let bad = nonFiniteTensors(in: state)
         guard !bad.isEmpty else { return }
-        let list = bad.prefix(5).map { "'\($0.key)' (\($0.count) of \(state[$0.key]!.scalarCount) values)" }.joined(separator: ", ")
+        let list =
+            bad.prefix(5).map { "'\($0.key)' (\($0.count) of \(state[$0.key]!.scalarCount) values)" }.joined(separator: ", ")
             + (bad.count > 5 ? " and \(bad.count - 5) more" : "")
         guard allowNonFinite else {
-            throw .unreadable(path: path, reason: "\(bad.count) weight tensor(s) hold NaN or infinite values: \(list). The model would produce NaN images; use a good copy of the weights (or pass --allow-nonfinite to load them anyway).")
+            throw .unreadable(
+                path: path,
+                reason:
+                    "\(bad.count) weight tensor(s) hold NaN or infinite values: \(list). The model would produce NaN images; use a good copy of the weights (or pass --allow-nonfinite to load them anyway)."
+            )
         }
-        warn("warning: \(path): \(bad.count) weight tensor(s) hold NaN or infinite values: \(list); loading them anyway (--allow-nonfinite).")
+        warn(
+            "warning: \(path): \(bad.count) weight tensor(s) hold NaN or infinite values: \(list); loading them anyway (--allow-nonfinite)."
+        )
     }
 
     /// The U-Net of a diffusers directory with its weights, strictly loaded; weights with NaN or
     /// infinite values are refused unless `allowNonFinite` (then `warn` is told).
-    public static func loadUNet(from url: URL, allowNonFinite: Bool = false,
-                                warn: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws(PipelineError) -> UNet {
+    public static func loadUNet(
+        from url: URL, allowNonFinite: Bool = false,
+        warn: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    ) throws(PipelineError) -> UNet {
         let config = try configuration(at: url)
         let unet: UNet
         do { unet = try UNet(config) } catch { throw .unreadable(path: url.path, reason: error.description) }
@@ -165,11 +193,15 @@ public enum ModelDirectory {
     /// file atomically. In the pipeline layout `model_index.json` is written last, so a directory
     /// that has one is complete; the files of an earlier export in the other layout are then removed,
     /// so that no reader can pick up a stale config beside the new one.
-    public static func save(_ unet: UNet, scheduler: SchedulerConfiguration, to url: URL, layout: Layout = .pipeline) throws(PipelineError) {
-        let (unetFolder, schedulerFolder) = layout == .pipeline
+    public static func save(_ unet: UNet, scheduler: SchedulerConfiguration, to url: URL, layout: Layout = .pipeline) throws(PipelineError)
+    {
+        let (unetFolder, schedulerFolder) =
+            layout == .pipeline
             ? (url.appendingPathComponent("unet"), url.appendingPathComponent("scheduler")) : (url, url)
         do {
-            for folder in [unetFolder, schedulerFolder] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+            for folder in [unetFolder, schedulerFolder] {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            }
             guard var config = try JSONSerialization.jsonObject(with: JSONEncoder().encode(unet.configuration)) as? [String: Any] else {
                 throw PipelineError.invalid("the U-Net configuration did not encode as a JSON object")
             }
@@ -177,8 +209,9 @@ public enum ModelDirectory {
             config["_diffusers_version"] = diffusersVersion
             try SafeTensorsFile(tensors: unet.stateDictionary(), metadata: ["format": "pt"])
                 .write(to: unetFolder.appendingPathComponent(weightFiles[0]))
-            try atomicWrite(JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
-                            to: unetFolder.appendingPathComponent("config.json"))
+            try atomicWrite(
+                JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]),
+                to: unetFolder.appendingPathComponent("config.json"))
             var sched = scheduler
             sched.className = "DDPMScheduler"
             let encoder = JSONEncoder()
@@ -191,10 +224,13 @@ public enum ModelDirectory {
                 }
                 return
             }
-            let index: [String: Any] = ["_class_name": "DDPMPipeline", "_diffusers_version": diffusersVersion,
-                                        "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"]]
-            try atomicWrite(JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys]),
-                            to: url.appendingPathComponent(modelIndex))
+            let index: [String: Any] = [
+                "_class_name": "DDPMPipeline", "_diffusers_version": diffusersVersion,
+                "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"],
+            ]
+            try atomicWrite(
+                JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys]),
+                to: url.appendingPathComponent(modelIndex))
             for stale in ["config.json", "scheduler_config.json"] + weightFiles {
                 let file = url.appendingPathComponent(stale)
                 if FileManager.default.fileExists(atPath: file.path) { try FileManager.default.removeItem(at: file) }
@@ -213,12 +249,14 @@ public func atomicWrite(_ data: Data, to url: URL) throws(PipelineError) {
 /// A DecodingError as "key 'x': expected Int" rather than its debug dump.
 func describeDecoding(_ error: any Error) -> String {
     guard let e = error as? DecodingError else { return "\(error)" }
-    func key(_ path: [any CodingKey]) -> String { path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'" }
+    func key(_ path: [any CodingKey]) -> String {
+        path.isEmpty ? "the top level" : "'" + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'"
+    }
     switch e {
-    case let .typeMismatch(type, c): return "\(key(c.codingPath)) must be \(type), \(c.debugDescription)"
-    case let .valueNotFound(type, c): return "\(key(c.codingPath)) must be \(type), found null"
-    case let .keyNotFound(k, c): return "\(key(c.codingPath + [k])) is missing"
-    case let .dataCorrupted(c): return "\(key(c.codingPath)): \(c.debugDescription)"
+    case .typeMismatch(let type, let c): return "\(key(c.codingPath)) must be \(type), \(c.debugDescription)"
+    case .valueNotFound(let type, let c): return "\(key(c.codingPath)) must be \(type), found null"
+    case .keyNotFound(let k, let c): return "\(key(c.codingPath + [k])) is missing"
+    case .dataCorrupted(let c): return "\(key(c.codingPath)): \(c.debugDescription)"
     @unknown default: return "\(error)"
     }
 }

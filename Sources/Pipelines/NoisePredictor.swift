@@ -13,8 +13,9 @@ extension UNet {
     public func noisePredictor(onCall: @escaping () -> Void = {}) -> NoisePredictor {
         var unused = SeededGenerator(seed: 0)  // dropout is off, so no random draws happen
         let null = configuration.takesClassLabels ? configuration.nullClassLabel : nil
-        precondition(null != nil || !configuration.isClassConditional,
-                     "[UNet] a class-conditional model without a null label has no unconditional prediction")
+        precondition(
+            null != nil || !configuration.isClassConditional,
+            "[UNet] a class-conditional model without a null label has no unconditional prediction")
         return { xt, modelTimesteps in
             defer { onCall() }
             let labels = null.map { Array(repeating: $0, count: xt.shape[0]) }
@@ -28,6 +29,8 @@ extension UNetConfiguration {
     /// (no null label: trained without class dropout, or made elsewhere).
     public func checkUnconditionalPrediction() throws(PipelineError) {
         guard isClassConditional, !(takesClassLabels && nullClassLabel != nil) else { return }
-        throw .classCondition("this class-conditional model has no null label (null_class_label in config.json), so it cannot predict without a class; this command needs an unconditional prediction")
+        throw .classCondition(
+            "this class-conditional model has no null label (null_class_label in config.json), so it cannot predict without a class; this command needs an unconditional prediction"
+        )
     }
 }

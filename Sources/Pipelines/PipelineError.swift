@@ -50,36 +50,37 @@ public enum PipelineError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .missingFile(path, hint): "\(path): not found. \(hint)"
+        case .missingFile(let path, let hint): "\(path): not found. \(hint)"
         // Reasons from the readers' own errors start with the path already: print it once.
-        case let .unreadable(path, reason): reason.hasPrefix(path + ": ") ? reason : "\(path): \(reason)"
-        case let .unsupported(what): "Unsupported \(what)."
-        case let .invalid(what): "Invalid input: \(what)"
-        case let .parameters(path, e): "\(path): the weights do not fit the model.\n\(e.description)"
-        case let .cannotWrite(path, reason): "\(path): cannot write (\(reason)); the previous file, if any, is unchanged."
-        case let .nonFinite(step, what): "Step \(step): \(what) is NaN or infinite; stopped without saving. Lower the learning rate or check the data."
-        case let .invalidSchedulerOption(className, key, value, accepted):
+        case .unreadable(let path, let reason): reason.hasPrefix(path + ": ") ? reason : "\(path): \(reason)"
+        case .unsupported(let what): "Unsupported \(what)."
+        case .invalid(let what): "Invalid input: \(what)"
+        case .parameters(let path, let e): "\(path): the weights do not fit the model.\n\(e.description)"
+        case .cannotWrite(let path, let reason): "\(path): cannot write (\(reason)); the previous file, if any, is unchanged."
+        case .nonFinite(let step, let what):
+            "Step \(step): \(what) is NaN or infinite; stopped without saving. Lower the learning rate or check the data."
+        case .invalidSchedulerOption(let className, let key, let value, let accepted):
             "\(className): option '\(key)' = \(value) is not supported; \(accepted)."
-        case let .unknownSchedulerClass(name, known):
+        case .unknownSchedulerClass(let name, let known):
             "Unknown scheduler class '\(name)'. Supported: \(known.joined(separator: ", "))."
-        case let .inapplicableSamplerOption(option, sampler, takenBy):
+        case .inapplicableSamplerOption(let option, let sampler, let takenBy):
             "\(option) does not apply to the \(sampler) sampler; it is taken by \(takenBy.joined(separator: ", "))."
-        case let .diffusion(e): e.description
-        case let .schedulerMismatch(key, model, given):
+        case .diffusion(let e): e.description
+        case .schedulerMismatch(let key, let model, let given):
             "The scheduler configuration disagrees with the model: \(key) is \(model) for the model but \(given) in the given configuration. Use a configuration made for this model."
-        case let .dataset(e): e.description
-        case let .model(e): e.description
-        case let .distributed(e, consequence): consequence.map { "\(e.description); \($0)" } ?? e.description
-        case let .mismatch(what, expected, actual): "\(what): expected \(expected), got \(actual)."
-        case let .missingTensor(path, expected, found, hint): "\(path): expected \(expected); found \(found.sorted()). \(hint)"
-        case let .safeTensors(e): e.description
-        case let .cannotCreateDirectory(path, reason): "\(path): cannot create the output directory (\(reason))."
-        case let .noCheckpointToResume(directory): "--resume: no checkpoint in \(directory)/checkpoints; start without --resume."
-        case let .resumeOptionsDiffer(checkpoint):
+        case .dataset(let e): e.description
+        case .model(let e): e.description
+        case .distributed(let e, let consequence): consequence.map { "\(e.description); \($0)" } ?? e.description
+        case .mismatch(let what, let expected, let actual): "\(what): expected \(expected), got \(actual)."
+        case .missingTensor(let path, let expected, let found, let hint): "\(path): expected \(expected); found \(found.sorted()). \(hint)"
+        case .safeTensors(let e): e.description
+        case .cannotCreateDirectory(let path, let reason): "\(path): cannot create the output directory (\(reason))."
+        case .noCheckpointToResume(let directory): "--resume: no checkpoint in \(directory)/checkpoints; start without --resume."
+        case .resumeOptionsDiffer(let checkpoint):
             "--resume: \(checkpoint) was made with different training options; repeat the original command's options."
-        case let .runExists(directory):
+        case .runExists(let directory):
             "\(directory) already holds checkpoints; pass --resume to continue it or choose another --output."
-        case let .classCondition(what): "Class conditioning: \(what)."
+        case .classCondition(let what): "Class conditioning: \(what)."
         }
     }
 }

@@ -36,14 +36,25 @@ public struct RateDistortionCurve: Equatable, Sendable {
     /// The three panels of Fig. 5: distortion against reverse steps, rate against reverse steps,
     /// distortion against rate.
     public var plots: [LinePlot] {
-        let steps = "reverse process steps (T - t + 1)", rate = "rate (bits/dim)", distortion = "distortion (RMSE, 0-255)"
+        let steps = "reverse process steps (T - t + 1)"
+        let rate = "rate (bits/dim)"
+        let distortion = "distortion (RMSE, 0-255)"
         return [
-            LinePlot(title: "distortion vs steps", xLabel: steps, yLabel: distortion, series: [
-                .init(name: "", points: points.map { (Double($0.reverseSteps), $0.distortion) }, colour: .blue)]),
-            LinePlot(title: "rate vs steps", xLabel: steps, yLabel: rate, series: [
-                .init(name: "", points: points.map { (Double($0.reverseSteps), $0.rate) }, colour: .red)]),
-            LinePlot(title: "distortion vs rate", xLabel: rate, yLabel: distortion, series: [
-                .init(name: "", points: points.map { ($0.rate, $0.distortion) }, colour: .green)]),
+            LinePlot(
+                title: "distortion vs steps", xLabel: steps, yLabel: distortion,
+                series: [
+                    .init(name: "", points: points.map { (Double($0.reverseSteps), $0.distortion) }, colour: .blue)
+                ]),
+            LinePlot(
+                title: "rate vs steps", xLabel: steps, yLabel: rate,
+                series: [
+                    .init(name: "", points: points.map { (Double($0.reverseSteps), $0.rate) }, colour: .red)
+                ]),
+            LinePlot(
+                title: "distortion vs rate", xLabel: rate, yLabel: distortion,
+                series: [
+                    .init(name: "", points: points.map { ($0.rate, $0.distortion) }, colour: .green)
+                ]),
         ]
     }
 

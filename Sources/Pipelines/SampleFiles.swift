@@ -12,8 +12,9 @@ extension SamplingPipeline {
         do { file = try SafeTensorsFile.read(contentsOf: url) } catch { throw .safeTensors(error) }
         let named = ["samples", "noise"].first { file.tensors[$0] != nil } ?? (file.tensors.count == 1 ? file.tensors.keys.first : nil)
         guard let name = named, let noise = file.tensors[name] else {
-            throw .missingTensor(path: url.path, expected: "a tensor named 'noise' or 'samples' (or a single tensor)",
-                                 found: Array(file.tensors.keys), hint: "Save x_T as save_file({'noise': x}).")
+            throw .missingTensor(
+                path: url.path, expected: "a tensor named 'noise' or 'samples' (or a single tensor)",
+                found: Array(file.tensors.keys), hint: "Save x_T as save_file({'noise': x}).")
         }
         let channels = unet.configuration.inChannels
         guard noise.rank == 4, noise.shape[1] == channels else {
@@ -22,8 +23,10 @@ extension SamplingPipeline {
         let scalars = noise.scalars
         if let first = scalars.firstIndex(where: { !$0.isFinite }) {
             let count = scalars.lazy.filter { !$0.isFinite }.count
-            throw .unreadable(path: url.path, reason: "tensor '\(name)' has \(count) NaN or infinite values (the first at flat index \(first)); "
-                + "x_T must be finite standard-normal noise.")
+            throw .unreadable(
+                path: url.path,
+                reason: "tensor '\(name)' has \(count) NaN or infinite values (the first at flat index \(first)); "
+                    + "x_T must be finite standard-normal noise.")
         }
         return noise
     }
@@ -39,8 +42,9 @@ public enum SamplesFile {
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile.read(contentsOf: url) } catch { throw .safeTensors(error) }
         guard let tensor = file.tensors["samples"] else {
-            throw .missingTensor(path: url.path, expected: "a tensor 'samples'", found: Array(file.tensors.keys),
-                                 hint: "Write it with ddpm sample or save_file({'samples': x}).")
+            throw .missingTensor(
+                path: url.path, expected: "a tensor 'samples'", found: Array(file.tensors.keys),
+                hint: "Write it with ddpm sample or save_file({'samples': x}).")
         }
         guard tensor.rank == 4, tensor.shape[1] == 1 || tensor.shape[1] == 3, tensor.shape[0] >= 10 else {
             throw .mismatch(what: "\(url.path): 'samples'", expected: "shape [N >= 10, 1 or 3, H, W] in [-1, 1]", actual: "\(tensor.shape)")
@@ -65,9 +69,10 @@ extension ImageSource {
             throw error
         } catch let error as DatasetError { throw .dataset(error) } catch { throw .invalid("\(error)") }
         guard set.channels == channels else {
-            throw .invalid("\(describe(train: train)) has \(set.channels)-channel images but the model takes \(channels) (in_channels); "
-                + "use a model trained on \(set.channels)-channel images"
-                + (imageFileAlternative ? ", or pass an image file (it is converted to \(channels) channels)." : "."))
+            throw .invalid(
+                "\(describe(train: train)) has \(set.channels)-channel images but the model takes \(channels) (in_channels); "
+                    + "use a model trained on \(set.channels)-channel images"
+                    + (imageFileAlternative ? ", or pass an image file (it is converted to \(channels) channels)." : "."))
         }
         return set
     }

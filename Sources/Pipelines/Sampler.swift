@@ -46,7 +46,9 @@ public enum SamplerKind: String, CaseIterable, Sendable {
         let name = configuration.className
         if name == "DPMSolverMultistepScheduler" {
             let algorithm = configuration.options["algorithm_type"]
-            self = algorithm == .string("sde-dpmsolver++") || algorithm == .string("sde-dpmsolver") ? .dpmSolverPlusPlusSDE : .dpmSolverPlusPlus
+            self =
+                algorithm == .string("sde-dpmsolver++") || algorithm == .string("sde-dpmsolver")
+                ? .dpmSolverPlusPlusSDE : .dpmSolverPlusPlus
             return
         }
         guard let kind = SamplerKind.allCases.first(where: { $0.className == name }) else {
@@ -105,9 +107,15 @@ public struct Sampler: Equatable, Sendable, CustomStringConvertible {
     /// Refuses options that this sampler does not take, naming the samplers that do.
     public func validate() throws(PipelineError) {
         func takers(_ p: (SamplerKind) -> Bool) -> [String] { SamplerKind.allCases.filter(p).map(\.rawValue) }
-        if eta != nil && !kind.takesEta { throw .inapplicableSamplerOption(option: "--eta", sampler: kind.rawValue, takenBy: takers(\.takesEta)) }
-        if order != nil && !kind.takesOrder { throw .inapplicableSamplerOption(option: "--order", sampler: kind.rawValue, takenBy: takers(\.takesOrder)) }
-        if karras != nil && !kind.takesKarras { throw .inapplicableSamplerOption(option: "--karras", sampler: kind.rawValue, takenBy: takers(\.takesKarras)) }
+        if eta != nil && !kind.takesEta {
+            throw .inapplicableSamplerOption(option: "--eta", sampler: kind.rawValue, takenBy: takers(\.takesEta))
+        }
+        if order != nil && !kind.takesOrder {
+            throw .inapplicableSamplerOption(option: "--order", sampler: kind.rawValue, takenBy: takers(\.takesOrder))
+        }
+        if karras != nil && !kind.takesKarras {
+            throw .inapplicableSamplerOption(option: "--karras", sampler: kind.rawValue, takenBy: takers(\.takesKarras))
+        }
         if let eta, !(eta >= 0 && eta.isFinite) { throw .invalid("--eta must be a finite number ≥ 0 (got \(eta))") }
         if let steps, steps < 1 { throw .invalid("--steps must be at least 1 (got \(steps))") }
         if let order, !(1...3).contains(order) { throw .invalid("--order must be 1, 2 or 3 (got \(order))") }

@@ -17,10 +17,16 @@ extension Sampler {
     /// The sampler a command's options choose for `model`: `kind` if given, else the one its
     /// scheduler config means for `purpose`; the other options override the solver's defaults
     /// and are refused, naming the samplers that take them, where they do not apply.
-    public init(choosing kind: SamplerKind?, steps: Int? = nil, eta: Double? = nil, order: Int? = nil, karras: Bool? = nil,
-                for model: LoadedModel, purpose: SamplingPurpose) throws(PipelineError) {
+    public init(
+        choosing kind: SamplerKind?, steps: Int? = nil, eta: Double? = nil, order: Int? = nil, karras: Bool? = nil,
+        for model: LoadedModel, purpose: SamplingPurpose
+    ) throws(PipelineError) {
         let chosen: SamplerKind
-        if let kind { chosen = kind } else { chosen = try SamplerKind(configuration: model.scheduler, ddpmSchedulerMeans: purpose.ddpmSchedulerMeans) }
+        if let kind {
+            chosen = kind
+        } else {
+            chosen = try SamplerKind(configuration: model.scheduler, ddpmSchedulerMeans: purpose.ddpmSchedulerMeans)
+        }
         self.init(chosen, steps: steps, eta: eta, order: order, karras: karras)
         try validate()
     }
@@ -28,8 +34,10 @@ extension Sampler {
     /// The sampler `interpolate` and `reconstruct` decode x_t with: `kind` on a chain of `steps`
     /// (nil: its default), with η only where it applies (DDIM). Refuses a chain longer than the
     /// model's T and a start `t` beyond it, naming the options (`--sampling-steps`, `-t`).
-    public static func decodingLatent(_ kind: SamplerKind, steps: Int?, eta: Double, startingAt t: Int? = nil,
-                                      timestepCount T: Int) throws(PipelineError) -> Sampler {
+    public static func decodingLatent(
+        _ kind: SamplerKind, steps: Int?, eta: Double, startingAt t: Int? = nil,
+        timestepCount T: Int
+    ) throws(PipelineError) -> Sampler {
         if let t, t > T { throw .invalid("-t \(t) is more than the model's T = \(T).") }
         if let steps, steps > T { throw .invalid("--sampling-steps \(steps) is more than the model's T = \(T).") }
         return Sampler(kind, steps: steps, eta: kind.takesEta ? eta : nil)
@@ -59,8 +67,10 @@ public struct SamplingOverrides: Sendable {
     /// DDIM with clipping: recompute ε̂ from the clipped x̂₀ (diffusers' `use_clipped_model_output`).
     public var recomputeNoiseAfterClipping = false
 
-    public init(schedulerConfig: String? = nil, variance: VarianceOverride? = nil, clipSample: Bool? = nil,
-                spacing: TimestepSpacing? = nil, recomputeNoiseAfterClipping: Bool = false) {
+    public init(
+        schedulerConfig: String? = nil, variance: VarianceOverride? = nil, clipSample: Bool? = nil,
+        spacing: TimestepSpacing? = nil, recomputeNoiseAfterClipping: Bool = false
+    ) {
         (self.schedulerConfig, self.variance, self.clipSample) = (schedulerConfig, variance, clipSample)
         (self.spacing, self.recomputeNoiseAfterClipping) = (spacing, recomputeNoiseAfterClipping)
     }

@@ -40,8 +40,9 @@ public struct SamplerComparison {
         let run = try pipeline.timedSample(from: noise, sampler: sampler)
         let difference = (run.sample - reference).scalars
         let rms = (difference.reduce(0) { $0 + Double($1) * Double($1) } / Double(difference.count)).squareRoot()
-        let row = Row(sampler: sampler, evaluations: run.evaluations, distance: rms, secondsPerImage: run.seconds / Double(noise.shape[0]),
-                      schedulerShare: run.schedulerShare)
+        let row = Row(
+            sampler: sampler, evaluations: run.evaluations, distance: rms, secondsPerImage: run.seconds / Double(noise.shape[0]),
+            schedulerShare: run.schedulerShare)
         return (row, run.sample)
     }
 }

@@ -46,36 +46,47 @@ public struct SamplingPipeline {
     ///
     /// A class-conditional model needs `classes` (one label per image of x_T, and the guidance
     /// scale); every sampler then sees the guided ε̂ through the same `NoisePredictor`.
-    public func sample(from xT: Tensor, startingAt t: Int? = nil, sampler: Sampler, seed: UInt64, recordingAt: Set<Int> = [],
-                       classes: ClassConditioning? = nil, onStep: @escaping () -> Void = {}) throws(PipelineError) -> SamplingResult {
+    public func sample(
+        from xT: Tensor, startingAt t: Int? = nil, sampler: Sampler, seed: UInt64, recordingAt: Set<Int> = [],
+        classes: ClassConditioning? = nil, onStep: @escaping () -> Void = {}
+    ) throws(PipelineError) -> SamplingResult {
         let predictor = try noisePredictor(classes: classes, count: xT.shape[0], onStep: onStep)
         let scheduler = try scheduler(for: sampler, startingAt: t)
         var rng = SeededGenerator(seed: seed)
         // The first evaluation at each recorded paper timestep (Heun and PNDM evaluate some twice).
         var seen = Set<Int>()
-        let indices = Set(scheduler.modelTimesteps.indices.filter { i in
-            let t = Int(scheduler.modelTimesteps[i].rounded()) + 1
-            return recordingAt.contains(t) && seen.insert(t).inserted
-        })
+        let indices = Set(
+            scheduler.modelTimesteps.indices.filter { i in
+                let t = Int(scheduler.modelTimesteps[i].rounded()) + 1
+                return recordingAt.contains(t) && seen.insert(t).inserted
+            })
         return scheduler.sample(from: xT, using: &rng, recordingAt: indices, predictNoise: predictor)
     }
 
     /// `count` images of class `label` (an index; see `UNetConfiguration.classLabel` for names)
     /// at guidance scale w, from seeded noise: the one-call form of class-conditional sampling.
-    public func sample(class label: Int, count: Int, guidanceScale: Double = 1, sampler: Sampler, seed: UInt64,
-                       imageSize: Int? = nil) throws(PipelineError) -> Tensor {
+    public func sample(
+        class label: Int, count: Int, guidanceScale: Double = 1, sampler: Sampler, seed: UInt64,
+        imageSize: Int? = nil
+    ) throws(PipelineError) -> Tensor {
         let size = imageSize ?? unet.configuration.sampleSize ?? 32
         let classes = ClassConditioning(labels: Array(repeating: label, count: count), guidanceScale: guidanceScale)
-        return try sample(from: initialNoise(count: count, imageSize: size, seed: seed), sampler: sampler, seed: seed &+ 1,
-                          classes: classes).sample
+        return try sample(
+            from: initialNoise(count: count, imageSize: size, seed: seed), sampler: sampler, seed: seed &+ 1,
+            classes: classes
+        ).sample
     }
 
     /// ε̂ for a batch of `count`: the plain network, or the guided one for a conditional model.
     /// A conditional model without `classes`, or classes for an unconditional one, is refused.
-    public func noisePredictor(classes: ClassConditioning?, count: Int, onStep: @escaping () -> Void = {}) throws(PipelineError) -> NoisePredictor {
+    public func noisePredictor(classes: ClassConditioning?, count: Int, onStep: @escaping () -> Void = {}) throws(PipelineError)
+        -> NoisePredictor
+    {
         guard let classes else {
             guard !unet.configuration.isClassConditional else {
-                throw .classCondition("this model is class-conditional, so each image needs a class (\(unet.configuration.classCount.map { "0 to \($0 - 1)" } ?? "a label")\(unet.configuration.classNameList)); pass one (guidance scale 0 then gives unconditional samples)")
+                throw .classCondition(
+                    "this model is class-conditional, so each image needs a class (\(unet.configuration.classCount.map { "0 to \($0 - 1)" } ?? "a label")\(unet.configuration.classNameList)); pass one (guidance scale 0 then gives unconditional samples)"
+                )
             }
             return unet.noisePredictor(onCall: onStep)
         }

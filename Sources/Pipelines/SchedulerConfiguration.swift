@@ -21,9 +21,15 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
     public var options: [String: ConfigValue] = [:]
 
     enum CodingKeys: String, CodingKey {
-        case className = "_class_name", numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start"
-        case betaEnd = "beta_end", betaSchedule = "beta_schedule", varianceType = "variance_type"
-        case clipSample = "clip_sample", predictionType = "prediction_type", setAlphaToOne = "set_alpha_to_one"
+        case className = "_class_name"
+        case numTrainTimesteps = "num_train_timesteps"
+        case betaStart = "beta_start"
+        case betaEnd = "beta_end"
+        case betaSchedule = "beta_schedule"
+        case varianceType = "variance_type"
+        case clipSample = "clip_sample"
+        case predictionType = "prediction_type"
+        case setAlphaToOne = "set_alpha_to_one"
         case timestepSpacing = "timestep_spacing"
     }
 

@@ -4,7 +4,8 @@ import Diffusion
 /// (see `SchedulerFactory.swift`). `order` and `karras` are the sampler's explicit overrides.
 extension SamplingPipeline {
     func solver(_ kind: SamplerKind, steps: Int, order: Int?, karras: Bool?, reader: ConfigReader) throws -> any Scheduler {
-        let schedule = diffusion.schedule, prediction = diffusion.parameterization
+        let schedule = diffusion.schedule
+        let prediction = diffusion.parameterization
         switch kind {
         case .euler:
             var c = EulerDiscrete.Configuration()
@@ -24,8 +25,9 @@ extension SamplingPipeline {
             c.timestepSpacing = try reader.spacing(default: .linspace)
             c.stepsOffset = try reader.int("steps_offset", 0)
             guard try reader.sigmaSpacing(karras: karras) == .timesteps else {
-                throw PipelineError.invalidSchedulerOption(className: reader.className, key: "use_karras_sigmas", value: "true",
-                                                           accepted: "EulerAncestralDiscreteScheduler uses the interpolated σ only")
+                throw PipelineError.invalidSchedulerOption(
+                    className: reader.className, key: "use_karras_sigmas", value: "true",
+                    accepted: "EulerAncestralDiscreteScheduler uses the interpolated σ only")
             }
             return try EulerAncestralDiscrete(schedule: schedule, steps: steps, configuration: c)
         case .heun:
@@ -44,10 +46,12 @@ extension SamplingPipeline {
             (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
             let algorithms: KeyValuePairs<String, DPMSolverMultistep.AlgorithmType> = [
                 "dpmsolver++": .dpmSolverPlusPlus, "dpmsolver": .dpmSolver, "deis": .dpmSolverPlusPlus,
-                "sde-dpmsolver++": .sdeDPMSolverPlusPlus, "sde-dpmsolver": .sdeDPMSolver]
+                "sde-dpmsolver++": .sdeDPMSolverPlusPlus, "sde-dpmsolver": .sdeDPMSolver,
+            ]
             let configured = try reader.choice("algorithm_type", algorithms, .dpmSolverPlusPlus)
             let isSDE = configured == .sdeDPMSolverPlusPlus || configured == .sdeDPMSolver
-            c.algorithmType = kind == .dpmSolverPlusPlusSDE ? (isSDE ? configured : .sdeDPMSolverPlusPlus) : (isSDE ? .dpmSolverPlusPlus : configured)
+            c.algorithmType =
+                kind == .dpmSolverPlusPlusSDE ? (isSDE ? configured : .sdeDPMSolverPlusPlus) : (isSDE ? .dpmSolverPlusPlus : configured)
             c.solverType = try reader.dpmSolverType()
             c.lowerOrderFinal = try reader.bool("lower_order_final", true)
             c.eulerAtFinal = try reader.bool("euler_at_final", false)
@@ -65,8 +69,12 @@ extension SamplingPipeline {
             c.prediction = prediction
             c.solverOrder = try order ?? reader.int("solver_order", 2)
             (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
-            c.algorithmType = try reader.choice("algorithm_type", ["dpmsolver++": .dpmSolverPlusPlus, "dpmsolver": .dpmSolver,
-                                                                   "sde-dpmsolver++": .sdeDPMSolverPlusPlus], .dpmSolverPlusPlus)
+            c.algorithmType = try reader.choice(
+                "algorithm_type",
+                [
+                    "dpmsolver++": .dpmSolverPlusPlus, "dpmsolver": .dpmSolver,
+                    "sde-dpmsolver++": .sdeDPMSolverPlusPlus,
+                ], .dpmSolverPlusPlus)
             c.solverType = try reader.dpmSolverType()
             c.lowerOrderFinal = try reader.bool("lower_order_final", false)
             c.useKarrasSigmas = try karras ?? reader.bool("use_karras_sigmas", false)
@@ -80,7 +88,8 @@ extension SamplingPipeline {
             c.solverOrder = try order ?? reader.int("solver_order", 2)
             (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
             c.predictX0 = try reader.bool("predict_x0", true)
-            c.solverType = try reader.choice("solver_type", ["bh1": .bh1, "bh2": .bh2, "midpoint": .bh2, "heun": .bh2, "logrho": .bh2], .bh2)
+            c.solverType = try reader.choice(
+                "solver_type", ["bh1": .bh1, "bh2": .bh2, "midpoint": .bh2, "heun": .bh2, "logrho": .bh2], .bh2)
             c.lowerOrderFinal = try reader.bool("lower_order_final", true)
             c.disableCorrector = try reader.ints("disable_corrector", [])
             c.useKarrasSigmas = try karras ?? reader.bool("use_karras_sigmas", false)
@@ -88,8 +97,9 @@ extension SamplingPipeline {
             c.stepsOffset = try reader.int("steps_offset", 0)
             c.finalSigma = try reader.choice("final_sigmas_type", ["zero": .zero, "sigma_min": .sigmaMin], .zero)
             if reader.options["solver_p"].map({ $0 != .null }) ?? false {
-                throw PipelineError.invalidSchedulerOption(className: reader.className, key: "solver_p", value: "a scheduler",
-                                                           accepted: "only null is supported")
+                throw PipelineError.invalidSchedulerOption(
+                    className: reader.className, key: "solver_p", value: "a scheduler",
+                    accepted: "only null is supported")
             }
             try reader.refuseUnbuiltSigmaOptions()
             return try UniPCMultistep(schedule: schedule, steps: steps, configuration: c)
@@ -98,7 +108,7 @@ extension SamplingPipeline {
             c.prediction = prediction
             c.solverOrder = try order ?? reader.int("solver_order", 2)
             (c.thresholding, c.dynamicThresholdingRatio, c.sampleMaxValue) = try reader.thresholding()
-            _ = try reader.choice("algorithm_type", ["deis": 0, "dpmsolver": 0, "dpmsolver++": 0], 0)      // all mean tAB-DEIS
+            _ = try reader.choice("algorithm_type", ["deis": 0, "dpmsolver": 0, "dpmsolver++": 0], 0)  // all mean tAB-DEIS
             _ = try reader.choice("solver_type", ["logrho": 0, "midpoint": 0, "heun": 0, "bh1": 0, "bh2": 0], 0)
             c.lowerOrderFinal = try reader.bool("lower_order_final", true)
             c.useKarrasSigmas = try karras ?? reader.bool("use_karras_sigmas", false)
@@ -133,7 +143,8 @@ extension ConfigReader {
 
     /// DPM-Solver's `solver_type`; diffusers reads UniPC's and DEIS's names as midpoint.
     func dpmSolverType() throws(PipelineError) -> DPMSolverMultistep.SolverType {
-        try choice("solver_type", ["midpoint": .midpoint, "heun": .heun, "logrho": .midpoint, "bh1": .midpoint, "bh2": .midpoint], .midpoint)
+        try choice(
+            "solver_type", ["midpoint": .midpoint, "heun": .heun, "logrho": .midpoint, "bh1": .midpoint, "bh2": .midpoint], .midpoint)
     }
 
     /// Refuses σ-grid and schedule options that set true ask for something not built here.
@@ -159,8 +170,9 @@ extension ConfigReader {
         let useKarras = karras ?? configured
         let exponential = try bool("use_exponential_sigmas", false)
         if useKarras && exponential {
-            throw .invalidSchedulerOption(className: className, key: "use_exponential_sigmas", value: "true",
-                                          accepted: "use only one of use_karras_sigmas and use_exponential_sigmas")
+            throw .invalidSchedulerOption(
+                className: className, key: "use_exponential_sigmas", value: "true",
+                accepted: "use only one of use_karras_sigmas and use_exponential_sigmas")
         }
         return useKarras ? .karras : exponential ? .exponential : .timesteps
     }

@@ -26,17 +26,19 @@ extension SamplingPipeline {
                 return AncestralSampler(try diffusion.respaced(timesteps: visited))
             case .ddim:
                 let spacing = try reader.spacing(default: .leading)
-                let ddim = try DDIM(diffusion, steps: steps, spacing: spacing, eta: sampler.eta ?? 0, setAlphaToOne: setAlphaToOne,
-                                    recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
+                let ddim = try DDIM(
+                    diffusion, steps: steps, spacing: spacing, eta: sampler.eta ?? 0, setAlphaToOne: setAlphaToOne,
+                    recomputeNoiseAfterClipping: recomputeNoiseAfterClipping)
                 return try t.map { t throws(DiffusionError) in try ddim.startingAt(t) } ?? ddim
             default:
                 guard t == nil else {
-                    throw PipelineError.unsupported("starting from an intermediate t with \(sampler.kind.rawValue) (interpolate and reconstruct use ddpm or ddim)")
+                    throw PipelineError.unsupported(
+                        "starting from an intermediate t with \(sampler.kind.rawValue) (interpolate and reconstruct use ddpm or ddim)")
                 }
                 return try solver(sampler.kind, steps: steps, order: sampler.order, karras: sampler.karras, reader: reader)
             }
-        } catch let e as DiffusionError { throw .diffusion(e) }
-        catch let e as PipelineError { throw e }
-        catch { throw .invalid("\(error)") }
+        } catch let e as DiffusionError { throw .diffusion(e) } catch let e as PipelineError { throw e } catch {
+            throw .invalid("\(error)")
+        }
     }
 }

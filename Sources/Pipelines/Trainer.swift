@@ -1,6 +1,6 @@
+import DataParallel
 import Datasets
 import Diffusion
-import DataParallel
 import Foundation
 import Models
 import NN
@@ -62,15 +62,20 @@ public final class Trainer {
     ///     N processes its `shard` must be `Trainer.shard(of:rank:processes:)`.
     ///   - configuration: the recipe; validated here.
     ///   - communicator: the processes sharing each batch.
-    public init(unet: UNet, diffusion: DDPM, data: DataLoader, configuration: TrainingConfiguration,
-                communicator: Communicator = .single) throws(PipelineError) {
+    public init(
+        unet: UNet, diffusion: DDPM, data: DataLoader, configuration: TrainingConfiguration,
+        communicator: Communicator = .single
+    ) throws(PipelineError) {
         try configuration.validate()
         guard data.batchSize * configuration.gradientAccumulation == configuration.batchSize else {
-            throw .invalid("the data loader's batch \(data.batchSize) × accumulation \(configuration.gradientAccumulation) must equal the batch size \(configuration.batchSize)")
+            throw .invalid(
+                "the data loader's batch \(data.batchSize) × accumulation \(configuration.gradientAccumulation) must equal the batch size \(configuration.batchSize)"
+            )
         }
         let shard = try Self.shard(of: configuration, rank: communicator.rank, processes: communicator.size)
         guard communicator.size == 1 ? (data.shard == nil || data.shard == shard) : data.shard == shard else {
-            throw .invalid("rank \(communicator.rank): the data loader loads rows \(data.shard.map { "\($0)" } ?? "all"), expected \(shard)")
+            throw .invalid(
+                "rank \(communicator.rank): the data loader loads rows \(data.shard.map { "\($0)" } ?? "all"), expected \(shard)")
         }
         self.communicator = communicator
         self.configuration = configuration
@@ -96,12 +101,19 @@ public final class Trainer {
     /// needs the null label; an unconditional one takes no class dropout.
     static func checkClasses(_ c: UNetConfiguration, data: ImageSet, classDropout: Float?) throws(PipelineError) {
         guard c.isClassConditional else {
-            if classDropout != nil { throw .classCondition("class dropout applies to class-conditional models only; train with --conditional or drop --class-dropout") }
+            if classDropout != nil {
+                throw .classCondition(
+                    "class dropout applies to class-conditional models only; train with --conditional or drop --class-dropout")
+            }
             return
         }
-        guard c.takesClassLabels else { throw .classCondition("class_embed_type 'identity' takes embedding vectors, which training does not provide") }
+        guard c.takesClassLabels else {
+            throw .classCondition("class_embed_type 'identity' takes embedding vectors, which training does not provide")
+        }
         guard !data.labels.isEmpty else {
-            throw .classCondition("the model is class-conditional but the data has no labels; use CIFAR-10, an IDX directory with its labels file, or an image folder with one subfolder per class")
+            throw .classCondition(
+                "the model is class-conditional but the data has no labels; use CIFAR-10, an IDX directory with its labels file, or an image folder with one subfolder per class"
+            )
         }
         if let count = c.classCount, let bad = data.labels.first(where: { !(0..<count).contains($0) }) {
             throw .classCondition("the data has label \(bad), outside the model's \(count) classes (0 to \(count - 1))")
@@ -116,8 +128,10 @@ public final class Trainer {
     public static func shard(of configuration: TrainingConfiguration, rank: Int, processes: Int) throws(PipelineError) -> Range<Int> {
         let micro = configuration.batchSize / configuration.gradientAccumulation
         guard micro % processes == 0 else {
-            throw .distributed(.batchNotDivisible(batch: configuration.batchSize, accumulation: configuration.gradientAccumulation,
-                                                  processes: processes))
+            throw .distributed(
+                .batchNotDivisible(
+                    batch: configuration.batchSize, accumulation: configuration.gradientAccumulation,
+                    processes: processes))
         }
         let rows = micro / processes
         return rank * rows..<(rank + 1) * rows
@@ -127,23 +141,30 @@ public final class Trainer {
     /// changes no weight, when the loss or the gradients are not finite.
     @discardableResult
     public func trainStep() throws(PipelineError) -> StepRecord {
-        try trainStep(batches: { let batch = data.next(); return (batch.images, batch.labels) })
+        try drawAndStep(batches: {
+            let batch = data.next()
+            return (batch.images, batch.labels)
+        })
     }
 
     /// One step on micro-batches from `nextBatch` instead of the data loader (benchmarks); a
     /// conditional network gets label 0 for every image.
     @discardableResult
     public func trainStep(using nextBatch: () -> Tensor) throws(PipelineError) -> StepRecord {
-        try trainStep(batches: { let x = nextBatch(); return (x, Array(repeating: 0, count: x.shape[0])) })
+        try drawAndStep(batches: {
+            let x = nextBatch()
+            return (x, Array(repeating: 0, count: x.shape[0]))
+        })
     }
 
     /// Draws t and ε for each micro-batch from the noise stream (Algorithm 1 lines 2-4).
-    func trainStep(batches nextBatch: () -> (Tensor, [Int])) throws(PipelineError) -> StepRecord {
-        try trainStep(examples: { () -> TrainingExample in
-            let (x0, labels) = nextBatch()                                                  // 2: (x₀, c) ~ q(x₀, c)
+    func drawAndStep(batches nextBatch: () -> (Tensor, [Int])) throws(PipelineError) -> StepRecord {
+        try replayStep(examples: { () -> TrainingExample in
+            let (x0, labels) = nextBatch()  // 2: (x₀, c) ~ q(x₀, c)
             let t = noiseGenerator.integers(x0.shape[0], in: 1...diffusion.schedule.timestepCount)  // 3: t ~ U{1…T}
-            return TrainingExample(x0: x0, timesteps: t, noise: Tensor.randomNormal(x0.shape, using: &noiseGenerator),  // 4: ε
-                                   labels: labels)
+            return TrainingExample(
+                x0: x0, timesteps: t, noise: Tensor.randomNormal(x0.shape, using: &noiseGenerator),  // 4: ε
+                labels: labels)
         })
     }
 
@@ -151,7 +172,7 @@ public final class Trainer {
     /// elsewhere (the PyTorch training parity) with everything else — accumulation, clip, warm-up,
     /// Adam, EMA, class dropout — exactly as `trainStep()` does it. The noise stream is not advanced.
     @discardableResult
-    public func trainStep(examples nextExample: () throws(PipelineError) -> TrainingExample) throws(PipelineError) -> StepRecord {
+    public func replayStep(examples nextExample: () throws(PipelineError) -> TrainingExample) throws(PipelineError) -> StepRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         let variables = parameters.map(\.parameter.value)
         var total: [Tensor]? = nil
@@ -160,7 +181,7 @@ public final class Trainer {
         for _ in 0..<micro {
             let example = try nextExample()
             try example.validate(batch: data.shard?.count ?? data.batchSize, timestepCount: diffusion.schedule.timestepCount)
-            var loss = self.loss(example)                                                   // 5: ‖ε − ε_θ‖²
+            var loss = self.loss(example)  // 5: ‖ε − ε_θ‖²
             if fault == .init(kind: "nan", rank: communicator.rank, step: step + 1) { loss = loss * Float.nan }
             lossSum += loss.scalar
             let grads = gradients(of: loss, withRespectTo: variables)
@@ -170,19 +191,21 @@ public final class Trainer {
         if micro > 1 { grads = grads.map { ($0 * (1 / Float(micro))).detached() } }
         var loss = lossSum / Float(micro)
         if communicator.size > 1 { try averageAcrossProcesses(&grads, loss: &loss) }
-        let (norm, factor) = clipFactor(forGlobalNormOf: grads, maxNorm: configuration.gradientClip > 0 ? configuration.gradientClip : .infinity)
+        let (norm, factor) = clipFactor(
+            forGlobalNormOf: grads, maxNorm: configuration.gradientClip > 0 ? configuration.gradientClip : .infinity)
         guard loss.isFinite else { throw .nonFinite(step: step + 1, what: "the loss") }
         guard norm.isFinite else { throw .nonFinite(step: step + 1, what: "the gradient norm") }
         step += 1
-        adam.learningRate = schedule.rate(atStep: step)                                     // warm-up (App. B)
-        adam.update(parameters.map(\.parameter), gradients: grads, gradientScale: factor)   // clip + Adam
-        ema.update(parameters.map(\.parameter))                                             // EMA 0.9999
+        adam.learningRate = schedule.rate(atStep: step)  // warm-up (App. B)
+        adam.update(parameters.map(\.parameter), gradients: grads, gradientScale: factor)  // clip + Adam
+        ema.update(parameters.map(\.parameter))  // EMA 0.9999
         if fault == .init(kind: "perturb", rank: communicator.rank, step: step), let p = parameters.first?.parameter {
             p.value = (p.value + 1e-3).detached()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return StepRecord(step: step, loss: loss, gradientNorm: norm, learningRate: adam.learningRate,
-                          imagesPerSecond: Double(configuration.batchSize) / seconds)
+        return StepRecord(
+            step: step, loss: loss, gradientNorm: norm, learningRate: adam.learningRate,
+            imagesPerSecond: Double(configuration.batchSize) / seconds)
     }
 
     /// Averages gradients and loss over the processes: one flat buffer, all-reduced in buckets of
@@ -207,7 +230,8 @@ public final class Trainer {
         flat.withUnsafeBufferPointer { b in
             var at = 0
             grads = grads.map { g in
-                let out = Tensor.uninitialized(g.shape), p = out.storage.pointer
+                let out = Tensor.uninitialized(g.shape)
+                let p = out.storage.pointer
                 for i in 0..<g.scalarCount { p[i] = b[at + i] * scale }
                 at += g.scalarCount
                 return out
@@ -219,7 +243,8 @@ public final class Trainer {
     /// L_simple (eq. 14) or the hybrid loss at the example's t and ε, with dropout drawn from its own
     /// stream; a conditional network sees the labels after class dropout (Ho & Salimans 2022, Algorithm 1).
     func loss(_ example: TrainingExample) -> Tensor {
-        let classes = unet.configuration.takesClassLabels
+        let classes =
+            unet.configuration.takesClassLabels
             ? droppingClasses(example.labels.isEmpty ? Array(repeating: 0, count: example.x0.shape[0]) : example.labels) : nil
         let predict: NoisePredictor = { [unowned self] xt, t in
             self.unet(xt, timesteps: t, classLabels: classes, training: true, rng: &self.dropoutGenerator)
@@ -234,7 +259,8 @@ public final class Trainer {
     /// draw per sample, keyed by its global row like t and ε, so a resumed run and any number of
     /// processes drop the same samples.
     package func droppingClasses(_ labels: [Int]) -> [Int] {
-        let p = configuration.classDropout ?? 0, null = unet.configuration.nullClassLabel ?? 0
+        let p = configuration.classDropout ?? 0
+        let null = unet.configuration.nullClassLabel ?? 0
         let drop = Self.classDropoutMask(count: labels.count, probability: p, using: &classDropoutGenerator)
         return zip(labels, drop).map { $1 ? null : $0 }
     }
@@ -270,7 +296,8 @@ public struct TrainingExample {
     /// Refuses an example that does not fit the run, naming the part and its expected size.
     func validate(batch: Int, timestepCount: Int) throws(PipelineError) {
         guard x0.rank == 4, x0.shape[0] == batch else {
-            throw .invalid("training example: x0 has shape \(x0.shape); expected [\(batch), C, H, W] (this process's rows of one micro-batch)")
+            throw .invalid(
+                "training example: x0 has shape \(x0.shape); expected [\(batch), C, H, W] (this process's rows of one micro-batch)")
         }
         guard noise.shape == x0.shape else { throw .invalid("training example: noise has shape \(noise.shape); expected x0's \(x0.shape)") }
         guard timesteps.count == batch else { throw .invalid("training example: \(timesteps.count) timesteps; expected \(batch)") }

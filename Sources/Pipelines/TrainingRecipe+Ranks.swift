@@ -15,7 +15,10 @@ extension TrainingRecipe {
             (fnv((try? encoder.encode(model)) ?? Data()), "the model configuration hash"),
             (fnv(Data("\(images.count) \(images.channels)x\(images.height)x\(images.width)".utf8)), "the data set (count and size) hash"),
             (fnv(images.pixels), "the data set's pixel hash"),
-            (fnv(images.labels.flatMap { label in (0..<4).map { UInt8(truncatingIfNeeded: label >> (8 * $0)) } }), "the data set's label hash"),
+            (
+                fnv(images.labels.flatMap { label in (0..<4).map { UInt8(truncatingIfNeeded: label >> (8 * $0)) } }),
+                "the data set's label hash"
+            ),
             (fnv(binary), "the ddpm binary's hash"),
         ]
         do { for (hash, what) in hashes { try comm.agree(hash, what: what) } } catch { throw .distributed(error) }

@@ -24,8 +24,9 @@ public struct TrainingRecipe: Sendable {
             throw .invalid("unknown --preset '\(name)'; choose one of \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")).")
         }
         guard model.inChannels == channels else {
-            throw .mismatch(what: "preset \(name): input channels (pick a \(channels == 1 ? "grey" : "colour") preset)",
-                            expected: "\(channels), the data's", actual: "\(model.inChannels)")
+            throw .mismatch(
+                what: "preset \(name): input channels (pick a \(channels == 1 ? "grey" : "colour") preset)",
+                expected: "\(channels), the data's", actual: "\(model.inChannels)")
         }
         model.sampleSize = imageSize
         if loss == .hybrid { model.outChannels = 2 * model.inChannels }  // the network predicts its variance too
@@ -51,8 +52,9 @@ public struct TrainingRecipe: Sendable {
     /// with how to label it (`ImageSource.images`).
     public static func images(from source: ImageSource, preset: String?, strict: Bool, labels: Bool = false) throws -> ImageSet {
         let configuration = preset.flatMap { UNetConfiguration.presets[$0] }
-        return try source.images(train: true, size: configuration?.sampleSize ?? 32, channels: configuration?.inChannels ?? 3, strict: strict,
-                                 labels: labels)
+        return try source.images(
+            train: true, size: configuration?.sampleSize ?? 32, channels: configuration?.inChannels ?? 3, strict: strict,
+            labels: labels)
     }
 
     /// A class-conditional run on `images`' classes: the model gets their count plus the null
@@ -67,7 +69,8 @@ public struct TrainingRecipe: Sendable {
     public var conditioningNote: String? {
         guard let p = training.classDropout, let count = model.classCount, model.isClassConditional else { return nil }
         let names = (0..<min(count, 10)).map { model.className($0) }
-        return "conditional on \(count) classes (\(names.joined(separator: ", "))\(count > 10 ? ", …" : "")) + the null label \(count); class dropout \(p)"
+        return
+            "conditional on \(count) classes (\(names.joined(separator: ", "))\(count > 10 ? ", …" : "")) + the null label \(count); class dropout \(p)"
     }
 
     /// The forward process trained: the paper's linear schedule, with learned variance for the hybrid loss.

@@ -116,7 +116,8 @@ public final class TrainingRun {
         let comm = trainer.communicator
         guard comm.size > 1, atStart || trainer.step % checksumEvery == 0 else { return }
         do { try comm.agree(weightsChecksum(trainer), what: "the weights checksum at step \(trainer.step)") } catch {
-            throw .distributed(error, consequence: "the ranks' weights have drifted apart, so the run stops (resume from the last checkpoint)")
+            throw .distributed(
+                error, consequence: "the ranks' weights have drifted apart, so the run stops (resume from the last checkpoint)")
         }
     }
 
@@ -180,7 +181,9 @@ public final class TrainingRun {
         let classes = gridClasses
         let result = try pipeline.sample(from: noise, sampler: .ddim(steps: steps, eta: 0), seed: 0, classes: classes)
         let url = output.appendingPathComponent("samples/step-\(trainer.step).png")
-        do { try ImageWriter.writeGrid(result.sample, to: url, columns: classes == nil ? 4 : 8) } catch { throw .cannotWrite(path: url.path, reason: error.description) }
+        do { try ImageWriter.writeGrid(result.sample, to: url, columns: classes == nil ? 4 : 8) } catch {
+            throw .cannotWrite(path: url.path, reason: error.description)
+        }
         onFile(classes.map { "samples (one row per class, guidance \($0.guidanceScale))" } ?? "samples", url)
     }
 }

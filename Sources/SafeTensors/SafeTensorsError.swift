@@ -19,31 +19,31 @@ public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .cannotOpen(path, reason):
+        case .cannotOpen(let path, let reason):
             "\(path): cannot open (\(reason))."
-        case let .tooShort(path, size):
+        case .tooShort(let path, let size):
             "\(path): \(size) bytes is too short for a safetensors file (needs an 8-byte header length). Is the file truncated?"
-        case let .headerLengthExceedsFile(path, length, size):
+        case .headerLengthExceedsFile(let path, let length, let size):
             "\(path): header claims \(length) bytes but the file has \(size). Is the file truncated?"
-        case let .invalidHeader(path, reason):
+        case .invalidHeader(let path, let reason):
             "\(path): invalid safetensors header: \(reason). Re-export the file with the safetensors library."
-        case let .unsupportedDType(path, key, dtype):
+        case .unsupportedDType(let path, let key, let dtype):
             "\(path): tensor '\(key)' has dtype \(dtype); supported are F32, F16, BF16, F64 and I64. Convert it to float32."
-        case let .badOffsets(path, key, reason):
+        case .badOffsets(let path, let key, let reason):
             "\(path): tensor '\(key)': \(reason). The file is corrupt or truncated."
-        case let .missingKey(path, key):
+        case .missingKey(let path, let key):
             "\(path): no tensor named '\(key)'."
-        case let .cannotWrite(path, reason):
+        case .cannotWrite(let path, let reason):
             "\(path): cannot write (\(reason)); any earlier file at this path is unchanged."
-        case let .notARegularFile(path, kind):
+        case .notARegularFile(let path, let kind):
             "\(path): is \(kind), not a regular file; pass a .safetensors file."
-        case let .headerTooLarge(path, length, limit):
+        case .headerTooLarge(let path, let length, let limit):
             "\(path): header claims \(length) bytes, more than the \(limit)-byte limit of the safetensors format. The file is corrupt or not a safetensors file."
-        case let .duplicateKey(path, key):
+        case .duplicateKey(let path, let key):
             "\(path): the header names '\(key)' twice, so which entry holds is ambiguous. The file is corrupt; re-export it with the safetensors library."
-        case let .tensorTooLarge(path, key, dtype, shape):
+        case .tensorTooLarge(let path, let key, let dtype, let shape):
             "\(path): tensor '\(key)': shape \(shape) of \(dtype) has more bytes than fit in 64 bits. The header is corrupt."
-        case let .dataNotCovered(path, covered, total):
+        case .dataNotCovered(let path, let covered, let total):
             "\(path): the tensors cover \(covered) of the \(total) data bytes after the header (the reference implementation refuses such files; a header length that is off shifts every tensor). The file is corrupt; re-export it."
         }
     }

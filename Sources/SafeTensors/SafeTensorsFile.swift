@@ -60,8 +60,9 @@ public struct SafeTensorsFile: Sendable {
         guard headerLength <= UInt64(data.count - 8) else {
             throw .headerLengthExceedsFile(path: path, headerLength: headerLength, fileSize: data.count)
         }
-        let dataStart = 8 + Int(headerLength), dataLength = data.count - dataStart
-        let header = data[data.startIndex + 8 ..< data.startIndex + dataStart]
+        let dataStart = 8 + Int(headerLength)
+        let dataLength = data.count - dataStart
+        let header = data[data.startIndex + 8..<data.startIndex + dataStart]
         guard header.first == UInt8(ascii: "{") else {
             throw .invalidHeader(path: path, reason: "the header does not start with '{' (header length \(headerLength) bytes)")
         }
@@ -72,17 +73,19 @@ public struct SafeTensorsFile: Sendable {
             }
             throw .invalidHeader(path: path, reason: "the header is not valid JSON (\(error))")
         }
-        guard case let .object(members) = json else { throw .invalidHeader(path: path, reason: "the header is not a JSON object") }
+        guard case .object(let members) = json else { throw .invalidHeader(path: path, reason: "the header is not a JSON object") }
         var metadata: [String: String] = [:]
         var entries: [Entry] = []
         for (key, value) in members {
             if key == "__metadata__" {
                 if value == .null { continue }
-                guard case let .object(pairs) = value else {
+                guard case .object(let pairs) = value else {
                     throw .invalidHeader(path: path, reason: "__metadata__ must map strings to strings")
                 }
                 for (k, v) in pairs {
-                    guard case let .string(s) = v else { throw .invalidHeader(path: path, reason: "__metadata__ must map strings to strings") }
+                    guard case .string(let s) = v else {
+                        throw .invalidHeader(path: path, reason: "__metadata__ must map strings to strings")
+                    }
                     metadata[k] = s
                 }
                 continue
@@ -94,13 +97,17 @@ public struct SafeTensorsFile: Sendable {
         var covered = 0
         for e in entries {
             guard e.begin == covered else {
-                throw .badOffsets(path: path, key: e.key, reason: e.begin < covered
-                    ? "data_offsets [\(e.begin), \(e.end)] overlap the previous tensor, which ends at byte \(covered)"
-                    : "data_offsets [\(e.begin), \(e.end)] leave bytes \(covered)..<\(e.begin) unused (tensors must be contiguous)")
+                throw .badOffsets(
+                    path: path, key: e.key,
+                    reason: e.begin < covered
+                        ? "data_offsets [\(e.begin), \(e.end)] overlap the previous tensor, which ends at byte \(covered)"
+                        : "data_offsets [\(e.begin), \(e.end)] leave bytes \(covered)..<\(e.begin) unused (tensors must be contiguous)")
             }
             guard e.end <= dataLength else {
                 let end = e.end.addingReportingOverflow(dataStart)  // e.end comes from the file: up to 2^63 - 1
-                throw .badOffsets(path: path, key: e.key, reason: "data ends at byte \(end.overflow ? "beyond 2^63" : String(end.partialValue)) but the file has \(data.count)")
+                throw .badOffsets(
+                    path: path, key: e.key,
+                    reason: "data ends at byte \(end.overflow ? "beyond 2^63" : String(end.partialValue)) but the file has \(data.count)")
             }
             covered = e.end
         }
@@ -119,19 +126,25 @@ public struct SafeTensorsFile: Sendable {
     /// Checks one tensor entry: fields and their types, dtype, overflow-free size equal to the span.
     private static func entry(_ key: String, _ value: StrictJSON, path: String) throws(SafeTensorsError) -> Entry {
         func invalid(_ reason: String) -> SafeTensorsError { .invalidHeader(path: path, reason: "entry '\(key)' \(reason)") }
-        guard case let .object(fields) = value else { throw invalid("is \(value.kind), expected an object with dtype, shape and data_offsets") }
+        guard case .object(let fields) = value else {
+            throw invalid("is \(value.kind), expected an object with dtype, shape and data_offsets")
+        }
         func field(_ name: String) -> StrictJSON? { fields.first { $0.key == name }?.value }
         guard let dtypeValue = field("dtype"), let shapeValue = field("shape"), let offsetsValue = field("data_offsets") else {
             throw .invalidHeader(path: path, reason: "entry '\(key)' needs dtype, shape and two data_offsets")
         }
-        guard case let .string(dtype) = dtypeValue else { throw invalid("has a dtype that is \(dtypeValue.kind), expected a string such as \"F32\"") }
+        guard case .string(let dtype) = dtypeValue else {
+            throw invalid("has a dtype that is \(dtypeValue.kind), expected a string such as \"F32\"")
+        }
         func integers(_ v: StrictJSON, _ name: String) throws(SafeTensorsError) -> [Int] {
-            guard case let .array(items) = v else { throw invalid("has \(name) that is \(v.kind), expected an array of non-negative integers") }
+            guard case .array(let items) = v else {
+                throw invalid("has \(name) that is \(v.kind), expected an array of non-negative integers")
+            }
             var out: [Int] = []
             for item in items {
                 switch item {
-                case let .integer(i) where i >= 0: out.append(i)
-                case let .number(_, literal) where !literal.hasPrefix("-") && !literal.contains(where: { ".eE".contains($0) }):
+                case .integer(let i) where i >= 0: out.append(i)
+                case .number(_, let literal) where !literal.hasPrefix("-") && !literal.contains(where: { ".eE".contains($0) }):
                     throw invalid("has \(name) entry \(literal), larger than the supported 2^63 - 1")
                 default: throw invalid("has \(name) \(describe(items)); expected non-negative integers")
                 }
@@ -152,28 +165,32 @@ public struct SafeTensorsFile: Sendable {
         guard !bytes.overflow else { throw .tensorTooLarge(path: path, key: key, dtype: dtype, shape: shape) }
         let (begin, end) = (offsets[0], offsets[1])
         guard begin <= end, end - begin == bytes.partialValue else {
-            throw .badOffsets(path: path, key: key, reason: "offsets \(offsets) do not hold \(count) \(dtype) elements (\(bytes.partialValue) bytes)")
+            throw .badOffsets(
+                path: path, key: key, reason: "offsets \(offsets) do not hold \(count) \(dtype) elements (\(bytes.partialValue) bytes)")
         }
         return Entry(key: key, dtype: dtype, shape: shape, begin: begin, end: end)
     }
 
     private static func describe(_ items: [StrictJSON]) -> String {
-        "[" + items.map { item -> String in
-            switch item {
-            case let .integer(i): String(i)
-            case let .number(_, literal): literal
-            default: item.kind
-            }
-        }.joined(separator: ", ") + "]"
+        "["
+            + items.map { item -> String in
+                switch item {
+                case .integer(let i): String(i)
+                case .number(_, let literal): literal
+                default: item.kind
+                }
+            }.joined(separator: ", ") + "]"
     }
 
     private static func convert(_ bytes: UnsafeRawBufferPointer, dtype: String, into out: UnsafeMutableBufferPointer<Float>) {
         for i in 0..<out.count {
             switch dtype {
             case "F32": out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-            case "F64": out[i] = Float(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+            case "F64":
+                out[i] = Float(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
             case "I64": out[i] = Float(Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
-            case "BF16": out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+            case "BF16":
+                out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
             default: out[i] = halfToFloat(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
             }
         }
@@ -183,7 +200,8 @@ public struct SafeTensorsFile: Sendable {
     /// TorchCheckpoint.
     package static func halfToFloat(_ h: UInt16) -> Float {
         let sign: Float = h & 0x8000 != 0 ? -1 : 1
-        let exponent = Int((h >> 10) & 0x1F), mantissa = Float(h & 0x3FF)
+        let exponent = Int((h >> 10) & 0x1F)
+        let mantissa = Float(h & 0x3FF)
         switch exponent {
         case 0: return sign * mantissa * 0x1p-24
         case 31: return mantissa == 0 ? sign * .infinity : .nan

@@ -20,8 +20,10 @@ extension Kernels {
     }
 
     /// dx = g·σ(x)·(1 + x·(1 − σ(x))), the SiLU pullback, over `count` floats.
-    package static func siluPullback(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                                     count: Int) {
+    package static func siluPullback(
+        _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+        count: Int
+    ) {
         parallelFor(count, grain: parallelGrain) { r in
             ddpm_silu_backward(g + r.lowerBound, x + r.lowerBound, dx + r.lowerBound, r.count)
         }

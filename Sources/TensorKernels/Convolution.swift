@@ -19,8 +19,10 @@ package struct ConvolutionGeometry: Hashable {
     }
     package var flops: Double { 2 * Double(batch * outputChannels * outputPixels * patchSize) }
 
-    package init(batch: Int, inputChannels: Int, height: Int, width: Int, outputChannels: Int, kernelHeight: Int,
-                 kernelWidth: Int, stride: Int, padTop: Int, padBottom: Int, padLeft: Int, padRight: Int) {
+    package init(
+        batch: Int, inputChannels: Int, height: Int, width: Int, outputChannels: Int, kernelHeight: Int,
+        kernelWidth: Int, stride: Int, padTop: Int, padBottom: Int, padLeft: Int, padRight: Int
+    ) {
         (self.batch, self.inputChannels, self.height, self.width) = (batch, inputChannels, height, width)
         (self.outputChannels, self.kernelHeight, self.kernelWidth, self.stride) = (outputChannels, kernelHeight, kernelWidth, stride)
         (self.padTop, self.padBottom, self.padLeft, self.padRight) = (padTop, padBottom, padLeft, padRight)
@@ -39,13 +41,20 @@ extension Kernels {
         if OneDNN.run(g, bias: bias != nil, { ddpm_dnnl_conv_forward($0, x, weight, bias, y) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
-            let xn = x + n * g.inputChannels * g.inputPixels, yn = y + n * cout * p
+            let xn = x + n * g.inputChannels * g.inputPixels
+            let yn = y + n * cout * p
             let source: UnsafePointer<Float>
-            if g.isPointwise { source = xn } else { im2col(g, xn, column!); source = UnsafePointer(column!) }
+            if g.isPointwise {
+                source = xn
+            } else {
+                im2col(g, xn, column!)
+                source = UnsafePointer(column!)
+            }
             gemm(m: cout, n: p, k: k, a: weight, lda: k, b: source, ldb: p, c: yn, ldc: p, parallel: parallelGEMM)
             if let bias {
                 for c in 0..<cout {
-                    let row = yn + c * p, b = bias[c]
+                    let row = yn + c * p
+                    let b = bias[c]
                     for i in 0..<p { row[i] += b }
                 }
             }
@@ -59,13 +68,16 @@ extension Kernels {
         if OneDNN.run(g, bias: false, { ddpm_dnnl_conv_backward_data($0, dy, weight, dx) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
-            let dxn = dx + n * g.inputChannels * g.inputPixels, dyn = dy + n * cout * p
+            let dxn = dx + n * g.inputChannels * g.inputPixels
+            let dyn = dy + n * cout * p
             if g.isPointwise {
-                gemm(transposeA: true, m: k, n: p, k: cout, a: weight, lda: k, b: dyn, ldb: p, c: dxn, ldc: p,
-                     parallel: parallelGEMM)
+                gemm(
+                    transposeA: true, m: k, n: p, k: cout, a: weight, lda: k, b: dyn, ldb: p, c: dxn, ldc: p,
+                    parallel: parallelGEMM)
             } else {
-                gemm(transposeA: true, m: k, n: p, k: cout, a: weight, lda: k, b: dyn, ldb: p, c: column!, ldc: p,
-                     parallel: parallelGEMM)
+                gemm(
+                    transposeA: true, m: k, n: p, k: cout, a: weight, lda: k, b: dyn, ldb: p, c: column!, ldc: p,
+                    parallel: parallelGEMM)
                 col2im(g, column!, dxn)
             }
         }
@@ -85,18 +97,25 @@ extension Kernels {
         let run = { (t: Int, images: Range<Int>, parallelGEMM: Bool) in
             let acc = t == 0 ? dw : partials + (t - 1) * cout * k
             for (i, n) in images.enumerated() {
-                let xn = x + n * g.inputChannels * g.inputPixels, dyn = dy + n * cout * p
+                let xn = x + n * g.inputChannels * g.inputPixels
+                let dyn = dy + n * cout * p
                 let source: UnsafePointer<Float>
-                if g.isPointwise { source = xn } else { im2col(g, xn, column + t * k * p); source = UnsafePointer(column + t * k * p) }
-                gemm(transposeB: true, m: cout, n: k, k: p, a: dyn, lda: p, b: source, ldb: p,
-                     beta: i == 0 ? 0 : 1, c: acc, ldc: k, parallel: parallelGEMM)
+                if g.isPointwise {
+                    source = xn
+                } else {
+                    im2col(g, xn, column + t * k * p)
+                    source = UnsafePointer(column + t * k * p)
+                }
+                gemm(
+                    transposeB: true, m: cout, n: k, k: p, a: dyn, lda: p, b: source, ldb: p,
+                    beta: i == 0 ? 0 : 1, c: acc, ldc: k, parallel: parallelGEMM)
             }
         }
         if threads <= 1 {
             run(0, 0..<g.batch, true)
             return
         }
-        DispatchQueueShim.concurrent(threads) { t in run(t, g.batch * t / threads ..< g.batch * (t + 1) / threads, false) }
+        DispatchQueueShim.concurrent(threads) { t in run(t, g.batch * t / threads..<g.batch * (t + 1) / threads, false) }
         for t in 1..<threads {
             let src = partials + (t - 1) * cout * k
             for i in 0..<(cout * k) { dw[i] += src[i] }
@@ -116,7 +135,7 @@ extension Kernels {
             return
         }
         DispatchQueueShim.concurrent(threads) { t in
-            for n in g.batch * t / threads ..< g.batch * (t + 1) / threads {
+            for n in g.batch * t / threads..<g.batch * (t + 1) / threads {
                 body(n, columnSize == 0 ? nil : column + t * columnSize, false)
             }
         }
@@ -141,7 +160,8 @@ extension Kernels {
                         let src = plane + iy * g.width
                         if s == 1 {
                             // Valid ox range: 0 ≤ ox + j − padLeft < W.
-                            let lo = max(0, g.padLeft - j), hi = min(wo, g.width + g.padLeft - j)
+                            let lo = max(0, g.padLeft - j)
+                            let hi = min(wo, g.width + g.padLeft - j)
                             for ox in 0..<min(lo, wo) { out[ox] = 0 }
                             if hi > lo { (out + lo).update(from: src + lo + j - g.padLeft, count: hi - lo) }
                             for ox in max(hi, 0)..<wo where ox >= lo { out[ox] = 0 }
@@ -171,9 +191,11 @@ extension Kernels {
                     for oy in 0..<ho {
                         let iy = oy * s + i - g.padTop
                         guard iy >= 0 && iy < g.height else { continue }
-                        let dst = plane + iy * g.width, line = src + oy * wo
+                        let dst = plane + iy * g.width
+                        let line = src + oy * wo
                         if s == 1 {
-                            let lo = max(0, g.padLeft - j), hi = min(wo, g.width + g.padLeft - j)
+                            let lo = max(0, g.padLeft - j)
+                            let hi = min(wo, g.width + g.padLeft - j)
                             if hi > lo {
                                 let d = dst + j - g.padLeft
                                 for ox in lo..<hi { d[ox] += line[ox] }

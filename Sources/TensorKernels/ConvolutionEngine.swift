@@ -27,7 +27,10 @@ public enum ConvolutionEngine: String, Sendable {
 package enum OneDNN {
     package static let isAvailable: Bool = ddpm_dnnl_load(Int32(ComputeSettings.threadCount)) == 1
 
-    private struct Key: Hashable { var geometry: ConvolutionGeometry; var bias: Bool }
+    private struct Key: Hashable {
+        var geometry: ConvolutionGeometry
+        var bias: Bool
+    }
     private nonisolated(unsafe) static var plans: [Key: OpaquePointer] = [:]
     private static let lock = Mutex(())
 
@@ -48,8 +51,10 @@ package enum OneDNN {
         let key = Key(geometry: geometry, bias: bias)
         if let p = plans[key] { return p }
         let g = geometry
-        let dims: [Int64] = [g.batch, g.inputChannels, g.height, g.width, g.outputChannels, g.kernelHeight,
-                             g.kernelWidth, g.stride, g.padTop, g.padBottom, g.padLeft, g.padRight].map(Int64.init)
+        let dims: [Int64] = [
+            g.batch, g.inputChannels, g.height, g.width, g.outputChannels, g.kernelHeight,
+            g.kernelWidth, g.stride, g.padTop, g.padBottom, g.padLeft, g.padRight,
+        ].map(Int64.init)
         let winograd: Int32 = ProcessInfo.processInfo.environment["DDPM_WINOGRAD"] == "0" ? 0 : 1
         guard let p = dims.withUnsafeBufferPointer({ ddpm_dnnl_conv_create($0.baseAddress, bias ? 1 : 0, winograd) }) else { return nil }
         plans[key] = p

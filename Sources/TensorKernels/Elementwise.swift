@@ -7,8 +7,10 @@ package enum Kernels {}
 extension Kernels {
     /// y[i] = f(x[i]) over `count` elements, split across threads.
     @inlinable @inline(__always)
-    package static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
-                            _ f: (Float) -> Float) {
+    package static func map(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+        _ f: (Float) -> Float
+    ) {
         parallelFor(count, grain: parallelGrain) { r in
             for i in r { y[i] = f(x[i]) }
         }
@@ -16,8 +18,10 @@ extension Kernels {
 
     /// y[i] = f(i, x[i]) over `count` elements, split across threads (for counter-based randomness).
     @inlinable @inline(__always)
-    package static func mapIndexed(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
-                                   _ f: (Int, Float) -> Float) {
+    package static func mapIndexed(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+        _ f: (Int, Float) -> Float
+    ) {
         parallelFor(count, grain: parallelGrain) { r in
             for i in r { y[i] = f(i, x[i]) }
         }
@@ -25,8 +29,10 @@ extension Kernels {
 
     /// z[i] = f(x[i], y[i]) over `count` elements, split across threads.
     @inlinable @inline(__always)
-    package static func zip(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
-                            count: Int, _ f: (Float, Float) -> Float) {
+    package static func zip(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+        count: Int, _ f: (Float, Float) -> Float
+    ) {
         parallelFor(count, grain: parallelGrain) { r in
             for i in r { z[i] = f(x[i], y[i]) }
         }
@@ -40,12 +46,18 @@ extension Kernels {
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
         plan: BroadcastPlan, _ f: (Float, Float) -> Float
     ) {
-        let inner = plan.innerCount, sa = plan.innerStrideA, sb = plan.innerStrideB
+        let inner = plan.innerCount
+        let sa = plan.innerStrideA
+        let sb = plan.innerStrideB
         if plan.outerShape.isEmpty {
             switch (sa, sb) {
             case (1, 1): parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(a[i], b[i]) } }
-            case (1, 0): let s = b[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(a[i], s) } }
-            case (0, 1): let s = a[0]; parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(s, b[i]) } }
+            case (1, 0):
+                let s = b[0]
+                parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(a[i], s) } }
+            case (0, 1):
+                let s = a[0]
+                parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(s, b[i]) } }
             default: out[0] = f(a[0], b[0])
             }
             return
@@ -61,12 +73,20 @@ extension Kernels {
                     oa += idx * plan.outerStridesA[d]
                     ob += idx * plan.outerStridesB[d]
                 }
-                let pa = a + oa, pb = b + ob, po = out + o * inner
+                let pa = a + oa
+                let pb = b + ob
+                let po = out + o * inner
                 switch (sa, sb) {
                 case (1, 1): for i in 0..<inner { po[i] = f(pa[i], pb[i]) }
-                case (1, 0): let s = pb[0]; for i in 0..<inner { po[i] = f(pa[i], s) }
-                case (0, 1): let s = pa[0]; for i in 0..<inner { po[i] = f(s, pb[i]) }
-                default: let v = f(pa[0], pb[0]); for i in 0..<inner { po[i] = v }
+                case (1, 0):
+                    let s = pb[0]
+                    for i in 0..<inner { po[i] = f(pa[i], s) }
+                case (0, 1):
+                    let s = pa[0]
+                    for i in 0..<inner { po[i] = f(s, pb[i]) }
+                default:
+                    let v = f(pa[0], pb[0])
+                    for i in 0..<inner { po[i] = v }
                 }
             }
         }
@@ -77,7 +97,8 @@ extension Kernels {
     /// out = x broadcast to `plan.outputShape`, for a plan made as `BroadcastPlan(outputShape, x.shape)`
     /// (only the second operand's strides are read).
     package static func expand(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, plan: BroadcastPlan) {
-        let inner = plan.innerCount, sb = plan.innerStrideB
+        let inner = plan.innerCount
+        let sb = plan.innerStrideB
         let outerCount = plan.outerShape.reduce(1, *)
         parallelFor(outerCount, grain: max(1, parallelGrain / max(inner, 1))) { range in
             for o in range {
@@ -86,7 +107,8 @@ extension Kernels {
                     ob += (rest % plan.outerShape[d]) * plan.outerStridesB[d]
                     rest /= plan.outerShape[d]
                 }
-                let pb = x + ob, po = out + o * inner
+                let pb = x + ob
+                let po = out + o * inner
                 if sb == 1 { po.update(from: pb, count: inner) } else { po.update(repeating: pb[0], count: inner) }
             }
         }
@@ -123,7 +145,8 @@ package struct BroadcastPlan {
         let pa = Array(repeating: 1, count: rank - a.count) + a
         let pb = Array(repeating: 1, count: rank - b.count) + b
         func strides(_ dims: [Int]) -> [Int] {
-            var s = Array(repeating: 0, count: rank), acc = 1
+            var s = Array(repeating: 0, count: rank)
+            var acc = 1
             for d in stride(from: rank - 1, through: 0, by: -1) {
                 s[d] = dims[d] == 1 ? 0 : acc
                 acc *= dims[d]
@@ -140,7 +163,9 @@ package struct BroadcastPlan {
             }
         }
         guard let last = dims.popLast() else {
-            innerCount = 1; innerStrideA = 0; innerStrideB = 0
+            innerCount = 1
+            innerStrideA = 0
+            innerStrideB = 0
             return
         }
         innerCount = last.size

@@ -1,7 +1,7 @@
 #if canImport(Accelerate)
-import Accelerate
+    import Accelerate
 #else
-import CBLAS
+    import CBLAS
 #endif
 
 // Float64 linear algebra for evaluation statistics (FID): feature covariances over 50,000 samples
@@ -56,14 +56,20 @@ extension Kernels {
     package static func symmetricEigen(
         _ a: UnsafeMutablePointer<Double>, n: Int, eigenvalues: UnsafeMutablePointer<Double>, vectors: Bool
     ) -> Int {
-        var jobz = Int8(UInt8(ascii: vectors ? "V" : "N")), uplo = Int8(UInt8(ascii: "L"))
-        var size = Int32(n), lda = Int32(max(n, 1)), info: Int32 = 0
-        var lwork: Int32 = -1, liwork: Int32 = -1, workSize = 0.0, iworkSize: Int32 = 0
+        var jobz = Int8(UInt8(ascii: vectors ? "V" : "N"))
+        var uplo = Int8(UInt8(ascii: "L"))
+        var size = Int32(n)
+        var lda = Int32(max(n, 1))
+        var info: Int32 = 0
+        var lwork: Int32 = -1
+        var liwork: Int32 = -1
+        var workSize = 0.0
+        var iworkSize: Int32 = 0
         func call(_ work: UnsafeMutablePointer<Double>, _ iwork: UnsafeMutablePointer<Int32>) {
             #if canImport(Accelerate)
-            dsyevd_(&jobz, &uplo, &size, a, &lda, eigenvalues, work, &lwork, iwork, &liwork, &info)
+                dsyevd_(&jobz, &uplo, &size, a, &lda, eigenvalues, work, &lwork, iwork, &liwork, &info)
             #else
-            dsyevd_(&jobz, &uplo, &size, a, &lda, eigenvalues, work, &lwork, iwork, &liwork, &info, 1, 1)
+                dsyevd_(&jobz, &uplo, &size, a, &lda, eigenvalues, work, &lwork, iwork, &liwork, &info, 1, 1)
             #endif
         }
         call(&workSize, &iworkSize)  // workspace query
@@ -72,7 +78,10 @@ extension Kernels {
         liwork = max(iworkSize, 1)
         let work = UnsafeMutablePointer<Double>.allocate(capacity: Int(max(lwork, 1)))
         let iwork = UnsafeMutablePointer<Int32>.allocate(capacity: Int(liwork))
-        defer { work.deallocate(); iwork.deallocate() }
+        defer {
+            work.deallocate()
+            iwork.deallocate()
+        }
         call(work, iwork)
         return Int(info)
     }
@@ -92,7 +101,12 @@ extension Kernels {
         let root = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
         let temporary = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
         let lambda = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        defer { v.deallocate(); root.deallocate(); temporary.deallocate(); lambda.deallocate() }
+        defer {
+            v.deallocate()
+            root.deallocate()
+            temporary.deallocate()
+            lambda.deallocate()
+        }
         v.update(from: a, count: n * n)
         // 1. A = V Λ Vᵀ (row k of `v` is eigenvector k).
         let info = symmetricEigen(v, n: n, eigenvalues: lambda, vectors: true)
@@ -106,11 +120,19 @@ extension Kernels {
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(n), 1, temporary, Int32(n), 0, root, Int32(n))
         symmetrizeFromUpper(root, n: n)
         // 3. M = A^½ B A^½.
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, root, Int32(n), b, Int32(n),
-                    0, temporary, Int32(n))
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, temporary, Int32(n), root,
-                    Int32(n), 0, v, Int32(n))
-        for i in 0..<n { for j in 0..<i { let m = (v[i * n + j] + v[j * n + i]) / 2; v[i * n + j] = m; v[j * n + i] = m } }
+        cblas_dgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, root, Int32(n), b, Int32(n),
+            0, temporary, Int32(n))
+        cblas_dgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, temporary, Int32(n), root,
+            Int32(n), 0, v, Int32(n))
+        for i in 0..<n {
+            for j in 0..<i {
+                let m = (v[i * n + j] + v[j * n + i]) / 2
+                v[i * n + j] = m
+                v[j * n + i] = m
+            }
+        }
         // 4. Σ √μ_k.
         let info2 = symmetricEigen(v, n: n, eigenvalues: lambda, vectors: false)
         guard info2 == 0 else { return (.nan, smallestOfA, .nan, info2) }

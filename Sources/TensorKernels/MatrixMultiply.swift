@@ -1,7 +1,7 @@
 #if canImport(Accelerate)
-import Accelerate
+    import Accelerate
 #else
-import CBLAS
+    import CBLAS
 #endif
 
 extension Kernels {
@@ -32,8 +32,9 @@ extension Kernels {
         } else {
             parallelFor(m, grain: 16) { r in
                 let aOffset = transposeA ? r.lowerBound : r.lowerBound * lda
-                sgemm(transposeA, transposeB, r.count, n, k, alpha, a + aOffset, lda, b, ldb, beta,
-                      c + r.lowerBound * ldc, ldc)
+                sgemm(
+                    transposeA, transposeB, r.count, n, k, alpha, a + aOffset, lda, b, ldb, beta,
+                    c + r.lowerBound * ldc, ldc)
             }
         }
     }
@@ -47,8 +48,9 @@ extension Kernels {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
 
@@ -56,7 +58,7 @@ extension Kernels {
 private enum BLASThreads {
     static let configure: Void = {
         #if !canImport(Accelerate)
-        openblas_set_num_threads(1)
+            openblas_set_num_threads(1)
         #endif
     }()
 }

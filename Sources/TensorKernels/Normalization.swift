@@ -11,12 +11,14 @@ extension Kernels {
         mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
         batch: Int, channels: Int, spatial: Int, groups: Int, epsilon: Float, silu: Bool = false
     ) {
-        let perGroup = channels / groups, blockSize = perGroup * spatial
+        let perGroup = channels / groups
+        let blockSize = perGroup * spatial
         parallelFor(batch * groups) { r in
             for ng in r {
                 let c0 = (ng % groups) * perGroup
-                ddpm_group_norm_forward(x + ng * blockSize, gamma.map { $0 + c0 }, beta.map { $0 + c0 }, y + ng * blockSize,
-                                        perGroup, spatial, epsilon, silu ? 1 : 0, mean + ng, inverseStd + ng)
+                ddpm_group_norm_forward(
+                    x + ng * blockSize, gamma.map { $0 + c0 }, beta.map { $0 + c0 }, y + ng * blockSize,
+                    perGroup, spatial, epsilon, silu ? 1 : 0, mean + ng, inverseStd + ng)
             }
         }
     }
@@ -33,21 +35,26 @@ extension Kernels {
         dx: UnsafeMutablePointer<Float>?, dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?,
         batch: Int, channels: Int, spatial: Int, groups: Int, silu: Bool = false
     ) {
-        let perGroup = channels / groups, blockSize = perGroup * spatial
+        let perGroup = channels / groups
+        let blockSize = perGroup * spatial
         let perChannel = UnsafeMutablePointer<Float>.allocate(capacity: 2 * batch * channels)
         defer { perChannel.deallocate() }
         let scratch = dx == nil && silu ? UnsafeMutablePointer<Float>.allocate(capacity: batch * channels * spatial) : nil
         defer { scratch?.deallocate() }
         parallelFor(batch * groups) { r in
             for ng in r {
-                let n = ng / groups, c0 = (ng % groups) * perGroup, offset = ng * blockSize
-                ddpm_group_norm_backward(x + offset, dy + offset, gamma.map { $0 + c0 }, beta.map { $0 + c0 }, mean[ng], inverseStd[ng],
-                                         dx.map { $0 + offset }, (dx ?? scratch).map { $0 + offset },
-                                         perChannel + 2 * (n * channels + c0), perGroup, spatial, silu ? 1 : 0)
+                let n = ng / groups
+                let c0 = (ng % groups) * perGroup
+                let offset = ng * blockSize
+                ddpm_group_norm_backward(
+                    x + offset, dy + offset, gamma.map { $0 + c0 }, beta.map { $0 + c0 }, mean[ng], inverseStd[ng],
+                    dx.map { $0 + offset }, (dx ?? scratch).map { $0 + offset },
+                    perChannel + 2 * (n * channels + c0), perGroup, spatial, silu ? 1 : 0)
             }
         }
         for c in 0..<channels {
-            var sgx: Float = 0, sg: Float = 0
+            var sgx: Float = 0
+            var sg: Float = 0
             for n in 0..<batch {
                 sgx += perChannel[2 * (n * channels + c)]
                 sg += perChannel[2 * (n * channels + c) + 1]

@@ -7,7 +7,8 @@ extension Kernels {
         secondMoment v: UnsafeMutablePointer<Float>, count: Int, learningRate: Float, beta1: Float, beta2: Float,
         epsilon: Float, correction1: Float, correction2: Float, gradientScale: Float
     ) {
-        let stepSize = learningRate / correction1, rootCorrection2 = correction2.squareRoot()
+        let stepSize = learningRate / correction1
+        let rootCorrection2 = correction2.squareRoot()
         parallelFor(count, grain: parallelGrain) { r in
             for i in r {
                 let gi = g[i] * gradientScale
@@ -21,8 +22,10 @@ extension Kernels {
     }
 
     /// average ← decay·average + (1 − decay)·value, in place.
-    package static func exponentialMovingAverage(_ average: UnsafeMutablePointer<Float>, _ value: UnsafePointer<Float>,
-                                                 count: Int, decay: Float) {
+    package static func exponentialMovingAverage(
+        _ average: UnsafeMutablePointer<Float>, _ value: UnsafePointer<Float>,
+        count: Int, decay: Float
+    ) {
         parallelFor(count, grain: parallelGrain) { r in
             for i in r { average[i] = decay * average[i] + (1 - decay) * value[i] }
         }

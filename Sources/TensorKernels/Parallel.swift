@@ -19,7 +19,8 @@ public enum ComputeSettings {
         let env = ProcessInfo.processInfo.environment
         if let s = env["DDPM_NUM_THREADS"], let n = Int(s), n > 0 { return n }
         let affinity = Int(ddpm_affinity_cores())
-        let cores = max(1, affinity > 0 ? min(affinity, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount)
+        let cores = max(
+            1, affinity > 0 ? min(affinity, ProcessInfo.processInfo.activeProcessorCount) : ProcessInfo.processInfo.activeProcessorCount)
         if env["OMPI_MCA_orte_bound_at_launch"] == "1" { return cores }
         let localRanks = max(1, Int(env["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1)
         return max(1, cores / localRanks)
@@ -37,7 +38,8 @@ package func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> V
         return
     }
     DispatchQueueShim.concurrent(threads) { i in
-        let lo = count * i / threads, hi = count * (i + 1) / threads
+        let lo = count * i / threads
+        let hi = count * (i + 1) / threads
         if lo < hi { body(lo..<hi) }
     }
 }
@@ -46,7 +48,10 @@ package func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> V
 @usableFromInline package enum DispatchQueueShim {
     @inlinable @inline(__always)
     package static func concurrent(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 { body(0); return }
+        if count <= 1 {
+            body(0)
+            return
+        }
         // `concurrentPerform` wants a `@Sendable` body, but kernel bodies capture raw pointers.
         // Sharing them is safe: callers' iterations write disjoint ranges, and the call returns
         // only after all of them finished, so nothing outlives or races the caller's buffers.

@@ -14,7 +14,8 @@ package struct PoolingGeometry: Hashable {
     /// The in-bounds window of output (oy, ox): rows y0..<y1 and columns x0..<x1.
     @inline(__always)
     func window(_ oy: Int, _ ox: Int) -> (y0: Int, y1: Int, x0: Int, x1: Int) {
-        let ys = oy * stride - padding, xs = ox * stride - padding
+        let ys = oy * stride - padding
+        let xs = ox * stride - padding
         return (max(ys, 0), min(ys + kernelSize, height), max(xs, 0), min(xs + kernelSize, width))
     }
 }
@@ -25,7 +26,8 @@ extension Kernels {
         let (ho, wo) = (g.outputHeight, g.outputWidth)
         parallelFor(g.planes, grain: max(1, parallelGrain / max(ho * wo * g.kernelSize * g.kernelSize, 1))) { r in
             for p in r {
-                let src = x + p * g.height * g.width, dst = y + p * ho * wo
+                let src = x + p * g.height * g.width
+                let dst = y + p * ho * wo
                 for oy in 0..<ho {
                     for ox in 0..<wo {
                         let w = g.window(oy, ox)
@@ -49,7 +51,8 @@ extension Kernels {
         let (ho, wo) = (g.outputHeight, g.outputWidth)
         parallelFor(g.planes, grain: max(1, parallelGrain / max(ho * wo * g.kernelSize * g.kernelSize, 1))) { r in
             for p in r {
-                let src = x + p * g.height * g.width, dst = y + p * ho * wo
+                let src = x + p * g.height * g.width
+                let dst = y + p * ho * wo
                 for oy in 0..<ho {
                     for ox in 0..<wo {
                         let w = g.window(oy, ox)
@@ -88,10 +91,12 @@ extension Kernels {
         let cols = linearInterpolationTaps(input: width, output: outputWidth)
         parallelFor(planes * outputHeight, grain: max(1, parallelGrain / max(4 * outputWidth, 1))) { r in
             for item in r {
-                let p = item / outputHeight, oy = item % outputHeight
+                let p = item / outputHeight
+                let oy = item % outputHeight
                 let (i0, i1, h1) = rows[oy]
                 let h0 = 1 - h1
-                let top = x + (p * height + i0) * width, bottom = x + (p * height + i1) * width
+                let top = x + (p * height + i0) * width
+                let bottom = x + (p * height + i1) * width
                 let dst = y + item * outputWidth
                 for ox in 0..<outputWidth {
                     let (j0, j1, w1) = cols[ox]

@@ -15,8 +15,10 @@ extension Kernels {
     ///
     /// Each output element is summed by one thread in a fixed order, and long rows are summed
     /// in fixed 4096-element blocks, so the result does not depend on the thread count.
-    package static func sumAxis(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                outer: Int, n: Int, inner: Int) {
+    package static func sumAxis(
+        _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+        outer: Int, n: Int, inner: Int
+    ) {
         if inner == 1 {
             let block = 4096
             if outer >= ComputeSettings.threadCount || n <= block {
@@ -44,7 +46,8 @@ extension Kernels {
             // Work items are (o, i) pairs; walk them as row segments.
             var item = r.lowerBound
             while item < r.upperBound {
-                let o = item / inner, i0 = item % inner
+                let o = item / inner
+                let i0 = item % inner
                 let i1 = min(inner, i0 + (r.upperBound - item))
                 let dst = out + o * inner
                 for i in i0..<i1 { dst[i] = 0 }
@@ -62,23 +65,28 @@ extension Kernels {
 
     /// Copies `x` (contiguous, shape `shape`) into `out` with axes reordered by `permutation`:
     /// out dimension d is input dimension permutation[d].
-    package static func permute(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                shape: [Int], permutation: [Int]) {
+    package static func permute(
+        _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+        shape: [Int], permutation: [Int]
+    ) {
         let rank = shape.count
         var inStrides = Array(repeating: 1, count: rank)
         for d in stride(from: rank - 2, through: 0, by: -1) { inStrides[d] = inStrides[d + 1] * shape[d + 1] }
         let outShape = permutation.map { shape[$0] }
         let strides = permutation.map { inStrides[$0] }
-        let inner = outShape.last ?? 1, innerStride = strides.last ?? 1
+        let inner = outShape.last ?? 1
+        let innerStride = strides.last ?? 1
         let rows = outShape.dropLast().reduce(1, *)
         parallelFor(rows, grain: max(1, parallelGrain / max(inner, 1))) { r in
             for row in r {
-                var rest = row, offset = 0
+                var rest = row
+                var offset = 0
                 for d in stride(from: rank - 2, through: 0, by: -1) {
                     offset += (rest % outShape[d]) * strides[d]
                     rest /= outShape[d]
                 }
-                let dst = out + row * inner, src = x + offset
+                let dst = out + row * inner
+                let src = x + offset
                 for i in 0..<inner { dst[i] = src[i * innerStride] }
             }
         }

@@ -50,20 +50,31 @@ package final class BufferPool: Sendable {
         var peakBytes = 0
 
         mutating func pop(atLeast count: Int) -> (UnsafeMutablePointer<Float>, Int)? {
-            var lo = 0, hi = sizes.count
-            while lo < hi { let mid = (lo + hi) / 2; if sizes[mid] < count { lo = mid + 1 } else { hi = mid } }
+            var lo = 0
+            var hi = sizes.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if sizes[mid] < count { lo = mid + 1 } else { hi = mid }
+            }
             guard lo < sizes.count, sizes[lo] <= count + count / 4 else { return nil }
             let capacity = sizes[lo]
             let p = free[capacity]!.removeLast()
-            if free[capacity]!.isEmpty { free[capacity] = nil; sizes.remove(at: lo) }
+            if free[capacity]!.isEmpty {
+                free[capacity] = nil
+                sizes.remove(at: lo)
+            }
             cachedBytes -= capacity * MemoryLayout<Float>.stride
             return (p, capacity)
         }
 
         mutating func push(_ p: UnsafeMutablePointer<Float>, capacity: Int) {
             if free[capacity] == nil {
-                var lo = 0, hi = sizes.count
-                while lo < hi { let mid = (lo + hi) / 2; if sizes[mid] < capacity { lo = mid + 1 } else { hi = mid } }
+                var lo = 0
+                var hi = sizes.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if sizes[mid] < capacity { lo = mid + 1 } else { hi = mid }
+                }
                 sizes.insert(capacity, at: lo)
             }
             free[capacity, default: []].append(p)

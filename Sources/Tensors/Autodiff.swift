@@ -1,5 +1,6 @@
 import Foundation
 import TensorKernels
+
 /// Reverse-mode automatic differentiation over a graph of `Node`s.
 ///
 /// Each differentiable op stores, next to its result, a closure that maps the gradient of the
@@ -57,8 +58,9 @@ extension Tensor {
         _ value: Tensor, inputs: [Tensor], pullback: @escaping (Tensor, [Bool]) -> [Tensor?]
     ) -> Tensor {
         guard GradientRecording.isEnabled, inputs.contains(where: { $0.node != nil }) else { return value }
-        return Tensor(shape: value.shape, storage: value.storage,
-                      node: Node(parents: inputs.map(\.node), pullback: pullback))
+        return Tensor(
+            shape: value.shape, storage: value.storage,
+            node: Node(parents: inputs.map(\.node), pullback: pullback))
     }
 }
 
@@ -69,14 +71,17 @@ extension Tensor {
 /// forward pass. Pass `retainingGraph: true` to differentiate the same graph again.
 public func gradients(of loss: Tensor, withRespectTo variables: [Tensor], retainingGraph: Bool = false) -> [Tensor] {
     precondition(loss.scalarCount == 1, "[gradients] loss must have one element, got shape \(loss.shape)")
-    return vectorJacobianProducts(of: loss, cotangent: Tensor(repeating: 1, shape: loss.shape), withRespectTo: variables,
-                                  retainingGraph: retainingGraph)
+    return vectorJacobianProducts(
+        of: loss, cotangent: Tensor(repeating: 1, shape: loss.shape), withRespectTo: variables,
+        retainingGraph: retainingGraph)
 }
 
 /// cotangentᵀ · ∂output/∂variable for each variable: the reverse pass seeded with `cotangent`
 /// (same shape as `output`) instead of 1.
-package func vectorJacobianProducts(of output: Tensor, cotangent: Tensor, withRespectTo variables: [Tensor],
-                                    retainingGraph: Bool = false) -> [Tensor] {
+package func vectorJacobianProducts(
+    of output: Tensor, cotangent: Tensor, withRespectTo variables: [Tensor],
+    retainingGraph: Bool = false
+) -> [Tensor] {
     precondition(cotangent.shape == output.shape, "[gradients] cotangent \(cotangent.shape) does not match output \(output.shape)")
     guard let root = output.node else { return variables.map { .zeros($0.shape) } }
 

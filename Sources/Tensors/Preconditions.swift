@@ -7,13 +7,17 @@
 
 /// Stops with `message` when `condition` is false, in every build configuration.
 @inline(__always)
-func precondition(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = String(),
-                  file: StaticString = #fileID, line: UInt = #line) {
+func precondition(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = String(),
+    file: StaticString = #fileID, line: UInt = #line
+) {
     if !condition() { fatalError(message(), file: file, line: line) }
 }
 
 /// Stops with `message`, in every build configuration.
-func preconditionFailure(_ message: @autoclosure () -> String = String(), file: StaticString = #fileID,
-                         line: UInt = #line) -> Never {
+func preconditionFailure(
+    _ message: @autoclosure () -> String = String(), file: StaticString = #fileID,
+    line: UInt = #line
+) -> Never {
     fatalError(message(), file: file, line: line)
 }

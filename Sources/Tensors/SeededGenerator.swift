@@ -1,5 +1,5 @@
-import TensorKernels
 import Foundation
+import TensorKernels
 
 /// Rows `offset..<offset + b` of a global batch of `total` rows.
 public struct BatchShard: Sendable, Equatable {
@@ -14,8 +14,9 @@ public struct BatchShard: Sendable, Equatable {
     /// `rows` leading rows.
     @inline(__always)
     func span(count: Int, rows: Int) -> (first: Int, reserved: Int) {
-        precondition(rows > 0 && count % rows == 0 && offset + rows <= total,
-                     "[BatchShard] \(rows) rows of \(count) elements do not fit rows \(offset)… of \(total)")
+        precondition(
+            rows > 0 && count % rows == 0 && offset + rows <= total,
+            "[BatchShard] \(rows) rows of \(count) elements do not fit rows \(offset)… of \(total)")
         let perRow = count / rows
         return (offset * perRow, total * perRow)
     }
@@ -69,7 +70,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     public mutating func integers(_ count: Int, in range: ClosedRange<Int>) -> [Int] {
         guard let shard else { return (0..<count).map { _ in Int.random(in: range, using: &self) } }
         let (first, reserved) = shard.span(count: count, rows: count)
-        let base = reserve(reserved), span = UInt64(range.count)
+        let base = reserve(reserved)
+        let span = UInt64(range.count)
         return (0..<count).map { range.lowerBound + Int(Self.draw(base, first + $0).multipliedFullWidth(by: span).high) }
     }
 
@@ -80,10 +82,13 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
 
 extension Tensor {
     /// Independent uniform samples in [low, high).
-    public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1,
-                                     using rng: inout SeededGenerator) -> Tensor {
+    public static func randomUniform(
+        _ shape: [Int], low: Float = 0, high: Float = 1,
+        using rng: inout SeededGenerator
+    ) -> Tensor {
         let out = Tensor.uninitialized(shape)
-        let n = out.scalarCount, p = out.storage.pointer
+        let n = out.scalarCount
+        let p = out.storage.pointer
         let (first, reserved) = rng.shard?.span(count: n, rows: shape.first ?? 1) ?? (0, n)
         let base = rng.reserve(reserved)
         parallelFor(n, grain: parallelGrain) { r in
@@ -93,33 +98,42 @@ extension Tensor {
     }
 
     /// Independent standard normal samples (Box–Muller on pairs of uniform draws).
-    public static func randomNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
-                                    using rng: inout SeededGenerator) -> Tensor {
+    public static func randomNormal(
+        _ shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+        using rng: inout SeededGenerator
+    ) -> Tensor {
         let (mu, sigma) = (mean, standardDeviation)
         let out = Tensor.uninitialized(shape)
         if let shard = rng.shard {
             // Element i is global element first + i, whose Box–Muller pair may start in another shard.
-            let n = out.scalarCount, p = out.storage.pointer
+            let n = out.scalarCount
+            let p = out.storage.pointer
             let (first, reserved) = shard.span(count: n, rows: shape.first ?? 1)
             let base = rng.reserve(2 * ((reserved + 1) / 2))
             parallelFor(n, grain: parallelGrain / 2) { r in
                 for i in r {
-                    let g = first + i, j = g / 2
+                    let g = first + i
+                    let j = g / 2
                     let u1 = Double((SeededGenerator.draw(base, 2 * j) >> 11) + 1) * 0x1p-53
                     let u2 = Double(SeededGenerator.draw(base, 2 * j + 1) >> 11) * 0x1p-53
-                    let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * Double.pi * u2
+                    let radius = (-2 * Foundation.log(u1)).squareRoot()
+                    let angle = 2 * Double.pi * u2
                     p[i] = mu + sigma * Float(radius * (g % 2 == 0 ? Foundation.cos(angle) : Foundation.sin(angle)))
                 }
             }
             return out
         }
-        let n = out.scalarCount, pairs = (n + 1) / 2, base = rng.reserve(2 * pairs), p = out.storage.pointer
+        let n = out.scalarCount
+        let pairs = (n + 1) / 2
+        let base = rng.reserve(2 * pairs)
+        let p = out.storage.pointer
         parallelFor(pairs, grain: parallelGrain / 2) { r in
             for j in r {
                 // u1 in (0, 1] so that log(u1) is finite.
                 let u1 = Double((SeededGenerator.draw(base, 2 * j) >> 11) + 1) * 0x1p-53
                 let u2 = Double(SeededGenerator.draw(base, 2 * j + 1) >> 11) * 0x1p-53
-                let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * Double.pi * u2
+                let radius = (-2 * Foundation.log(u1)).squareRoot()
+                let angle = 2 * Double.pi * u2
                 p[2 * j] = mu + sigma * Float(radius * Foundation.cos(angle))
                 if 2 * j + 1 < n { p[2 * j + 1] = mu + sigma * Float(radius * Foundation.sin(angle)) }
             }
@@ -134,7 +148,8 @@ extension Tensor {
     public func dropout(probability: Float, training: Bool, using rng: inout SeededGenerator) -> Tensor {
         precondition(probability >= 0 && probability < 1, "[dropout] probability must be in [0, 1), got \(probability)")
         guard training, probability > 0 else { return self }
-        let keep = 1 - probability, scale = 1 / keep
+        let keep = 1 - probability
+        let scale = 1 / keep
         // Sharded: the masks of rows offset… of the global batch (each sample keeps its own mask).
         let (first, reserved) = rng.shard?.span(count: scalarCount, rows: shape.first ?? 1) ?? (0, scalarCount)
         let base = rng.reserve(reserved)

@@ -1,5 +1,5 @@
-import TensorKernels
 import Foundation
+import TensorKernels
 
 // Elementwise arithmetic with NumPy broadcasting; each op's forward and pullback side by side.
 
@@ -70,8 +70,10 @@ extension Tensor {
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let y = broadcastApply(a, b, name: "div") { $0 / $1 }
         return .result(y, inputs: [a, b]) { g, needs in
-            [needs[0] ? (g / b).summed(toShape: a.shape) : nil,
-             needs[1] ? (-(g * y) / b).summed(toShape: b.shape) : nil]
+            [
+                needs[0] ? (g / b).summed(toShape: a.shape) : nil,
+                needs[1] ? (-(g * y) / b).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 

@@ -1,5 +1,5 @@
-import TensorKernels
 import Foundation
+import TensorKernels
 
 extension Tensor {
     /// Sinusoidal timestep embedding (Vaswani et al. 2017, as used by Ho et al. App. B), `[N, dimension]`.
@@ -11,15 +11,20 @@ extension Tensor {
     /// Computed in Float32 like diffusers, so that checkpoints see the same inputs. Timesteps may be
     /// fractional (σ-interpolating samplers such as Euler pass them, as diffusers does); there is no
     /// gradient with respect to them.
-    public static func timestepEmbedding(_ timesteps: [Int], dimension: Int, frequencyShift: Float = 1,
-                                         cosineFirst: Bool = false, maxPeriod: Float = 10_000) -> Tensor {
-        timestepEmbedding(timesteps.map(Double.init), dimension: dimension, frequencyShift: frequencyShift,
-                          cosineFirst: cosineFirst, maxPeriod: maxPeriod)
+    public static func timestepEmbedding(
+        _ timesteps: [Int], dimension: Int, frequencyShift: Float = 1,
+        cosineFirst: Bool = false, maxPeriod: Float = 10_000
+    ) -> Tensor {
+        timestepEmbedding(
+            timesteps.map(Double.init), dimension: dimension, frequencyShift: frequencyShift,
+            cosineFirst: cosineFirst, maxPeriod: maxPeriod)
     }
 
     /// The embedding of fractional timesteps (rounded to Float32 first, as diffusers' `timesteps.float()`).
-    public static func timestepEmbedding(_ timesteps: [Double], dimension: Int, frequencyShift: Float = 1,
-                                         cosineFirst: Bool = false, maxPeriod: Float = 10_000) -> Tensor {
+    public static func timestepEmbedding(
+        _ timesteps: [Double], dimension: Int, frequencyShift: Float = 1,
+        cosineFirst: Bool = false, maxPeriod: Float = 10_000
+    ) -> Tensor {
         precondition(dimension >= 2, "[timestepEmbedding] dimension must be >= 2, got \(dimension)")
         let half = dimension / 2
         precondition(Float(half) != frequencyShift, "[timestepEmbedding] half dimension \(half) equals the frequency shift")

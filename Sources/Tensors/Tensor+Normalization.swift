@@ -1,12 +1,15 @@
 import TensorKernels
+
 // Group normalisation (Wu & He 2018), optionally fused with the SiLU that follows it in the U-Net.
 
 extension Tensor {
     /// GroupNorm over `[N, C, ...]`: each of `groups` channel groups is normalised to zero mean
     /// and unit variance per sample, then scaled by `gamma[C]` and shifted by `beta[C]`.
     /// With `fusingSiLU`, returns SiLU(GroupNorm(x)) in one pass over memory.
-    public func groupNormalized(groups: Int, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-6,
-                                fusingSiLU: Bool = false) -> Tensor {
+    public func groupNormalized(
+        groups: Int, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-6,
+        fusingSiLU: Bool = false
+    ) -> Tensor {
         precondition(rank >= 2, "[groupNorm] input must be [N, C, ...], got \(shape)")
         let (batch, channels) = (shape[0], shape[1])
         precondition(groups >= 1 && channels % groups == 0, "[groupNorm] \(channels) channels are not divisible into \(groups) groups")
@@ -16,7 +19,8 @@ extension Tensor {
         let spatial = scalarCount / max(batch * channels, 1)
         let x = self
         let statistics = Tensor.uninitialized([2, batch * groups])
-        let mean = statistics.storage.pointer, inverseStd = mean + batch * groups
+        let mean = statistics.storage.pointer
+        let inverseStd = mean + batch * groups
         let y = Tensor.uninitialized(shape)
         Kernels.groupNormForward(
             x: x.storage.pointer, gamma: gamma.map { UnsafePointer($0.storage.pointer) },
@@ -47,7 +51,8 @@ extension Tensor {
             perm.swapAt(axis, rank - 1)
             return permuted(perm).softmax(alongAxis: -1).permuted(perm)
         }
-        let n = shape[rank - 1], rows = scalarCount / max(n, 1)
+        let n = shape[rank - 1]
+        let rows = scalarCount / max(n, 1)
         let y = Tensor.uninitialized(shape)
         Kernels.softmaxRows(storage.pointer, y.storage.pointer, rows: rows, n: n)
         return .result(y, inputs: [self]) { g, _ in

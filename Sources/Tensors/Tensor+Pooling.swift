@@ -1,4 +1,5 @@
 import TensorKernels
+
 // Pooling and bilinear resizing over NCHW tensors, for the FID Inception network.
 //
 // These ops have no pullback: the Inception network only runs in inference. Each one stops with
@@ -7,18 +8,22 @@ import TensorKernels
 extension Tensor {
     /// Stops when this op would be recorded for autodiff (an input needs a gradient while recording).
     private func refuseRecording(_ op: String) {
-        precondition(!(GradientRecording.isEnabled && requiresGradient),
-                     "[\(op)] has no gradient; call it inside withoutGradients { … } on inputs that need none")
+        precondition(
+            !(GradientRecording.isEnabled && requiresGradient),
+            "[\(op)] has no gradient; call it inside withoutGradients { … } on inputs that need none")
     }
 
     private func poolingGeometry(_ op: String, kernelSize: Int, stride: Int, padding: Int) -> PoolingGeometry {
         precondition(rank == 4, "[\(op)] input must be [N, C, H, W], got \(shape)")
-        precondition(kernelSize >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernelSize,
-                     "[\(op)] kernel \(kernelSize), stride \(stride), padding \(padding): need k, s ≥ 1 and 0 ≤ padding ≤ k/2")
-        let g = PoolingGeometry(planes: shape[0] * shape[1], height: shape[2], width: shape[3],
-                                kernelSize: kernelSize, stride: stride, padding: padding)
-        precondition(g.outputHeight >= 1 && g.outputWidth >= 1,
-                     "[\(op)] a \(kernelSize)×\(kernelSize) window with padding \(padding) does not fit input \(shape)")
+        precondition(
+            kernelSize >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernelSize,
+            "[\(op)] kernel \(kernelSize), stride \(stride), padding \(padding): need k, s ≥ 1 and 0 ≤ padding ≤ k/2")
+        let g = PoolingGeometry(
+            planes: shape[0] * shape[1], height: shape[2], width: shape[3],
+            kernelSize: kernelSize, stride: stride, padding: padding)
+        precondition(
+            g.outputHeight >= 1 && g.outputWidth >= 1,
+            "[\(op)] a \(kernelSize)×\(kernelSize) window with padding \(padding) does not fit input \(shape)")
         refuseRecording(op)
         return g
     }
@@ -47,12 +52,14 @@ extension Tensor {
     /// Inference only.
     public func resizedBilinearly(height: Int, width: Int) -> Tensor {
         precondition(rank == 4, "[resizedBilinearly] input must be [N, C, H, W], got \(shape)")
-        precondition(height >= 1 && width >= 1 && shape[2] >= 1 && shape[3] >= 1,
-                     "[resizedBilinearly] cannot resize \(shape) to \(height)×\(width)")
+        precondition(
+            height >= 1 && width >= 1 && shape[2] >= 1 && shape[3] >= 1,
+            "[resizedBilinearly] cannot resize \(shape) to \(height)×\(width)")
         refuseRecording("resizedBilinearly")
         let y = Tensor.uninitialized([shape[0], shape[1], height, width])
-        Kernels.resizeBilinear(planes: shape[0] * shape[1], height: shape[2], width: shape[3], outputHeight: height,
-                               outputWidth: width, x: storage.pointer, y: y.storage.pointer)
+        Kernels.resizeBilinear(
+            planes: shape[0] * shape[1], height: shape[2], width: shape[3], outputHeight: height,
+            outputWidth: width, x: storage.pointer, y: y.storage.pointer)
         return y
     }
 }

@@ -1,4 +1,5 @@
 import TensorKernels
+
 // Sums and means over axes, and the mean squared error built from them.
 
 extension Tensor {
@@ -10,7 +11,9 @@ extension Tensor {
         var current = self.detached()
         for axis in axes.sorted(by: >) {
             let s = current.shape
-            let outer = s[..<axis].reduce(1, *), n = s[axis], inner = s[(axis + 1)...].reduce(1, *)
+            let outer = s[..<axis].reduce(1, *)
+            let n = s[axis]
+            let inner = s[(axis + 1)...].reduce(1, *)
             var reducedShape = s
             reducedShape[axis] = 1
             let out = Tensor.uninitialized(reducedShape)
@@ -40,7 +43,8 @@ extension Tensor {
 
 /// Mean squared error, mean over every element (L_simple's ‖ε − ε_θ‖² up to a constant; eq. 14).
 public func meanSquaredError(_ predicted: Tensor, _ target: Tensor) -> Tensor {
-    precondition(predicted.shape == target.shape,
-                 "[meanSquaredError] shapes differ: predicted \(predicted.shape), target \(target.shape)")
+    precondition(
+        predicted.shape == target.shape,
+        "[meanSquaredError] shapes differ: predicted \(predicted.shape), target \(target.shape)")
     return (predicted - target).squared().mean()
 }

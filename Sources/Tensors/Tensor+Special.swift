@@ -1,4 +1,5 @@
 import Foundation
+
 // Clamping and the error function: what the diffusion code needs beyond plain arithmetic
 // (clipping x̂₀ to [−1, 1], and the normal CDF of the discretised Gaussian decoder, Ho et al. eq. 13).
 

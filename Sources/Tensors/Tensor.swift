@@ -1,4 +1,5 @@
 import TensorKernels
+
 /// An N-dimensional Float32 array with value semantics and reverse-mode autodiff.
 ///
 /// Storage is contiguous and row-major; images are `[N, C, H, W]`. A tensor made from inputs of
@@ -15,8 +16,9 @@ public struct Tensor: CustomStringConvertible, @unchecked Sendable {
     package let node: Node?
 
     package init(shape: [Int], storage: Storage, node: Node? = nil) {
-        precondition(storage.count == shape.reduce(1, *),
-                     "[Tensor] \(storage.count) scalars cannot have shape \(shape)")
+        precondition(
+            storage.count == shape.reduce(1, *),
+            "[Tensor] \(storage.count) scalars cannot have shape \(shape)")
         self.shape = shape
         self.storage = storage
         self.node = node
@@ -25,8 +27,9 @@ public struct Tensor: CustomStringConvertible, @unchecked Sendable {
     /// A tensor holding `scalars` in row-major order.
     public init(shape: [Int], scalars: [Float]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "[Tensor] negative dimension in \(shape)")
-        precondition(scalars.count == shape.reduce(1, *),
-                     "[Tensor] shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
+        precondition(
+            scalars.count == shape.reduce(1, *),
+            "[Tensor] shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
         self.init(shape: shape, storage: Storage(copying: scalars))
     }
 

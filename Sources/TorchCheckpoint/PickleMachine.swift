@@ -83,19 +83,20 @@ package struct PickleMachine {
             push(.dict(dict))
         case 0x61:  // APPEND
             let item = try pop()
-            guard case let .list(list) = try top() else { throw malformed("APPEND to \(try top().kind)") }
+            guard case .list(let list) = try top() else { throw malformed("APPEND to \(try top().kind)") }
             try append([item], to: list)
         case 0x65:  // APPENDS
             let items = try popMark()
-            guard case let .list(list) = try top() else { throw malformed("APPENDS to \(try top().kind)") }
+            guard case .list(let list) = try top() else { throw malformed("APPENDS to \(try top().kind)") }
             try append(items, to: list)
         case 0x73:  // SETITEM
-            let value = try pop(), key = try pop()
-            guard case let .dict(dict) = try top() else { throw malformed("SETITEM on \(try top().kind)") }
+            let value = try pop()
+            let key = try pop()
+            guard case .dict(let dict) = try top() else { throw malformed("SETITEM on \(try top().kind)") }
             try setItems([key, value], in: dict)
         case 0x75:  // SETITEMS
             let items = try popMark()
-            guard case let .dict(dict) = try top() else { throw malformed("SETITEMS on \(try top().kind)") }
+            guard case .dict(let dict) = try top() else { throw malformed("SETITEMS on \(try top().kind)") }
             try setItems(items, in: dict)
 
         // Memo
@@ -107,17 +108,20 @@ package struct PickleMachine {
 
         // Globals and calls: the only way a pickle can run code, hence the allow-list.
         case 0x63:  // GLOBAL: "module\nname\n"
-            let module = try readLine(), name = try readLine()
+            let module = try readLine()
+            let name = try readLine()
             push(.global(try resolve(module: module, name: name)))
         case 0x93:  // STACK_GLOBAL
-            let name = try pop(), module = try pop()
-            guard case let .string(n) = name, case let .string(m) = module else {
+            let name = try pop()
+            let module = try pop()
+            guard case .string(let n) = name, case .string(let m) = module else {
                 throw malformed("STACK_GLOBAL needs two strings, got \(module.kind) and \(name.kind)")
             }
             push(.global(try resolve(module: m, name: n)))
         case 0x52:  // REDUCE
-            let arguments = try pop(), callable = try pop()
-            guard case let .global(global) = callable, case let .tuple(items, _) = arguments else {
+            let arguments = try pop()
+            let callable = try pop()
+            guard case .global(let global) = callable, case .tuple(let items, _) = arguments else {
                 throw malformed("REDUCE needs a global and a tuple, got \(callable.kind) and \(arguments.kind)")
             }
             push(try call(global, items))
@@ -148,11 +152,11 @@ package struct PickleMachine {
         case .orderedDict:
             let dict = PickleDict()
             if arguments.isEmpty { return .dict(dict) }
-            guard arguments.count == 1, case let .list(pairs) = arguments[0] else {
+            guard arguments.count == 1, case .list(let pairs) = arguments[0] else {
                 throw malformed("OrderedDict called with \(arguments.count) arguments")
             }
             for pair in pairs.items {
-                guard case let .tuple(kv, _) = pair, kv.count == 2 else { throw malformed("OrderedDict item is \(pair.kind), not a pair") }
+                guard case .tuple(let kv, _) = pair, kv.count == 2 else { throw malformed("OrderedDict item is \(pair.kind), not a pair") }
                 try setItems(kv, in: dict)
             }
             return .dict(dict)
@@ -160,11 +164,13 @@ package struct PickleMachine {
             // _rebuild_tensor(storage, offset, size, stride); v2 adds requires_grad, hooks[, metadata].
             let counts = global == .rebuildTensor ? 4...4 : 6...7
             guard counts.contains(arguments.count) else { throw malformed("\(global) called with \(arguments.count) arguments") }
-            guard case let .storage(storage) = arguments[0], case let .int(offset) = arguments[1] else {
+            guard case .storage(let storage) = arguments[0], case .int(let offset) = arguments[1] else {
                 throw malformed("\(global) needs a storage and an offset, got \(arguments[0].kind) and \(arguments[1].kind)")
             }
-            return .tensor(TensorReference(storage: storage, offset: offset,
-                                           shape: try integers(arguments[2], "size"), strides: try integers(arguments[3], "stride")))
+            return .tensor(
+                TensorReference(
+                    storage: storage, offset: offset,
+                    shape: try integers(arguments[2], "size"), strides: try integers(arguments[3], "stride")))
         case .rebuildParameter, .rebuildParameterWithState:
             guard let data = arguments.first, case .tensor = data else {
                 throw malformed("\(global) needs a tensor, got \(arguments.first?.kind ?? "no arguments")")
@@ -177,18 +183,18 @@ package struct PickleMachine {
 
     /// `('storage', storage_type, key, location, numel)` → the storage it names.
     private func storage(from id: PickleValue) throws(TorchCheckpointError) -> StorageReference {
-        guard case let .tuple(items, _) = id, items.count == 5, case .string("storage") = items[0],
-              case let .global(.storageType(type)) = items[1], case let .string(key) = items[2],
-              case let .int(count) = items[4], count >= 0
+        guard case .tuple(let items, _) = id, items.count == 5, case .string("storage") = items[0],
+            case .global(.storageType(let type)) = items[1], case .string(let key) = items[2],
+            case .int(let count) = items[4], count >= 0
         else { throw malformed("persistent id is not ('storage', type, key, location, numel)") }
         return StorageReference(type: type, key: key, count: count)
     }
 
     private func integers(_ value: PickleValue, _ what: String) throws(TorchCheckpointError) -> [Int] {
-        guard case let .tuple(items, _) = value else { throw malformed("tensor \(what) is \(value.kind), not a tuple") }
+        guard case .tuple(let items, _) = value else { throw malformed("tensor \(what) is \(value.kind), not a tuple") }
         var result: [Int] = []
         for item in items {
-            guard case let .int(i) = item else { throw malformed("tensor \(what) holds \(item.kind)") }
+            guard case .int(let i) = item else { throw malformed("tensor \(what) holds \(item.kind)") }
             result.append(i)
         }
         return result

@@ -19,9 +19,9 @@ package indirect enum PickleValue {
     /// Container nesting: 0 for scalars, 1 + the deepest item for containers.
     var depth: Int {
         switch self {
-        case let .tuple(_, depth): depth
-        case let .list(l): l.depth
-        case let .dict(d): d.depth
+        case .tuple(_, let depth): depth
+        case .list(let l): l.depth
+        case .dict(let d): d.depth
         default: 0
         }
     }
@@ -38,7 +38,7 @@ package indirect enum PickleValue {
         case .tuple: "a tuple"
         case .list: "a list"
         case .dict: "a dict"
-        case let .global(g): "the global \(g)"
+        case .global(let g): "the global \(g)"
         case .storage: "a storage"
         case .tensor: "a tensor"
         }
@@ -87,7 +87,7 @@ package enum PickleGlobal: Equatable, CustomStringConvertible {
         case .rebuildTensorV2: "torch._utils._rebuild_tensor_v2"
         case .rebuildParameter: "torch._utils._rebuild_parameter"
         case .rebuildParameterWithState: "torch._utils._rebuild_parameter_with_state"
-        case let .storageType(t): "torch.\(t.torchName)"
+        case .storageType(let t): "torch.\(t.torchName)"
         }
     }
 }
@@ -126,11 +126,13 @@ package struct StorageType: Equatable {
 
     /// The torch dtype name for messages (`complex64`), or the class name when unknown.
     var dtypeName: String {
-        let names = ["FloatStorage": "float32", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
-                     "DoubleStorage": "float64", "LongStorage": "int64", "IntStorage": "int32",
-                     "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
-                     "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128",
-                     "ComplexHalfStorage": "complex32", "UntypedStorage": "untyped bytes"]
+        let names = [
+            "FloatStorage": "float32", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
+            "DoubleStorage": "float64", "LongStorage": "int64", "IntStorage": "int32",
+            "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
+            "ComplexFloatStorage": "complex64", "ComplexDoubleStorage": "complex128",
+            "ComplexHalfStorage": "complex32", "UntypedStorage": "untyped bytes",
+        ]
         return names[torchName] ?? "torch.\(torchName)"
     }
 }

@@ -7,8 +7,10 @@ extension TorchCheckpointFile {
     /// Turns storage views into contiguous Float32 tensors. Every view is checked before any
     /// storage is read; each storage entry is then extracted once, however many tensors share
     /// it, and dropped before the next.
-    static func materialize(_ references: [(key: String, tensor: TensorReference)], storagesIn archive: Archive,
-                            entryPrefix: String, path: String) throws(TorchCheckpointError) -> [String: Tensor] {
+    static func materialize(
+        _ references: [(key: String, tensor: TensorReference)], storagesIn archive: Archive,
+        entryPrefix: String, path: String
+    ) throws(TorchCheckpointError) -> [String: Tensor] {
         var order: [String] = []
         var viewsOfStorage: [String: [Int]] = [:]
         for (index, (key, tensor)) in references.enumerated() {
@@ -20,21 +22,30 @@ extension TorchCheckpointFile {
         // views together may not materialise much more than the storages hold (shared storages
         // are views, but a thousand views of one large storage would be a memory bomb).
         var entries: [String: Entry] = [:]
-        var storageElements = 0, viewElements = 0
+        var storageElements = 0
+        var viewElements = 0
         for storageKey in order {
             let entryPath = entryPrefix + storageKey
             guard let entry = archive[entryPath] else { throw .missingEntry(path: path, entry: entryPath) }
             let first = references[viewsOfStorage[storageKey]![0]]
             let byteCount = first.tensor.storage.count * first.tensor.storage.type.elementSize!  // checked in validate
             guard entry.uncompressedSize == UInt64(byteCount) else {
-                throw .badLayout(path: path, key: first.key, reason: "storage '\(entryPath)' holds \(entry.uncompressedSize) bytes, expected \(first.tensor.storage.count) \(first.tensor.storage.type.dtypeName) elements (\(byteCount) bytes)")
+                throw .badLayout(
+                    path: path, key: first.key,
+                    reason:
+                        "storage '\(entryPath)' holds \(entry.uncompressedSize) bytes, expected \(first.tensor.storage.count) \(first.tensor.storage.type.dtypeName) elements (\(byteCount) bytes)"
+                )
             }
             entries[storageKey] = entry
             storageElements = storageElements.addingReportingOverflow(first.tensor.storage.count).partialValue
         }
         for (_, tensor) in references { viewElements = viewElements.addingReportingOverflow(tensor.shape.reduce(1, *)).partialValue }
         guard storageElements >= 0, viewElements >= 0, viewElements <= 4 * storageElements + (1 << 20) else {
-            throw .badLayout(path: path, key: references.first?.key ?? "", reason: "the tensors view \(viewElements) elements of storages holding \(storageElements); a state dict views each storage about once")
+            throw .badLayout(
+                path: path, key: references.first?.key ?? "",
+                reason:
+                    "the tensors view \(viewElements) elements of storages holding \(storageElements); a state dict views each storage about once"
+            )
         }
         var tensors: [String: Tensor] = [:]
         for storageKey in order {
@@ -46,7 +57,11 @@ extension TorchCheckpointFile {
                 let (key, tensor) = references[index]
                 let byteCount = tensor.storage.count * tensor.storage.type.elementSize!
                 guard data.count == byteCount else {
-                    throw .badLayout(path: path, key: key, reason: "storage '\(entryPath)' holds \(data.count) bytes, expected \(tensor.storage.count) \(tensor.storage.type.dtypeName) elements (\(byteCount) bytes)")
+                    throw .badLayout(
+                        path: path, key: key,
+                        reason:
+                            "storage '\(entryPath)' holds \(data.count) bytes, expected \(tensor.storage.count) \(tensor.storage.type.dtypeName) elements (\(byteCount) bytes)"
+                    )
                 }
                 tensors[key] = data.withUnsafeBytes { raw in
                     Tensor.filled(shape: tensor.shape) { out in gather(tensor, from: raw, into: out) }
@@ -73,7 +88,8 @@ extension TorchCheckpointFile {
         guard !storage.count.multipliedReportingOverflow(by: elementSize).overflow else {
             throw bad("storage of \(storage.count) elements is too large")
         }
-        var count = 1, last = tensor.offset
+        var count = 1
+        var last = tensor.offset
         for (size, stride) in zip(tensor.shape, tensor.strides) {
             let c = count.multipliedReportingOverflow(by: size)
             guard !c.overflow else { throw bad("size \(tensor.shape) is too large") }
@@ -85,21 +101,26 @@ extension TorchCheckpointFile {
             last = end.partialValue
         }
         guard count == 0 || last < storage.count else {
-            throw bad("size \(tensor.shape), stride \(tensor.strides) at offset \(tensor.offset) reach element \(last) of a storage of \(storage.count)")
+            throw bad(
+                "size \(tensor.shape), stride \(tensor.strides) at offset \(tensor.offset) reach element \(last) of a storage of \(storage.count)"
+            )
         }
     }
 
     /// Copies a strided view into contiguous row-major order, one innermost row at a time.
     /// Preconditions hold after `validate`.
-    private static func gather(_ tensor: TensorReference, from bytes: UnsafeRawBufferPointer,
-                               into out: UnsafeMutableBufferPointer<Float>) {
+    private static func gather(
+        _ tensor: TensorReference, from bytes: UnsafeRawBufferPointer,
+        into out: UnsafeMutableBufferPointer<Float>
+    ) {
         guard !out.isEmpty else { return }
         let element = tensor.storage.type.element!
         guard let rowLength = tensor.shape.last, let rowStride = tensor.strides.last else {
             convertRow(bytes, element, start: tensor.offset, stride: 1, into: out)  // 0-d
             return
         }
-        let outer = Array(tensor.shape.dropLast()), outerStrides = Array(tensor.strides.dropLast())
+        let outer = Array(tensor.shape.dropLast())
+        let outerStrides = Array(tensor.strides.dropLast())
         var index = [Int](repeating: 0, count: outer.count)
         var start = tensor.offset
         for row in 0..<(out.count / rowLength) {
@@ -119,8 +140,10 @@ extension TorchCheckpointFile {
     }
 
     /// Converts `out.count` elements at `start`, `start + stride`, … (in elements) to Float32.
-    private static func convertRow(_ bytes: UnsafeRawBufferPointer, _ element: StorageType.Element,
-                                   start: Int, stride: Int, into out: UnsafeMutableBufferPointer<Float>) {
+    private static func convertRow(
+        _ bytes: UnsafeRawBufferPointer, _ element: StorageType.Element,
+        start: Int, stride: Int, into out: UnsafeMutableBufferPointer<Float>
+    ) {
         func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
             T(littleEndian: bytes.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * (start + i * stride), as: T.self))
         }

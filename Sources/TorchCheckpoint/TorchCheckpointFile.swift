@@ -40,7 +40,7 @@ public enum TorchCheckpointFile {
         let pickleLimit = pickleBaseLimit + UInt64(entryCount) * pickleBytesPerEntry
         var machine = PickleMachine(bytes: Array(try extract(pickle, from: archive, path: path, limit: pickleLimit)), path: path)
         let root = try machine.run()
-        guard case let .dict(dict) = root else { throw .notAStateDict(path: path, found: root.kind) }
+        guard case .dict(let dict) = root else { throw .notAStateDict(path: path, found: root.kind) }
         var references: [(key: String, tensor: TensorReference)] = []
         try collect(dict, prefix: "", depth: 0, into: &references, path: path)
         return try materialize(references, storagesIn: archive, entryPrefix: prefix + "data/", path: path)
@@ -84,7 +84,9 @@ public enum TorchCheckpointFile {
         let fileSize = UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)??.uint64Value ?? .max)
         let (ratioLimit, overflow) = entry.compressedSize.multipliedReportingOverflow(by: entry.isCompressed ? maximumDeflateRatio : 1)
         guard entry.compressedSize <= fileSize, overflow || declared <= ratioLimit else {
-            throw .unreadableEntry(path: path, entry: entry.path, reason: "it declares \(declared) bytes from \(entry.compressedSize) compressed bytes in a file of \(fileSize)")
+            throw .unreadableEntry(
+                path: path, entry: entry.path,
+                reason: "it declares \(declared) bytes from \(entry.compressedSize) compressed bytes in a file of \(fileSize)")
         }
         var data = Data()
         data.reserveCapacity(Int(declared))  // at most `limit`, which callers keep small or tied to the file
@@ -95,7 +97,8 @@ public enum TorchCheckpointFile {
                 data.append(chunk)
             }
         } catch is InflatedPastDeclaredSize {
-            throw .unreadableEntry(path: path, entry: entry.path, reason: "it inflates to more than the \(declared) bytes its zip header declares")
+            throw .unreadableEntry(
+                path: path, entry: entry.path, reason: "it inflates to more than the \(declared) bytes its zip header declares")
         } catch {
             throw .unreadableEntry(path: path, entry: entry.path, reason: "\(error)")
         }
@@ -109,9 +112,11 @@ public enum TorchCheckpointFile {
     private struct InflatedPastDeclaredSize: Error {}
 
     /// Gathers the tensors of `dict` and of dicts nested in it, keyed by dotted path.
-    private static func collect(_ dict: PickleDict, prefix: String, depth: Int,
-                                into references: inout [(key: String, tensor: TensorReference)],
-                                path: String) throws(TorchCheckpointError) {
+    private static func collect(
+        _ dict: PickleDict, prefix: String, depth: Int,
+        into references: inout [(key: String, tensor: TensorReference)],
+        path: String
+    ) throws(TorchCheckpointError) {
         // A dict may hold itself through the memo; state dicts nest a few levels at most.
         guard depth < PickleMachine.maximumDepth else {
             throw .malformedPickle(path: path, offset: 0, reason: "dicts nest deeper than \(PickleMachine.maximumDepth) levels")
@@ -119,13 +124,13 @@ public enum TorchCheckpointFile {
         for (key, value) in dict.items {
             let name: String
             switch key {
-            case let .string(s): name = prefix + s
-            case let .int(i): name = prefix + String(i)
+            case .string(let s): name = prefix + s
+            case .int(let i): name = prefix + String(i)
             default: continue
             }
             switch value {
-            case let .tensor(t): references.append((name, t))
-            case let .dict(inner): try collect(inner, prefix: name + ".", depth: depth + 1, into: &references, path: path)
+            case .tensor(let t): references.append((name, t))
+            case .dict(let inner): try collect(inner, prefix: name + ".", depth: depth + 1, into: &references, path: path)
             default: continue
             }
         }

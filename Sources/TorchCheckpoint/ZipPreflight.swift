@@ -19,9 +19,15 @@ package enum ZipPreflight {
 
     package static func check(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
         let size = UInt64(bytes.count)
-        func u16(_ at: UInt64) -> UInt64? { at + 2 <= size ? UInt64(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(at), as: UInt16.self))) : nil }
-        func u32(_ at: UInt64) -> UInt64? { at + 4 <= size ? UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(at), as: UInt32.self))) : nil }
-        func u64(_ at: UInt64) -> UInt64? { at + 8 <= size ? UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(at), as: UInt64.self)) : nil }
+        func u16(_ at: UInt64) -> UInt64? {
+            at + 2 <= size ? UInt64(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(at), as: UInt16.self))) : nil
+        }
+        func u32(_ at: UInt64) -> UInt64? {
+            at + 4 <= size ? UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(at), as: UInt32.self))) : nil
+        }
+        func u64(_ at: UInt64) -> UInt64? {
+            at + 8 <= size ? UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: Int(at), as: UInt64.self)) : nil
+        }
         func fail(_ reason: String) -> Failure { Failure(reason: reason) }
 
         // The end of central directory record: the last signature, as ZIPFoundation scans.
@@ -29,15 +35,20 @@ package enum ZipPreflight {
         var end: UInt64? = nil
         var p = size - 22
         while true {
-            if u32(p) == 0x0605_4B50 { end = p; break }
+            if u32(p) == 0x0605_4B50 {
+                end = p
+                break
+            }
             if p == 0 { break }
             p -= 1
         }
         guard let eocd = end, let entries16 = u16(eocd + 10), let cdOffset32 = u32(eocd + 16) else { return }
-        var entryCount = entries16, cdOffset = cdOffset32
+        var entryCount = entries16
+        var cdOffset = cdOffset32
         // ZIPFoundation uses zip64 records at fixed places before it when both signatures match.
         if eocd > 20 + 56, u32(eocd - 20) == 0x0706_4B50, u32(eocd - 76) == 0x0606_4B50,
-           let count64 = u64(eocd - 76 + 32), let offset64 = u64(eocd - 76 + 48) {
+            let count64 = u64(eocd - 76 + 32), let offset64 = u64(eocd - 76 + 48)
+        {
             entryCount = count64
             cdOffset = offset64
         }
@@ -46,9 +57,9 @@ package enum ZipPreflight {
         var index: UInt64 = 0
         while index < entryCount {
             guard u32(d) == 0x0201_4B50, let flags = u16(d + 8), let method = u16(d + 10),
-                  let compressed32 = u32(d + 20), let uncompressed32 = u32(d + 24), let nameLength = u16(d + 28),
-                  let extraLength = u16(d + 30), let commentLength = u16(d + 32), let offset32 = u32(d + 42),
-                  d + 46 + nameLength + extraLength + commentLength <= size
+                let compressed32 = u32(d + 20), let uncompressed32 = u32(d + 24), let nameLength = u16(d + 28),
+                let extraLength = u16(d + 30), let commentLength = u16(d + 32), let offset32 = u32(d + 42),
+                d + 46 + nameLength + extraLength + commentLength <= size
             else { return }  // ZIPFoundation stops iterating here
             var (compressed, uncompressed, offset) = (compressed32, uncompressed32, offset32)
             // zip64 extended information: the fields whose 32-bit value is 0xFFFFFFFF, in order.
@@ -57,7 +68,11 @@ package enum ZipPreflight {
             while e + 4 <= extraEnd, let id = u16(e), let length = u16(e + 2) {
                 if id == 1 {
                     var q = e + 4
-                    func next() -> UInt64? { guard q + 8 <= e + 4 + length, let v = u64(q) else { return nil }; q += 8; return v }
+                    func next() -> UInt64? {
+                        guard q + 8 <= e + 4 + length, let v = u64(q) else { return nil }
+                        q += 8
+                        return v
+                    }
                     if uncompressed32 == 0xFFFF_FFFF, let v = next() { uncompressed = v }
                     if compressed32 == 0xFFFF_FFFF, let v = next() { compressed = v }
                     if offset32 == 0xFFFF_FFFF, let v = next() { offset = v }
@@ -66,7 +81,9 @@ package enum ZipPreflight {
                 e += 4 + length
             }
             let name = "entry \(index)"
-            guard offset <= size - min(size, 30) else { throw fail("\(name): local header offset \(offset) is beyond the file's \(size) bytes") }
+            guard offset <= size - min(size, 30) else {
+                throw fail("\(name): local header offset \(offset) is beyond the file's \(size) bytes")
+            }
             guard compressed <= size else { throw fail("\(name): compressed size \(compressed) is more than the file's \(size) bytes") }
             let ratio: UInt64 = method == 0 ? 1 : 1032
             guard uncompressed <= compressed * ratio + 1024 else {

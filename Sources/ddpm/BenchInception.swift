@@ -34,13 +34,15 @@ struct BenchInception: ParsableCommand {
             throw PipelineError.missingFile(path: torchScript, hint: "Run from the package root or pass --torch-script.")
         }
         let ours = try measure()
-        print("ours:  \(count) images in \(format(ours)) s, \(format(Double(count) / ours)) images/s "
-              + "(batch \(batchSize), \(ComputeSettings.threadCount) threads)")
+        print(
+            "ours:  \(count) images in \(format(ours)) s, \(format(Double(count) / ours)) images/s "
+                + "(batch \(batchSize), \(ComputeSettings.threadCount) threads)")
         guard let torch else { return }
         let theirs = try runTorch(python: torch)
         guard let seconds = theirs["seconds"] as? Double else { throw CommandError.missingKey(command: torchScript, key: "seconds") }
-        print("torch: \(count) images in \(format(seconds)) s, \(format(Double(count) / seconds)) images/s "
-              + "(pytorch-fid InceptionV3, torch \(theirs["torch"] ?? "?"), \(theirs["threads"] ?? "?") threads)")
+        print(
+            "torch: \(count) images in \(format(seconds)) s, \(format(Double(count) / seconds)) images/s "
+                + "(pytorch-fid InceptionV3, torch \(theirs["torch"] ?? "?"), \(theirs["threads"] ?? "?") threads)")
         print("speed-up (torch time / ours): \(format(seconds / ours))x")
     }
 
@@ -50,10 +52,14 @@ struct BenchInception: ParsableCommand {
         var rng = SeededGenerator(seed: 0)
         var state: [String: Tensor] = [:]
         for (key, parameter) in network.namedParameters() {
-            let shape = parameter.shape, fanIn = shape.dropFirst().reduce(1, *)
-            state[key] = key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? .ones(shape)
-                : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? .zeros(shape)
-                : Tensor.randomNormal(shape, using: &rng) * Float((2.0 / Double(fanIn)).squareRoot())
+            let shape = parameter.shape
+            let fanIn = shape.dropFirst().reduce(1, *)
+            state[key] =
+                key.hasSuffix("running_var") || key.hasSuffix("bn.weight")
+                ? .ones(shape)
+                : key.hasSuffix("bias") || key.hasSuffix("running_mean")
+                    ? .zeros(shape)
+                    : Tensor.randomNormal(shape, using: &rng) * Float((2.0 / Double(fanIn)).squareRoot())
         }
         try network.load(state, source: "random weights")
         let images = Tensor.randomUniform([count, 3, 32, 32], low: -1, high: 1, using: &rng)
@@ -67,7 +73,8 @@ struct BenchInception: ParsableCommand {
     }
 
     private func runTorch(python: String) throws -> [String: Any] {
-        try runJSONProcess([python, torchScript, "--count", "\(count)", "--batch-size", "\(batchSize)", "--threads", "2"],
-                           hint: "Are torch and pytorch-fid installed?")
+        try runJSONProcess(
+            [python, torchScript, "--count", "\(count)", "--batch-size", "\(batchSize)", "--threads", "2"],
+            hint: "Are torch and pytorch-fid installed?")
     }
 }

@@ -26,7 +26,8 @@ struct BenchKernels: ParsableCommand {
     func run() throws {
         let threads = ComputeSettings.threadCount
         let peak = Kernels.measureFMAPeak(threads: threads)
-        print("threads \(threads), measured FMA peak \(format(peak)) GFLOP/s, vector kernels \(Kernels.vectorISA) (DDPM_KERNEL_ISA caps it)")
+        print(
+            "threads \(threads), measured FMA peak \(format(peak)) GFLOP/s, vector kernels \(Kernels.vectorISA) (DDPM_KERNEL_ISA caps it)")
         var ours: [String: Double] = [:]
         var rows: [(String, String, Double, Double?)] = []  // name, key, seconds, flops
 
@@ -34,42 +35,66 @@ struct BenchKernels: ParsableCommand {
         let chosen = ConvolutionEngine.preferred
         defer { ConvolutionEngine.preferred = chosen }
         for engine in engines {
-        ConvolutionEngine.preferred = engine
-        for (name, key, cin, size) in [("conv3x3 128->128 32x32 b16", "conv128x32", 128, 32),
-                                       ("conv3x3 256->256 16x16 b16", "conv256x16", 256, 16)] {
-            let g = ConvolutionGeometry(batch: 16, inputChannels: cin, height: size, width: size, outputChannels: cin,
-                                        kernelHeight: 3, kernelWidth: 3, stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
-            var rng = SeededGenerator(seed: 1)
-            let x = Tensor.randomNormal([16, cin, size, size], using: &rng)
-            let w = Tensor.randomNormal([cin, cin, 3, 3], standardDeviation: 0.05, using: &rng)
-            let dy = Tensor.randomNormal([16, cin, size, size], using: &rng)
-            let y = Tensor.zeros(dy.shape), dx = Tensor.zeros(x.shape), dw = Tensor.zeros(w.shape)
-            let times = [
-                ("forward", median { Kernels.convolutionForward(g, x: x.storage.pointer, weight: w.storage.pointer, bias: nil, y: y.storage.pointer) }),
-                ("backwardData", median { Kernels.convolutionBackwardData(g, dy: dy.storage.pointer, weight: w.storage.pointer, dx: dx.storage.pointer) }),
-                ("backwardWeight", median { Kernels.convolutionBackwardWeight(g, x: x.storage.pointer, dy: dy.storage.pointer, dw: dw.storage.pointer) }),
-            ]
-            if engine == .oneDNN { print("oneDNN kernels for \(key): \(OneDNN.implementations(g).joined(separator: ", "))") }
-            for (pass, seconds) in times {
-                rows.append(("\(name) \(pass) [\(engine.rawValue)]", "\(key).\(pass)", seconds, g.flops))
-                if engine == chosen { ours["\(key).\(pass)"] = seconds }
+            ConvolutionEngine.preferred = engine
+            for (name, key, cin, size) in [
+                ("conv3x3 128->128 32x32 b16", "conv128x32", 128, 32),
+                ("conv3x3 256->256 16x16 b16", "conv256x16", 256, 16),
+            ] {
+                let g = ConvolutionGeometry(
+                    batch: 16, inputChannels: cin, height: size, width: size, outputChannels: cin,
+                    kernelHeight: 3, kernelWidth: 3, stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+                var rng = SeededGenerator(seed: 1)
+                let x = Tensor.randomNormal([16, cin, size, size], using: &rng)
+                let w = Tensor.randomNormal([cin, cin, 3, 3], standardDeviation: 0.05, using: &rng)
+                let dy = Tensor.randomNormal([16, cin, size, size], using: &rng)
+                let y = Tensor.zeros(dy.shape)
+                let dx = Tensor.zeros(x.shape)
+                let dw = Tensor.zeros(w.shape)
+                let times = [
+                    (
+                        "forward",
+                        median {
+                            Kernels.convolutionForward(g, x: x.storage.pointer, weight: w.storage.pointer, bias: nil, y: y.storage.pointer)
+                        }
+                    ),
+                    (
+                        "backwardData",
+                        median {
+                            Kernels.convolutionBackwardData(g, dy: dy.storage.pointer, weight: w.storage.pointer, dx: dx.storage.pointer)
+                        }
+                    ),
+                    (
+                        "backwardWeight",
+                        median {
+                            Kernels.convolutionBackwardWeight(g, x: x.storage.pointer, dy: dy.storage.pointer, dw: dw.storage.pointer)
+                        }
+                    ),
+                ]
+                if engine == .oneDNN { print("oneDNN kernels for \(key): \(OneDNN.implementations(g).joined(separator: ", "))") }
+                for (pass, seconds) in times {
+                    rows.append(("\(name) \(pass) [\(engine.rawValue)]", "\(key).\(pass)", seconds, g.flops))
+                    if engine == chosen { ours["\(key).\(pass)"] = seconds }
+                }
             }
         }
-        }
         var rng = SeededGenerator(seed: 2)
-        let a = Tensor.randomNormal([1024, 1024], using: &rng), b = Tensor.randomNormal([1024, 1024], using: &rng)
+        let a = Tensor.randomNormal([1024, 1024], using: &rng)
+        let b = Tensor.randomNormal([1024, 1024], using: &rng)
         let gemmSeconds = median { _ = matmul(a, b) }
         rows.append(("GEMM 1024^3", "gemm1024", gemmSeconds, 2 * 1024 * 1024 * 1024))
         ours["gemm1024"] = gemmSeconds
         let h = Tensor.randomNormal([16, 128, 32, 32], using: &rng)
-        let gamma = Tensor.ones([128]), beta = Tensor.zeros([128])
+        let gamma = Tensor.ones([128])
+        let beta = Tensor.zeros([128])
         let gnSeconds = median { _ = h.groupNormalized(groups: 32, gamma: gamma, beta: beta, fusingSiLU: true) }
         ours["groupNormSiLU"] = gnSeconds
         rows.append(("GroupNorm+SiLU [16,128,32,32]", "groupNormSiLU", gnSeconds, nil))
 
         let baseline = try torch.map { try runTorch(python: $0) }
         print("")
-        print(pad("kernel", 50) + pad("ms", 9) + pad("GFLOP/s", 9) + pad("% peak", 8) + (baseline == nil ? "" : pad("torch ms", 10) + "speed-up"))
+        print(
+            pad("kernel", 50) + pad("ms", 9) + pad("GFLOP/s", 9) + pad("% peak", 8)
+                + (baseline == nil ? "" : pad("torch ms", 10) + "speed-up"))
         for (name, key, seconds, flops) in rows {
             var line = pad(name, 50) + pad(format(seconds * 1e3), 9)
             if let flops {
@@ -89,7 +114,9 @@ struct BenchKernels: ParsableCommand {
                 let passes = ["forward", "backwardData", "backwardWeight"]
                 let mine = passes.compactMap { ours["\(key).\($0)"] }.reduce(0, +)
                 let theirs = passes.compactMap { baseline["\(key).\($0)"] }.reduce(0, +)
-                print("\(key) forward+backward [\(chosen.rawValue)]: ours \(format(mine * 1e3)) ms, torch \(format(theirs * 1e3)) ms, speed-up \(format(theirs / mine))x")
+                print(
+                    "\(key) forward+backward [\(chosen.rawValue)]: ours \(format(mine * 1e3)) ms, torch \(format(theirs * 1e3)) ms, speed-up \(format(theirs / mine))x"
+                )
             }
         }
         let memory = tensorMemoryStatistics()

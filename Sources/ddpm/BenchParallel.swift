@@ -5,8 +5,8 @@ import Diffusion
 import Foundation
 import Models
 import Pipelines
-import Tensors
 import TensorKernels
+import Tensors
 
 /// `ddpm bench parallel`: data-parallel scaling on this machine. For each preset it
 /// times one process with 2 threads against `mpirun -np 2` with 1 thread each (the same cores,
@@ -14,7 +14,8 @@ import TensorKernels
 /// efficiency at 2–64 nodes with a ring all-reduce model. Each variant runs in a child process.
 struct BenchParallel: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "parallel", abstract: "Benchmark data-parallel training: 1 process × 2 threads vs mpirun -np 2 × 1 thread, and projected scaling.")
+        commandName: "parallel",
+        abstract: "Benchmark data-parallel training: 1 process × 2 threads vs mpirun -np 2 × 1 thread, and projected scaling.")
 
     @Option(help: "Comma-separated model presets.") var presets = "small32-grey,cifar10"
     @Option(help: "Global batch per step (split over the processes).") var batchSize = 64
@@ -36,22 +37,27 @@ struct BenchParallel: ParsableCommand {
             throw CommandError.toolNotFound(name: "mpirun", install: "install Open MPI (apt-get install openmpi-bin libopenmpi-dev)")
         }
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        print("data-parallel benchmark: global batch \(batchSize), median of \(steps) steps, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "data-parallel benchmark: global batch \(batchSize), median of \(steps) steps, \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
         for preset in presets.split(separator: ",").map(String.init) {
             let common = ["bench", "parallel", "--presets", preset, "--batch-size", "\(batchSize)", "--steps", "\(steps)"]
             let one: [String: Any] = try runJSONProcess([me] + common + ["--worker", "2"])
             let extra = mpirunOptions.split(separator: " ").map(String.init)
-            let two: [String: Any] = try runJSONProcess([mpirun, "--allow-run-as-root", "--oversubscribe"] + extra + ["-np", "2", me] + common + ["--worker", "1"],
-                                                        hint: "(mpirun -np 2)")
+            let two: [String: Any] = try runJSONProcess(
+                [mpirun, "--allow-run-as-root", "--oversubscribe"] + extra + ["-np", "2", me] + common + ["--worker", "1"],
+                hint: "(mpirun -np 2)")
             report(preset, one: one, two: two)
         }
     }
 
     private func report(_ preset: String, one: [String: Any], two: [String: Any]) {
         func d(_ j: [String: Any], _ k: String) -> Double { (j[k] as? Double) ?? Double(j[k] as? Int ?? 0) }
-        let bytes = d(two, "allReduceBytes"), parameters = Int(d(one, "parameters"))
+        let bytes = d(two, "allReduceBytes")
+        let parameters = Int(d(one, "parameters"))
         let (ips1, ips2) = (d(one, "imagesPerSecond"), d(two, "imagesPerSecond"))
-        let inStep = d(two, "allReduceInStepSeconds"), alone = d(two, "allReduceSeconds")
+        let inStep = d(two, "allReduceInStepSeconds")
+        let alone = d(two, "allReduceSeconds")
         print("\n\(preset): \(parameters.formatted()) parameters, \(format(bytes / 1e6)) MB of gradients")
         print("  1 process × 2 threads:   \(format(ips1)) img/s (\(format(d(one, "stepSeconds") * 1e3)) ms/step)")
         print("  mpirun -np 2 × 1 thread: \(format(ips2)) img/s (\(format(d(two, "stepSeconds") * 1e3)) ms/step)")
@@ -84,32 +90,40 @@ struct BenchParallel: ParsableCommand {
         let preset = presets.split(separator: ",").map(String.init)[0]
         var unetConfig = UNetConfiguration.presets[preset]!
         unetConfig.sampleSize = unetConfig.sampleSize ?? 32
-        let size = unetConfig.sampleSize!, channels = unetConfig.inChannels
+        let size = unetConfig.sampleSize!
+        let channels = unetConfig.inChannels
         var config = TrainingConfiguration()
         config.batchSize = batchSize
         config.steps = Int.max / 2
-        guard batchSize % comm.size == 0 else { throw DistributedError.batchNotDivisible(batch: batchSize, accumulation: 1, processes: comm.size) }
+        guard batchSize % comm.size == 0 else {
+            throw DistributedError.batchNotDivisible(batch: batchSize, accumulation: 1, processes: comm.size)
+        }
         let shard = try Trainer.shard(of: config, rank: comm.rank, processes: comm.size)
         var rng = SeededGenerator(seed: 7)
         let pixels = (0..<batchSize * channels * size * size).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let images = ImageSet(channels: channels, height: size, width: size, pixels: pixels)
-        let loader = try DataLoader(images: images, batchSize: batchSize, seed: 0, horizontalFlips: false, prefetch: false,
-                                    shard: comm.size > 1 ? shard : nil)
-        let trainer = try Trainer(unet: try UNet(unetConfig), diffusion: DDPM(schedule: try NoiseSchedule()), data: loader,
-                                  configuration: config, communicator: comm)
+        let loader = try DataLoader(
+            images: images, batchSize: batchSize, seed: 0, horizontalFlips: false, prefetch: false,
+            shard: comm.size > 1 ? shard : nil)
+        let trainer = try Trainer(
+            unet: try UNet(unetConfig), diffusion: DDPM(schedule: try NoiseSchedule()), data: loader,
+            configuration: config, communicator: comm)
         let batch = images.batch(indices: Array(shard))
         try trainer.trainStep { batch }  // warm-up: plans, buffers
-        var times: [Double] = [], reduceTimes: [Double] = []
+        var times: [Double] = []
+        var reduceTimes: [Double] = []
         for _ in 0..<steps {
             try comm.barrier()
-            let before = trainer.allReduceSeconds, start = DispatchTime.now().uptimeNanoseconds
+            let before = trainer.allReduceSeconds
+            let start = DispatchTime.now().uptimeNanoseconds
             try trainer.trainStep { batch }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             reduceTimes.append(trainer.allReduceSeconds - before)
         }
         // The all-reduce alone, all ranks released together: its cost without compute skew.
         let count = trainer.parameters.reduce(0) { $0 + $1.parameter.value.scalarCount } + 1
-        var buffer = [Float](repeating: 1, count: count), alone: [Double] = []
+        var buffer = [Float](repeating: 1, count: count)
+        var alone: [Double] = []
         for _ in 0..<max(3, steps) {
             try comm.barrier()
             let start = DispatchTime.now().uptimeNanoseconds

@@ -36,7 +36,9 @@ struct BenchSamplers: ParsableCommand {
         let pipeline = try loaded.pipeline()
         let size = pipeline.imageSize
         let noise = pipeline.initialNoise(count: count, imageSize: size, seed: 2026)
-        print("model: \(loaded.source); \(count) images; reference: DPM-Solver++ order 3, \(referenceSteps) trailing steps; all solvers trailing")
+        print(
+            "model: \(loaded.source); \(count) images; reference: DPM-Solver++ order 3, \(referenceSteps) trailing steps; all solvers trailing"
+        )
         let comparison = try SamplerComparison(pipeline: pipeline, noise: noise, referenceSteps: referenceSteps)
         let out = URL(fileURLWithPath: output)
         try createOutputDirectory(out)
@@ -49,24 +51,34 @@ struct BenchSamplers: ParsableCommand {
                 let row = try comparison.measure(Sampler(kind, steps: n)).row
                 points.append((Double(row.evaluations), row.distance))
                 csv += "\(kind.rawValue),\(n),\(row.evaluations),\(row.distance),\(row.secondsPerImage),\(row.schedulerShare)\n"
-                print(kind.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)
-                      + String(format: " %5d %4d   %.3e   %7.4f   %.2f%%", n, row.evaluations, row.distance, row.secondsPerImage, 100 * row.schedulerShare))
+                print(
+                    kind.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)
+                        + String(
+                            format: " %5d %4d   %.3e   %7.4f   %.2f%%", n, row.evaluations, row.distance, row.secondsPerImage,
+                            100 * row.schedulerShare))
             }
             series.append((kind.rawValue, points))
         }
         try atomicWrite(Data(csv.utf8), to: out.appendingPathComponent("samplers.csv"))
-        let palette = [RGB(0, 0, 0), RGB(230, 120, 0), RGB(120, 60, 180), RGB(30, 80, 200), RGB(200, 40, 40), RGB(20, 140, 60),
-                       RGB(0, 160, 170), RGB(160, 120, 20)]
-        let plot = LinePlot(title: "Distance to the converged ODE solution", xLabel: "network evaluations",
-                            yLabel: "RMS distance of x0",
-                            series: series.enumerated().map { i, s in
-                                LinePlot.Series(name: s.name, points: s.points.map { (x: $0.0, y: $0.1) }, colour: palette[i % palette.count])
-                            }, xScale: .logarithmic, yScale: .logarithmic)
+        let palette = [
+            RGB(0, 0, 0), RGB(230, 120, 0), RGB(120, 60, 180), RGB(30, 80, 200), RGB(200, 40, 40), RGB(20, 140, 60),
+            RGB(0, 160, 170), RGB(160, 120, 20),
+        ]
+        let plot = LinePlot(
+            title: "Distance to the converged ODE solution", xLabel: "network evaluations",
+            yLabel: "RMS distance of x0",
+            series: series.enumerated().map { i, s in
+                LinePlot.Series(name: s.name, points: s.points.map { (x: $0.0, y: $0.1) }, colour: palette[i % palette.count])
+            }, xScale: .logarithmic, yScale: .logarithmic)
         try ImageWriter.writePNG(plot.image(width: 760, height: 460), to: out.appendingPathComponent("samplers.png"))
 
         // The grid: Algorithm 2 at T steps, then each solver at the grid's step counts.
-        var rows = [(label: "ddpm \(pipeline.diffusion.schedule.timestepCount)",
-                     samples: try comparison.pipeline.sample(from: noise, sampler: .ddpm(steps: nil), seed: 0).sample)]
+        var rows = [
+            (
+                label: "ddpm \(pipeline.diffusion.schedule.timestepCount)",
+                samples: try comparison.pipeline.sample(from: noise, sampler: .ddpm(steps: nil), seed: 0).sample
+            )
+        ]
         for n in try stepList(gridSteps) {
             for kind in Self.solvers { rows.append(("\(kind.rawValue) \(n)", try comparison.measure(Sampler(kind, steps: n)).sample)) }
         }

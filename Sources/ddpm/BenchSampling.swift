@@ -7,7 +7,8 @@ import Pipelines
 /// (Algorithm 2 at T steps against a fast solver, by default), with the scheduler's share.
 struct BenchSampling: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sampling", abstract: "Time whole sampling runs (default: Algorithm 2 at 1000 steps vs DPM-Solver++ at 20) on a preset.")
+        commandName: "sampling",
+        abstract: "Time whole sampling runs (default: Algorithm 2 at 1000 steps vs DPM-Solver++ at 20) on a preset.")
 
     @Option(help: "Model preset (random weights).") var preset = "cifar10"
     @Option(help: "Images (one batch).") var count = 16
@@ -23,7 +24,8 @@ struct BenchSampling: ParsableCommand {
         try samplers.split(separator: ",").map { item in
             let parts = item.split(separator: ":")
             guard parts.count == 2, let kind = SamplerKind(rawValue: String(parts[0])), let steps = Int(parts[1]) else {
-                throw ValidationError("'\(item)' is not NAME:STEPS with NAME one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+                throw ValidationError(
+                    "'\(item)' is not NAME:STEPS with NAME one of \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             return (String(item), Sampler(kind, steps: steps))
         }
@@ -38,8 +40,11 @@ struct BenchSampling: ParsableCommand {
         for (item, sampler) in try parsedSamplers() {
             let run = try pipeline.timedSample(from: noise, sampler: sampler)
             times.append((item, run.seconds))
-            print("\(item): \(run.evaluations) evaluations, " + String(format: "%.1f s (%.3f s per evaluation), scheduler share %.2f%%",
-                                                                          run.seconds, run.seconds / Double(run.evaluations), 100 * run.schedulerShare))
+            print(
+                "\(item): \(run.evaluations) evaluations, "
+                    + String(
+                        format: "%.1f s (%.3f s per evaluation), scheduler share %.2f%%",
+                        run.seconds, run.seconds / Double(run.evaluations), 100 * run.schedulerShare))
         }
         for (name, seconds) in times.dropFirst() { print("\(name) / \(times[0].0): " + String(format: "%.1fx", seconds / times[0].1)) }
     }

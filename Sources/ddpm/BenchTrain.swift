@@ -29,10 +29,12 @@ struct BenchTrain: ParsableCommand {
         config.steps = Int.max / 2
         func trainer(_ data: ImageSet) throws -> Trainer {
             let loader = try DataLoader(images: data, batchSize: batchSize, seed: 0, horizontalFlips: false)
-            return try Trainer(unet: try UNet(UNetConfiguration.presets[preset]!), diffusion: DDPM(schedule: try NoiseSchedule()),
-                               data: loader, configuration: config)
+            return try Trainer(
+                unet: try UNet(UNetConfiguration.presets[preset]!), diffusion: DDPM(schedule: try NoiseSchedule()),
+                data: loader, configuration: config)
         }
-        let real = try trainer(images), pure = try trainer(images)
+        let real = try trainer(images)
+        let pure = try trainer(images)
         let batch = images.batch(indices: Array(0..<batchSize))  // one fixed tensor: no data path at all
         try real.trainStep()
         try pure.trainStep { batch }  // warm-up

@@ -44,10 +44,16 @@ struct BenchUNet: ParsableCommand {
             return
         }
         var ours: [String: [String: Double]] = [:]
-        for c in Self.cases { ours[c] = try runChild([CommandLine.arguments[0], "bench", "unet", "--case", c, "--repeats", "\(repeats)", recompute ? "--recompute" : "--no-recompute"]) }
+        for c in Self.cases {
+            ours[c] = try runChild([
+                CommandLine.arguments[0], "bench", "unet", "--case", c, "--repeats", "\(repeats)",
+                recompute ? "--recompute" : "--no-recompute",
+            ])
+        }
         let theirs = try torch.map { try runChild([$0, torchScript, "--repeats", "\(repeats)"]) as [String: [String: Double]] }
-        print(pad("case", 16) + pad("batch", 7) + pad("ours img/s", 12) + pad("ours RSS MB", 13)
-              + (theirs == nil ? "" : pad("torch img/s", 13) + pad("torch RSS MB", 14) + pad("speed-up", 10) + "memory"))
+        print(
+            pad("case", 16) + pad("batch", 7) + pad("ours img/s", 12) + pad("ours RSS MB", 13)
+                + (theirs == nil ? "" : pad("torch img/s", 13) + pad("torch RSS MB", 14) + pad("speed-up", 10) + "memory"))
         for c in Self.cases {
             guard let r = ours[c], let seconds = r["seconds"], let batch = r["batch"], let rss = r["peak_rss_mb"] else { continue }
             var line = pad(c, 16) + pad("\(Int(batch))", 7) + pad(format(batch / seconds), 12) + pad(format(rss), 13)
@@ -96,9 +102,12 @@ struct BenchUNet: ParsableCommand {
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return ["seconds": times.sorted()[times.count / 2], "batch": Double(batch), "peak_rss_mb": Double(usage.ru_maxrss) / 1e3,
-                "peak_tensor_mb": Double(tensorMemoryStatistics().peakBytes) / 1e6,
-                "pool_cached_mb": Double(tensorMemoryStatistics().cachedBytes) / 1e6, "pool_live_mb": Double(tensorMemoryStatistics().liveBytes) / 1e6]
+        return [
+            "seconds": times.sorted()[times.count / 2], "batch": Double(batch), "peak_rss_mb": Double(usage.ru_maxrss) / 1e3,
+            "peak_tensor_mb": Double(tensorMemoryStatistics().peakBytes) / 1e6,
+            "pool_cached_mb": Double(tensorMemoryStatistics().cachedBytes) / 1e6,
+            "pool_live_mb": Double(tensorMemoryStatistics().liveBytes) / 1e6,
+        ]
     }
 
     private func runChild<T>(_ arguments: [String]) throws -> T { try runJSONProcess(arguments) }

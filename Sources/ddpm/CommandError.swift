@@ -11,9 +11,9 @@ enum CommandError: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case let .childProcess(command, status, hint): "\(command) failed (exit \(status)).\(hint.isEmpty ? "" : " \(hint)")"
-        case let .missingKey(command, key): "\(command) printed no '\(key)'."
-        case let .toolNotFound(name, install): "\(name) not found; \(install)."
+        case .childProcess(let command, let status, let hint): "\(command) failed (exit \(status)).\(hint.isEmpty ? "" : " \(hint)")"
+        case .missingKey(let command, let key): "\(command) printed no '\(key)'."
+        case .toolNotFound(let name, let install): "\(name) not found; \(install)."
         }
     }
 }

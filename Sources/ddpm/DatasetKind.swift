@@ -1,4 +1,7 @@
 import ArgumentParser
 
 /// `--dataset` of `train`, `interpolate` and `reconstruct`: the names `ImageSource.named` reads.
-enum DatasetKind: String, CaseIterable, ExpressibleByArgument { case fashionMNIST = "fashion-mnist", mnist, cifar10, folder }
+enum DatasetKind: String, CaseIterable, ExpressibleByArgument {
+    case fashionMNIST = "fashion-mnist"
+    case mnist, cifar10, folder
+}

@@ -10,7 +10,10 @@ enum DeprecatedSpellings {
         var i = 0
         while i < arguments.count {
             let a = arguments[i]
-            if a == "--" { out += arguments[i...]; break }
+            if a == "--" {
+                out += arguments[i...]
+                break
+            }
             let (name, inline) = a.split(separator: "=", maxSplits: 1).map(String.init).splitPair
             if booleanOptions.contains(name) {
                 let value = inline ?? (i + 1 < arguments.count ? arguments[i + 1] : nil)
@@ -29,7 +32,7 @@ enum DeprecatedSpellings {
     }
 }
 
-private extension Array where Element == String {
+extension Array where Element == String {
     /// `["--x", "v"]` → ("--x", "v"); `["--x"]` → ("--x", nil).
-    var splitPair: (String, String?) { (self.first ?? "", count > 1 ? self[1] : nil) }
+    fileprivate var splitPair: (String, String?) { (self.first ?? "", count > 1 ? self[1] : nil) }
 }

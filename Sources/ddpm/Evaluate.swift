@@ -35,10 +35,15 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Samples to draw from --model (the paper: 50000).")
     var numSamples = 50_000
 
-    @Option(name: .customLong("class"), help: "Class-conditional --model: sample only these classes (names or indices, repeatable); default: all classes, balanced.")
+    @Option(
+        name: .customLong("class"),
+        help: "Class-conditional --model: sample only these classes (names or indices, repeatable); default: all classes, balanced.")
     var classes: [String] = []
 
-    @Option(help: "Class-conditional --model: classifier-free guidance w (1 plain conditional, 0 unconditional; default 2, or 1 without a null label).")
+    @Option(
+        help:
+            "Class-conditional --model: classifier-free guidance w (1 plain conditional, 0 unconditional; default 2, or 1 without a null label)."
+    )
     var guidanceScale: Double?
 
     @OptionGroup var sampling: SamplerOptions
@@ -80,37 +85,49 @@ struct Evaluate: ParsableCommand {
     var plot: String?
 
     func validate() throws {
-        for (name, value) in [("--images", images), ("--samples", samples), ("--model", model), ("--reference", reference),
-                              ("--save-reference-stats", saveReferenceStats), ("--inception", inception), ("--json", json),
-                              ("--data", data), ("--nll-table", nllTable)] {
+        for (name, value) in [
+            ("--images", images), ("--samples", samples), ("--model", model), ("--reference", reference),
+            ("--save-reference-stats", saveReferenceStats), ("--inception", inception), ("--json", json),
+            ("--data", data), ("--nll-table", nllTable),
+        ] {
             if let value, value.isEmpty { throw ValidationError("\(name) is empty; give a path.") }
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
         if nll {
-            guard model != nil else { throw ValidationError("--nll needs --model <diffusers dir or checkpoint> (the bound is of a model).") }
+            guard model != nil else {
+                throw ValidationError("--nll needs --model <diffusers dir or checkpoint> (the bound is of a model).")
+            }
             guard images == nil, samples == nil, reference == nil else {
                 throw ValidationError("--nll scores a model on --data; --images, --samples and --reference are for FID/IS.")
             }
             if let count, count < 1 { throw ValidationError("--count must be at least 1 (got \(count)).") }
             if let plot, let nllTable,
-               RateDistortionCurve.csvURL(beside: URL(fileURLWithPath: plot)).standardized == URL(fileURLWithPath: nllTable).standardized {
-                throw ValidationError("--plot \(plot) writes its numbers to \(nllTable), the --nll-table file; give one of them another name.")
+                RateDistortionCurve.csvURL(beside: URL(fileURLWithPath: plot)).standardized == URL(fileURLWithPath: nllTable).standardized
+            {
+                throw ValidationError(
+                    "--plot \(plot) writes its numbers to \(nllTable), the --nll-table file; give one of them another name.")
             }
             return
         }
         if plot != nil { throw ValidationError("--plot draws the rate-distortion curve of --nll; add --nll --model <dir or checkpoint>.") }
         let inputs = [("--images", images), ("--samples", samples), ("--model", model)].filter { $0.1 != nil }.map(\.0)
         guard inputs.count == 1 else {
-            throw ValidationError(inputs.isEmpty
-                ? "nothing to score: pass one of --images <folder>, --samples <samples.safetensors> or --model <dir or checkpoint> (or --nll)."
-                : "pass only one of --images, --samples and --model (got \(inputs.joined(separator: " and "))).")
+            throw ValidationError(
+                inputs.isEmpty
+                    ? "nothing to score: pass one of --images <folder>, --samples <samples.safetensors> or --model <dir or checkpoint> (or --nll)."
+                    : "pass only one of --images, --samples and --model (got \(inputs.joined(separator: " and "))).")
         }
         guard inception != nil else {
-            throw ValidationError("FID and IS need --inception <path to \(FIDInceptionV3.weightsFileName)>, published at \(FIDInceptionV3.weightsURL).")
+            throw ValidationError(
+                "FID and IS need --inception <path to \(FIDInceptionV3.weightsFileName)>, published at \(FIDInceptionV3.weightsURL).")
         }
-        if model != nil, numSamples < 10 { throw ValidationError("--num-samples must be at least 10 for 10 Inception Score splits (got \(numSamples)).") }
+        if model != nil, numSamples < 10 {
+            throw ValidationError("--num-samples must be at least 10 for 10 Inception Score splits (got \(numSamples)).")
+        }
         if saveReferenceStats != nil, reference == nil { throw ValidationError("--save-reference-stats needs --reference.") }
-        if let reference, let out = saveReferenceStats, URL(fileURLWithPath: reference).standardized == URL(fileURLWithPath: out).standardized {
+        if let reference, let out = saveReferenceStats,
+            URL(fileURLWithPath: reference).standardized == URL(fileURLWithPath: out).standardized
+        {
             throw ValidationError("--save-reference-stats would overwrite the --reference file \(reference).")
         }
     }
@@ -126,20 +143,27 @@ struct Evaluate: ParsableCommand {
             if let note = Train.skippedNote(set.skippedFiles) { print(note) }
             let bar = ProgressBar(total: set.count, label: "inception")
             var done = 0
-            try collection.add(set) { done += $0; bar.update(done) }
+            try collection.add(set) {
+                done += $0
+                bar.update(done)
+            }
             source = "folder \(images)"
         } else if let samples {
             let tensor = try SamplesFile.read(contentsOf: URL(fileURLWithPath: samples))
             let bar = ProgressBar(total: tensor.shape[0], label: "inception")
             var done = 0
-            try collection.add(tensor) { done += $0; bar.update(done) }
+            try collection.add(tensor) {
+                done += $0
+                bar.update(done)
+            }
             source = "\(samples) (key 'samples')"
         } else {
             source = try sampleAndCollect(into: &collection)
         }
-        let report = try EvaluationReport(samples: collection, describedAs: source, reference: referenceStatistics,
-                                          describedAs: try reference.map { try ImageSource.detect($0).describe(train: !referenceTest) })
-        report.summary.forEach { print($0) }
+        let report = try EvaluationReport(
+            samples: collection, describedAs: source, reference: referenceStatistics,
+            describedAs: try reference.map { try ImageSource.detect($0).describe(train: !referenceTest) })
+        for line in report.summary { print(line) }
         if let json {
             try atomicWrite(report.json(), to: URL(fileURLWithPath: json))
             print("wrote \(json)")
@@ -154,7 +178,10 @@ struct Evaluate: ParsableCommand {
         var done = 0
         let result = try data.referenceStatistics(train: !referenceTest, extractor: extractor, batchSize: batchSize) { total in
             bar = ProgressBar(total: total, label: "reference")
-            return { done += $0; bar?.update(done) }
+            return {
+                done += $0
+                bar?.update(done)
+            }
         }
         if let out = saveReferenceStats {
             try result.write(to: URL(fileURLWithPath: out))
@@ -166,17 +193,25 @@ struct Evaluate: ParsableCommand {
     /// Draws --num-samples from --model in batches, feeding each batch to Inception.
     private func sampleAndCollect(into collection: inout FeatureCollection) throws -> String {
         let loaded = try options.load(sampling)
-        let pipeline = try options.pipeline(for: loaded), source = loaded.source
+        let pipeline = try options.pipeline(for: loaded)
+        let source = loaded.source
         let method = try sampling.sampler(for: loaded, purpose: .evaluation)
         let batches = (numSamples + batchSize - 1) / batchSize
-        let conditioning = try ClassRequest(classes: classes, guidanceScale: guidanceScale).balanced(for: pipeline.unet.configuration, count: numSamples)
-        print("model: \(source); sampler: \(method); \(numSamples) samples in \(batches) batches of \(batchSize)"
-              + (conditioning.map { "; class-balanced over \(Set($0.labels).count) classes, guidance scale \($0.guidanceScale)" } ?? ""))
+        let conditioning = try ClassRequest(classes: classes, guidanceScale: guidanceScale).balanced(
+            for: pipeline.unet.configuration, count: numSamples)
+        print(
+            "model: \(source); sampler: \(method); \(numSamples) samples in \(batches) batches of \(batchSize)"
+                + (conditioning.map { "; class-balanced over \(Set($0.labels).count) classes, guidance scale \($0.guidanceScale)" } ?? ""))
         let bar = ProgressBar(total: pipeline.stepCount(method) * batches, label: "sampling")
         var done = 0
         var local = collection
-        try pipeline.sampleBatches(count: numSamples, batchSize: batchSize, sampler: method, seed: seed, classes: conditioning,
-                                   onStep: { done += 1; bar.update(done) }) { try local.add($0) }
+        let advance = {
+            done += 1
+            bar.update(done)
+        }
+        try pipeline.sampleBatches(
+            count: numSamples, batchSize: batchSize, sampler: method, seed: seed, classes: conditioning, onStep: advance
+        ) { try local.add($0) }
         collection = local
         return "\(numSamples) samples of \(source), \(method), seed \(seed)"
             + (conditioning.map { ", class-balanced, guidance scale \($0.guidanceScale)" } ?? "")
@@ -189,23 +224,34 @@ struct Evaluate: ParsableCommand {
         try unet.configuration.checkUnconditionalPrediction()  // a conditional model is scored as p(x | ∅)
         let dataset = try ImageSource.detect(data)
         let set = try dataset.modelImages(train: false, size: unet.configuration.sampleSize ?? 32, channels: unet.configuration.inChannels)
-        let n = min(count ?? set.count, set.count), T = diffusion.schedule.timestepCount
+        let n = min(count ?? set.count, set.count)
+        let T = diffusion.schedule.timestepCount
         let batches = (n + batchSize - 1) / batchSize
         print("model: \(source)")
         print("data: \(dataset.describe(train: false)), \(n) images; T = \(T): \(T) network evaluations per batch, \(T * batches) in all")
         let bar = ProgressBar(total: T * batches, label: "bound")
         var done = 0
-        let report = try diffusion.likelihood(of: set, count: n, batchSize: batchSize, seed: seed,
-                                              predictNoise: unet.noisePredictor()) { done += 1; bar.update(done) }
+        let report = try diffusion.likelihood(
+            of: set, count: n, batchSize: batchSize, seed: seed,
+            predictNoise: unet.noisePredictor()
+        ) {
+            done += 1
+            bar.update(done)
+        }
         func f(_ x: Double) -> String { String(format: "%.4f", x) }
         print("NLL ≤ \(f(report.total)) ± \(f(report.standardError)) bits/dim (s.e., \(report.imageCount) images)")
-        print("  prior L_T \(String(format: "%.2e", report.prior)), decoder L_0 \(f(report.decoder)), "
-              + "Σ L_{t-1} (t = 2…T) \(f(report.terms.dropFirst().reduce(0, +)))")
+        print(
+            "  prior L_T \(String(format: "%.2e", report.prior)), decoder L_0 \(f(report.decoder)), "
+                + "Σ L_{t-1} (t = 2…T) \(f(report.terms.dropFirst().reduce(0, +)))")
         print("  t      term (bits/dim)  rate (bits/dim)  distortion (RMSE, 0-255)")
         for t in report.summaryTimesteps() {
-            print("  " + [String(t).padding(toLength: 7, withPad: " ", startingAt: 0),
-                          String(format: "%-17.5f", report.terms[t - 1]), String(format: "%-17.5f", report.rate(at: t)),
-                          String(format: "%.3f", report.distortion[t - 1])].joined())
+            print(
+                "  "
+                    + [
+                        String(t).padding(toLength: 7, withPad: " ", startingAt: 0),
+                        String(format: "%-17.5f", report.terms[t - 1]), String(format: "%-17.5f", report.rate(at: t)),
+                        String(format: "%.3f", report.distortion[t - 1]),
+                    ].joined())
         }
         if let nllTable {
             try atomicWrite(Data(report.csv.utf8), to: URL(fileURLWithPath: nllTable))

@@ -26,20 +26,26 @@ struct Inspect: ParsableCommand {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw PipelineError.missingFile(path: path, hint: "Pass a diffusers model directory, a swift-ddpm checkpoint or a weights file.")
+            throw PipelineError.missingFile(
+                path: path, hint: "Pass a diffusers model directory, a swift-ddpm checkpoint or a weights file.")
         }
         if isDirectory.boolValue {
             let config = try ModelDirectory.configuration(at: url)
             print("diffusers UNet2DModel directory: \(url.path)")
             describe(config)
             if let scheduler = try ModelDirectory.scheduler(at: url) {
-                print("scheduler: \(scheduler.className), T = \(scheduler.numTrainTimesteps), \(scheduler.betaSchedule) β \(scheduler.betaStart)…\(scheduler.betaEnd), variance \(scheduler.varianceType), clip_sample \(scheduler.clipSample), prediction \(scheduler.predictionType)")
+                print(
+                    "scheduler: \(scheduler.className), T = \(scheduler.numTrainTimesteps), \(scheduler.betaSchedule) β \(scheduler.betaStart)…\(scheduler.betaEnd), variance \(scheduler.varianceType), clip_sample \(scheduler.clipSample), prediction \(scheduler.predictionType)"
+                )
             }
             if let weights = try? ModelDirectory.weightsFile(at: url) {
                 let state = try ModelDirectory.stateDictionary(from: weights)
                 summarize(state, source: weights.lastPathComponent)
                 var failed = !reportNonFinite(state)
-                do { try UNet(config).load(state); print("weights load strictly: yes") } catch {
+                do {
+                    try UNet(config).load(state)
+                    print("weights load strictly: yes")
+                } catch {
                     print("weights load strictly: NO\n\(error)")
                     failed = true
                 }
@@ -51,7 +57,9 @@ struct Inspect: ParsableCommand {
             print("swift-ddpm training checkpoint at step \(contents.step)")
             describe(contents.unet)
             let t = contents.training
-            print("training: batch \(t.batchSize), lr \(t.learningRate), warm-up \(t.warmupSteps), EMA \(t.emaDecay)\(t.emaWarmup ? " (warm-up)" : ""), clip \(t.gradientClip), loss \(t.loss.rawValue), seed \(t.seed)")
+            print(
+                "training: batch \(t.batchSize), lr \(t.learningRate), warm-up \(t.warmupSteps), EMA \(t.emaDecay)\(t.emaWarmup ? " (warm-up)" : ""), clip \(t.gradientClip), loss \(t.loss.rawValue), seed \(t.seed)"
+            )
         } else {
             let state = try ModelDirectory.stateDictionary(from: url)
             summarize(state, source: url.lastPathComponent)
@@ -63,19 +71,27 @@ struct Inspect: ParsableCommand {
     private func reportNonFinite(_ state: [String: Tensor]) -> Bool {
         let bad = ModelDirectory.nonFiniteTensors(in: state)
         guard !bad.isEmpty else { return true }
-        print("non-finite weights: \(bad.count) tensor(s) hold NaN or infinite values\(allowNonfinite ? " (allowed by --allow-nonfinite)" : "")")
+        print(
+            "non-finite weights: \(bad.count) tensor(s) hold NaN or infinite values\(allowNonfinite ? " (allowed by --allow-nonfinite)" : "")"
+        )
         for (key, count) in bad.prefix(10) { print("  \(key): \(count) of \(state[key]!.scalarCount) values") }
         if bad.count > 10 { print("  … and \(bad.count - 10) more") }
         return allowNonfinite
     }
 
     private func describe(_ c: UNetConfiguration) {
-        print("configuration: in \(c.inChannels), out \(c.outChannels), size \(c.sampleSize.map(String.init) ?? "?"), channels \(c.blockOutChannels), \(c.layersPerBlock) blocks per level")
+        print(
+            "configuration: in \(c.inChannels), out \(c.outChannels), size \(c.sampleSize.map(String.init) ?? "?"), channels \(c.blockOutChannels), \(c.layersPerBlock) blocks per level"
+        )
         print("  down \(c.downBlockTypes)\n  up   \(c.upBlockTypes)")
-        print("  GroupNorm \(c.normNumGroups) groups eps \(c.normEps), attention heads: \(c.attentionHeadDim.map { "dim \($0)" } ?? "one"), dropout \(c.dropout), embedding flip_sin_to_cos \(c.flipSinToCos) freq_shift \(c.freqShift), downsample_padding \(c.downsamplePadding)")
+        print(
+            "  GroupNorm \(c.normNumGroups) groups eps \(c.normEps), attention heads: \(c.attentionHeadDim.map { "dim \($0)" } ?? "one"), dropout \(c.dropout), embedding flip_sin_to_cos \(c.flipSinToCos) freq_shift \(c.freqShift), downsample_padding \(c.downsamplePadding)"
+        )
         if c.isClassConditional {
             let names = (0..<min(c.classCount ?? 0, 20)).map { "\($0) \(c.className($0))" }.joined(separator: ", ")
-            print("  class-conditional: class_embed_type \(c.classEmbedType ?? "null (table)"), num_class_embeds \(c.numClassEmbeds.map(String.init) ?? "-"), null label \(c.nullClassLabel.map(String.init) ?? "none (no guidance)")\(names.isEmpty ? "" : "; classes \(names)")")
+            print(
+                "  class-conditional: class_embed_type \(c.classEmbedType ?? "null (table)"), num_class_embeds \(c.numClassEmbeds.map(String.init) ?? "-"), null label \(c.nullClassLabel.map(String.init) ?? "none (no guidance)")\(names.isEmpty ? "" : "; classes \(names)")"
+            )
         }
         if let unet = try? UNet(c) { print("parameters: \(unet.parameterCount.formatted()) (from the configuration)") }
     }

@@ -57,13 +57,17 @@ struct Interpolate: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func validate() throws {
-        guard sources.count == 2 else { throw ValidationError("give exactly two sources (image files, or indices with --dataset); got \(sources.count).") }
+        guard sources.count == 2 else {
+            throw ValidationError("give exactly two sources (image files, or indices with --dataset); got \(sources.count).")
+        }
         if dataset != nil {
             for s in sources where Int(s) == nil || Int(s)! < 0 {
                 throw ValidationError("with --dataset the sources are image indices (0, 1, …); got '\(s)'.")
             }
         }
-        if let dataset, dataset != .fashionMNIST, data == nil { throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.") }
+        if let dataset, dataset != .fashionMNIST, data == nil {
+            throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.")
+        }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
         guard timestep >= 1 else { throw ValidationError("-t/--timestep must be at least 1 (got \(timestep)).") }
         if let samplingSteps, samplingSteps < 1 { throw ValidationError("--sampling-steps must be at least 1 (got \(samplingSteps)).") }
@@ -78,15 +82,24 @@ struct Interpolate: ParsableCommand {
         let method = try Sampler.decodingLatent(sampler, steps: samplingSteps, eta: eta, startingAt: timestep, timestepCount: T)
         let conditioning = try ClassRequest(classes: classes, guidanceScale: guidanceScale).single(for: unet.configuration)
 
-        let size = pipeline.imageSize, channels = unet.configuration.inChannels
+        let size = pipeline.imageSize
+        let channels = unet.configuration.inChannels
         let images = try sourceImages(size: size, channels: channels)
         let lambdas = Interpolation.evenlySpacedLambdas(steps)
-        print("model: \(source); t = \(timestep); \(lambdas.count) values of λ; sampler: \(method); \(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
+        print(
+            "model: \(source); t = \(timestep); \(lambdas.count) values of λ; sampler: \(method); \(scheduler.varianceType), clip_sample \(scheduler.clipSample)"
+        )
         let bar = ProgressBar(total: lambdas.count * pipeline.stepCount(method, startingAt: timestep), label: "decoding")
         var done = 0
-        if let conditioning { print("class \(conditioning.label) \(unet.configuration.className(conditioning.label)); guidance scale \(conditioning.guidanceScale)") }
-        let result = try pipeline.interpolate(images[0], images[1], at: timestep, lambdas: lambdas, sampler: method, seed: seed,
-                                              label: conditioning?.label, guidanceScale: conditioning?.guidanceScale ?? 1) {
+        if let conditioning {
+            print(
+                "class \(conditioning.label) \(unet.configuration.className(conditioning.label)); guidance scale \(conditioning.guidanceScale)"
+            )
+        }
+        let result = try pipeline.interpolate(
+            images[0], images[1], at: timestep, lambdas: lambdas, sampler: method, seed: seed,
+            label: conditioning?.label, guidanceScale: conditioning?.guidanceScale ?? 1
+        ) {
             done += 1
             bar.update(done)
         }
@@ -99,7 +112,9 @@ struct Interpolate: ParsableCommand {
         ]
         try SafeTensorsFile(tensors: tensors, metadata: ["model": source, "t": "\(timestep)", "sampler": "\(method)", "seed": "\(seed)"])
             .write(to: out.appendingPathComponent("interpolation.safetensors"))
-        print("wrote \(out.path)/interpolation.png (row 1: source 1, decoded λ = \(lambdas.map { String(format: "%.2g", $0) }.joined(separator: ", ")), source 2; row 2: x_t, mixed, x'_t) and interpolation.safetensors")
+        print(
+            "wrote \(out.path)/interpolation.png (row 1: source 1, decoded λ = \(lambdas.map { String(format: "%.2g", $0) }.joined(separator: ", ")), source 2; row 2: x_t, mixed, x'_t) and interpolation.safetensors"
+        )
     }
 
     /// The two sources as `[1, C, H, W]` model inputs.

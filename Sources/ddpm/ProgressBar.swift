@@ -23,8 +23,11 @@ final class ProgressBar {
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let text = "\(label) \(done)/\(total) \(extra) \(String(format: "%.2f", rate))/s ETA \(Self.clock(eta))"
         if isTerminal {
-            let width = 24, filled = total > 0 ? width * done / total : width
-            let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+            let width = 24
+            let filled = total > 0 ? width * done / total : width
+            let bar =
+                String(repeating: "=", count: filled) + (filled < width ? ">" : "")
+                + String(repeating: " ", count: max(0, width - filled - 1))
             FileHandle.standardError.write(Data("\r[\(bar)] \(text)\u{1B}[K".utf8))
             if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
         } else if done >= total || Date().timeIntervalSince(lastPlain) >= plainInterval {

@@ -58,7 +58,9 @@ struct Reconstruct: ParsableCommand {
         if dataset != nil, Int(source).map({ $0 < 0 }) ?? true {
             throw ValidationError("with --dataset the source is an image index (0, 1, …); got '\(source)'.")
         }
-        if let dataset, dataset != .fashionMNIST, data == nil { throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.") }
+        if let dataset, dataset != .fashionMNIST, data == nil {
+            throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.")
+        }
         _ = try parsedTimesteps(T: 1000)
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1 (got \(samples)).") }
         if let samplingSteps, samplingSteps < 1 { throw ValidationError("--sampling-steps must be at least 1 (got \(samplingSteps)).") }
@@ -82,28 +84,40 @@ struct Reconstruct: ParsableCommand {
         let T = pipeline.diffusion.schedule.timestepCount
         let rows = try parsedTimesteps(T: T)
         let method = try Sampler.decodingLatent(sampler, steps: samplingSteps, eta: eta, timestepCount: T)
-        let size = pipeline.imageSize, channels = pipeline.unet.configuration.inChannels
+        let size = pipeline.imageSize
+        let channels = pipeline.unet.configuration.inChannels
         let image = try ImageSource.modelInput(source, dataset: dataset?.rawValue, data: data, size: size, channels: channels)
-        print("model: \(modelSource); t = \(rows.map(String.init).joined(separator: ", ")); \(samples) samples each; sampler: \(method); "
-              + "\(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
+        print(
+            "model: \(modelSource); t = \(rows.map(String.init).joined(separator: ", ")); \(samples) samples each; sampler: \(method); "
+                + "\(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
         if sampler == .ddim, eta == 0, samples > 1 { print("note: DDIM with η = 0 is deterministic: the samples of a row are identical.") }
         let work = rows.filter { (1...T).contains($0) }.map { pipeline.stepCount(method, startingAt: $0) }.reduce(0, +)
         let bar = ProgressBar(total: max(1, work), label: "sampling")
         var done = 0
-        let result = try pipeline.reconstruct(image, at: rows, samples: samples, sampler: method, seed: seed) { done += 1; bar.update(done) }
+        let result = try pipeline.reconstruct(image, at: rows, samples: samples, sampler: method, seed: seed) {
+            done += 1
+            bar.update(done)
+        }
         let out = URL(fileURLWithPath: output)
         try createOutputDirectory(out)
         try ImageWriter.writePNG(try result.figure(), to: out.appendingPathComponent("reconstruction.png"))
-        try SafeTensorsFile(tensors: ["source": result.source, "encoded": result.encoded, "samples": result.samples,
-                                      "timesteps": Tensor(shape: [rows.count], scalars: rows.map(Float.init))],
-                            metadata: ["model": modelSource, "sampler": "\(method)", "seed": "\(seed)"])
-            .write(to: out.appendingPathComponent("reconstruction.safetensors"))
-        print("wrote \(out.path)/reconstruction.png (a row per t: x_t, \(samples) samples of x0, the source) and reconstruction.safetensors")
+        try SafeTensorsFile(
+            tensors: [
+                "source": result.source, "encoded": result.encoded, "samples": result.samples,
+                "timesteps": Tensor(shape: [rows.count], scalars: rows.map(Float.init)),
+            ],
+            metadata: ["model": modelSource, "sampler": "\(method)", "seed": "\(seed)"]
+        )
+        .write(to: out.appendingPathComponent("reconstruction.safetensors"))
+        print(
+            "wrote \(out.path)/reconstruction.png (a row per t: x_t, \(samples) samples of x0, the source) and reconstruction.safetensors")
         print("  t      RMSE of the samples to the source (0-255): mean [each]")
         for (row, t) in rows.enumerated() {
             let d = result.distances(row: row)
-            print("  " + String(t).padding(toLength: 7, withPad: " ", startingAt: 0) + String(format: "%-8.2f", d.reduce(0, +) / Double(d.count))
-                  + "[" + d.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]")
+            print(
+                "  " + String(t).padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + String(format: "%-8.2f", d.reduce(0, +) / Double(d.count))
+                    + "[" + d.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]")
         }
         guard progressive else { return }
         try runProgressive(pipeline, image: image, to: out)
@@ -114,18 +128,25 @@ struct Reconstruct: ParsableCommand {
         let T = pipeline.diffusion.schedule.timestepCount
         let bar = ProgressBar(total: T, label: "progressive")
         var done = 0
-        let code = try pipeline.progressiveDecompression(image, seed: Reconstruction.progressiveSeed(seed)) { done += 1; bar.update(done) }
+        let code = try pipeline.progressiveDecompression(image, seed: Reconstruction.progressiveSeed(seed)) {
+            done += 1
+            bar.update(done)
+        }
         try ImageWriter.writePNG(try code.figure(), to: out.appendingPathComponent("progressive.png"))
         try ImageWriter.writePNG(code.curve.image(), to: out.appendingPathComponent("progressive-rd.png"))
         try atomicWrite(Data(code.report.csv.utf8), to: out.appendingPathComponent("progressive.csv"))
-        print("progressive decompression (Table 4 for this image): \(String(format: "%.4f", code.report.total)) bits/dim in all, "
-              + "decoder L_0 \(String(format: "%.4f", code.report.decoder))")
+        print(
+            "progressive decompression (Table 4 for this image): \(String(format: "%.4f", code.report.total)) bits/dim in all, "
+                + "decoder L_0 \(String(format: "%.4f", code.report.decoder))")
         print("  reverse steps  t      rate (bits/dim)  distortion (RMSE, 0-255)")
         for t in code.report.summaryTimesteps() {
-            print("  " + String(T - t + 1).padding(toLength: 15, withPad: " ", startingAt: 0) + String(t).padding(toLength: 7, withPad: " ", startingAt: 0)
-                  + String(format: "%-17.5f", code.report.rate(at: t)) + String(format: "%.3f", code.report.distortion[t - 1]))
+            print(
+                "  " + String(T - t + 1).padding(toLength: 15, withPad: " ", startingAt: 0)
+                    + String(t).padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + String(format: "%-17.5f", code.report.rate(at: t)) + String(format: "%.3f", code.report.distortion[t - 1]))
         }
-        print("wrote \(out.path)/progressive.png (x_t and predicted x0 at t = \(code.frames.map { String($0.t) }.joined(separator: ", "))), "
-              + "progressive-rd.png and progressive.csv (all \(T) rows)")
+        print(
+            "wrote \(out.path)/progressive.png (x_t and predicted x0 at t = \(code.frames.map { String($0.t) }.joined(separator: ", "))), "
+                + "progressive-rd.png and progressive.csv (all \(T) rows)")
     }
 }

@@ -20,10 +20,15 @@ struct Sample: ParsableCommand {
     @Option(help: "Number of images (streamed to disk batch by batch); per class with a class-conditional model.")
     var numSamples = 16
 
-    @Option(name: .customLong("class"), help: "Class-conditional models: a class name or index (repeatable), or 'all' for one row per class (the default).")
+    @Option(
+        name: .customLong("class"),
+        help: "Class-conditional models: a class name or index (repeatable), or 'all' for one row per class (the default).")
     var classes: [String] = []
 
-    @Option(help: "Classifier-free guidance w: ε = ε(∅) + w(ε(c) − ε(∅)); 1 is plain conditional, 0 unconditional (default: 2, or 1 for a model without a null label).")
+    @Option(
+        help:
+            "Classifier-free guidance w: ε = ε(∅) + w(ε(c) − ε(∅)); 1 is plain conditional, 0 unconditional (default: 2, or 1 for a model without a null label)."
+    )
     var guidanceScale: Double?
 
     @Option(help: "Images per network call.")
@@ -54,10 +59,15 @@ struct Sample: ParsableCommand {
         let model = try options.load(sampling)
         let pipeline = try options.pipeline(for: model)
         let method = try sampling.sampler(for: model, purpose: .preview)
-        let unet = pipeline.unet, size = pipeline.imageSize, channels = unet.configuration.inChannels
-        let given = try initialNoise.map { path throws(PipelineError) in try pipeline.readInitialNoise(contentsOf: URL(fileURLWithPath: path)) }
+        let unet = pipeline.unet
+        let size = pipeline.imageSize
+        let channels = unet.configuration.inChannels
+        let given = try initialNoise.map { path throws(PipelineError) in
+            try pipeline.readInitialNoise(contentsOf: URL(fileURLWithPath: path))
+        }
         let request = ClassRequest(classes: classes, guidanceScale: guidanceScale)
-        let conditioning = try given.map { try request.rows(for: unet.configuration, total: $0.shape[0]) }
+        let conditioning =
+            try given.map { try request.rows(for: unet.configuration, total: $0.shape[0]) }
             ?? request.rows(for: unet.configuration, perClass: numSamples)
         let count = conditioning?.labels.count ?? given?.shape[0] ?? numSamples
         // One class per grid row when each class has a row's worth of images.
@@ -68,7 +78,8 @@ struct Sample: ParsableCommand {
             let shown = conditioning.labels.filter { seen.insert($0).inserted }.map { "\($0) \(unet.configuration.className($0))" }
             print("classes: \(shown.joined(separator: ", ")); guidance scale \(conditioning.guidanceScale)")
         }
-        let perBatch = pipeline.stepCount(method), batches = (count + batchSize - 1) / batchSize
+        let perBatch = pipeline.stepCount(method)
+        let batches = (count + batchSize - 1) / batchSize
         print("model: \(model.source); sampler: \(method); \(perBatch) network evaluations per batch")
         print("scheduler config: \(model.scheduler.className), \(model.scheduler.varianceType), clip_sample \(model.scheduler.clipSample)")
         let imageBytes = channels * size * size * MemoryLayout<Float>.size
@@ -78,11 +89,19 @@ struct Sample: ParsableCommand {
         try createOutputDirectory(out)
         let bar = ProgressBar(total: perBatch * batches, label: "sampling")
         var done = 0
-        var raw: [Tensor] = [], grid: [Tensor] = [], frames: [TrajectoryFrame] = []
+        var raw: [Tensor] = []
+        var grid: [Tensor] = []
+        var frames: [TrajectoryFrame] = []
         var written = 0
         let recording = showProcess ? try pipeline.recordingTimesteps(method) : []
-        try pipeline.sampleBatches(count: count, batchSize: batchSize, sampler: method, seed: seed, initialNoise: given,
-                                   recordingAt: recording, classes: conditioning, onStep: { done += 1; bar.update(done) }) { b, result in
+        let advance = {
+            done += 1
+            bar.update(done)
+        }
+        try pipeline.sampleBatches(
+            count: count, batchSize: batchSize, sampler: method, seed: seed, initialNoise: given,
+            recordingAt: recording, classes: conditioning, onStep: advance
+        ) { b, result in
             if b == 0 { frames = result.trajectory }
             if keepRaw { raw.append(result.sample) }
             let shown = grid.reduce(0) { $0 + $1.shape[0] }
@@ -100,10 +119,14 @@ struct Sample: ParsableCommand {
                 .write(to: out.appendingPathComponent("samples.safetensors"))
         }
         try ImageWriter.writeGrid(Tensor.concatenated(grid, alongAxis: 0), to: out.appendingPathComponent("grid.png"), columns: columns)
-        print("wrote \(out.path)/grid.png (first \(min(count, gridLimit))\(columns == nil ? "" : ", one row per class")), images/ (\(written))\(keepRaw ? ", samples.safetensors (raw, key 'samples')" : "")")
+        print(
+            "wrote \(out.path)/grid.png (first \(min(count, gridLimit))\(columns == nil ? "" : ", one row per class")), images/ (\(written))\(keepRaw ? ", samples.safetensors (raw, key 'samples')" : "")"
+        )
         if showProcess && !frames.isEmpty {
             try writeProcess(frames, to: out)
-            print("wrote \(out.path)/process.png (rows: x_t, then predicted x0, for t = \(frames.map(\.t).map(String.init).joined(separator: ", "))) and process.gif")
+            print(
+                "wrote \(out.path)/process.png (rows: x_t, then predicted x0, for t = \(frames.map(\.t).map(String.init).joined(separator: ", "))) and process.gif"
+            )
         }
     }
 
@@ -115,7 +138,8 @@ struct Sample: ParsableCommand {
             for f in frames { tiles.append(f.xt.sliced(alongAxis: 0, i..<(i + 1))) }
             for f in frames { tiles.append(f.predictedX0.sliced(alongAxis: 0, i..<(i + 1))) }
         }
-        try ImageWriter.writeGrid(Tensor.concatenated(tiles, alongAxis: 0), to: out.appendingPathComponent("process.png"), columns: frames.count)
+        try ImageWriter.writeGrid(
+            Tensor.concatenated(tiles, alongAxis: 0), to: out.appendingPathComponent("process.png"), columns: frames.count)
         let gifFrames = frames.map { $0.xt.sliced(alongAxis: 0, 0..<shown) } + [frames.last!.predictedX0.sliced(alongAxis: 0, 0..<shown)]
         let rasters = try gifFrames.map { try ImageWriter.grid($0, columns: shown) }
         try ImageWriter.writeAtomically(ImageWriter.gifData(rasters, delay: 30), to: out.appendingPathComponent("process.gif"))

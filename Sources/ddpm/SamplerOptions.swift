@@ -7,11 +7,16 @@ extension TimestepSpacing: ExpressibleByArgument {}
 
 /// The sampler options that `sample` and `evaluate --model` share; the library decides what they mean.
 struct SamplerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The sampler (default: the scheduler config's class; for a DDPMScheduler config, ddim for sample and ddpm for evaluate).",
-                               valueName: SamplerKind.allCases.map(\.rawValue).joined(separator: "|")))
+    @Option(
+        help: ArgumentHelp(
+            "The sampler (default: the scheduler config's class; for a DDPMScheduler config, ddim for sample and ddpm for evaluate).",
+            valueName: SamplerKind.allCases.map(\.rawValue).joined(separator: "|")))
     var sampler: SamplerKind?
 
-    @Option(help: "Sampling steps, diffusers' num_inference_steps (default: T for ddpm, 50 for ddim, 20 for the other solvers; heun makes 2N-1 network evaluations).")
+    @Option(
+        help:
+            "Sampling steps, diffusers' num_inference_steps (default: T for ddpm, 50 for ddim, 20 for the other solvers; heun makes 2N-1 network evaluations)."
+    )
     var steps: Int?
 
     @Option(help: "DDIM stochasticity η (0 = deterministic, 1 = DDPM-like); ddim only.")

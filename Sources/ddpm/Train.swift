@@ -12,13 +12,19 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a DDPM (Algorithm 1, the paper's recipe) with progress, metrics, sample grids and exact resume.")
 
-    @Option(help: "fashion-mnist (Debian's dataset-fashion-mnist), mnist (IDX files in --data), cifar10 (binary batches in --data) or folder (images under --data).")
+    @Option(
+        help:
+            "fashion-mnist (Debian's dataset-fashion-mnist), mnist (IDX files in --data), cifar10 (binary batches in --data) or folder (images under --data)."
+    )
     var dataset: DatasetKind = .fashionMNIST
 
     @Option(help: "Dataset location (a directory; default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
     var data: String?
 
-    @Option(help: "Model preset: \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")); default: small32-grey for grey data, cifar10 otherwise.")
+    @Option(
+        help:
+            "Model preset: \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")); default: small32-grey for grey data, cifar10 otherwise."
+    )
     var preset: String?
 
     @Option(help: "Run directory (metrics.jsonl, checkpoints/, samples/, model/, loss.png).")
@@ -39,17 +45,25 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoints to keep.") var keep = 2
     @Option(help: "Steps between sample grids (0: only at the end).") var sampleEvery: Int?
     @Option(help: "Stop after this many minutes (a checkpoint is saved; resume with --resume).") var maxMinutes: Double?
-    @Flag(help: "Continue from the newest checkpoint in --output, exactly (with any number of processes; --steps may grow).") var resume = false
+    @Flag(help: "Continue from the newest checkpoint in --output, exactly (with any number of processes; --steps may grow).") var resume =
+        false
     @Option(help: "Under mpirun: steps between checks that all ranks hold the same weights.") var checksumEvery = 50
     @Flag(help: "Stop on any unreadable image instead of skipping it.") var strict = false
-    @Flag(help: "Class-conditional model with classifier-free guidance: labels from CIFAR-10's label byte, the IDX labels file, or an image folder's first-level subfolders.")
+    @Flag(
+        help:
+            "Class-conditional model with classifier-free guidance: labels from CIFAR-10's label byte, the IDX labels file, or an image folder's first-level subfolders."
+    )
     var conditional = false
-    @Option(help: "With --conditional: probability that a label is replaced by the null label (default 0.1), so the model also learns unconditional ε̂ for guidance.")
+    @Option(
+        help:
+            "With --conditional: probability that a label is replaced by the null label (default 0.1), so the model also learns unconditional ε̂ for guidance."
+    )
     var classDropout: Float?
 
     func validate() throws {
         if let preset, UNetConfiguration.presets[preset] == nil {
-            throw ValidationError("unknown --preset '\(preset)'; choose one of \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")).")
+            throw ValidationError(
+                "unknown --preset '\(preset)'; choose one of \(UNetConfiguration.presets.keys.sorted().joined(separator: ", ")).")
         }
         if dataset != .fashionMNIST && data == nil { throw ValidationError("--dataset \(dataset.rawValue) needs --data <directory>.") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
@@ -65,7 +79,9 @@ struct Train: ParsableCommand {
         }
         if accumulate < 1 { throw ValidationError("--accumulate must be at least 1 (got \(accumulate)).") }
         if keep < 1 { throw ValidationError("--keep must be at least 1 (got \(keep)).") }
-        if classDropout != nil && !conditional { throw ValidationError("--class-dropout applies to --conditional training only; add --conditional.") }
+        if classDropout != nil && !conditional {
+            throw ValidationError("--class-dropout applies to --conditional training only; add --conditional.")
+        }
     }
 
     func run() throws {
@@ -90,7 +106,8 @@ struct Train: ParsableCommand {
             images = try loadImages()
         } else {
             // A rank that cannot read the data stops every rank at start, with its reason.
-            var loaded: ImageSet?, failure: String?
+            var loaded: ImageSet?
+            var failure: String?
             do { loaded = try loadImages() } catch { failure = "cannot read the data: \(error)" }
             try comm.check(failure)
             images = loaded!
@@ -118,8 +135,9 @@ struct Train: ParsableCommand {
         if let note = recipe.departuresFromPaper { say(note) }
         let unet = try UNet(recipe.model, seed: seed)
         let diffusion = try recipe.diffusion()
-        let loader = try DataLoader(images: images, batchSize: config.batchSize / accumulate, seed: seed, horizontalFlips: config.randomFlip,
-                                    shard: comm.size > 1 ? shard : nil)
+        let loader = try DataLoader(
+            images: images, batchSize: config.batchSize / accumulate, seed: seed, horizontalFlips: config.randomFlip,
+            shard: comm.size > 1 ? shard : nil)
         let trainer = try Trainer(unet: unet, diffusion: diffusion, data: loader, configuration: config, communicator: comm)
         let run = TrainingRun(trainer: trainer, output: URL(fileURLWithPath: output))
         run.checksumEvery = checksumEvery
@@ -128,17 +146,23 @@ struct Train: ParsableCommand {
             say("resumed from \(latest.path) at step \(trainer.step)\(comm.size > 1 ? " on \(comm.size) processes" : "")")
         }
         if comm.size > 1 {
-            say("data parallel: \(comm.size) processes × \(config.batchSize / accumulate / comm.size) images per micro-batch, \(ComputeSettings.threadCount) thread(s) each")
+            say(
+                "data parallel: \(comm.size) processes × \(config.batchSize / accumulate / comm.size) images per micro-batch, \(ComputeSettings.threadCount) thread(s) each"
+            )
         }
         if let note = recipe.conditioningNote { say(note) }
-        say("training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)")
+        say(
+            "training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)"
+        )
         let bar = ProgressBar(total: config.steps, label: "step")
         let first = trainer.step
         var smoothed: Float?
-        if comm.isRoot { run.onStep = { r in
-            smoothed = smoothed.map { 0.98 * $0 + 0.02 * r.loss } ?? r.loss
-            bar.update(r.step, startedAt: first, String(format: "loss %.4f %.1f img/s", smoothed!, r.imagesPerSecond))
-        } }
+        if comm.isRoot {
+            run.onStep = { r in
+                smoothed = smoothed.map { 0.98 * $0 + 0.02 * r.loss } ?? r.loss
+                bar.update(r.step, startedAt: first, String(format: "loss %.4f %.1f img/s", smoothed!, r.imagesPerSecond))
+            }
+        }
         run.onFile = { what, url in if what != "checkpoint" && what != "samples" { print("\n\(what): \(url.path)") } }
         let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
         try run.run(deadline: deadline)
@@ -148,8 +172,9 @@ struct Train: ParsableCommand {
     }
 
     private func loadImages() throws -> ImageSet {
-        let set = try TrainingRecipe.images(from: try ImageSource.named(dataset.rawValue, path: data), preset: preset, strict: strict,
-                                                labels: conditional)
+        let set = try TrainingRecipe.images(
+            from: try ImageSource.named(dataset.rawValue, path: data), preset: preset, strict: strict,
+            labels: conditional)
         if let note = Self.skippedNote(set.skippedFiles) { print(note) }
         return set
     }

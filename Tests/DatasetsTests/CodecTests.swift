@@ -1,15 +1,17 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import TestSupport
+import Testing
 
 // ImageCodecs.swift and Resampling.swift: every PNG colour type and bit depth, grey and RGB
 // JPEG, corrupt files, conversions, and the resize + centre crop against Pillow.
 
 @Suite("Image codecs")
 struct CodecTests {
-    static let pngs = ["grey.png", "grey_alpha.png", "rgb.png", "rgba.png", "nested/palette.png", "grey16.png",
-                       "nested/deeper/rgb16.png", "grey1.png"]
+    static let pngs = [
+        "grey.png", "grey_alpha.png", "rgb.png", "rgba.png", "nested/palette.png", "grey16.png",
+        "nested/deeper/rgb16.png", "grey1.png",
+    ]
 
     @Test("PNG decodes exactly", arguments: pngs)
     func png(_ name: String) throws {
@@ -27,12 +29,16 @@ struct CodecTests {
         #expect(maxDifference(image.pixels, want.pixels) <= 2)
     }
 
-    @Test("Corrupt and truncated files are errors that name the file",
-          arguments: ["broken/corrupt.jpg", "broken/truncated.jpg", "broken/truncated.png", "notes.txt"])
+    @Test(
+        "Corrupt and truncated files are errors that name the file",
+        arguments: ["broken/corrupt.jpg", "broken/truncated.jpg", "broken/truncated.png", "notes.txt"])
     func corrupt(_ name: String) throws {
         let url = Fixtures.images.appendingPathComponent(name)
         let error = try #require(datasetError { _ = try ImageCodecs.decode(contentsOf: url) })
-        guard case let .corruptImage(path, reason) = error else { Issue.record("unexpected \(error)"); return }
+        guard case .corruptImage(let path, let reason) = error else {
+            Issue.record("unexpected \(error)")
+            return
+        }
         #expect(path == url.path)
         #expect(!reason.isEmpty)
         #expect(error.description.hasPrefix(url.path))

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
-import Tensors
 import Datasets
+import Foundation
+import Tensors
+import Testing
 
 // DataLoader.swift: seeded order, per-epoch reshuffle, flips, exact resume, prefetch.
 
@@ -54,7 +54,8 @@ struct DataLoaderTests {
         #expect(flips > 3 && flips < 20)  // about half, never all or none for 23 fair draws with this seed
         let values = batch.images.scalars
         for (n, index) in batch.indices.enumerated() {
-            let marker: Float = 200 / 127.5 - 1, fill = Float(index) / 127.5 - 1
+            let marker: Float = 200 / 127.5 - 1
+            let fill = Float(index) / 127.5 - 1
             let expected: [Float] = batch.flipped[n] ? [fill, fill, marker, fill, fill, fill] : [marker] + Array(repeating: fill, count: 5)
             #expect(Array(values[(n * 6)..<(n * 6 + 6)]) == expected)
         }

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import TestSupport
+import Testing
 
 // Issue 14: dataset files that used to trap (IDX larger than the model, header products that
 // overflow) or that allocate without bound (image and gzip bombs).
@@ -41,21 +41,30 @@ final class HostileDatasetTests {
     func dimensionOverflow() throws {
         let url = directory.appendingPathComponent("overflow-idx3-ubyte")
         try Data(bigEndian([0x803, 0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF]) + [1, 2, 3]).write(to: url)
-        #expect(throws: DatasetError.badIDXDimensions(path: url.path, expected: "sizes whose product (4294967295 × 4294967295 × 4294967295) fits in 64 bits and the file (3 data bytes)",
-                                                      actual: [4294967295, 4294967295, 4294967295])) {
+        #expect(
+            throws: DatasetError.badIDXDimensions(
+                path: url.path,
+                expected: "sizes whose product (4294967295 × 4294967295 × 4294967295) fits in 64 bits and the file (3 data bytes)",
+                actual: [4_294_967_295, 4_294_967_295, 4_294_967_295])
+        ) {
             try IDX.load(images: url)
         }
         // A product that fits but exceeds the file is the truncation error, with the sizes.
         try Data(bigEndian([0x803, 0x7FFF_FFFF, 0x7FFF_FFFF, 2]) + [1]).write(to: url)
-        #expect(throws: DatasetError.truncatedIDX(path: url.path, expectedBytes: 9_223_372_028_264_841_234, actualBytes: 17)) { try IDX.load(images: url) }
+        #expect(throws: DatasetError.truncatedIDX(path: url.path, expectedBytes: 9_223_372_028_264_841_234, actualBytes: 17)) {
+            try IDX.load(images: url)
+        }
     }
 
     @Test("fuzz crash 2: zero images of 4294967295×4294901760 pixels is an error, not an overflow in ImageSet")
     func zeroHugeImages() throws {
         let url = directory.appendingPathComponent("zero-idx3-ubyte")
         try Data(bigEndian([0x803, 0, 0xFFFF_FFFF, 0xFFFF_0000])).write(to: url)  // the fuzzer's 16 bytes
-        #expect(throws: DatasetError.badIDXDimensions(path: url.path, expected: "[count, rows, columns] with rows and columns 1 to 8192",
-                                                      actual: [0, 4294967295, 4294901760])) {
+        #expect(
+            throws: DatasetError.badIDXDimensions(
+                path: url.path, expected: "[count, rows, columns] with rows and columns 1 to 8192",
+                actual: [0, 4_294_967_295, 4_294_901_760])
+        ) {
             try IDX.load(images: url)
         }
     }
@@ -79,7 +88,10 @@ final class HostileDatasetTests {
     func gzipBomb() throws {
         let url = directory.appendingPathComponent("bomb-idx3-ubyte.gz")
         try gzipOfZeros(3 << 20).write(to: url)
-        #expect(throws: DatasetError.corruptGzip(path: url.path, reason: "it inflates to more than the 1048576-byte limit (a gzip bomb or not a dataset file)")) {
+        #expect(
+            throws: DatasetError.corruptGzip(
+                path: url.path, reason: "it inflates to more than the 1048576-byte limit (a gzip bomb or not a dataset file)")
+        ) {
             try ImageCodecs.readPossiblyGzipped(url, limit: 1 << 20)
         }
         #expect(ImageCodecs.maximumInflatedBytes == 1 << 32)
@@ -112,6 +124,8 @@ final class HostileDatasetTests {
     func fifo() throws {
         let url = directory.appendingPathComponent("train-images-idx3-ubyte")
         #expect(mkfifo(url.path, 0o600) == 0)
-        #expect(throws: DatasetError.cannotRead(path: url.path, reason: "it is a FIFO (named pipe), not a regular file")) { try IDX.load(images: url) }
+        #expect(throws: DatasetError.cannotRead(path: url.path, reason: "it is a FIFO (named pipe), not a regular file")) {
+            try IDX.load(images: url)
+        }
     }
 }

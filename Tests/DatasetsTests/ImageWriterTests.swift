@@ -1,8 +1,8 @@
-import Foundation
-import Testing
-import Tensors
 import Datasets
+import Foundation
+import Tensors
 import TestSupport
+import Testing
 
 // ImageWriter.swift and GIFWriter.swift: value mapping, grid layout, files, GIF, errors.
 
@@ -53,18 +53,28 @@ struct ImageWriterTests {
         let batch = Tensor(shape: [1, 1, 2, 2], scalars: [0, 0, 0, 0])
         let url = URL(fileURLWithPath: "/nonexistent-directory/grid.png")
         let error = datasetError { try ImageWriter.writeGrid(batch, to: url) }
-        guard case .cannotWrite(url.path, _)? = error else { Issue.record("unexpected \(String(describing: error))"); return }
+        guard case .cannotWrite(url.path, _)? = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
         #expect(error!.description.hasPrefix("/nonexistent-directory/grid.png: cannot write"))
 
-        let bad = datasetError { try ImageWriter.writeGrid(Tensor(shape: [2, 2, 2, 2], scalars: [Float](repeating: 0, count: 16)), to: url) }
-        guard case .invalidBatch([2, 2, 2, 2], _)? = bad else { Issue.record("unexpected \(String(describing: bad))"); return }
+        let bad = datasetError {
+            try ImageWriter.writeGrid(Tensor(shape: [2, 2, 2, 2], scalars: [Float](repeating: 0, count: 16)), to: url)
+        }
+        guard case .invalidBatch([2, 2, 2, 2], _)? = bad else {
+            Issue.record("unexpected \(String(describing: bad))")
+            return
+        }
     }
 
     @Test("GIF: header, frames, and LZW data that decodes back to the frame", arguments: [1, 3])
     func gif(_ channels: Int) throws {
         let (h, w) = (40, 50)  // 2000 pixels of noise overflow the 4096-entry code table, so clear codes are exercised
         var rng = SystemRandomNumberGenerator()
-        let frames = (0..<2).map { _ in Tensor(shape: [channels, h, w], scalars: (0..<(channels * h * w)).map { _ in Float.random(in: -1...1, using: &rng) }) }
+        let frames = (0..<2).map { _ in
+            Tensor(shape: [channels, h, w], scalars: (0..<(channels * h * w)).map { _ in Float.random(in: -1...1, using: &rng) })
+        }
         let url = try temporaryDirectory().appendingPathComponent("process.gif")
         try ImageWriter.writeGIF(frames: frames, to: url, delay: 20)
         let bytes = [UInt8](try Data(contentsOf: url))
@@ -96,12 +106,20 @@ struct ImageWriterTests {
 /// A plain GIF LZW decoder (8-bit symbols) to check the encoder against.
 func lzwDecode(_ data: [UInt8]) -> [UInt8] {
     var table: [[UInt8]] = (0..<256).map { [UInt8($0)] } + [[], []]
-    var width = 9, bitPosition = 0, previous: [UInt8]? = nil, out: [UInt8] = []
+    var width = 9
+    var bitPosition = 0
+    var previous: [UInt8]? = nil
+    var out: [UInt8] = []
     while bitPosition + width <= data.count * 8 {
         var code = 0
         for b in 0..<width where data[(bitPosition + b) / 8] >> ((bitPosition + b) % 8) & 1 == 1 { code |= 1 << b }
         bitPosition += width
-        if code == 256 { table.removeSubrange(258...); width = 9; previous = nil; continue }
+        if code == 256 {
+            table.removeSubrange(258...)
+            width = 9
+            previous = nil
+            continue
+        }
         if code == 257 { break }
         let entry: [UInt8]
         if code < table.count { entry = table[code] } else if let p = previous { entry = p + [p[0]] } else { return out }

@@ -1,8 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import Datasets
+import Foundation
 import Tensors
+import TestSupport
+import Testing
 
 /// Class labels for conditional training CIFAR-10's names, image folders' subfolders.
 @Suite("Class labels")
@@ -45,7 +45,10 @@ struct LabelTests {
             _ = try ImageFolder.load(root, options: options)
             Issue.record("a loose image was accepted")
         } catch {
-            guard case let .unlabelled(path, _) = error else { Issue.record("unexpected \(error)"); return }
+            guard case .unlabelled(let path, _) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
             #expect(path.hasSuffix("loose_00000.png") || path.contains("loose"))
             #expect(error.description.contains("Put each class's images in a subfolder named after the class"))
         }

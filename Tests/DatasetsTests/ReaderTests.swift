@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Datasets
+import Foundation
 import TestSupport
+import Testing
 
 // ImageFolder.swift, CIFAR10.swift, IDX.swift: values, shapes and every data error's message.
 
@@ -14,8 +14,9 @@ struct ReaderTests {
         #expect(set.count == 10)
         #expect(dims(set.channels, set.height, set.width) == dims(3, 8, 8))
         #expect(set.pixels.count == 10 * 3 * 8 * 8)
-        #expect(set.skippedFiles.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted()
-            == ["corrupt.jpg", "truncated.jpg", "truncated.png"])
+        #expect(
+            set.skippedFiles.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted()
+                == ["corrupt.jpg", "truncated.jpg", "truncated.png"])
         // Files are in path order; rgb.png is stored [C, H, W] and matches the resize reference.
         let files = try ImageFolder.imageFiles(in: Fixtures.images).filter { !$0.path.contains("/broken/") }
         let position = try #require(files.firstIndex { $0.lastPathComponent == "rgb.png" })
@@ -30,7 +31,10 @@ struct ReaderTests {
     @Test("Image folder under strict: the first corrupt image is an error")
     func strict() {
         let error = datasetError { _ = try ImageFolder.load(Fixtures.images, options: .init(size: 8, strict: true)) }
-        guard case let .corruptImage(path, _)? = error else { Issue.record("unexpected \(String(describing: error))"); return }
+        guard case .corruptImage(let path, _)? = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
         #expect(path.hasSuffix("broken/corrupt.jpg"))
     }
 
@@ -73,7 +77,10 @@ struct ReaderTests {
         #expect(error!.description.contains("2 whole record(s) and 100 stray byte(s)"))
 
         let none = datasetError { _ = try CIFAR10.load(directory: directory, train: false) }
-        guard case let .missing(path, fix)? = none else { Issue.record("unexpected \(String(describing: none))"); return }
+        guard case .missing(let path, let fix)? = none else {
+            Issue.record("unexpected \(String(describing: none))")
+            return
+        }
         #expect(path.hasSuffix("test_batch.bin"))
         #expect(fix.contains("cifar-10-batches-bin"))
     }
@@ -130,14 +137,20 @@ struct ReaderTests {
         let gz = try Data(contentsOf: Fixtures.url("idx/images-idx3-ubyte.gz"))
         try Data(gz.prefix(gz.count / 2)).write(to: cut)
         let corrupt = datasetError { _ = try IDX.load(images: cut) }
-        guard case .corruptGzip(cut.path, _)? = corrupt else { Issue.record("unexpected \(String(describing: corrupt))"); return }
+        guard case .corruptGzip(cut.path, _)? = corrupt else {
+            Issue.record("unexpected \(String(describing: corrupt))")
+            return
+        }
     }
 
     @Test("Fashion-MNIST: a missing install names the package to install")
     func fashionMissing() throws {
         let directory = try temporaryDirectory()
         let error = datasetError { _ = try FashionMNIST.load(directory: directory) }
-        guard case let .missing(path, _)? = error else { Issue.record("unexpected \(String(describing: error))"); return }
+        guard case .missing(let path, _)? = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
         #expect(path.hasSuffix("train-images-idx3-ubyte.gz"))
         #expect(error!.description.contains("dataset-fashion-mnist"))
 
@@ -147,9 +160,11 @@ struct ReaderTests {
         }
     }
 
-    @Test("Fashion-MNIST from Debian's dataset-fashion-mnist: 10,000 test images, 1,000 per class",
-          .enabled(if: FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory.path),
-                   "Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"))
+    @Test(
+        "Fashion-MNIST from Debian's dataset-fashion-mnist: 10,000 test images, 1,000 per class",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory.path),
+            "Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"))
     func fashionInstalled() throws {
         let test = try FashionMNIST.load(train: false)
         #expect(dims(test.count, test.channels, test.height, test.width) == dims(10000, 1, 32, 32))

@@ -1,6 +1,6 @@
+import Datasets
 import Foundation
 import Testing
-import Datasets
 
 // Fixtures come from scripts/reference/make_data_fixtures.py; expected.json holds the pixel
 // values each image must decode to (PNG exact, JPEG as Pillow decodes it).

@@ -1,13 +1,18 @@
-import Foundation
-import Testing
-import Tensors
 import Diffusion
+import Foundation
+import Tensors
 import TestSupport
+import Testing
 
 /// Records the model timesteps a sampler or loss hands to the network.
 final class TimestepRecorder: @unchecked Sendable {
     var seen: [[Int]] = []
-    var predictor: NoisePredictor { { xt, t in self.seen.append(t.map { Int($0) }); return .zeros(xt.shape) } }
+    var predictor: NoisePredictor {
+        { xt, t in
+            self.seen.append(t.map { Int($0) })
+            return .zeros(xt.shape)
+        }
+    }
 }
 
 @Suite("DDPM (Ho et al. 2020)")
@@ -22,7 +27,8 @@ struct DDPMTests {
         #expect(recorder.seen.map { $0[0] } == Array((0..<1000).reversed()))
 
         let strided = TimestepRecorder()
-        _ = try ddpm.respaced(steps: 4, spacing: .trailing).sample(from: .zeros([1, 1, 2, 2]), using: &rng, predictNoise: strided.predictor)
+        _ = try ddpm.respaced(steps: 4, spacing: .trailing).sample(
+            from: .zeros([1, 1, 2, 2]), using: &rng, predictNoise: strided.predictor)
         #expect(strided.seen.map { $0[0] } == [999, 749, 499, 249])
 
         let ddim = TimestepRecorder()
@@ -50,8 +56,10 @@ struct DDPMTests {
 
     @Test("ε ↔ x₀ ↔ v conversions are mutually inverse (eq. 15 and v = √ᾱ ε − √(1−ᾱ) x₀)")
     func parameterizationRoundTrips() {
-        let s = paperSchedule, t = [1, 10, 500, 1000]
-        let x0 = standardNormal([4, 1, 3, 3], seed: 2), noise = standardNormal([4, 1, 3, 3], seed: 3)
+        let s = paperSchedule
+        let t = [1, 10, 500, 1000]
+        let x0 = standardNormal([4, 1, 3, 3], seed: 2)
+        let noise = standardNormal([4, 1, 3, 3], seed: 3)
         let xt = DDPM(schedule: s).noised(x0, at: t, noise: noise)
         #expect(s.predictedX0(fromNoise: noise, xt: xt, at: t).maxAbsoluteDifference(x0) < 2e-3)  // 1/√ᾱ_T ≈ 157 amplifies rounding
         #expect(s.noise(fromX0: x0, xt: xt, at: t).maxAbsoluteDifference(noise) < 2e-3)
@@ -68,7 +76,9 @@ struct DDPMTests {
     @Test("Eq. 11's mean equals the posterior mean μ̃_t(x̂₀, x_t) of eq. 7 with x̂₀ from eq. 15")
     func eq11IsPosteriorMean() {
         let ddpm = DDPM(schedule: paperSchedule)
-        let xt = standardNormal([3, 1, 2, 2], seed: 4), noise = standardNormal([3, 1, 2, 2], seed: 5), t = [2, 300, 1000]
+        let xt = standardNormal([3, 1, 2, 2], seed: 4)
+        let noise = standardNormal([3, 1, 2, 2], seed: 5)
+        let t = [2, 300, 1000]
         let p = ddpm.reverseDistribution(xt, at: t, modelOutput: noise)
         let q = ddpm.posterior(x0: paperSchedule.predictedX0(fromNoise: noise, xt: xt, at: t), xt: xt, at: t)
         #expect(p.mean.maxAbsoluteDifference(q.mean) < 1e-4)
@@ -76,15 +86,18 @@ struct DDPMTests {
 
     @Test("Algorithm 2 adds no noise at t = 1; fixed variances give σ_t = √β_t or √β̃_t")
     func noiseScale() {
-        let xt = standardNormal([2, 1, 2, 2], seed: 6), output = standardNormal([2, 1, 2, 2], seed: 7)
+        let xt = standardNormal([2, 1, 2, 2], seed: 6)
+        let output = standardNormal([2, 1, 2, 2], seed: 7)
         let z = standardNormal([2, 1, 2, 2], seed: 8)
         for variance in [ReverseVariance.fixedLarge, .fixedSmall] {
             let ddpm = DDPM(schedule: paperSchedule, variance: variance)
             let withNoise = ddpm.reverseStep(xt, at: 1, modelOutput: output, noise: z).previous
             let without = ddpm.reverseStep(xt, at: 1, modelOutput: output, noise: .zeros(z.shape)).previous
             #expect(withNoise.maxAbsoluteDifference(without) == 0)
-            let t = 400, sigma = variance == .fixedLarge ? paperSchedule.beta(t).squareRoot() : paperSchedule.betaTilde(t).squareRoot()
-            let difference = ddpm.reverseStep(xt, at: t, modelOutput: output, noise: z).previous
+            let t = 400
+            let sigma = variance == .fixedLarge ? paperSchedule.beta(t).squareRoot() : paperSchedule.betaTilde(t).squareRoot()
+            let difference =
+                ddpm.reverseStep(xt, at: t, modelOutput: output, noise: z).previous
                 - ddpm.reverseStep(xt, at: t, modelOutput: output, noise: .zeros(z.shape)).previous
             #expect(difference.maxAbsoluteDifference(z * Float(sigma)) < 1e-6)
         }
@@ -110,7 +123,9 @@ struct DDPMTests {
 
     @Test("L_simple is the MSE between ε and the network output on x_t (eq. 14); x₀ and v targets")
     func simpleLoss() {
-        let x0 = standardNormal([2, 1, 2, 2], seed: 11), noise = standardNormal([2, 1, 2, 2], seed: 12), t = [3, 700]
+        let x0 = standardNormal([2, 1, 2, 2], seed: 11)
+        let noise = standardNormal([2, 1, 2, 2], seed: 12)
+        let t = [3, 700]
         for p in [Parameterization.noise, .x0, .velocity] {
             let ddpm = DDPM(schedule: paperSchedule, parameterization: p)
             let perfect: NoisePredictor = { _, _ in p.target(x0: x0, noise: noise, at: t, schedule: paperSchedule) }

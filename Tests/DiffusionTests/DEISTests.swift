@@ -1,7 +1,7 @@
-import Foundation
-import Testing
-import Tensors
 import Diffusion
+import Foundation
+import Tensors
+import Testing
 
 @Suite("DEISMultistepScheduler (Zhang & Chen 2023) against diffusers")
 struct DEISTests {
@@ -20,14 +20,45 @@ struct DEISTests {
         ("order3", 12, config { $0.solverOrder = 3 }),
         ("order3_20steps", 20, config { $0.solverOrder = 3 }),
         ("order3_3steps", 3, config { $0.solverOrder = 3 }),
-        ("no_lower_final", 10, config { $0.solverOrder = 3; $0.lowerOrderFinal = false }),
-        ("karras_order3", 10, config { $0.solverOrder = 3; $0.useKarrasSigmas = true }),
-        ("leading_offset", 10, config { $0.solverOrder = 3; $0.timestepSpacing = .leading; $0.stepsOffset = 1 }),
+        (
+            "no_lower_final", 10,
+            config {
+                $0.solverOrder = 3
+                $0.lowerOrderFinal = false
+            }
+        ),
+        (
+            "karras_order3", 10,
+            config {
+                $0.solverOrder = 3
+                $0.useKarrasSigmas = true
+            }
+        ),
+        (
+            "leading_offset", 10,
+            config {
+                $0.solverOrder = 3
+                $0.timestepSpacing = .leading
+                $0.stepsOffset = 1
+            }
+        ),
         ("trailing", 10, config { $0.timestepSpacing = .trailing }),
-        ("v_prediction", 10, config { $0.solverOrder = 3; $0.prediction = .velocity }),
-        ("threshold_sample", 10, config {
-            $0.prediction = .x0; $0.thresholding = true; $0.dynamicThresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
-        }),
+        (
+            "v_prediction", 10,
+            config {
+                $0.solverOrder = 3
+                $0.prediction = .velocity
+            }
+        ),
+        (
+            "threshold_sample", 10,
+            config {
+                $0.prediction = .x0
+                $0.thresholding = true
+                $0.dynamicThresholdingRatio = 0.9
+                $0.sampleMaxValue = 1.5
+            }
+        ),
         ("single_step", 1, Config()),
     ]
 
@@ -36,8 +67,9 @@ struct DEISTests {
         let (_, steps, configuration) = Self.cases.first { $0.0 == name }!
         let scheduler = try DEISMultistep(schedule: SolverFixtures.schedule, steps: steps, configuration: configuration)
         let sigmas = SolverFixtures.tensor("deis.\(name).sigmas").scalars.map(Double.init)
-        #expect(scheduler.sigmas.count == sigmas.count && zip(scheduler.sigmas, sigmas).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, $1) },
-                "σ \(scheduler.sigmas) vs \(sigmas)")
+        #expect(
+            scheduler.sigmas.count == sigmas.count && zip(scheduler.sigmas, sigmas).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, $1) },
+            "σ \(scheduler.sigmas) vs \(sigmas)")
         // One step from σ = 157 to σ_min = 0.01 subtracts two terms ≈ 470 to leave ≈ 0.3: one
         // Float32 ulp of 470 is 3e-5, whoever rounds the coefficient.
         SolverFixtures.parity(scheduler, key: "deis.\(name)", float64Tolerance: name == "single_step" ? 5e-5 : 1e-5)
@@ -53,9 +85,12 @@ struct DEISTests {
     func convergence(_ order: Int) throws {
         let steps = [41, 81, 161]
         let errors = try steps.map { n in
-            let scheduler = try DEISMultistep(schedule: paperSchedule, steps: n, configuration: Self.config {
-                $0.solverOrder = order; $0.useKarrasSigmas = true
-            })
+            let scheduler = try DEISMultistep(
+                schedule: paperSchedule, steps: n,
+                configuration: Self.config {
+                    $0.solverOrder = order
+                    $0.useKarrasSigmas = true
+                })
             return Convergence.error(scheduler, sigmas: scheduler.sigmas)
         }
         let slope = Convergence.slope(steps: steps.map { $0 - 1 }, errors: errors)
@@ -87,9 +122,14 @@ struct DEISTests {
             }
             return nil
         }
-        #expect(message(0) { _ in } == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
+        #expect(
+            message(0) { _ in } == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
         #expect(message { $0.solverOrder = 0 } == "DEISMultistepScheduler: solver_order = 0 is not supported; use 1, 2 or 3.")
-        #expect(message(999) { $0.timestepSpacing = .leading; $0.stepsOffset = 1000 }
+        #expect(
+            message(999) {
+                $0.timestepSpacing = .leading
+                $0.stepsOffset = 1000
+            }
                 == "DEISMultistepScheduler: steps_offset = 1000 is not supported; timesteps [1999, 1998, 1997]… must stay within 0..<1000.")
     }
 }

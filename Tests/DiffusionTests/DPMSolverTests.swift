@@ -1,9 +1,9 @@
+import Diffusion
 import Foundation
-import Testing
 import SafeTensors
 import Tensors
-import Diffusion
 import TestSupport
+import Testing
 
 /// Tensors written by scripts/reference/make_dpm_solver_fixtures.py (diffusers' DPM-Solver schedulers).
 enum DPMFixtures {
@@ -47,9 +47,11 @@ enum DPMSupport {
 
     /// Least-squares slope of log(error) against log(steps): the negated empirical order.
     static func logLogSlope(_ steps: [Int], _ errors: [Double]) -> Double {
-        let xs = steps.map { Foundation.log(Double($0)) }, ys = errors.map { Foundation.log($0) }
+        let xs = steps.map { Foundation.log(Double($0)) }
+        let ys = errors.map { Foundation.log($0) }
         let (mx, my) = (xs.reduce(0, +) / Double(xs.count), ys.reduce(0, +) / Double(ys.count))
-        let num = zip(xs, ys).map { ($0 - mx) * ($1 - my) }.reduce(0, +), den = xs.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
+        let num = zip(xs, ys).map { ($0 - mx) * ($1 - my) }.reduce(0, +)
+        let den = xs.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
         return num / den
     }
 
@@ -66,7 +68,8 @@ enum DPMSupport {
         let values = DiscreteSigmas(paperSchedule).values
         return { xt, timesteps in
             let alphaBars = timesteps.map { t -> Double in
-                let low = min(Int(t.rounded(.down)), values.count - 2), w = t - Double(low)
+                let low = min(Int(t.rounded(.down)), values.count - 2)
+                let w = t - Double(low)
                 let sigma = Foundation.exp((1 - w) * Foundation.log(values[low]) + w * Foundation.log(values[low + 1]))
                 return 1 / (1 + sigma * sigma)
             }
@@ -94,50 +97,131 @@ struct DPMSolverMultistepTests {
         DPMCase(name: "order1", steps: 10, options: config { $0.solverOrder = 1 }),
         DPMCase(name: "order3", steps: 20, options: config { $0.solverOrder = 3 }),
         DPMCase(name: "order3_short", steps: 10, options: config { $0.solverOrder = 3 }),
-        DPMCase(name: "order2_heun_sigmamin_leading", steps: 12, options: config {
-            $0.solverType = .heun; $0.finalSigma = .sigmaMin; $0.lowerOrderFinal = false
-            $0.timestepSpacing = .leading; $0.stepsOffset = 1
-        }),
-        DPMCase(name: "order3_euler_final_trailing_v", steps: 16, options: config {
-            $0.solverOrder = 3; $0.eulerAtFinal = true; $0.finalSigma = .sigmaMin; $0.timestepSpacing = .trailing
-            $0.prediction = .velocity
-        }),
-        DPMCase(name: "karras_sample", steps: 10, options: config { $0.useKarrasSigmas = true; $0.prediction = .x0 }),
-        DPMCase(name: "karras_order3_sigmamin", steps: 15, options: config {
-            $0.solverOrder = 3; $0.useKarrasSigmas = true; $0.finalSigma = .sigmaMin; $0.eulerAtFinal = true
-        }),
-        DPMCase(name: "lu_order3", steps: 10, options: config { $0.solverOrder = 3; $0.useLuLambdas = true }),
-        DPMCase(name: "threshold", steps: 10, options: config {
-            $0.thresholding = true; $0.dynamicThresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
-        }),
+        DPMCase(
+            name: "order2_heun_sigmamin_leading", steps: 12,
+            options: config {
+                $0.solverType = .heun
+                $0.finalSigma = .sigmaMin
+                $0.lowerOrderFinal = false
+                $0.timestepSpacing = .leading
+                $0.stepsOffset = 1
+            }),
+        DPMCase(
+            name: "order3_euler_final_trailing_v", steps: 16,
+            options: config {
+                $0.solverOrder = 3
+                $0.eulerAtFinal = true
+                $0.finalSigma = .sigmaMin
+                $0.timestepSpacing = .trailing
+                $0.prediction = .velocity
+            }),
+        DPMCase(
+            name: "karras_sample", steps: 10,
+            options: config {
+                $0.useKarrasSigmas = true
+                $0.prediction = .x0
+            }),
+        DPMCase(
+            name: "karras_order3_sigmamin", steps: 15,
+            options: config {
+                $0.solverOrder = 3
+                $0.useKarrasSigmas = true
+                $0.finalSigma = .sigmaMin
+                $0.eulerAtFinal = true
+            }),
+        DPMCase(
+            name: "lu_order3", steps: 10,
+            options: config {
+                $0.solverOrder = 3
+                $0.useLuLambdas = true
+            }),
+        DPMCase(
+            name: "threshold", steps: 10,
+            options: config {
+                $0.thresholding = true
+                $0.dynamicThresholdingRatio = 0.9
+                $0.sampleMaxValue = 1.5
+            }),
         DPMCase(name: "clipped_linspace", steps: 10, options: config { $0.lambdaMinClipped = -3 }),
-        DPMCase(name: "clipped_trailing", steps: 10, options: config { $0.lambdaMinClipped = -3; $0.timestepSpacing = .trailing }),
-        DPMCase(name: "clipped_leading_order3", steps: 10, options: config {
-            $0.lambdaMinClipped = -3; $0.timestepSpacing = .leading; $0.solverOrder = 3
-        }),
+        DPMCase(
+            name: "clipped_trailing", steps: 10,
+            options: config {
+                $0.lambdaMinClipped = -3
+                $0.timestepSpacing = .trailing
+            }),
+        DPMCase(
+            name: "clipped_leading_order3", steps: 10,
+            options: config {
+                $0.lambdaMinClipped = -3
+                $0.timestepSpacing = .leading
+                $0.solverOrder = 3
+            }),
         DPMCase(name: "sdepp_midpoint", steps: 10, options: config { $0.algorithmType = .sdeDPMSolverPlusPlus }),
-        DPMCase(name: "sdepp_heun_v", steps: 12, options: config {
-            $0.algorithmType = .sdeDPMSolverPlusPlus; $0.solverType = .heun; $0.prediction = .velocity
-        }),
-        DPMCase(name: "sdepp_order3_sigmamin", steps: 16, options: config {
-            $0.algorithmType = .sdeDPMSolverPlusPlus; $0.solverOrder = 3; $0.finalSigma = .sigmaMin
-        }),
-        DPMCase(name: "sdepp_order1", steps: 10, options: config { $0.algorithmType = .sdeDPMSolverPlusPlus; $0.solverOrder = 1 }),
-        DPMCase(name: "dpm_order1", steps: 10, options: config { $0.algorithmType = .dpmSolver; $0.solverOrder = 1; $0.finalSigma = .sigmaMin }),
-        DPMCase(name: "dpm_midpoint_sample", steps: 10, options: config {
-            $0.algorithmType = .dpmSolver; $0.finalSigma = .sigmaMin; $0.prediction = .x0
-        }),
-        DPMCase(name: "dpm_heun_v", steps: 12, options: config {
-            $0.algorithmType = .dpmSolver; $0.solverType = .heun; $0.finalSigma = .sigmaMin; $0.prediction = .velocity
-        }),
-        DPMCase(name: "dpm_order3_threshold", steps: 16, options: config {
-            $0.algorithmType = .dpmSolver; $0.solverOrder = 3; $0.finalSigma = .sigmaMin
-            $0.thresholding = true; $0.dynamicThresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
-        }),
-        DPMCase(name: "sde_midpoint", steps: 10, options: config { $0.algorithmType = .sdeDPMSolver; $0.finalSigma = .sigmaMin }),
-        DPMCase(name: "sde_heun", steps: 10, options: config {
-            $0.algorithmType = .sdeDPMSolver; $0.solverType = .heun; $0.finalSigma = .sigmaMin
-        }),
+        DPMCase(
+            name: "sdepp_heun_v", steps: 12,
+            options: config {
+                $0.algorithmType = .sdeDPMSolverPlusPlus
+                $0.solverType = .heun
+                $0.prediction = .velocity
+            }),
+        DPMCase(
+            name: "sdepp_order3_sigmamin", steps: 16,
+            options: config {
+                $0.algorithmType = .sdeDPMSolverPlusPlus
+                $0.solverOrder = 3
+                $0.finalSigma = .sigmaMin
+            }),
+        DPMCase(
+            name: "sdepp_order1", steps: 10,
+            options: config {
+                $0.algorithmType = .sdeDPMSolverPlusPlus
+                $0.solverOrder = 1
+            }),
+        DPMCase(
+            name: "dpm_order1", steps: 10,
+            options: config {
+                $0.algorithmType = .dpmSolver
+                $0.solverOrder = 1
+                $0.finalSigma = .sigmaMin
+            }),
+        DPMCase(
+            name: "dpm_midpoint_sample", steps: 10,
+            options: config {
+                $0.algorithmType = .dpmSolver
+                $0.finalSigma = .sigmaMin
+                $0.prediction = .x0
+            }),
+        DPMCase(
+            name: "dpm_heun_v", steps: 12,
+            options: config {
+                $0.algorithmType = .dpmSolver
+                $0.solverType = .heun
+                $0.finalSigma = .sigmaMin
+                $0.prediction = .velocity
+            }),
+        DPMCase(
+            name: "dpm_order3_threshold", steps: 16,
+            options: config {
+                $0.algorithmType = .dpmSolver
+                $0.solverOrder = 3
+                $0.finalSigma = .sigmaMin
+                $0.thresholding = true
+                $0.dynamicThresholdingRatio = 0.9
+                $0.sampleMaxValue = 1.5
+            }),
+        DPMCase(
+            name: "sde_midpoint", steps: 10,
+            options: config {
+                $0.algorithmType = .sdeDPMSolver
+                $0.finalSigma = .sigmaMin
+            }),
+        DPMCase(
+            name: "sde_heun", steps: 10,
+            options: config {
+                $0.algorithmType = .sdeDPMSolver
+                $0.solverType = .heun
+                $0.finalSigma = .sigmaMin
+            }),
     ]
 
     @Test("DPMSolverMultistepScheduler: timesteps, sigmas and every step, teacher-forced", arguments: cases)
@@ -175,7 +259,10 @@ struct DPMSolverMultistepTests {
     @Test("A zero-length last step (Karras levels, final σ = σ_min) returns its input, not NaN", arguments: [2, 3])
     func zeroLengthFinalStep(_ order: Int) throws {
         var c = Config()
-        c.solverOrder = order; c.solverType = .heun; c.useKarrasSigmas = true; c.finalSigma = .sigmaMin
+        c.solverOrder = order
+        c.solverType = .heun
+        c.useKarrasSigmas = true
+        c.finalSigma = .sigmaMin
         let solver = try DPMSolverMultistep(schedule: paperSchedule, steps: 15, configuration: c)
         #expect(solver.sigmas[14] == solver.sigmas[15])
         let predictor = exactGaussianPredictor(mean: 0.3, standardDeviation: 0.5, schedule: paperSchedule)
@@ -201,10 +288,12 @@ struct DPMSolverMultistepTests {
     /// its coefficient −α_t((e^{−h} − 1 + h)/h² − ½) ≈ α_t h/6 needs h²x̂₀'' for the h³ term, so the
     /// local error is O(h³). Order 3 is still more accurate than order 2 (about 3× here), which
     /// the test also checks.
-    @Test("DPM-Solver++ orders 1, 2, 3 converge at rates 1, 2, 2 to the exact ODE solution",
-          arguments: [(1, 1.0), (2, 2.0), (3, 2.0)])
+    @Test(
+        "DPM-Solver++ orders 1, 2, 3 converge at rates 1, 2, 2 to the exact ODE solution",
+        arguments: [(1, 1.0), (2, 2.0), (3, 2.0)])
     func convergence(_ order: Int, _ rate: Double) throws {
-        let errors = try Self.convergenceErrors(order: order), orderTwo = try Self.convergenceErrors(order: 2)
+        let errors = try Self.convergenceErrors(order: order)
+        let orderTwo = try Self.convergenceErrors(order: 2)
         let slope = DPMSupport.logLogSlope(Self.stepCounts, errors)
         print("convergence DPM-Solver++ order \(order): errors \(errors) at steps \(Self.stepCounts), slope \(slope)")
         #expect(abs(-slope - rate) < 0.3)
@@ -214,18 +303,23 @@ struct DPMSolverMultistepTests {
     static let stepCounts = [40, 80, 160, 320]
 
     static func convergenceErrors(order: Int) throws -> [Double] {
-        let (mu, s) = (0.3, 0.5), stepCounts = Self.stepCounts
+        let (mu, s) = (0.3, 0.5)
+        let stepCounts = Self.stepCounts
         let xT = standardNormal([4, 1, 4, 4], seed: 7)
         var rng = SeededGenerator(seed: 1)
         var errors: [Double] = []
         for steps in stepCounts {
             var c = Config()
-            c.solverOrder = order; c.useLuLambdas = true; c.roundsSigmaTimesteps = false; c.lowerOrderFinal = false
+            c.solverOrder = order
+            c.useLuLambdas = true
+            c.roundsSigmaTimesteps = false
+            c.lowerOrderFinal = false
             let solver = try DPMSolverMultistep(schedule: paperSchedule, steps: steps, configuration: c)
             let sigmaMin = solver.sigmas[steps - 1]
             let atSigmaMin = DPMSupport.exactODEPoint(from: xT, sigma: solver.sigmas[0], to: sigmaMin, mean: mu, standardDeviation: s)
             let exact = DPMSupport.posteriorMean(atSigmaMin, sigma: sigmaMin, mean: mu, standardDeviation: s)
-            let result = solver.sample(from: xT, using: &rng, predictNoise: DPMSupport.logInterpolatedGaussianPredictor(mean: mu, standardDeviation: s))
+            let result = solver.sample(
+                from: xT, using: &rng, predictNoise: DPMSupport.logInterpolatedGaussianPredictor(mean: mu, standardDeviation: s))
             errors.append(Double(result.sample.maxAbsoluteDifference(exact)))
         }
         return errors
@@ -234,22 +328,29 @@ struct DPMSolverMultistepTests {
     /// The SDE variants sample the data distribution: 4096 values of N(μ, s²) (standard errors
     /// s/64 for the mean, 2.2 % for the variance), fixed seeds. x̂₀ = E[x₀ | x] at the last step
     /// (σ = 0) shrinks the variance by s²/(s² + σ²) ≈ 0.98 at t ≈ 20 of 50 linspace steps.
-    @Test("SDE-DPM-Solver(++) samples have the data's mean and variance",
-          arguments: [("sde-dpmsolver++ order 2 midpoint", AlgorithmType.sdeDPMSolverPlusPlus, 2, SolverType.midpoint, 50),
-                      ("sde-dpmsolver++ order 3", .sdeDPMSolverPlusPlus, 3, .midpoint, 50),
-                      ("sde-dpmsolver++ order 2 heun", .sdeDPMSolverPlusPlus, 2, .heun, 50),
-                      ("sde-dpmsolver order 2 midpoint", .sdeDPMSolver, 2, .midpoint, 200)])
+    @Test(
+        "SDE-DPM-Solver(++) samples have the data's mean and variance",
+        arguments: [
+            ("sde-dpmsolver++ order 2 midpoint", AlgorithmType.sdeDPMSolverPlusPlus, 2, SolverType.midpoint, 50),
+            ("sde-dpmsolver++ order 3", .sdeDPMSolverPlusPlus, 3, .midpoint, 50),
+            ("sde-dpmsolver++ order 2 heun", .sdeDPMSolverPlusPlus, 2, .heun, 50),
+            ("sde-dpmsolver order 2 midpoint", .sdeDPMSolver, 2, .midpoint, 200),
+        ])
     func sdeMoments(_ name: String, _ algorithm: AlgorithmType, _ order: Int, _ solverType: SolverType, _ steps: Int) throws {
         let (mu, s) = (0.1, 0.25)
         var c = Config()
-        c.algorithmType = algorithm; c.solverOrder = order; c.solverType = solverType
+        c.algorithmType = algorithm
+        c.solverOrder = order
+        c.solverType = solverType
         if algorithm == .sdeDPMSolver { c.finalSigma = .sigmaMin }
         let solver = try DPMSolverMultistep(schedule: paperSchedule, steps: steps, configuration: c)
         var rng = SeededGenerator(seed: 42)
         let xT = Tensor.randomNormal([256, 1, 4, 4], using: &rng)
         let predictor = exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule)
         let (mean, variance) = moments(solver.sample(from: xT, using: &rng, predictNoise: predictor).sample)
-        print("sampling \(name), \(steps) steps: mean \(String(format: "%.4f", mean)) (data \(mu)), variance/s² \(String(format: "%.3f", variance / (s * s)))")
+        print(
+            "sampling \(name), \(steps) steps: mean \(String(format: "%.4f", mean)) (data \(mu)), variance/s² \(String(format: "%.3f", variance / (s * s)))"
+        )
         #expect(abs(mean - mu) < 0.02)
         #expect(abs(variance / (s * s) - 1) < 0.1)
     }
@@ -272,30 +373,80 @@ struct DPMSolverSinglestepTests {
         DPMCase(name: "order1", steps: 10, options: config { $0.solverOrder = 1 }),
         DPMCase(name: "order3_12", steps: 12, options: config { $0.solverOrder = 3 }),
         DPMCase(name: "order3_13", steps: 13, options: config { $0.solverOrder = 3 }),
-        DPMCase(name: "order3_14_heun", steps: 14, options: config { $0.solverOrder = 3; $0.solverType = .heun }),
-        DPMCase(name: "order3_pure_heun_v", steps: 12, options: config {
-            $0.solverOrder = 3; $0.solverType = .heun; $0.finalSigma = .sigmaMin; $0.prediction = .velocity
-        }),
+        DPMCase(
+            name: "order3_14_heun", steps: 14,
+            options: config {
+                $0.solverOrder = 3
+                $0.solverType = .heun
+            }),
+        DPMCase(
+            name: "order3_pure_heun_v", steps: 12,
+            options: config {
+                $0.solverOrder = 3
+                $0.solverType = .heun
+                $0.finalSigma = .sigmaMin
+                $0.prediction = .velocity
+            }),
         DPMCase(name: "order2_forced_lower_final", steps: 11, options: config { $0.finalSigma = .sigmaMin }),
         DPMCase(name: "order2_pure_sigmamin", steps: 10, options: config { $0.finalSigma = .sigmaMin }),
-        DPMCase(name: "karras_sample", steps: 10, options: config { $0.useKarrasSigmas = true; $0.prediction = .x0 }),
-        DPMCase(name: "threshold_order3", steps: 12, options: config {
-            $0.solverOrder = 3; $0.thresholding = true; $0.dynamicThresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
-        }),
+        DPMCase(
+            name: "karras_sample", steps: 10,
+            options: config {
+                $0.useKarrasSigmas = true
+                $0.prediction = .x0
+            }),
+        DPMCase(
+            name: "threshold_order3", steps: 12,
+            options: config {
+                $0.solverOrder = 3
+                $0.thresholding = true
+                $0.dynamicThresholdingRatio = 0.9
+                $0.sampleMaxValue = 1.5
+            }),
         DPMCase(name: "clipped", steps: 10, options: config { $0.lambdaMinClipped = -3 }),
-        DPMCase(name: "dpm_midpoint", steps: 10, options: config { $0.algorithmType = .dpmSolver; $0.finalSigma = .sigmaMin }),
-        DPMCase(name: "dpm_order3_heun", steps: 12, options: config {
-            $0.algorithmType = .dpmSolver; $0.solverOrder = 3; $0.solverType = .heun; $0.finalSigma = .sigmaMin
-        }),
-        DPMCase(name: "dpm_order3_midpoint_v", steps: 13, options: config {
-            $0.algorithmType = .dpmSolver; $0.solverOrder = 3; $0.finalSigma = .sigmaMin; $0.prediction = .velocity
-        }),
+        DPMCase(
+            name: "dpm_midpoint", steps: 10,
+            options: config {
+                $0.algorithmType = .dpmSolver
+                $0.finalSigma = .sigmaMin
+            }),
+        DPMCase(
+            name: "dpm_order3_heun", steps: 12,
+            options: config {
+                $0.algorithmType = .dpmSolver
+                $0.solverOrder = 3
+                $0.solverType = .heun
+                $0.finalSigma = .sigmaMin
+            }),
+        DPMCase(
+            name: "dpm_order3_midpoint_v", steps: 13,
+            options: config {
+                $0.algorithmType = .dpmSolver
+                $0.solverOrder = 3
+                $0.finalSigma = .sigmaMin
+                $0.prediction = .velocity
+            }),
         DPMCase(name: "sdepp_midpoint", steps: 10, options: config { $0.algorithmType = .sdeDPMSolverPlusPlus }),
-        DPMCase(name: "sdepp_heun", steps: 11, options: config { $0.algorithmType = .sdeDPMSolverPlusPlus; $0.solverType = .heun }),
-        DPMCase(name: "sdepp_order3_midpoint", steps: 12, options: config { $0.algorithmType = .sdeDPMSolverPlusPlus; $0.solverOrder = 3 }),
-        DPMCase(name: "sdepp_order3_heun_sigmamin", steps: 12, options: config {
-            $0.algorithmType = .sdeDPMSolverPlusPlus; $0.solverOrder = 3; $0.solverType = .heun; $0.finalSigma = .sigmaMin
-        }),
+        DPMCase(
+            name: "sdepp_heun", steps: 11,
+            options: config {
+                $0.algorithmType = .sdeDPMSolverPlusPlus
+                $0.solverType = .heun
+            }),
+        DPMCase(
+            name: "sdepp_order3_midpoint", steps: 12,
+            options: config {
+                $0.algorithmType = .sdeDPMSolverPlusPlus
+                $0.solverOrder = 3
+            }),
+        DPMCase(
+            name: "sdepp_order3_heun_sigmamin", steps: 12,
+            options: config {
+                $0.algorithmType = .sdeDPMSolverPlusPlus
+                $0.solverOrder = 3
+                $0.solverType = .heun
+                $0.finalSigma = .sigmaMin
+            }),
     ]
 
     @Test("DPMSolverSinglestepScheduler: timesteps, sigmas, order list and every step, teacher-forced", arguments: cases)
@@ -333,16 +484,21 @@ struct DPMSolverSinglestepTests {
     /// (Karras timesteps are rounded for the network, so the loop here bypasses them). Step counts
     /// make every group full: 2k + 1 for 2S ([1, 2]·k + [1]) and 3k + 1 for 3S, the final step
     /// σ_min → 0 returning E[x₀ | x] exactly, so the reference is E[x₀ | x̃] at the exact x̃(σ_min).
-    @Test("DPM-Solver++(2S) and (3S) converge at rates 2 and 3 to the exact ODE solution",
-          arguments: [(2, SolverType.midpoint, [21, 41, 81, 161]), (2, .heun, [21, 41, 81, 161]),
-                      (3, .midpoint, [31, 61, 121, 241]), (3, .heun, [31, 61, 121, 241])])
+    @Test(
+        "DPM-Solver++(2S) and (3S) converge at rates 2 and 3 to the exact ODE solution",
+        arguments: [
+            (2, SolverType.midpoint, [21, 41, 81, 161]), (2, .heun, [21, 41, 81, 161]),
+            (3, .midpoint, [31, 61, 121, 241]), (3, .heun, [31, 61, 121, 241]),
+        ])
     func convergence(_ order: Int, _ solverType: SolverType, _ stepCounts: [Int]) throws {
         let (mu, s) = (0.3, 0.5)
         let xT = standardNormal([4, 1, 4, 4], seed: 7)
         var errors: [Double] = []
         for steps in stepCounts {
             var c = Config()
-            c.solverOrder = order; c.solverType = solverType; c.useKarrasSigmas = true
+            c.solverOrder = order
+            c.solverType = solverType
+            c.useKarrasSigmas = true
             var solver = try DPMSolverSinglestep(schedule: paperSchedule, steps: steps, configuration: c)
             #expect(solver.orders.suffix(order + 1) == ArraySlice(Array(1...order) + [1]))
             var x = xT
@@ -354,7 +510,8 @@ struct DPMSolverSinglestepTests {
             }
             let sigmaMin = solver.sigmas[steps - 1]
             let atSigmaMin = DPMSupport.exactODEPoint(from: xT, sigma: solver.sigmas[0], to: sigmaMin, mean: mu, standardDeviation: s)
-            errors.append(Double(x.maxAbsoluteDifference(DPMSupport.posteriorMean(atSigmaMin, sigma: sigmaMin, mean: mu, standardDeviation: s))))
+            errors.append(
+                Double(x.maxAbsoluteDifference(DPMSupport.posteriorMean(atSigmaMin, sigma: sigmaMin, mean: mu, standardDeviation: s))))
         }
         let slope = DPMSupport.logLogSlope(stepCounts, errors)
         print("convergence DPM-Solver++(\(order)S) \(solverType): errors \(errors) at steps \(stepCounts), slope \(slope)")
@@ -371,19 +528,22 @@ struct DPMSolverSinglestepTests {
     /// first sample and adds fresh noise for the whole group, so the intermediate noise enters
     /// only through the model. The test checks both: diffusers' 50-step variance (tolerance 0.06
     /// for the different noise streams) and the data's at 1000 steps.
-    @Test("SDE-DPM-Solver++ singlestep: diffusers' variance at 50 steps, the data's at 1000",
-          arguments: [(2, 50, 0.613, 0.06), (3, 50, 0.583, 0.06), (2, 1000, 1.0, 0.1)])
+    @Test(
+        "SDE-DPM-Solver++ singlestep: diffusers' variance at 50 steps, the data's at 1000",
+        arguments: [(2, 50, 0.613, 0.06), (3, 50, 0.583, 0.06), (2, 1000, 1.0, 0.1)])
     func sdeMoments(_ order: Int, _ steps: Int, _ expectedRatio: Double, _ tolerance: Double) throws {
         let (mu, s) = (0.1, 0.25)
         var c = Config()
-        c.algorithmType = .sdeDPMSolverPlusPlus; c.solverOrder = order
+        c.algorithmType = .sdeDPMSolverPlusPlus
+        c.solverOrder = order
         let solver = try DPMSolverSinglestep(schedule: paperSchedule, steps: steps, configuration: c)
         var rng = SeededGenerator(seed: 42)
         let xT = Tensor.randomNormal([256, 1, 4, 4], using: &rng)
         let predictor = exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule)
         let (mean, variance) = moments(solver.sample(from: xT, using: &rng, predictNoise: predictor).sample)
-        print("sampling sde-dpmsolver++ singlestep order \(order), \(steps) steps: mean \(String(format: "%.4f", mean)) (data \(mu)), "
-              + "variance/s² \(String(format: "%.3f", variance / (s * s))) (expected \(expectedRatio))")
+        print(
+            "sampling sde-dpmsolver++ singlestep order \(order), \(steps) steps: mean \(String(format: "%.4f", mean)) (data \(mu)), "
+                + "variance/s² \(String(format: "%.3f", variance / (s * s))) (expected \(expectedRatio))")
         #expect(abs(mean - mu) < 0.02)
         #expect(abs(variance / (s * s) - expectedRatio) < tolerance)
     }
@@ -402,7 +562,8 @@ struct DPMSolverErrorTests {
     }
 
     static func singlestep(_ steps: Int, _ edit: @escaping @Sendable (inout DPMSolverSinglestep.Configuration) -> Void)
-        -> @Sendable () throws(DiffusionError) -> Void {
+        -> @Sendable () throws(DiffusionError) -> Void
+    {
         { () throws(DiffusionError) in
             var c = DPMSolverSinglestep.Configuration()
             edit(&c)
@@ -411,32 +572,80 @@ struct DPMSolverErrorTests {
     }
 
     static let cases: [(String, @Sendable () throws(DiffusionError) -> Void, String)] = [
-        ("multistep, 0 steps", multistep(0) { _ in },
-         "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000."),
-        ("multistep, 1001 steps", multistep(1001) { _ in },
-         "Cannot sample with 1001 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000."),
-        ("multistep, order 4", multistep(10) { $0.solverOrder = 4 },
-         "DPMSolverMultistepScheduler: solver_order = 4 is not supported; use 1, 2 or 3."),
-        ("multistep, dpmsolver with final σ = 0", multistep(10) { $0.algorithmType = .dpmSolver },
-         "DPMSolverMultistepScheduler: final_sigmas_type = zero is not supported; dpmsolver and sde-dpmsolver need sigma_min."),
-        ("multistep, sde-dpmsolver order 3", multistep(10) { $0.algorithmType = .sdeDPMSolver; $0.finalSigma = .sigmaMin; $0.solverOrder = 3 },
-         "DPMSolverMultistepScheduler: solver_order = 3 is not supported; sde-dpmsolver has orders 1 and 2 only."),
-        ("multistep, thresholding ratio 0", multistep(10) { $0.thresholding = true; $0.dynamicThresholdingRatio = 0 },
-         "DPMSolverMultistepScheduler: dynamic_thresholding_ratio, sample_max_value = 0.0, 1.0 is not supported; use a ratio in (0, 1] and a maximum ≥ 1."),
-        ("multistep, steps_offset −1", multistep(10) { $0.stepsOffset = -1 },
-         "DPMSolverMultistepScheduler: steps_offset = -1 is not supported; use an offset ≥ 0."),
-        ("singlestep, 0 steps", singlestep(0) { _ in },
-         "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000."),
-        ("singlestep, order 0", singlestep(10) { $0.solverOrder = 0 },
-         "DPMSolverSinglestepScheduler: solver_order = 0 is not supported; use 1, 2 or 3."),
-        ("singlestep, sde-dpmsolver", singlestep(10) { $0.algorithmType = .sdeDPMSolver; $0.finalSigma = .sigmaMin },
-         "DPMSolverSinglestepScheduler: algorithm_type = sde-dpmsolver is not supported; use dpmsolver++, sde-dpmsolver++ or dpmsolver."),
-        ("singlestep, dpmsolver with final σ = 0", singlestep(10) { $0.algorithmType = .dpmSolver },
-         "DPMSolverSinglestepScheduler: final_sigmas_type = zero is not supported; dpmsolver needs sigma_min."),
-        ("singlestep, dpmsolver with thresholding", singlestep(10) { $0.algorithmType = .dpmSolver; $0.finalSigma = .sigmaMin; $0.thresholding = true },
-         "DPMSolverSinglestepScheduler: thresholding = true is not supported; dpmsolver does not support it; use dpmsolver++ or sde-dpmsolver++."),
-        ("singlestep, sample_max_value 0.5", singlestep(10) { $0.thresholding = true; $0.sampleMaxValue = 0.5 },
-         "DPMSolverSinglestepScheduler: dynamic_thresholding_ratio, sample_max_value = 0.995, 0.5 is not supported; use a ratio in (0, 1] and a maximum ≥ 1."),
+        (
+            "multistep, 0 steps", multistep(0) { _ in },
+            "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000."
+        ),
+        (
+            "multistep, 1001 steps", multistep(1001) { _ in },
+            "Cannot sample with 1001 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000."
+        ),
+        (
+            "multistep, order 4", multistep(10) { $0.solverOrder = 4 },
+            "DPMSolverMultistepScheduler: solver_order = 4 is not supported; use 1, 2 or 3."
+        ),
+        (
+            "multistep, dpmsolver with final σ = 0", multistep(10) { $0.algorithmType = .dpmSolver },
+            "DPMSolverMultistepScheduler: final_sigmas_type = zero is not supported; dpmsolver and sde-dpmsolver need sigma_min."
+        ),
+        (
+            "multistep, sde-dpmsolver order 3",
+            multistep(10) {
+                $0.algorithmType = .sdeDPMSolver
+                $0.finalSigma = .sigmaMin
+                $0.solverOrder = 3
+            },
+            "DPMSolverMultistepScheduler: solver_order = 3 is not supported; sde-dpmsolver has orders 1 and 2 only."
+        ),
+        (
+            "multistep, thresholding ratio 0",
+            multistep(10) {
+                $0.thresholding = true
+                $0.dynamicThresholdingRatio = 0
+            },
+            "DPMSolverMultistepScheduler: dynamic_thresholding_ratio, sample_max_value = 0.0, 1.0 is not supported; use a ratio in (0, 1] and a maximum ≥ 1."
+        ),
+        (
+            "multistep, steps_offset −1", multistep(10) { $0.stepsOffset = -1 },
+            "DPMSolverMultistepScheduler: steps_offset = -1 is not supported; use an offset ≥ 0."
+        ),
+        (
+            "singlestep, 0 steps", singlestep(0) { _ in },
+            "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000."
+        ),
+        (
+            "singlestep, order 0", singlestep(10) { $0.solverOrder = 0 },
+            "DPMSolverSinglestepScheduler: solver_order = 0 is not supported; use 1, 2 or 3."
+        ),
+        (
+            "singlestep, sde-dpmsolver",
+            singlestep(10) {
+                $0.algorithmType = .sdeDPMSolver
+                $0.finalSigma = .sigmaMin
+            },
+            "DPMSolverSinglestepScheduler: algorithm_type = sde-dpmsolver is not supported; use dpmsolver++, sde-dpmsolver++ or dpmsolver."
+        ),
+        (
+            "singlestep, dpmsolver with final σ = 0", singlestep(10) { $0.algorithmType = .dpmSolver },
+            "DPMSolverSinglestepScheduler: final_sigmas_type = zero is not supported; dpmsolver needs sigma_min."
+        ),
+        (
+            "singlestep, dpmsolver with thresholding",
+            singlestep(10) {
+                $0.algorithmType = .dpmSolver
+                $0.finalSigma = .sigmaMin
+                $0.thresholding = true
+            },
+            "DPMSolverSinglestepScheduler: thresholding = true is not supported; dpmsolver does not support it; use dpmsolver++ or sde-dpmsolver++."
+        ),
+        (
+            "singlestep, sample_max_value 0.5",
+            singlestep(10) {
+                $0.thresholding = true
+                $0.sampleMaxValue = 0.5
+            },
+            "DPMSolverSinglestepScheduler: dynamic_thresholding_ratio, sample_max_value = 0.995, 0.5 is not supported; use a ratio in (0, 1] and a maximum ≥ 1."
+        ),
     ]
 
     @Test("Each invalid option's message", arguments: cases.indices)

@@ -1,7 +1,7 @@
+import Diffusion
 import Foundation
 import SafeTensors
 import Tensors
-import Diffusion
 
 /// Tensors written by scripts/reference/make_diffusion_fixtures.py (diffusers' schedulers).
 enum Fixtures {

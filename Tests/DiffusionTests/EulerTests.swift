@@ -1,9 +1,9 @@
+import Diffusion
 import Foundation
-import Testing
 import SafeTensors
 import Tensors
-import Diffusion
 import TestSupport
+import Testing
 
 /// Tensors written by scripts/reference/make_euler_fixtures.py (diffusers' Euler, Euler-ancestral
 /// and Heun schedulers), each configuration's loop stacked per evaluation as `<key>.<field>`.
@@ -45,8 +45,10 @@ enum EulerFixtures {
     /// Teacher-forced replay of fixture `key`: at every evaluation `step` gets diffusers' input
     /// sample, model output and noise; returns the worst relative error of the step's outputs and
     /// of `scaleModelInput`, after checking timesteps, σ's and `initNoiseSigma`.
-    static func replay<S: Scheduler>(_ scheduler: S, key: String, sigmas: [Double],
-                                     timestepTolerance: Double = 0) -> Float {
+    static func replay<S: Scheduler>(
+        _ scheduler: S, key: String, sigmas: [Double],
+        timestepTolerance: Double = 0
+    ) -> Float {
         var scheduler = scheduler
         let timesteps = values(key + ".timesteps")
         #expect(scheduler.modelTimesteps.count == timesteps.count, "\(key) evaluations")
@@ -54,14 +56,19 @@ enum EulerFixtures {
         #expect(timestepError <= timestepTolerance, "\(key) timesteps \(scheduler.modelTimesteps) vs \(timesteps)")
         #expect(relative(sigmas, values(key + ".sigmas")) < 1e-6, "\(key) σ \(sigmas) vs \(values(key + ".sigmas"))")
         let initNoise = values(key + ".init_noise_sigma")[0]
-        #expect(abs(scheduler.initNoiseSigma - initNoise) / initNoise < 1e-6, "\(key) init_noise_sigma \(scheduler.initNoiseSigma) vs \(initNoise)")
+        #expect(
+            abs(scheduler.initNoiseSigma - initNoise) / initNoise < 1e-6,
+            "\(key) init_noise_sigma \(scheduler.initNoiseSigma) vs \(initNoise)")
         var worst: Float = 0
         for i in timesteps.indices {
-            let sample = entry(key + ".sample", i), z = entry(key + ".noise", i)
+            let sample = entry(key + ".sample", i)
+            let z = entry(key + ".noise", i)
             let scaled = relativeError(scheduler.scaleModelInput(sample, index: i), entry(key + ".scaled", i), floor: 1)
             let step = scheduler.step(entry(key + ".model_output", i), index: i, sample: sample) { z }
-            let errors = [scaled, relativeError(step.previous, entry(key + ".prev", i), floor: 1),
-                          relativeError(step.predictedX0, entry(key + ".x0", i), floor: 1)]
+            let errors = [
+                scaled, relativeError(step.previous, entry(key + ".prev", i), floor: 1),
+                relativeError(step.predictedX0, entry(key + ".x0", i), floor: 1),
+            ]
             #expect(errors.max()! <= 1e-5, "\(key) evaluation \(i): scaled input, prev, x̂₀ errors \(errors)")
             worst = max(worst, errors.max()!)
         }
@@ -87,9 +94,11 @@ func exactODE(_ x: Tensor, from: Double, to: Double, mean mu: Double, standardDe
 
 /// Log-log slope of error against step count (least squares).
 func convergenceSlope(_ steps: [Int], _ errors: [Double]) -> Double {
-    let x = steps.map { log(Double($0)) }, y = errors.map { -log($0) }
+    let x = steps.map { log(Double($0)) }
+    let y = errors.map { -log($0) }
     let (mx, my) = (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count))
-    let sxy = zip(x, y).map { ($0 - mx) * ($1 - my) }.reduce(0, +), sxx = x.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
+    let sxy = zip(x, y).map { ($0 - mx) * ($1 - my) }.reduce(0, +)
+    let sxx = x.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
     return sxy / sxx
 }
 
@@ -110,16 +119,18 @@ struct EulerTests {
         ("euler.karras.churn.v", .init(prediction: .velocity, sigmaSpacing: .karras, churn: 30)),
     ]
 
-    @Test("EulerDiscreteScheduler teacher-forced against diffusers, every option",
-          arguments: eulerCases.indices)
+    @Test(
+        "EulerDiscreteScheduler teacher-forced against diffusers, every option",
+        arguments: eulerCases.indices)
     func eulerParity(_ index: Int) throws {
         let (key, configuration) = Self.eulerCases[index]
         let euler = try Euler(schedule: EulerFixtures.schedule, steps: 8, configuration: configuration)
         // Karras/exponential timesteps come from σ through diffusers' float32 log σ's, and
         // continuous ones are its float32 ¼ log σ: equal up to float32 rounding.
         let fractional = configuration.sigmaSpacing != .timesteps || configuration.timestepType == .continuous
-        _ = EulerFixtures.replay(euler, key: key, sigmas: euler.sigmas,
-                                 timestepTolerance: fractional ? EulerFixtures.fractionalTimestepTolerance : 0)
+        _ = EulerFixtures.replay(
+            euler, key: key, sigmas: euler.sigmas,
+            timestepTolerance: fractional ? EulerFixtures.fractionalTimestepTolerance : 0)
     }
 
     @Test("Timestep and σ grids for S = 1, 7, 50: each spacing, with interpolated, Karras and exponential σ")
@@ -151,7 +162,8 @@ struct EulerTests {
     /// posterior mean instead of the ODE end point; its error, O(σ_{N−1}²), is far below Euler's.
     @Test("Euler converges at order 1 (linspace and Karras σ's)", arguments: [Euler.SigmaSpacing.timesteps, .karras])
     func eulerConvergence(_ sigmaSpacing: Euler.SigmaSpacing) throws {
-        let (mu, s) = (0.3, 0.5), steps = [10, 20, 40, 80]
+        let (mu, s) = (0.3, 0.5)
+        let steps = [10, 20, 40, 80]
         let z = standardNormal([4, 1, 4, 4], seed: 7)
         var errors: [Double] = []
         for n in steps {
@@ -176,7 +188,9 @@ struct EulerTests {
     /// `ancestralStatistics` m ← g m, v ← g² v + S_noise² (σ̂² − σ²), g = 1 + (σ_{i+1} − σ̂) σ/(s² + σ²).
     @Test("Euler with churn (stochastic): samples have the predicted mean and variance")
     func eulerChurnStatistics() throws {
-        let (mu, s) = (0.3, 0.5), count = 4096.0, steps = 30
+        let (mu, s) = (0.3, 0.5)
+        let count = 4096.0
+        let steps = 30
         let configuration = Euler.Configuration(churn: 10, churnMinimumSigma: 0.05, churnMaximumSigma: 50, churnNoise: 1.01)
         let euler = try Euler(schedule: paperSchedule, steps: steps, configuration: configuration)
         var (m, v) = (-mu, euler.initNoiseSigma * euler.initNoiseSigma)
@@ -188,8 +202,10 @@ struct EulerTests {
             (m, v) = (g * m, g * g * v + 1.01 * 1.01 * (hat * hat - sigma * sigma))
         }
         var rng = SeededGenerator(seed: 21)
-        let x = euler.sample(from: standardNormal([256, 1, 4, 4], seed: 22), using: &rng,
-                             predictNoise: exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule)).sample
+        let x = euler.sample(
+            from: standardNormal([256, 1, 4, 4], seed: 22), using: &rng,
+            predictNoise: exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule)
+        ).sample
         let (mean, variance) = moments(x)
         print("Euler churn \(steps) steps: mean \(mean) (predicted \(mu + m)), variance \(variance) (predicted \(v), data \(s * s))")
         #expect(abs(mean - (mu + m)) < 4 * (v / count).squareRoot())
@@ -199,15 +215,26 @@ struct EulerTests {
     @Test("Bad options are refused with clear messages")
     func eulerValidation() {
         func message(_ steps: Int, _ configuration: Euler.Configuration) -> String {
-            do { _ = try Euler(schedule: paperSchedule, steps: steps, configuration: configuration); return "accepted" } catch {
+            do {
+                _ = try Euler(schedule: paperSchedule, steps: steps, configuration: configuration)
+                return "accepted"
+            } catch {
                 return error.description
             }
         }
-        #expect(message(0, .init()) == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
-        #expect(message(1001, .init()) == "Cannot sample with 1001 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
-        #expect(message(10, .init(stepsOffset: -1)) == "EulerDiscreteScheduler: steps_offset = -1 is not supported; use an offset in 0..<1000.")
-        #expect(message(10, .init(sigmaSpacing: .karras, sigmaMinimum: 0)) == "EulerDiscreteScheduler: sigma_min = 0.0 is not supported; use a finite σ > 0, or none for the schedule's own.")
-        #expect(message(10, .init(sigmaMaximum: .infinity)) == "EulerDiscreteScheduler: sigma_max = inf is not supported; use a finite σ > 0, or none for the schedule's own.")
+        #expect(
+            message(0, .init()) == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
+        #expect(
+            message(1001, .init())
+                == "Cannot sample with 1001 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
+        #expect(
+            message(10, .init(stepsOffset: -1)) == "EulerDiscreteScheduler: steps_offset = -1 is not supported; use an offset in 0..<1000.")
+        #expect(
+            message(10, .init(sigmaSpacing: .karras, sigmaMinimum: 0))
+                == "EulerDiscreteScheduler: sigma_min = 0.0 is not supported; use a finite σ > 0, or none for the schedule's own.")
+        #expect(
+            message(10, .init(sigmaMaximum: .infinity))
+                == "EulerDiscreteScheduler: sigma_max = inf is not supported; use a finite σ > 0, or none for the schedule's own.")
         #expect(message(10, .init(churn: -1)) == "EulerDiscreteScheduler: s_churn, s_noise = -1.0, 1.0 is not supported; both must be ≥ 0.")
     }
 
@@ -220,8 +247,9 @@ struct EulerTests {
         ("ancestral.trailing.epsilon", .init(timestepSpacing: .trailing)),
     ]
 
-    @Test("EulerAncestralDiscreteScheduler teacher-forced against diffusers, with diffusers' noise",
-          arguments: ancestralCases.indices)
+    @Test(
+        "EulerAncestralDiscreteScheduler teacher-forced against diffusers, with diffusers' noise",
+        arguments: ancestralCases.indices)
     func ancestralParity(_ index: Int) throws {
         let (key, configuration) = Self.ancestralCases[index]
         let ancestral = try Ancestral(schedule: EulerFixtures.schedule, steps: 8, configuration: configuration)
@@ -235,23 +263,30 @@ struct EulerTests {
     /// σ's alone). Euler-ancestral is a first-order SDE solver and its variance converges slowly
     /// (0.79 s² at 50 steps, 0.985 s² at 1000), so the samples must match that prediction (4
     /// standard errors), and at 1000 steps also the data.
-    @Test("Euler ancestral samples have the predicted mean and variance, and the data's at 1000 steps",
-          arguments: [(TimestepSpacing.linspace, 20), (.trailing, 50), (.leading, 50), (.linspace, 1000)])
+    @Test(
+        "Euler ancestral samples have the predicted mean and variance, and the data's at 1000 steps",
+        arguments: [(TimestepSpacing.linspace, 20), (.trailing, 50), (.leading, 50), (.linspace, 1000)])
     func ancestralStatistics(_ spacing: TimestepSpacing, steps: Int) throws {
-        let (mu, s) = (0.3, 0.5), count = 4096.0
+        let (mu, s) = (0.3, 0.5)
+        let count = 4096.0
         let ancestral = try Ancestral(schedule: paperSchedule, steps: steps, configuration: .init(timestepSpacing: spacing))
         var (m, v) = (-mu, ancestral.initNoiseSigma * ancestral.initNoiseSigma)
         for i in ancestral.modelTimesteps.indices {
             let (from, to) = (ancestral.sigmas[i], ancestral.sigmas[i + 1])
-            let up2 = to * to * (from * from - to * to) / (from * from), down = (to * to - up2).squareRoot()
+            let up2 = to * to * (from * from - to * to) / (from * from)
+            let down = (to * to - up2).squareRoot()
             let g = 1 + (down - from) / from * from * from / (s * s + from * from)
             (m, v) = (g * m, g * g * v + up2)
         }
         var rng = SeededGenerator(seed: 11)
-        let x = ancestral.sample(from: standardNormal([256, 1, 4, 4], seed: 12), using: &rng,
-                                 predictNoise: exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule)).sample
+        let x = ancestral.sample(
+            from: standardNormal([256, 1, 4, 4], seed: 12), using: &rng,
+            predictNoise: exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule)
+        ).sample
         let (mean, variance) = moments(x)
-        print("Euler ancestral \(spacing) \(steps) steps: mean \(mean) (predicted \(mu + m)), variance \(variance) (predicted \(v), data \(s * s))")
+        print(
+            "Euler ancestral \(spacing) \(steps) steps: mean \(mean) (predicted \(mu + m)), variance \(variance) (predicted \(v), data \(s * s))"
+        )
         #expect(abs(mean - (mu + m)) < 4 * (v / count).squareRoot())
         #expect(abs(variance / v - 1) < 4 * (2 / count).squareRoot())
         if steps == 1000 {
@@ -262,14 +297,20 @@ struct EulerTests {
 
     @Test("Euler ancestral refuses sample prediction (diffusers does not implement it)")
     func ancestralValidation() {
-        #expect(throws: DiffusionError.invalidSchedulerOption(
-            scheduler: "EulerAncestralDiscreteScheduler", option: "prediction_type", value: "sample",
-            accepted: "use epsilon or v_prediction (diffusers does not implement sample)")) {
+        #expect(
+            throws: DiffusionError.invalidSchedulerOption(
+                scheduler: "EulerAncestralDiscreteScheduler", option: "prediction_type", value: "sample",
+                accepted: "use epsilon or v_prediction (diffusers does not implement sample)")
+        ) {
             try Ancestral(schedule: paperSchedule, steps: 10, configuration: .init(prediction: .x0))
         }
         let message = DiffusionError.invalidSchedulerOption(
             scheduler: "EulerAncestralDiscreteScheduler", option: "prediction_type", value: "sample",
-            accepted: "use epsilon or v_prediction (diffusers does not implement sample)").description
-        #expect(message == "EulerAncestralDiscreteScheduler: prediction_type = sample is not supported; use epsilon or v_prediction (diffusers does not implement sample).")
+            accepted: "use epsilon or v_prediction (diffusers does not implement sample)"
+        ).description
+        #expect(
+            message
+                == "EulerAncestralDiscreteScheduler: prediction_type = sample is not supported; use epsilon or v_prediction (diffusers does not implement sample)."
+        )
     }
 }

@@ -1,8 +1,8 @@
-import Foundation
-import Testing
-import Tensors
 import Diffusion
+import Foundation
+import Tensors
 import TestSupport
+import Testing
 
 @Suite("HeunDiscreteScheduler (diffusers parity, convergence)")
 struct HeunTests {
@@ -15,15 +15,17 @@ struct HeunTests {
         ("heun.trailing.epsilon.clip", .init(timestepSpacing: .trailing, clipSample: true)),
     ]
 
-    @Test("HeunDiscreteScheduler teacher-forced against diffusers, every option (6 steps, 11 evaluations)",
-          arguments: cases.indices)
+    @Test(
+        "HeunDiscreteScheduler teacher-forced against diffusers, every option (6 steps, 11 evaluations)",
+        arguments: cases.indices)
     func heunParity(_ index: Int) throws {
         let (key, configuration) = Self.cases[index]
         let heun = try Heun(schedule: EulerFixtures.schedule, steps: 6, configuration: configuration)
         #expect(heun.evaluationCount == 11)
         let fractional = configuration.sigmaSpacing != .timesteps
-        _ = EulerFixtures.replay(heun, key: key, sigmas: heun.sigmas,
-                                 timestepTolerance: fractional ? EulerFixtures.fractionalTimestepTolerance : 0)
+        _ = EulerFixtures.replay(
+            heun, key: key, sigmas: heun.sigmas,
+            timestepTolerance: fractional ? EulerFixtures.fractionalTimestepTolerance : 0)
     }
 
     @Test("Interleaved timestep and σ grids for S = 1, 7, 50: each spacing, interpolated, Karras and exponential σ")
@@ -32,8 +34,9 @@ struct HeunTests {
             for spacing in TimestepSpacing.allCases {
                 for (name, sigmaSpacing) in [("interp", Heun.SigmaSpacing.timesteps), ("karras", .karras), ("exponential", .exponential)] {
                     let key = "grid.heun.\(spacing.rawValue).\(name).\(n)"
-                    let heun = try Heun(schedule: EulerFixtures.schedule, steps: n,
-                                        configuration: .init(timestepSpacing: spacing, sigmaSpacing: sigmaSpacing))
+                    let heun = try Heun(
+                        schedule: EulerFixtures.schedule, steps: n,
+                        configuration: .init(timestepSpacing: spacing, sigmaSpacing: sigmaSpacing))
                     #expect(heun.evaluationCount == 2 * n - 1)
                     let tolerance = sigmaSpacing == .timesteps ? 0 : EulerFixtures.fractionalTimestepTolerance
                     #expect(EulerFixtures.relative(heun.modelTimesteps, EulerFixtures.values(key + ".timesteps")) <= tolerance, "\(key)")
@@ -51,7 +54,8 @@ struct HeunTests {
     /// the error is then the N − 1 Heun steps' own.
     @Test("Heun converges at order 2 (linspace and Karras σ's)", arguments: [Heun.SigmaSpacing.timesteps, .karras])
     func heunConvergence(_ sigmaSpacing: Heun.SigmaSpacing) throws {
-        let (mu, s) = (0.3, 0.5), steps = [10, 20, 40, 80]
+        let (mu, s) = (0.3, 0.5)
+        let steps = [10, 20, 40, 80]
         let z = standardNormal([4, 1, 4, 4], seed: 8)
         var errors: [Double] = []
         for n in steps {
@@ -66,8 +70,9 @@ struct HeunTests {
                 // The generic loop (interleaved fractional timesteps, state kept across its calls)
                 // with `exactGaussianPredictor` reaches the same sample.
                 var rng = SeededGenerator(seed: 1)
-                let looped = heun.sample(from: z, using: &rng,
-                                         predictNoise: exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule))
+                let looped = heun.sample(
+                    from: z, using: &rng,
+                    predictNoise: exactGaussianPredictor(mean: mu, standardDeviation: s, schedule: paperSchedule))
                 #expect(relativeError(looped.sample, x, floor: 1) < 1e-5)
             }
             let last = heun.sigmas[heun.sigmas.count - 2]
@@ -83,12 +88,20 @@ struct HeunTests {
     @Test("Bad options are refused with clear messages")
     func heunValidation() {
         func message(_ steps: Int, _ configuration: Heun.Configuration) -> String {
-            do { _ = try Heun(schedule: paperSchedule, steps: steps, configuration: configuration); return "accepted" } catch {
+            do {
+                _ = try Heun(schedule: paperSchedule, steps: steps, configuration: configuration)
+                return "accepted"
+            } catch {
                 return error.description
             }
         }
-        #expect(message(0, .init()) == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
-        #expect(message(10, .init(stepsOffset: 1000)) == "HeunDiscreteScheduler: steps_offset = 1000 is not supported; use an offset in 0..<1000.")
-        #expect(message(10, .init(clipSample: true, clipSampleRange: 0)) == "HeunDiscreteScheduler: clip_sample_range = 0.0 is not supported; use a range > 0.")
+        #expect(
+            message(0, .init()) == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
+        #expect(
+            message(10, .init(stepsOffset: 1000))
+                == "HeunDiscreteScheduler: steps_offset = 1000 is not supported; use an offset in 0..<1000.")
+        #expect(
+            message(10, .init(clipSample: true, clipSampleRange: 0))
+                == "HeunDiscreteScheduler: clip_sample_range = 0.0 is not supported; use a range > 0.")
     }
 }

@@ -1,7 +1,7 @@
-import Foundation
-import Testing
-import Tensors
 import Diffusion
+import Foundation
+import Tensors
+import Testing
 
 @Suite("NoiseSchedule (Ho et al. §4; Nichol & Dhariwal eq. 17)")
 struct NoiseScheduleTests {
@@ -18,7 +18,7 @@ struct NoiseScheduleTests {
             #expect(abs(s.alphaBar(t) - product) < 1e-12)
             #expect(abs(s.alpha(t) - (1 - beta)) < 1e-12)
         }
-        #expect(abs(s.alphaBar(1000) - 4.035829e-5) < 1e-10)   // ᾱ_T: x_T is almost pure noise
+        #expect(abs(s.alphaBar(1000) - 4.035829e-5) < 1e-10)  // ᾱ_T: x_T is almost pure noise
     }
 
     @Test("Derived quantities: ᾱ_0 = 1, β̃_1 = 0, β̃_t = (1−ᾱ_{t−1})/(1−ᾱ_t)·β_t, eq. 7 coefficients, clipped log")

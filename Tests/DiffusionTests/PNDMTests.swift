@@ -1,7 +1,7 @@
-import Foundation
-import Testing
-import Tensors
 import Diffusion
+import Foundation
+import Tensors
+import Testing
 
 @Suite("PNDMScheduler (Liu et al. 2022) against diffusers")
 struct PNDMTests {
@@ -17,14 +17,40 @@ struct PNDMTests {
     static let cases: [(String, Int, Config)] = [
         ("prk", 10, Config()),
         ("prk_4steps", 4, Config()),
-        ("prk_alphaone_v", 10, config { $0.setAlphaToOne = true; $0.prediction = .velocity }),
+        (
+            "prk_alphaone_v", 10,
+            config {
+                $0.setAlphaToOne = true
+                $0.prediction = .velocity
+            }
+        ),
         ("prk_linspace", 7, config { $0.timestepSpacing = .linspace }),
         ("plms", 10, config { $0.skipPRKSteps = true }),
         ("plms_1step", 1, config { $0.skipPRKSteps = true }),
         ("plms_2steps", 2, config { $0.skipPRKSteps = true }),
-        ("plms_offset_alphaone", 12, config { $0.skipPRKSteps = true; $0.stepsOffset = 1; $0.setAlphaToOne = true }),
-        ("plms_trailing", 10, config { $0.skipPRKSteps = true; $0.timestepSpacing = .trailing }),
-        ("plms_linspace_v", 9, config { $0.skipPRKSteps = true; $0.timestepSpacing = .linspace; $0.prediction = .velocity }),
+        (
+            "plms_offset_alphaone", 12,
+            config {
+                $0.skipPRKSteps = true
+                $0.stepsOffset = 1
+                $0.setAlphaToOne = true
+            }
+        ),
+        (
+            "plms_trailing", 10,
+            config {
+                $0.skipPRKSteps = true
+                $0.timestepSpacing = .trailing
+            }
+        ),
+        (
+            "plms_linspace_v", 9,
+            config {
+                $0.skipPRKSteps = true
+                $0.timestepSpacing = .linspace
+                $0.prediction = .velocity
+            }
+        ),
     ]
 
     @Test("Teacher-forced steps and timesteps (repeated entries included) equal diffusers'", arguments: cases.map(\.0))
@@ -60,12 +86,16 @@ struct PNDMTests {
     /// ~1–2e-6 that 100–250 steps reach.
     @Test("Order 4 (PRK warm-up) and 4 in this range (skip_prk_steps) on a chain linear in σ", arguments: [false, true])
     func convergence(_ skipPRK: Bool) throws {
-        let steps = skipPRK ? [16, 20, 25, 40] : [16, 20, 25, 50], chain = Self.linearSigmaChain
+        let steps = skipPRK ? [16, 20, 25, 40] : [16, 20, 25, 50]
+        let chain = Self.linearSigmaChain
         let predictor = exactGaussianPredictor(mean: Convergence.mu, standardDeviation: Convergence.s, schedule: chain)
         let errors = try steps.map { n in
-            var scheduler = try PNDM(schedule: chain, steps: n, configuration: Self.config {
-                $0.skipPRKSteps = skipPRK; $0.setAlphaToOne = true
-            })
+            var scheduler = try PNDM(
+                schedule: chain, steps: n,
+                configuration: Self.config {
+                    $0.skipPRKSteps = skipPRK
+                    $0.setAlphaToOne = true
+                })
             var x = Convergence.z
             let timesteps = scheduler.modelTimesteps
             for i in 0..<(timesteps.count - 1) {
@@ -95,7 +125,12 @@ struct PNDMTests {
     /// level to the last) after 25 steps.
     @Test("Runs in the generic denoising loop and lands near the exact ODE solution")
     func denoisingLoop() throws {
-        let scheduler = try PNDM(schedule: paperSchedule, steps: 25, configuration: Self.config { $0.skipPRKSteps = true; $0.setAlphaToOne = true })
+        let scheduler = try PNDM(
+            schedule: paperSchedule, steps: 25,
+            configuration: Self.config {
+                $0.skipPRKSteps = true
+                $0.setAlphaToOne = true
+            })
         var rng = SeededGenerator(seed: 1)
         let predictor = exactGaussianPredictor(mean: Convergence.mu, standardDeviation: Convergence.s, schedule: paperSchedule)
         let result = scheduler.sample(from: Convergence.z, using: &rng, predictNoise: predictor).sample
@@ -114,12 +149,18 @@ struct PNDMTests {
             }
             return nil
         }
-        #expect(message(0) { $0.skipPRKSteps = true }
+        #expect(
+            message(0) { $0.skipPRKSteps = true }
                 == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
-        #expect(message(3) { _ in } == "PNDMScheduler: skip_prk_steps = false is not supported; the Runge–Kutta warm-up takes "
+        #expect(
+            message(3) { _ in } == "PNDMScheduler: skip_prk_steps = false is not supported; the Runge–Kutta warm-up takes "
                 + "3 steps and needs at least 4 (got 3); use skip_prk_steps = true.")
         #expect(message { $0.prediction = .x0 } == "PNDMScheduler: prediction_type = sample is not supported; use epsilon or v_prediction.")
-        #expect(message(1000) { $0.skipPRKSteps = true; $0.stepsOffset = 1 }
+        #expect(
+            message(1000) {
+                $0.skipPRKSteps = true
+                $0.stepsOffset = 1
+            }
                 == "PNDMScheduler: steps_offset = 1 is not supported; timesteps [1000, 999, 999]… must stay within 0..<1000.")
     }
 }

@@ -1,8 +1,8 @@
 import Diffusion
 import Foundation
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// The progressive code of Ho et al. 2020 §4.3 (Algorithms 3 and 4), checked against a noise
 /// predictor that knows x₀ (so p_θ(x_{t−1} | x_t) is the true posterior) and statistically.
@@ -31,7 +31,9 @@ struct ProgressiveCodingTests {
         let x0 = Self.images([2, 1, 8, 8], seed: 1)
         var rng = SeededGenerator(seed: 2)
         var visited: [Int] = []
-        let code = ddpm.progressiveCode(x0, using: &rng, recordingAt: [100, 50, 1], predictNoise: Self.oracle(x0, schedule: schedule)) { visited.append($0) }
+        let code = ddpm.progressiveCode(x0, using: &rng, recordingAt: [100, 50, 1], predictNoise: Self.oracle(x0, schedule: schedule)) {
+            visited.append($0)
+        }
         #expect(visited == Array((1...100).reversed()))
         #expect(code.frames.map(\.t) == [100, 50, 1])
         for frame in code.frames { #expect(frame.predictedX0.maxAbsoluteDifference(x0) < 1e-4, "x̂₀ at t = \(frame.t)") }
@@ -49,7 +51,9 @@ struct ProgressiveCodingTests {
         #expect(abs(meanSteps - code.bound.terms.reduce(0, +)) < 1e-9, "\(meanSteps) vs \(code.bound.terms.reduce(0, +))")
     }
 
-    @Test("the x_t the receiver decodes follow q(x_t | x₀): mean √ᾱ_t x₀ and variance 1 − ᾱ_t (eq. 4); a poor predictor pays bits at every step")
+    @Test(
+        "the x_t the receiver decodes follow q(x_t | x₀): mean √ᾱ_t x₀ and variance 1 − ᾱ_t (eq. 4); a poor predictor pays bits at every step"
+    )
     func chainFollowsForwardMarginals() throws {
         let ddpm = DDPM(schedule: paperSchedule)
         let x0 = Tensor(shape: [4, 1, 16, 16], scalars: [Float](repeating: 0.5, count: 1024))

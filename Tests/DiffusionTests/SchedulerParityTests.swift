@@ -1,8 +1,8 @@
-import Foundation
-import Testing
-import Tensors
 import Diffusion
+import Foundation
+import Tensors
 import TestSupport
+import Testing
 
 /// Parity with diffusers 0.42 (DDPMScheduler, DDIMScheduler), fixtures from
 /// scripts/reference/make_diffusion_fixtures.py. Fixture timesteps are diffusers' 0-based model
@@ -32,7 +32,8 @@ struct SchedulerParityTests {
 
     /// Checks one step against diffusers and the Float64 formula; returns (vs diffusers, vs f64).
     func compare(_ ours: Tensor, _ key: String, _ index: Int, label: String) -> (Float, Float) {
-        let diffusers = Fixtures.entry(key, index), exact = Fixtures.entry(key + ".f64", index)
+        let diffusers = Fixtures.entry(key, index)
+        let exact = Fixtures.entry(key + ".f64", index)
         let (vsDiffusers, vsExact) = (ours.maxAbsoluteDifference(diffusers), ours.maxAbsoluteDifference(exact))
         let diffusersIsPrecise = diffusers.maxAbsoluteDifference(exact) <= 5e-6
         #expect(vsExact < 1e-5, "\(label): |ours − float64 formula| = \(vsExact)")
@@ -40,12 +41,14 @@ struct SchedulerParityTests {
         return (diffusersIsPrecise ? vsDiffusers : 0, vsExact)
     }
 
-    @Test("DDPMScheduler.step, fixed_small and fixed_large, clip_sample on and off, t = 1000…1",
-          arguments: [(ReverseVariance.fixedSmall, "fixed_small"), (.fixedLarge, "fixed_large")], [false, true])
+    @Test(
+        "DDPMScheduler.step, fixed_small and fixed_large, clip_sample on and off, t = 1000…1",
+        arguments: [(ReverseVariance.fixedSmall, "fixed_small"), (.fixedLarge, "fixed_large")], [false, true])
     func ddpmStep(_ variance: (ReverseVariance, String), clip: Bool) {
         let ddpm = DDPM(schedule: paperSchedule, variance: variance.0, clipDenoised: clip)
         let key = "ddpm.\(variance.1).\(clip ? "clip" : "noclip")"
-        let sample = Fixtures.tensor("ddpm.sample"), output = Fixtures.tensor("ddpm.model_output")
+        let sample = Fixtures.tensor("ddpm.sample")
+        let output = Fixtures.tensor("ddpm.model_output")
         var worst: (Float, Float, Float) = (0, 0, 0)
         for (i, modelT) in Self.ddpmTimesteps.enumerated() {
             let step = ddpm.reverseStep(sample, at: modelT + 1, modelOutput: output, noise: Fixtures.entry(key + ".noise", i))
@@ -62,7 +65,8 @@ struct SchedulerParityTests {
         let ddpm = try DDPM(schedule: paperSchedule, variance: .fixedSmall).respaced(steps: 10, spacing: .leading)
         let fixture = Fixtures.integers("ddpm_strided.timesteps")
         #expect(ddpm.originalTimesteps!.reversed() == fixture.map { $0 + 1 })
-        let sample = Fixtures.tensor("ddpm.sample"), output = Fixtures.tensor("ddpm.model_output")
+        let sample = Fixtures.tensor("ddpm.sample")
+        let output = Fixtures.tensor("ddpm.model_output")
         var worst: (Float, Float) = (0, 0)
         for i in fixture.indices {
             let t = 10 - i  // respaced chain step, training timestep fixture[i] + 1
@@ -74,8 +78,9 @@ struct SchedulerParityTests {
         print("parity strided DDPM: prev vs diffusers \(worst.0), vs float64 \(worst.1)")
     }
 
-    @Test("DDIMScheduler.step for η = 0 and 1, leading and trailing, clipping (ε̂ kept or recomputed), set_alpha_to_one",
-          arguments: ["leading", "trailing"], [0.0, 1.0])
+    @Test(
+        "DDIMScheduler.step for η = 0 and 1, leading and trailing, clipping (ε̂ kept or recomputed), set_alpha_to_one",
+        arguments: ["leading", "trailing"], [0.0, 1.0])
     func ddimStep(_ spacingName: String, eta: Double) throws {
         var worst: Float = 0
         // "clip": ε̂ recomputed from the clipped x̂₀ (use_clipped_model_output=True); "clipkeep":
@@ -83,15 +88,19 @@ struct SchedulerParityTests {
         for clip in ["noclip", "clip", "clipkeep"] {
             for alphaOne in [true, false] {
                 let key = "ddim.\(spacingName).eta\(Int(eta)).\(clip).\(alphaOne ? "alphaone" : "alphafirst")"
-                let ddim = try DDIM(DDPM(schedule: paperSchedule, clipDenoised: clip != "noclip"), steps: 10,
-                                    spacing: TimestepSpacing(parsing: spacingName), eta: eta, setAlphaToOne: alphaOne,
-                                    recomputeNoiseAfterClipping: clip == "clip")
+                let ddim = try DDIM(
+                    DDPM(schedule: paperSchedule, clipDenoised: clip != "noclip"), steps: 10,
+                    spacing: TimestepSpacing(parsing: spacingName), eta: eta, setAlphaToOne: alphaOne,
+                    recomputeNoiseAfterClipping: clip == "clip")
                 #expect(ddim.timesteps == Fixtures.integers(key + ".timesteps").map { $0 + 1 })
-                let sample = Fixtures.tensor("ddpm.sample"), output = Fixtures.tensor("ddpm.model_output")
+                let sample = Fixtures.tensor("ddpm.sample")
+                let output = Fixtures.tensor("ddpm.model_output")
                 for i in ddim.timesteps.indices {
                     let step = ddim.step(sample, index: i, modelOutput: output, noise: Fixtures.entry(key + ".noise", i))
-                    let errors = [step.previous.maxAbsoluteDifference(Fixtures.entry(key + ".prev", i)),
-                                  relativeError(step.predictedX0, Fixtures.entry(key + ".x0", i), floor: 1)]
+                    let errors = [
+                        step.previous.maxAbsoluteDifference(Fixtures.entry(key + ".prev", i)),
+                        relativeError(step.predictedX0, Fixtures.entry(key + ".x0", i), floor: 1),
+                    ]
                     #expect(errors.max()! < 1e-5, "\(key) step \(i): \(errors)")
                     worst = max(worst, errors.max()!)
                 }
@@ -100,14 +109,16 @@ struct SchedulerParityTests {
         print("parity DDIM \(spacingName) η=\(eta): max |ours − diffusers| = \(worst) (x̂₀ relative)")
     }
 
-    @Test("set_timesteps for leading, linspace and trailing spacing, S = 1, 7, 10, 50, 1000",
-          arguments: TimestepSpacing.allCases)
+    @Test(
+        "set_timesteps for leading, linspace and trailing spacing, S = 1, 7, 10, 50, 1000",
+        arguments: TimestepSpacing.allCases)
     func spacing(_ spacing: TimestepSpacing) throws {
         for n in [1, 7, 10, 50, 1000] {
             let ours = try spacing.timesteps(steps: n, timestepCount: 1000)
             for scheduler in ["ddim", "ddpm"] {
-                #expect(ours == Fixtures.integers("timesteps.\(scheduler).\(spacing.rawValue).\(n)").map { $0 + 1 },
-                        "\(scheduler) \(spacing) \(n)")
+                #expect(
+                    ours == Fixtures.integers("timesteps.\(scheduler).\(spacing.rawValue).\(n)").map { $0 + 1 },
+                    "\(scheduler) \(spacing) \(n)")
             }
         }
     }

@@ -1,8 +1,8 @@
-import Foundation
-import Testing
-import Tensors
 import Diffusion
+import Foundation
+import Tensors
 import TestSupport
+import Testing
 
 /// Samplers entered at an intermediate t (Ho et al. §4.3: decoding an image encoded to x_t).
 @Suite("Sampling from an intermediate t")
@@ -13,7 +13,8 @@ struct StartingAtTests {
     func ddpmFromT() {
         let ddpm = DDPM(schedule: paperSchedule, variance: .fixedSmall)
         let xT = standardNormal([4, 1, 4, 4], seed: 1)
-        var a = SeededGenerator(seed: 2), b = SeededGenerator(seed: 2)
+        var a = SeededGenerator(seed: 2)
+        var b = SeededGenerator(seed: 2)
         let full = ddpm.sample(from: xT, using: &a, predictNoise: Self.predictor).sample
         let entered = ddpm.sample(from: xT, startingAt: 1000, using: &b, predictNoise: Self.predictor).sample
         #expect(full.scalars == entered.scalars)
@@ -50,19 +51,24 @@ struct StartingAtTests {
 
     /// Data x₀ ~ N(μ, s²) encoded to t = 500 with q(x_t | x₀) and decoded with the exact predictor
     /// must come back with the data's statistics (4096 values: standard errors 0.004 and 2.2 %).
-    @Test("From t = 500 with the exact Gaussian predictor, samples keep the data's mean and variance",
-          arguments: ["ddpm fixed small", "ddpm fixed large", "ddim 1000 trailing"])
+    @Test(
+        "From t = 500 with the exact Gaussian predictor, samples keep the data's mean and variance",
+        arguments: ["ddpm fixed small", "ddpm fixed large", "ddim 1000 trailing"])
     func statistics(_ name: String) throws {
         let (mu, s) = (0.1, 0.25)
         let x0 = standardNormal([256, 1, 4, 4], seed: 5) * Float(s) + Float(mu)
         let ddpm = DDPM(schedule: paperSchedule, variance: name.contains("large") ? .fixedLarge : .fixedSmall)
         let xt = ddpm.noised(x0, at: Array(repeating: 500, count: 256), noise: standardNormal([256, 1, 4, 4], seed: 6))
         var rng = SeededGenerator(seed: 7)
-        let sample = name.hasPrefix("ddim")
-            ? try DDIM(ddpm, steps: 1000, spacing: .trailing).sample(from: xt, startingAt: 500, using: &rng, predictNoise: Self.predictor).sample
+        let sample =
+            name.hasPrefix("ddim")
+            ? try DDIM(ddpm, steps: 1000, spacing: .trailing).sample(from: xt, startingAt: 500, using: &rng, predictNoise: Self.predictor)
+                .sample
             : ddpm.sample(from: xt, startingAt: 500, using: &rng, predictNoise: Self.predictor).sample
         let (mean, variance) = moments(sample)
-        print("from t = 500, \(name): mean \(String(format: "%.4f", mean)) (data \(mu)), variance/s² \(String(format: "%.3f", variance / (s * s)))")
+        print(
+            "from t = 500, \(name): mean \(String(format: "%.4f", mean)) (data \(mu)), variance/s² \(String(format: "%.3f", variance / (s * s)))"
+        )
         #expect(abs(mean - mu) < 0.02)
         #expect(abs(variance / (s * s) - 1) < 0.1)
     }

@@ -1,9 +1,9 @@
+import Diffusion
 import Foundation
-import Testing
 import SafeTensors
 import Tensors
-import Diffusion
 import TestSupport
+import Testing
 
 /// Tensors written by scripts/reference/make_unipc_deis_pndm_fixtures.py (diffusers' UniPC, DEIS
 /// and PNDM schedulers): per configuration `<family>.<name>`, the timesteps, the σ, and per
@@ -50,7 +50,9 @@ enum SolverFixtures {
         let timesteps = tensor(key + ".timesteps").scalars.map(Double.init)
         #expect(scheduler.modelTimesteps == timesteps, "\(key): timesteps \(scheduler.modelTimesteps) vs \(timesteps)")
         guard scheduler.modelTimesteps.count == timesteps.count else { return (.infinity, .infinity) }
-        var worst: (Float, Float) = (0, 0), imprecise = 0, worstImprecise: Float = 0
+        var worst: (Float, Float) = (0, 0)
+        var imprecise = 0
+        var worstImprecise: Float = 0
         for i in timesteps.indices {
             let step = scheduler.step(entry(key + ".output", i), index: i, sample: entry(key + ".sample", i)) {
                 preconditionFailure("deterministic solver drew noise")
@@ -60,11 +62,15 @@ enum SolverFixtures {
             let (vsDiffusers, vsExact) = (relativeError(step.previous, diffusers, floor: 1), relativeError(step.previous, exact, floor: 1))
             #expect(vsExact <= float64Tolerance, "\(key) step \(i): vs float64 \(vsExact)")
             #expect(vsDiffusers <= (precise ? 1e-5 : 1e-4), "\(key) step \(i): vs diffusers \(vsDiffusers)")
-            if !precise { imprecise += 1; worstImprecise = max(worstImprecise, vsDiffusers) }
+            if !precise {
+                imprecise += 1
+                worstImprecise = max(worstImprecise, vsDiffusers)
+            }
             worst = (max(worst.0, precise ? vsDiffusers : 0), max(worst.1, vsExact.isNaN ? .infinity : vsExact))
         }
-        print("parity \(key): vs diffusers \(worst.0) at precise steps (\(worstImprecise) at the \(imprecise) of "
-              + "\(timesteps.count) imprecise ones), vs float64 coefficients \(worst.1)")
+        print(
+            "parity \(key): vs diffusers \(worst.0) at precise steps (\(worstImprecise) at the \(imprecise) of "
+                + "\(timesteps.count) imprecise ones), vs float64 coefficients \(worst.1)")
         return worst
     }
 }
@@ -75,7 +81,8 @@ enum Convergence {
 
     /// max |solver − exact| after running `scheduler`, whose σ per step are `sigmas` (count + 1).
     static func error<S: Scheduler>(_ scheduler: S, sigmas: [Double]) -> Double {
-        var scheduler = scheduler, x = z
+        var scheduler = scheduler
+        var x = z
         for i in scheduler.modelTimesteps.indices {
             let (alpha, sigma) = DiscreteSigmas.alphaSigma(sigmas[i])
             let ab = alpha * alpha
@@ -88,8 +95,9 @@ enum Convergence {
     /// The exact VP sample at noise level `end` from x_T = z at `start`.
     static func exact(from start: Double, to end: Double) -> Tensor {
         let xTilde = z * Float((1 + start * start).squareRoot())
-        return ((xTilde - Float(mu)) * Float((s * s + end * end).squareRoot() / (s * s + start * start).squareRoot())
-                + Float(mu)) * Float(1 / (1 + end * end).squareRoot())
+        return
+            ((xTilde - Float(mu)) * Float((s * s + end * end).squareRoot() / (s * s + start * start).squareRoot())
+            + Float(mu)) * Float(1 / (1 + end * end).squareRoot())
     }
 
     /// Least-squares slope of log(error) against log(steps).
@@ -114,22 +122,92 @@ struct UniPCTests {
     /// The configurations of make_unipc_deis_pndm_fixtures.py's UNIPC table.
     static let cases: [(String, Int, Config)] = [
         ("default", 10, Config()),
-        ("bh1_order3_sigmamin", 12, config { $0.solverType = .bh1; $0.solverOrder = 3; $0.finalSigma = .sigmaMin }),
+        (
+            "bh1_order3_sigmamin", 12,
+            config {
+                $0.solverType = .bh1
+                $0.solverOrder = 3
+                $0.finalSigma = .sigmaMin
+            }
+        ),
         ("order1", 8, config { $0.solverOrder = 1 }),
-        ("order3_eps_sigmamin", 12, config { $0.solverOrder = 3; $0.predictX0 = false; $0.finalSigma = .sigmaMin }),
-        ("bh1_eps_v", 10, config {
-            $0.solverType = .bh1; $0.predictX0 = false; $0.finalSigma = .sigmaMin; $0.prediction = .velocity
-        }),
-        ("disable_corrector", 10, config { $0.solverOrder = 3; $0.disableCorrector = [0, 3, 9] }),
-        ("no_lower_final", 10, config { $0.solverOrder = 3; $0.lowerOrderFinal = false; $0.finalSigma = .sigmaMin }),
-        ("karras_order3", 10, config { $0.solverOrder = 3; $0.useKarrasSigmas = true }),
-        ("karras_bh1_sigmamin", 10, config { $0.solverType = .bh1; $0.useKarrasSigmas = true; $0.finalSigma = .sigmaMin }),
-        ("leading_offset", 10, config { $0.timestepSpacing = .leading; $0.stepsOffset = 1 }),
-        ("trailing", 10, config { $0.timestepSpacing = .trailing; $0.solverOrder = 3 }),
-        ("threshold_sample", 10, config {
-            $0.prediction = .x0; $0.thresholding = true; $0.dynamicThresholdingRatio = 0.9; $0.sampleMaxValue = 1.5
-        }),
-        ("v_prediction", 10, config { $0.prediction = .velocity; $0.solverOrder = 3 }),
+        (
+            "order3_eps_sigmamin", 12,
+            config {
+                $0.solverOrder = 3
+                $0.predictX0 = false
+                $0.finalSigma = .sigmaMin
+            }
+        ),
+        (
+            "bh1_eps_v", 10,
+            config {
+                $0.solverType = .bh1
+                $0.predictX0 = false
+                $0.finalSigma = .sigmaMin
+                $0.prediction = .velocity
+            }
+        ),
+        (
+            "disable_corrector", 10,
+            config {
+                $0.solverOrder = 3
+                $0.disableCorrector = [0, 3, 9]
+            }
+        ),
+        (
+            "no_lower_final", 10,
+            config {
+                $0.solverOrder = 3
+                $0.lowerOrderFinal = false
+                $0.finalSigma = .sigmaMin
+            }
+        ),
+        (
+            "karras_order3", 10,
+            config {
+                $0.solverOrder = 3
+                $0.useKarrasSigmas = true
+            }
+        ),
+        (
+            "karras_bh1_sigmamin", 10,
+            config {
+                $0.solverType = .bh1
+                $0.useKarrasSigmas = true
+                $0.finalSigma = .sigmaMin
+            }
+        ),
+        (
+            "leading_offset", 10,
+            config {
+                $0.timestepSpacing = .leading
+                $0.stepsOffset = 1
+            }
+        ),
+        (
+            "trailing", 10,
+            config {
+                $0.timestepSpacing = .trailing
+                $0.solverOrder = 3
+            }
+        ),
+        (
+            "threshold_sample", 10,
+            config {
+                $0.prediction = .x0
+                $0.thresholding = true
+                $0.dynamicThresholdingRatio = 0.9
+                $0.sampleMaxValue = 1.5
+            }
+        ),
+        (
+            "v_prediction", 10,
+            config {
+                $0.prediction = .velocity
+                $0.solverOrder = 3
+            }
+        ),
         ("single_step", 1, Config()),
     ]
 
@@ -138,8 +216,9 @@ struct UniPCTests {
         let (_, steps, configuration) = Self.cases.first { $0.0 == name }!
         let scheduler = try UniPCMultistep(schedule: SolverFixtures.schedule, steps: steps, configuration: configuration)
         let sigmas = SolverFixtures.tensor("unipc.\(name).sigmas").scalars.map(Double.init)
-        #expect(zip(scheduler.sigmas, sigmas).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, $1) } && scheduler.sigmas.count == sigmas.count,
-                "σ \(scheduler.sigmas) vs \(sigmas)")
+        #expect(
+            zip(scheduler.sigmas, sigmas).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, $1) } && scheduler.sigmas.count == sigmas.count,
+            "σ \(scheduler.sigmas) vs \(sigmas)")
         // UniC corrects from the previous step's corrected sample, which the scheduler keeps, so
         // teacher forcing cannot cut that chain. With noise prediction each correction multiplies
         // the carried sample by α_t/α_s > 1, in all by α_end/α_start ≈ 157 over a run, so one-ulp
@@ -154,14 +233,20 @@ struct UniPCTests {
     /// real update, so every real step is corrected and the order is p + 1 end to end (with
     /// `final_sigmas_type` zero the last update jumps to x̂₀ and is first order in σ²). Steps 21,
     /// 41, 81 (20, 40, 80 real steps) keep the error above Float32 rounding (≥ 1e-4).
-    @Test("Order p + 1 with the corrector: p = 1 → 2, p = 2 → 3 (bh1 and bh2), p = 3 → 4",
-          arguments: [(1, UniPCMultistep.SolverType.bh2, 2.0), (2, .bh2, 3), (2, .bh1, 3), (3, .bh2, 4)])
+    @Test(
+        "Order p + 1 with the corrector: p = 1 → 2, p = 2 → 3 (bh1 and bh2), p = 3 → 4",
+        arguments: [(1, UniPCMultistep.SolverType.bh2, 2.0), (2, .bh2, 3), (2, .bh1, 3), (3, .bh2, 4)])
     func convergence(_ order: Int, _ solver: UniPCMultistep.SolverType, _ expected: Double) throws {
         let steps = [21, 41, 81]
         let errors = try steps.map { n in
-            let scheduler = try UniPCMultistep(schedule: paperSchedule, steps: n, configuration: Self.config {
-                $0.solverOrder = order; $0.solverType = solver; $0.useKarrasSigmas = true; $0.finalSigma = .sigmaMin
-            })
+            let scheduler = try UniPCMultistep(
+                schedule: paperSchedule, steps: n,
+                configuration: Self.config {
+                    $0.solverOrder = order
+                    $0.solverType = solver
+                    $0.useKarrasSigmas = true
+                    $0.finalSigma = .sigmaMin
+                })
             return Convergence.error(scheduler, sigmas: scheduler.sigmas)
         }
         let slope = Convergence.slope(steps: steps.map { $0 - 1 }, errors: errors)
@@ -193,19 +278,32 @@ struct UniPCTests {
             }
             return nil
         }
-        #expect(message(0) { _ in } == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
-        #expect(message(1001) { _ in }
+        #expect(
+            message(0) { _ in } == "Cannot sample with 0 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
+        #expect(
+            message(1001) { _ in }
                 == "Cannot sample with 1001 steps from a chain of T = 1000 timesteps. Choose a step count between 1 and 1000.")
         #expect(message { $0.solverOrder = 4 } == "UniPCMultistepScheduler: solver_order = 4 is not supported; use 1, 2 or 3.")
-        let zero = "UniPCMultistepScheduler: final_sigmas_type = zero is not supported; with solver_type bh1 or "
+        let zero =
+            "UniPCMultistepScheduler: final_sigmas_type = zero is not supported; with solver_type bh1 or "
             + "predict_x0 = false the last update divides by σ = 0 (diffusers returns NaN); use sigma_min."
         #expect(message { $0.solverType = .bh1 } == zero)
         #expect(message { $0.predictX0 = false } == zero)
-        #expect(message { $0.lowerOrderFinal = false } == "UniPCMultistepScheduler: lower_order_final = false is not supported; "
+        #expect(
+            message { $0.lowerOrderFinal = false } == "UniPCMultistepScheduler: lower_order_final = false is not supported; "
                 + "with final_sigmas_type zero and solver_order > 1 the last update is singular (diffusers returns inf or fails); "
                 + "keep lower_order_final or use sigma_min.")
-        #expect(message(1000) { $0.timestepSpacing = .leading; $0.stepsOffset = 1 } == nil)
-        #expect(message(999) { $0.timestepSpacing = .leading; $0.stepsOffset = 1000 }
-                == "UniPCMultistepScheduler: steps_offset = 1000 is not supported; timesteps [1999, 1998, 1997]… must stay within 0..<1000.")
+        #expect(
+            message(1000) {
+                $0.timestepSpacing = .leading
+                $0.stepsOffset = 1
+            } == nil)
+        #expect(
+            message(999) {
+                $0.timestepSpacing = .leading
+                $0.stepsOffset = 1000
+            }
+                == "UniPCMultistepScheduler: steps_offset = 1000 is not supported; timesteps [1999, 1998, 1997]… must stay within 0..<1000."
+        )
     }
 }

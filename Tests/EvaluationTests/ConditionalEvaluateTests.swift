@@ -4,9 +4,9 @@ import Metrics
 import Models
 import Pipelines
 import SafeTensors
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
 
 /// `ddpm evaluate` on a class-conditional model (issue 12): FID/IS from class-balanced samples at
 /// a guidance scale, and --nll of the unconditional ε̂(x_t, ∅).
@@ -17,7 +17,8 @@ struct ConditionalEvaluateTests {
         var scheduler = SchedulerConfiguration.paper
         scheduler.numTrainTimesteps = 8
         let model = directory.appendingPathComponent("model")
-        try ModelDirectory.save(try UNet(Tiny.deterministicUNet.withClasses(2, names: ["h", "v"]), seed: 5), scheduler: scheduler, to: model)
+        try ModelDirectory.save(
+            try UNet(Tiny.deterministicUNet.withClasses(2, names: ["h", "v"]), seed: 5), scheduler: scheduler, to: model)
         return model
     }
 
@@ -27,10 +28,14 @@ struct ConditionalEvaluateTests {
         var rng = SeededGenerator(seed: 1)
         var state: [String: Tensor] = [:]
         for (key, parameter) in network.namedParameters() {
-            let shape = parameter.shape, fanIn = shape.dropFirst().reduce(1, *)
-            state[key] = key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? .ones(shape)
-                : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? .zeros(shape)
-                : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
+            let shape = parameter.shape
+            let fanIn = shape.dropFirst().reduce(1, *)
+            state[key] =
+                key.hasSuffix("running_var") || key.hasSuffix("bn.weight")
+                ? .ones(shape)
+                : key.hasSuffix("bias") || key.hasSuffix("running_mean")
+                    ? .zeros(shape)
+                    : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
         }
         let weights = directory.appendingPathComponent("inception.safetensors")
         try SafeTensorsFile(tensors: state).write(to: weights)
@@ -50,9 +55,11 @@ struct ConditionalEvaluateTests {
         let weights = try Self.inception(in: directory)
         let folder = directory.appendingPathComponent("reference")
         try ImageWriter.writeImages(EvaluationFixtures.images(3, channels: 3, seed: 7), to: folder)
-        let run = try CommandLineTool.runSeparately(["evaluate", "--model", try Self.model(in: directory).path, "--num-samples", "10", "--sampler", "ddim",
-                                      "--steps", "2", "--batch-size", "10", "--inception", weights.path, "--reference", folder.path,
-                                      "--guidance-scale", "3"])
+        let run = try CommandLineTool.runSeparately([
+            "evaluate", "--model", try Self.model(in: directory).path, "--num-samples", "10", "--sampler", "ddim",
+            "--steps", "2", "--batch-size", "10", "--inception", weights.path, "--reference", folder.path,
+            "--guidance-scale", "3",
+        ])
         try #require(run.status == 0, "exit \(run.status); stderr: \(run.stderr)")
         #expect(run.stdout.contains("class-balanced over 2 classes, guidance scale 3.0"), "\(run.stdout)")
     }
@@ -64,13 +71,19 @@ struct ConditionalEvaluateTests {
         let data = directory.appendingPathComponent("test")
         let set = Tiny.images(count: 6)
         try ImageWriter.writeImages(set.batch(indices: Array(0..<set.count)), to: data)
-        let nll = try CommandLineTool.runSeparately(["evaluate", "--nll", "--model", try Self.model(in: directory).path, "--data", data.path, "--count", "2"])
+        let nll = try CommandLineTool.runSeparately([
+            "evaluate", "--nll", "--model", try Self.model(in: directory).path, "--data", data.path, "--count", "2",
+        ])
         #expect(nll.status == 0 && nll.stdout.contains("NLL ≤ "), "exit \(nll.status); \(nll.stdout) \(nll.stderr)")
         let plain = directory.appendingPathComponent("plain")
         try ModelDirectory.save(try UNet(Tiny.deterministicUNet, seed: 5), scheduler: .paper, to: plain)
-        let refused = try CommandLineTool.runSeparately(["evaluate", "--model", plain.path, "--num-samples", "10", "--class", "1", "--inception", try Self.inception(in: directory).path,
-                                          "--reference", data.path])
+        let refused = try CommandLineTool.runSeparately([
+            "evaluate", "--model", plain.path, "--num-samples", "10", "--class", "1", "--inception", try Self.inception(in: directory).path,
+            "--reference", data.path,
+        ])
         #expect(refused.status != 0)
-        #expect((refused.stdout + refused.stderr).contains("--class 1 was given, but this model is unconditional"), "\(refused.stdout) \(refused.stderr)")
+        #expect(
+            (refused.stdout + refused.stderr).contains("--class 1 was given, but this model is unconditional"),
+            "\(refused.stdout) \(refused.stderr)")
     }
 }

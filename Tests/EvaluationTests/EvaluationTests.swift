@@ -2,9 +2,9 @@ import Datasets
 import Foundation
 import Metrics
 import Pipelines
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// A stand-in for the FID Inception (no real weights exist here): fixed seeded projections of the
 /// flattened RGB image, `tanh` for pool features, linear for logits. Deterministic, any image size.
@@ -14,7 +14,8 @@ final class ProjectionExtractor: FeatureExtractor {
 
     func poolAndLogits(_ images: Tensor) -> (pool: Tensor, logits: Tensor) {
         calls.append(images.shape)
-        let n = images.shape[0], d = images.scalarCount / n
+        let n = images.shape[0]
+        let d = images.scalarCount / n
         var rng = SeededGenerator(seed: UInt64(d))
         let w = Tensor.randomNormal([d, featureDimension], standardDeviation: Float(1 / Double(d).squareRoot()), using: &rng)
         let v = Tensor.randomNormal([featureDimension, classCount], using: &rng)
@@ -36,10 +37,14 @@ enum EvaluationFixtures {
         var rng = SeededGenerator(seed: 1)
         var state: [String: Tensor] = [:]
         for (key, parameter) in FIDInceptionV3().namedParameters() {
-            let shape = parameter.shape, fanIn = shape.dropFirst().reduce(1, *)
-            state[key] = key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? .ones(shape)
-                : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? .zeros(shape)
-                : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
+            let shape = parameter.shape
+            let fanIn = shape.dropFirst().reduce(1, *)
+            state[key] =
+                key.hasSuffix("running_var") || key.hasSuffix("bn.weight")
+                ? .ones(shape)
+                : key.hasSuffix("bias") || key.hasSuffix("running_mean")
+                    ? .zeros(shape)
+                    : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
         }
         return state
     }
@@ -50,7 +55,8 @@ struct EvaluationTests {
     @Test("batched collection gives the FID and IS of FrechetDistance and InceptionScore on features computed at once")
     func pipelineEqualsDirect() throws {
         let extractor = ProjectionExtractor()
-        let samples = EvaluationFixtures.images(40, channels: 3, seed: 1), reference = EvaluationFixtures.images(30, channels: 3, seed: 2)
+        let samples = EvaluationFixtures.images(40, channels: 3, seed: 1)
+        let reference = EvaluationFixtures.images(30, channels: 3, seed: 2)
         var collection = FeatureCollection(extractor: extractor, batchSize: 7)
         var seen = 0
         try collection.add(samples) { seen += $0 }
@@ -58,12 +64,15 @@ struct EvaluationTests {
         #expect(extractor.calls.map { $0[0] } == [7, 7, 7, 7, 7, 5])
         var referenceCollection = FeatureCollection(extractor: extractor, batchSize: 16)
         try referenceCollection.add(reference)
-        let report = try EvaluationReport(samples: collection, describedAs: "samples", reference: try referenceCollection.statistics(),
-                                          describedAs: "reference")
+        let report = try EvaluationReport(
+            samples: collection, describedAs: "samples", reference: try referenceCollection.statistics(),
+            describedAs: "reference")
 
-        let direct = extractor.poolAndLogits(samples), directReference = extractor.poolAndLogits(reference)
-        let fid = try FrechetDistance(between: try FeatureStatistics(features: direct.pool),
-                                      and: try FeatureStatistics(features: directReference.pool))
+        let direct = extractor.poolAndLogits(samples)
+        let directReference = extractor.poolAndLogits(reference)
+        let fid = try FrechetDistance(
+            between: try FeatureStatistics(features: direct.pool),
+            and: try FeatureStatistics(features: directReference.pool))
         let score = try InceptionScore(logits: direct.logits)
         let value = try #require(report.fid)
         // Float32 features from GEMMs of 7 rows and of 40 differ by rounding (OpenBLAS picks other edge
@@ -82,7 +91,8 @@ struct EvaluationTests {
     func greyAndQuantisation() throws {
         let grey = EvaluationFixtures.images(12, channels: 1, seed: 3)
         let rgb = Tensor.concatenated([grey, grey, grey], alongAxis: 1)
-        var a = FeatureCollection(extractor: ProjectionExtractor(), batchSize: 5), b = a
+        var a = FeatureCollection(extractor: ProjectionExtractor(), batchSize: 5)
+        var b = a
         try a.add(grey)
         try b.add(rgb + 0.001)  // off-grid by a fraction of a level: rounds back
         let (sa, sb) = (try a.statistics(), try b.statistics())
@@ -100,7 +110,10 @@ struct EvaluationTests {
         let extractor = ProjectionExtractor()
 
         let source = try ImageSource.detect(folder.path)
-        guard case .imageFolder(let detectedFolder) = source else { Issue.record("detected \(source)"); return }
+        guard case .imageFolder(let detectedFolder) = source else {
+            Issue.record("detected \(source)")
+            return
+        }
         #expect(detectedFolder.path == folder.path)
         var seen = 0
         let computed = try source.referenceStatistics(train: true, extractor: extractor, batchSize: 5) { total in
@@ -126,8 +139,11 @@ struct EvaluationTests {
     func dataDetection() throws {
         let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        FileManager.default.createFile(atPath: directory.appendingPathComponent("test_batch.bin").path, contents: Data())
-        guard case .cifar10(let cifar) = try ImageSource.detect(directory.path) else { Issue.record("not CIFAR-10"); return }
+        _ = FileManager.default.createFile(atPath: directory.appendingPathComponent("test_batch.bin").path, contents: Data())
+        guard case .cifar10(let cifar) = try ImageSource.detect(directory.path) else {
+            Issue.record("not CIFAR-10")
+            return
+        }
         #expect(cifar.path == directory.path)
         #expect(try ImageSource.detect("fashion-mnist") == .fashionMNIST(directory: FashionMNIST.defaultDirectory))
         let missing = directory.appendingPathComponent("nope").path
@@ -135,7 +151,10 @@ struct EvaluationTests {
             _ = try ImageSource.detect(missing)
             Issue.record("detected a missing path")
         } catch {
-            #expect(error.description == "\(missing): not found. Pass fashion-mnist, an .npz of FID statistics (mu, sigma), a CIFAR-10 binary directory (cifar-10-batches-bin), an IDX directory (t10k-images-idx3-ubyte.gz) or a folder of PNG/JPEG images.")
+            #expect(
+                error.description
+                    == "\(missing): not found. Pass fashion-mnist, an .npz of FID statistics (mu, sigma), a CIFAR-10 binary directory (cifar-10-batches-bin), an IDX directory (t10k-images-idx3-ubyte.gz) or a folder of PNG/JPEG images."
+            )
         }
         let stats = directory.appendingPathComponent("stats.npz")
         try FeatureStatistics(mean: [0, 0], covariance: [1, 0, 0, 1]).write(to: stats)

@@ -4,9 +4,9 @@ import Foundation
 import Metrics
 import Models
 import Pipelines
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
 
 /// The calls of the Pipelines DocC article "Getting Started" (Sources/Pipelines/Pipelines.docc),
 /// at test size, so the article cannot drift from the API. Differences: synthetic 8×8 images, the
@@ -33,8 +33,9 @@ struct GettingStartedTests {
 
         let unet = try UNet(.tiny8Grey, seed: configuration.seed)
         let diffusion = DDPM(schedule: try NoiseSchedule())
-        let data = try DataLoader(images: images, batchSize: configuration.batchSize, seed: configuration.seed,
-                                  horizontalFlips: configuration.randomFlip)
+        let data = try DataLoader(
+            images: images, batchSize: configuration.batchSize, seed: configuration.seed,
+            horizontalFlips: configuration.randomFlip)
         let trainer = try Trainer(unet: unet, diffusion: diffusion, data: data, configuration: configuration)
         let run = TrainingRun(trainer: trainer, output: root.appendingPathComponent("run"))
         try run.run()
@@ -73,8 +74,9 @@ struct GettingStartedTests {
         }
         let reference = ImageSource.imageFolder(samples)
         let statistics = try reference.referenceStatistics(train: true, extractor: extractor, batchSize: 25)
-        let report = try EvaluationReport(samples: features, describedAs: "DDIM-2", reference: statistics,
-                                          describedAs: reference.describe(train: true))
+        let report = try EvaluationReport(
+            samples: features, describedAs: "DDIM-2", reference: statistics,
+            describedAs: reference.describe(train: true))
         #expect(report.sampleCount == 30 && report.referenceSampleCount == 20)
         #expect(report.fid.map { $0.isFinite && $0 >= 0 } == true)
         #expect(!(try report.json()).isEmpty)

@@ -3,9 +3,9 @@ import Diffusion
 import Foundation
 import Models
 import Pipelines
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 @Suite("Likelihood bound on a test set (Ho et al. 2020, Table 2 and §4.3)")
 struct LikelihoodEvaluationTests {
@@ -14,8 +14,10 @@ struct LikelihoodEvaluationTests {
         let unet = try UNet(Tiny.deterministicUNet, seed: 3)
         let ddpm = DDPM(schedule: try NoiseSchedule(timestepCount: 12))
         var evaluations = 0
-        let report = try ddpm.likelihood(of: Tiny.images(count: 6), count: 5, batchSize: 2, seed: 9,
-                                         predictNoise: unet.noisePredictor()) { evaluations += 1 }
+        let report = try ddpm.likelihood(
+            of: Tiny.images(count: 6), count: 5, batchSize: 2, seed: 9,
+            predictNoise: unet.noisePredictor()
+        ) { evaluations += 1 }
         #expect(evaluations == 12 * 3)
         #expect(report.imageCount == 5 && report.terms.count == 12 && report.distortion.count == 12)
         #expect(report.total.isFinite && report.total > 0 && report.standardError.isFinite)

@@ -3,9 +3,9 @@ import Diffusion
 import Foundation
 import Models
 import Pipelines
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// `ddpm evaluate --nll --plot`: the rate–distortion figure of Ho et al. 2020 (Fig. 5).
 @Suite("Rate–distortion curve (Ho et al. 2020 §4.3, Fig. 5)", .serialized)
@@ -36,7 +36,9 @@ struct RateDistortionTests {
         #expect(panels.count == 3)
         #expect(panels[0].series[0].points.map(\.y) == curve.points.map(\.distortion))
         #expect(panels[1].series[0].points.map(\.y) == curve.points.map(\.rate))
-        #expect(panels[2].series[0].points.map(\.x) == curve.points.map(\.rate) && panels[2].series[0].points.map(\.y) == curve.points.map(\.distortion))
+        #expect(
+            panels[2].series[0].points.map(\.x) == curve.points.map(\.rate)
+                && panels[2].series[0].points.map(\.y) == curve.points.map(\.distortion))
         #expect(panels[0].series[0].points.map(\.x) == [1, 2, 3, 4, 5, 6])
     }
 
@@ -44,16 +46,23 @@ struct RateDistortionTests {
     func plotMatchesTable() throws {
         let directory = try temporaryDirectory("ddpm-rd")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model = try Tiny.saveModel(in: directory), data = directory.appendingPathComponent("test")
+        let model = try Tiny.saveModel(in: directory)
+        let data = directory.appendingPathComponent("test")
         let set = Tiny.images(count: 6)
         try ImageWriter.writeImages(set.batch(indices: Array(0..<set.count)), to: data)
-        let table = directory.appendingPathComponent("table.csv"), plot = directory.appendingPathComponent("rd.png")
-        let result = try CommandLineTool.runSeparately(["evaluate", "--nll", "--model", model.path, "--data", data.path, "--count", "4",
-                                         "--batch-size", "2", "--nll-table", table.path, "--plot", plot.path])
+        let table = directory.appendingPathComponent("table.csv")
+        let plot = directory.appendingPathComponent("rd.png")
+        let result = try CommandLineTool.runSeparately([
+            "evaluate", "--nll", "--model", model.path, "--data", data.path, "--count", "4",
+            "--batch-size", "2", "--nll-table", table.path, "--plot", plot.path,
+        ])
         try #require(result.status == 0, "exit \(result.status); stderr: \(result.stderr)")
         let csv = directory.appendingPathComponent("rd.csv")
-        #expect(result.stdout.contains("wrote the rate-distortion curve (Fig. 5) to \(plot.path) and its 8 points to \(csv.path)"), "\(result.stdout)")
-        let fromTable = try Self.columns(String(contentsOf: table, encoding: .utf8), rate: "rate_bits_per_dim", distortion: "distortion_rmse")
+        #expect(
+            result.stdout.contains("wrote the rate-distortion curve (Fig. 5) to \(plot.path) and its 8 points to \(csv.path)"),
+            "\(result.stdout)")
+        let fromTable = try Self.columns(
+            String(contentsOf: table, encoding: .utf8), rate: "rate_bits_per_dim", distortion: "distortion_rmse")
         let fromPlot = try Self.columns(String(contentsOf: csv, encoding: .utf8), rate: "rate_bits_per_dim", distortion: "distortion_rmse")
         #expect(fromTable.count == 8 && fromPlot.count == 8)
         for t in 1...8 {
@@ -68,8 +77,17 @@ struct RateDistortionTests {
     @Test("--plot needs --nll, and may not write its CSV over the --nll-table file")
     func plotValidation() throws {
         let alone = try CommandLineTool.runSeparately(["evaluate", "--images", "imgs", "--inception", "w.pth", "--plot", "rd.png"])
-        #expect(alone.status == 64 && alone.stderr.contains("Error: --plot draws the rate-distortion curve of --nll; add --nll --model <dir or checkpoint>."), "\(alone.stderr)")
-        let clash = try CommandLineTool.runSeparately(["evaluate", "--nll", "--model", "m", "--nll-table", "out/rd.csv", "--plot", "out/rd.png"])
-        #expect(clash.status == 64 && clash.stderr.contains("Error: --plot out/rd.png writes its numbers to out/rd.csv, the --nll-table file; give one of them another name."), "\(clash.stderr)")
+        #expect(
+            alone.status == 64
+                && alone.stderr.contains("Error: --plot draws the rate-distortion curve of --nll; add --nll --model <dir or checkpoint>."),
+            "\(alone.stderr)")
+        let clash = try CommandLineTool.runSeparately([
+            "evaluate", "--nll", "--model", "m", "--nll-table", "out/rd.csv", "--plot", "out/rd.png",
+        ])
+        #expect(
+            clash.status == 64
+                && clash.stderr.contains(
+                    "Error: --plot out/rd.png writes its numbers to out/rd.csv, the --nll-table file; give one of them another name."),
+            "\(clash.stderr)")
     }
 }

@@ -5,8 +5,8 @@ import Models
 import Pipelines
 import SafeTensors
 import Tensors
-import Testing
 import TestSupport
+import Testing
 
 /// `ddpm sample` and `ddpm evaluate --model` share the model options and the library's batch
 /// seeding, so with one seed and sampler they draw the same images: scoring the file `sample`
@@ -20,7 +20,8 @@ struct SampleEvaluateAgreementTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let weights = directory.appendingPathComponent("inception.safetensors")
         try SafeTensorsFile(tensors: EvaluationFixtures.randomInceptionWeights()).write(to: weights)
-        let model = try Tiny.saveModel(in: directory, timesteps: 8, seed: 5), reference = directory.appendingPathComponent("reference")
+        let model = try Tiny.saveModel(in: directory, timesteps: 8, seed: 5)
+        let reference = directory.appendingPathComponent("reference")
         try ImageWriter.writeImages(EvaluationFixtures.images(3, channels: 3, seed: 7), to: reference)
         // η > 0: the sampling noise is drawn too, so its per-batch seeding is compared as well as x_T's.
         let sampler = ["--sampler", "ddim", "--steps", "3", "--eta", "1", "--batch-size", "4", "--num-samples", "10"]
@@ -30,7 +31,8 @@ struct SampleEvaluateAgreementTests {
 
         func score(_ arguments: [String], _ name: String) throws -> Double {
             let json = directory.appendingPathComponent(name)
-            let result = try CommandLineTool.runSeparately(["evaluate", "--inception", weights.path, "--reference", reference.path, "--json", json.path] + arguments)
+            let result = try CommandLineTool.runSeparately(
+                ["evaluate", "--inception", weights.path, "--reference", reference.path, "--json", json.path] + arguments)
             try #require(result.status == 0, "exit \(result.status); stderr: \(result.stderr)")
             return try #require(try JSONDecoder().decode(EvaluationReport.self, from: Data(contentsOf: json)).fid)
         }

@@ -2,9 +2,9 @@ import Foundation
 import Metrics
 import NN
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// The FID Inception-v3 against pytorch-fid's classes on the same (hashed) weights.
 @Suite("FID Inception-v3 equals pytorch-fid", .serialized)
@@ -16,12 +16,30 @@ struct FIDInceptionV3Tests {
     }
 
     static let blocks: [BlockCase] = [
-        BlockCase(name: "A") { let b = FIDInceptionA(inputChannels: 8, poolFeatures: 4); return (b, { b($0) }) },
-        BlockCase(name: "B") { let b = InceptionB(inputChannels: 8); return (b, { b($0) }) },
-        BlockCase(name: "C") { let b = FIDInceptionC(inputChannels: 8, channels7x7: 4); return (b, { b($0) }) },
-        BlockCase(name: "D") { let b = InceptionD(inputChannels: 8); return (b, { b($0) }) },
-        BlockCase(name: "E_1") { let b = FIDInceptionE(inputChannels: 8, pooling: .average); return (b, { b($0) }) },
-        BlockCase(name: "E_2") { let b = FIDInceptionE(inputChannels: 8, pooling: .max); return (b, { b($0) }) },
+        BlockCase(name: "A") {
+            let b = FIDInceptionA(inputChannels: 8, poolFeatures: 4)
+            return (b, { b($0) })
+        },
+        BlockCase(name: "B") {
+            let b = InceptionB(inputChannels: 8)
+            return (b, { b($0) })
+        },
+        BlockCase(name: "C") {
+            let b = FIDInceptionC(inputChannels: 8, channels7x7: 4)
+            return (b, { b($0) })
+        },
+        BlockCase(name: "D") {
+            let b = InceptionD(inputChannels: 8)
+            return (b, { b($0) })
+        },
+        BlockCase(name: "E_1") {
+            let b = FIDInceptionE(inputChannels: 8, pooling: .average)
+            return (b, { b($0) })
+        },
+        BlockCase(name: "E_2") {
+            let b = FIDInceptionE(inputChannels: 8, pooling: .max)
+            return (b, { b($0) })
+        },
     ]
 
     @Test("block output equals torch to 1e-5 relative (keys load strictly)", arguments: blocks)
@@ -56,13 +74,17 @@ struct FIDInceptionV3Tests {
         let x = try MetricsFixtures.tensor("inception/x")
         let (pool, logits) = network.features(x)
         let (pool01, _) = network.features((x + 1) * 0.5, range: .zeroToOne)
-        let expectedPool = try MetricsFixtures.tensor("inception/pool"), expectedLogits = try MetricsFixtures.tensor("inception/logits")
+        let expectedPool = try MetricsFixtures.tensor("inception/pool")
+        let expectedLogits = try MetricsFixtures.tensor("inception/logits")
         #expect(pool.shape == [2, 2048] && logits.shape == [2, 1008])
-        let errors = (pool: relativeError(pool, expectedPool), logits: relativeError(logits, expectedLogits),
-                      pool01: relativeError(pool01, expectedPool),
-                      torch32: relativeError(try MetricsFixtures.tensor("inception/pool_f32"), expectedPool))
-        print("FID Inception parity (max |Δ| / max |ref|, float64 reference): pool \(errors.pool), logits \(errors.logits), "
-              + "[0,1] input \(errors.pool01); torch float32 pool \(errors.torch32)")
+        let errors = (
+            pool: relativeError(pool, expectedPool), logits: relativeError(logits, expectedLogits),
+            pool01: relativeError(pool01, expectedPool),
+            torch32: relativeError(try MetricsFixtures.tensor("inception/pool_f32"), expectedPool)
+        )
+        print(
+            "FID Inception parity (max |Δ| / max |ref|, float64 reference): pool \(errors.pool), logits \(errors.logits), "
+                + "[0,1] input \(errors.pool01); torch float32 pool \(errors.torch32)")
         #expect(errors.pool < 1e-4 && errors.logits < 1e-4 && errors.pool01 < 1e-4, "\(errors)")
     }
 
@@ -71,12 +93,13 @@ struct FIDInceptionV3Tests {
         let url = URL(fileURLWithPath: "/nonexistent/pt_inception-2015-12-05-6726825d.pth")
         #expect(throws: MetricsError.weightsNotFound(path: url.path)) { try FIDInceptionV3(contentsOf: url) }
         let message = MetricsError.weightsNotFound(path: url.path).description
-        #expect(message == """
-            /nonexistent/pt_inception-2015-12-05-6726825d.pth: no such file. FID and IS need the FID Inception \
-            weights pt_inception-2015-12-05-6726825d.pth, published with pytorch-fid's GitHub release 'fid_weights' \
-            at https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth \
-            (nothing is downloaded by this program). Download it there, or convert it to safetensors, and pass its path.
-            """)
+        #expect(
+            message == """
+                /nonexistent/pt_inception-2015-12-05-6726825d.pth: no such file. FID and IS need the FID Inception \
+                weights pt_inception-2015-12-05-6726825d.pth, published with pytorch-fid's GitHub release 'fid_weights' \
+                at https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth \
+                (nothing is downloaded by this program). Download it there, or convert it to safetensors, and pass its path.
+                """)
     }
 
     @Test("weights from a safetensors file load; wrong ones are reported key by key")
@@ -89,21 +112,25 @@ struct FIDInceptionV3Tests {
             _ = try FIDInceptionV3(contentsOf: url)
             Issue.record("loading succeeded")
         } catch {
-            guard case let .weightsDoNotMatch(path, reason) = error else { Issue.record("\(error)"); return }
+            guard case .weightsDoNotMatch(let path, let reason) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(path == url.path)
-            #expect(reason.contains("Missing 471 parameters") && reason.contains("extra")
+            #expect(
+                reason.contains("Missing 471 parameters") && reason.contains("extra")
                     && reason.contains("Parameter fc.weight: expected shape [1008, 2048], found [1000, 2048]"))
         }
         let pth = directory.appendingPathComponent("pt_inception-2015-12-05-6726825d.pth")
-        FileManager.default.createFile(atPath: pth.path, contents: Data([0x50, 0x4B]))
+        _ = FileManager.default.createFile(atPath: pth.path, contents: Data([0x50, 0x4B]))
         #expect {
             _ = try FIDInceptionV3(contentsOf: pth)
         } throws: { error in
-            guard case let .cannotReadWeights(path, reason)? = error as? MetricsError else { return false }
+            guard case .cannotReadWeights(let path, let reason)? = error as? MetricsError else { return false }
             return path == pth.path && !reason.isEmpty
         }
         let onnx = directory.appendingPathComponent("inception.onnx")
-        FileManager.default.createFile(atPath: onnx.path, contents: Data([0]))
+        _ = FileManager.default.createFile(atPath: onnx.path, contents: Data([0]))
         #expect(throws: MetricsError.unsupportedWeightsFormat(path: onnx.path)) { try FIDInceptionV3(contentsOf: onnx) }
     }
 
@@ -111,14 +138,16 @@ struct FIDInceptionV3Tests {
     func loadingFromTorchSave() throws {
         let state = try FIDInceptionV3.stateDictionary(contentsOf: try MetricsFixtures.url("basic_conv", "pth"))
         let reference = try SafeTensorsFile.read(contentsOf: try MetricsFixtures.url("basic_conv", "safetensors")).tensors
-        #expect(state.keys.sorted() == ["bn.bias", "bn.num_batches_tracked", "bn.running_mean", "bn.running_var", "bn.weight", "conv.weight"])
+        #expect(
+            state.keys.sorted() == ["bn.bias", "bn.num_batches_tracked", "bn.running_mean", "bn.running_var", "bn.weight", "conv.weight"])
         for (key, value) in state where key != "bn.num_batches_tracked" {
             let expected = try #require(reference[key], "\(key)")
             #expect(value.shape == expected.shape && value.scalars == expected.scalars, "\(key)")
         }
         let layer = BasicConv2d(3, 4, kernel: 3, padding: 1)
         try layer.load(state.filter { !$0.key.hasSuffix("num_batches_tracked") })
-        let x = try #require(reference["x"]), expected = try #require(reference["y"])
+        let x = try #require(reference["x"])
+        let expected = try #require(reference["y"])
         let y = withoutGradients { layer(x) }
         #expect(relativeError(y, expected) < 1e-5, "relative error \(relativeError(y, expected))")
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Metrics
-import Testing
 import Tensors
+import Testing
 
 /// Statistics and FID against numpy and pytorch-fid's `calculate_frechet_distance` (scipy sqrtm).
 @Suite("Fréchet distance equals pytorch-fid")
@@ -10,8 +10,9 @@ struct FrechetDistanceTests {
         try FeatureStatistics(features: try MetricsFixtures.tensor("fid_\(name)/\(side)"))
     }
 
-    @Test("FID from features equals pytorch-fid's to 1e-6 relative",
-          arguments: ["full", "rank_deficient", "large_mean"])
+    @Test(
+        "FID from features equals pytorch-fid's to 1e-6 relative",
+        arguments: ["full", "rank_deficient", "large_mean"])
     func fid(_ name: String) throws {
         let expected = try #require(Double(try MetricsFixtures.metadata("fid_\(name)")))
         let fid = try FrechetDistance(between: try Self.statistics(name, "a"), and: try Self.statistics(name, "b"))
@@ -43,7 +44,8 @@ struct FrechetDistanceTests {
         for start in stride(from: 0, to: 300, by: 64) {
             try accumulator.add(features.sliced(alongAxis: 0, start..<min(start + 64, 300)))
         }
-        let batched = try accumulator.statistics(), whole = try FeatureStatistics(features: features)
+        let batched = try accumulator.statistics()
+        let whole = try FeatureStatistics(features: features)
         #expect(zip(batched.covariance, whole.covariance).allSatisfy { abs($0 - $1) < 1e-10 })
         #expect(zip(batched.mean, whole.mean).allSatisfy { abs($0 - $1) < 1e-10 })
     }
@@ -51,10 +53,13 @@ struct FrechetDistanceTests {
     @Test("fewer than 2048 samples warn that FID is biased and the covariance rank-deficient")
     func fewSamplesWarning() throws {
         let s = try Self.statistics("rank_deficient", "a")
-        #expect(s.warnings == ["""
-            FID from 40 samples (fewer than 2048) is biased upward and the 64×64 covariance has rank at most 39; \
-            compare FIDs only at equal sample counts, and report the paper's protocol of 50,000 samples.
-            """])
+        #expect(
+            s.warnings == [
+                """
+                FID from 40 samples (fewer than 2048) is biased upward and the 64×64 covariance has rank at most 39; \
+                compare FIDs only at equal sample counts, and report the paper's protocol of 50,000 samples.
+                """
+            ])
         #expect(try FrechetDistance(between: s, and: s).warnings == s.warnings)
         #expect(try FeatureStatistics(contentsOf: try MetricsFixtures.url("stats_a", "npz")).warnings.isEmpty)
     }

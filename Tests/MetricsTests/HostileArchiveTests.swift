@@ -19,7 +19,9 @@ struct HostileNumPyArchiveTests {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("npz-hostile-\(UUID().uuidString).npz")
         let archive = try Archive(url: url, accessMode: .create)
         for (name, data) in entries {
-            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: compressed ? .deflate : .none) { position, size in
+            try archive.addEntry(
+                with: name, type: .file, uncompressedSize: Int64(data.count), compressionMethod: compressed ? .deflate : .none
+            ) { position, size in
                 data.subdata(in: Int(position)..<Int(position) + size)
             }
         }
@@ -30,13 +32,19 @@ struct HostileNumPyArchiveTests {
     func shapeOverflow() throws {
         let url = try archive([("mu.npy", npy(shape: "(4294967296, 4294967296)"))])
         defer { try? FileManager.default.removeItem(at: url) }
-        #expect(throws: MetricsError.invalidArchive(path: url.path, reason: "entry 'mu.npy': shape [4294967296, 4294967296] has more elements than fit in 64 bits")) {
+        #expect(
+            throws: MetricsError.invalidArchive(
+                path: url.path, reason: "entry 'mu.npy': shape [4294967296, 4294967296] has more elements than fit in 64 bits")
+        ) {
             try NumPyArchive.read(contentsOf: url)
         }
         // 2^61 elements fit, their 2^64 bytes do not.
         let bytes = try archive([("mu.npy", npy(shape: "(2305843009213693952,)"))])
         defer { try? FileManager.default.removeItem(at: bytes) }
-        #expect(throws: MetricsError.invalidArchive(path: bytes.path, reason: "entry 'mu.npy': shape [2305843009213693952] has more elements than fit in 64 bits")) {
+        #expect(
+            throws: MetricsError.invalidArchive(
+                path: bytes.path, reason: "entry 'mu.npy': shape [2305843009213693952] has more elements than fit in 64 bits")
+        ) {
             try NumPyArchive.read(contentsOf: bytes)
         }
     }
@@ -47,7 +55,9 @@ struct HostileNumPyArchiveTests {
         defer { try? FileManager.default.removeItem(at: url) }
         let archive = try Archive(url: url, accessMode: .create)
         let size: Int64 = (1 << 30) + 1
-        try archive.addEntry(with: "mu.npy", type: .file, uncompressedSize: size, compressionMethod: .deflate, bufferSize: 1 << 22) { _, n in Data(count: n) }
+        try archive.addEntry(with: "mu.npy", type: .file, uncompressedSize: size, compressionMethod: .deflate, bufferSize: 1 << 22) {
+            _, n in Data(count: n)
+        }
         #expect(throws: MetricsError.self) { try NumPyArchive.read(contentsOf: url) }
         do { _ = try NumPyArchive.read(contentsOf: url) } catch {
             #expect("\(error)".contains("entry 'mu.npy' declares 1073741825 bytes"), "\(error)")

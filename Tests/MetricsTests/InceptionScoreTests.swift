@@ -1,7 +1,7 @@
 import Foundation
 import Metrics
-import Testing
 import Tensors
+import Testing
 
 /// Inception Score against a numpy transcription of OpenAI's improved-GAN `inception_score`.
 @Suite("Inception Score equals the numpy reference")

@@ -1,15 +1,16 @@
 import Foundation
 import NN
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// Fixtures/ written by scripts/reference/make_metrics_fixtures.py (pytorch-fid, torch, numpy, scipy).
 enum MetricsFixtures {
     static func url(_ name: String, _ ext: String) throws -> URL {
-        try #require(Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Fixtures"),
-                     "Fixtures/\(name).\(ext) is not in the test bundle")
+        try #require(
+            Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Fixtures"),
+            "Fixtures/\(name).\(ext) is not in the test bundle")
     }
 
     static let file: Result<SafeTensorsFile, SafeTensorsError> = {
@@ -30,11 +31,14 @@ enum MetricsFixtures {
 }
 
 /// |a − e| ≤ tolerance·|e| for doubles, with a message naming `label`.
-func expectRelative(_ actual: Double, _ expected: Double, _ tolerance: Double, _ label: String,
-                    sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(abs(actual - expected) <= tolerance * abs(expected),
-            "\(label): \(actual) vs expected \(expected) (relative error \(relativeError(actual, expected)))",
-            sourceLocation: sourceLocation)
+func expectRelative(
+    _ actual: Double, _ expected: Double, _ tolerance: Double, _ label: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        abs(actual - expected) <= tolerance * abs(expected),
+        "\(label): \(actual) vs expected \(expected) (relative error \(relativeError(actual, expected)))",
+        sourceLocation: sourceLocation)
 }
 
 /// Parameters as a pure function of their state-dict key and element index, bit for bit the
@@ -46,12 +50,15 @@ enum HashedWeights {
     }
 
     static func value(_ key: String, shape: [Int]) -> Tensor {
-        let seed = fnv1a(key), count = shape.reduce(1, *)
+        let seed = fnv1a(key)
+        let count = shape.reduce(1, *)
         let fanIn = shape.dropFirst().reduce(1, *)
         let (multiplier, offset): (Float, Float?) =
-            key.hasSuffix("running_var") || key.hasSuffix("bn.weight") ? (0.25, 1)
-            : key.hasSuffix("bias") || key.hasSuffix("running_mean") ? (0.125, nil)
-            : (Float(((shape.count == 4 ? 6.0 : 3.0) / Double(fanIn)).squareRoot()), nil)
+            key.hasSuffix("running_var") || key.hasSuffix("bn.weight")
+            ? (0.25, 1)
+            : key.hasSuffix("bias") || key.hasSuffix("running_mean")
+                ? (0.125, nil)
+                : (Float(((shape.count == 4 ? 6.0 : 3.0) / Double(fanIn)).squareRoot()), nil)
         let scalars = (0..<count).map { i -> Float in
             var z = seed &+ UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

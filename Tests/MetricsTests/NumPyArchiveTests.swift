@@ -1,7 +1,7 @@
 import Foundation
 import Metrics
-import Testing
 import TestSupport
+import Testing
 
 /// `.npz` reading of numpy-written files and round trips (pytorch-fid/TTUR `mu`, `sigma`).
 @Suite("NumPy .npz archives")
@@ -20,8 +20,9 @@ struct NumPyArchiveTests {
         let stats = try FeatureStatistics(contentsOf: url)
         let fromFeatures = try FeatureStatistics(features: try MetricsFixtures.tensor("fid_full/b"))
         let scale = stats.covariance.map(abs).max()!
-        #expect(zip(stats.covariance, fromFeatures.covariance).allSatisfy { abs($0 - $1) <= 1e-12 * scale },
-                "Fortran order read as row-major")
+        #expect(
+            zip(stats.covariance, fromFeatures.covariance).allSatisfy { abs($0 - $1) <= 1e-12 * scale },
+            "Fortran order read as row-major")
         #expect(stats.sampleCount == nil)
     }
 
@@ -46,9 +47,14 @@ struct NumPyArchiveTests {
         #expect(throws: MetricsError.missingArray(path: url.path, key: "sigma", available: ["mu"])) {
             try FeatureStatistics(contentsOf: url)
         }
-        try NumPyArchive.write(["mu": NumPyArray(shape: [2], values: [1, 2]),
-                                "sigma": NumPyArray(shape: [3, 3], values: Array(repeating: 0, count: 9))], to: url)
-        #expect(throws: MetricsError.invalidArray(path: url.path, key: "sigma", expected: "shape [2, 2] to match mu", actual: "shape [3, 3]")) {
+        try NumPyArchive.write(
+            [
+                "mu": NumPyArray(shape: [2], values: [1, 2]),
+                "sigma": NumPyArray(shape: [3, 3], values: Array(repeating: 0, count: 9)),
+            ], to: url)
+        #expect(
+            throws: MetricsError.invalidArray(path: url.path, key: "sigma", expected: "shape [2, 2] to match mu", actual: "shape [3, 3]")
+        ) {
             try FeatureStatistics(contentsOf: url)
         }
         try Data("not a zip".utf8).write(to: url)

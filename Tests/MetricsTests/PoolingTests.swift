@@ -1,5 +1,5 @@
-import Testing
 import Tensors
+import Testing
 
 /// The ops the FID Inception adds to Tensors, against PyTorch (float64 reference, Fixtures/metrics.safetensors).
 @Suite("Pooling, bilinear resize and ReLU equal PyTorch")
@@ -25,7 +25,8 @@ struct PoolingTests {
 
     @Test("op equals torch (float64) to 2e-6 on inputs in [-1, 1]", arguments: cases)
     func op(_ c: Case) throws {
-        let x = try MetricsFixtures.tensor("\(c.name)/x"), expected = try MetricsFixtures.tensor("\(c.name)/y")
+        let x = try MetricsFixtures.tensor("\(c.name)/x")
+        let expected = try MetricsFixtures.tensor("\(c.name)/y")
         let y = withoutGradients { c.op(x) }
         #expect(y.shape == expected.shape)
         guard y.shape == expected.shape else { return }

@@ -2,8 +2,8 @@ import Foundation
 import Models
 import NN
 import SafeTensors
-import Testing
 import Tensors
+import Testing
 
 /// diffusers' three class embeddings of UNet2DModel (num_class_embeds table, "timestep",
 /// "identity") against diffusers on the same weights (scripts/reference/make_conditional_unet_fixtures.py).
@@ -43,7 +43,8 @@ struct ConditionalParityTests {
         let f = try Self.fixture(name)
         let unet = try UNetParityTests.model(f)
         var rng = SeededGenerator(seed: 0)
-        let x = f.tensor("x"), t = f.tensor("timesteps").scalars.map { Double($0) }
+        let x = f.tensor("x")
+        let t = f.tensor("timesteps").scalars.map { Double($0) }
         let a = withoutGradients { unet(x, timesteps: t, classLabels: [1, 1], rng: &rng) }
         let b = withoutGradients { unet(x, timesteps: t, classLabels: [2, 2], rng: &rng) }
         #expect(a.maxAbsoluteDifference(b) > 1e-4)
@@ -64,7 +65,9 @@ struct ConditionalParityTests {
             let i = try #require(index[key], "no parameter \(key)")
             let reference = f.tensor("grad.\(key)")
             let scale = max(reference.scalars.map(abs).max() ?? 0, 1e-12)
-            #expect(grads[i].maxAbsoluteDifference(reference) <= 1e-4 * scale, "gradient \(key): diff \(grads[i].maxAbsoluteDifference(reference))")
+            #expect(
+                grads[i].maxAbsoluteDifference(reference) <= 1e-4 * scale,
+                "gradient \(key): diff \(grads[i].maxAbsoluteDifference(reference))")
         }
     }
 
@@ -75,7 +78,8 @@ struct ConditionalParityTests {
         c.numClassEmbeds = nil
         let plain = try UNet(c, seed: 7)
         #expect(plain.namedParameters().count + 1 == conditional.namedParameters().count)
-        let a = plain.stateDictionary(), b = conditional.stateDictionary()
+        let a = plain.stateDictionary()
+        let b = conditional.stateDictionary()
         for (key, value) in a { #expect(b[key]!.maxAbsoluteDifference(value) == 0, "\(key)") }
         #expect(b["class_embedding.weight"]?.shape == [4, 32])
     }

@@ -3,8 +3,8 @@ import Models
 import NN
 import Optimizers
 import SafeTensors
-import Testing
 import Tensors
+import Testing
 
 /// Layer-by-layer parity with diffusers' UNet2DModel on the same random weights
 /// (fixtures from scripts/reference/make_unet_fixtures.py).
@@ -14,7 +14,8 @@ struct UNetParityTests {
         let file: SafeTensorsFile
         let configuration: UNetConfiguration
         var parameters: [String: Tensor] {
-            Dictionary(uniqueKeysWithValues: file.tensors.filter { $0.key.hasPrefix("param.") }.map { (String($0.key.dropFirst(6)), $0.value) })
+            Dictionary(
+                uniqueKeysWithValues: file.tensors.filter { $0.key.hasPrefix("param.") }.map { (String($0.key.dropFirst(6)), $0.value) })
         }
         func tensor(_ key: String) -> Tensor { file.tensors[key]! }
     }
@@ -70,15 +71,18 @@ struct UNetParityTests {
             let i = try #require(index[key])
             let reference = f.tensor("grad.\(key)")
             let scale = max(reference.scalars.map(abs).max() ?? 0, 1e-12)
-            #expect(grads[i].maxAbsoluteDifference(reference) <= 1e-4 * scale,
-                    "gradient \(key): max diff \(grads[i].maxAbsoluteDifference(reference)), scale \(scale)")
+            #expect(
+                grads[i].maxAbsoluteDifference(reference) <= 1e-4 * scale,
+                "gradient \(key): max diff \(grads[i].maxAbsoluteDifference(reference)), scale \(scale)")
         }
         // Adam on torch's own gradients, so the comparison isolates the optimiser.
         let selected = keys.map { parameters[index[$0]!] }
         Adam(learningRate: 2e-4).update(selected, gradients: keys.map { f.tensor("grad.\($0)") })
         for (key, parameter) in zip(keys, selected) {
-            let before = f.tensor("param.\(key)"), reference = f.tensor("adam.\(key)")
-            let ours = (parameter.value - before).detached(), theirs = (reference - before).detached()
+            let before = f.tensor("param.\(key)")
+            let reference = f.tensor("adam.\(key)")
+            let ours = (parameter.value - before).detached()
+            let theirs = (reference - before).detached()
             // 1e-4 of the step size lr, plus two float32 ulps of the parameter for the rounding of p − lr·m̂/√v̂.
             let tolerance = 1e-4 * 2e-4 + 2 * 1.2e-7 * (before.scalars.map(abs).max() ?? 0)
             #expect(ours.maxAbsoluteDifference(theirs) <= tolerance, "Adam step \(key) differs by \(ours.maxAbsoluteDifference(theirs))")
@@ -88,7 +92,10 @@ struct UNetParityTests {
     @Test("presets have diffusers' parameter counts and key layout")
     func presetLayouts() throws {
         let url = try #require(Bundle.module.url(forResource: "unet_layouts", withExtension: "json", subdirectory: "Fixtures"))
-        struct Layout: Decodable { let parameters: Int; let keys: [String: [Int]] }
+        struct Layout: Decodable {
+            let parameters: Int
+            let keys: [String: [Int]]
+        }
         let layouts = try JSONDecoder().decode([String: Layout].self, from: Data(contentsOf: url))
         for (name, config) in [("cifar10", UNetConfiguration.cifar10), ("celebahq256", .celebahq256)] {
             let layout = try #require(layouts[name])

@@ -4,9 +4,9 @@ import Foundation
 import Models
 import Pipelines
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 @Suite("Checkpoints and model directories")
 struct CheckpointTests {
@@ -51,7 +51,8 @@ struct CheckpointTests {
         var other = Tiny.unet
         other.blockOutChannels = [16, 16]
         let data = try DataLoader(images: Tiny.images(), batchSize: 8, seed: 0)
-        let trainer = try Trainer(unet: try UNet(other), diffusion: .init(schedule: try .init()), data: data, configuration: Tiny.configuration(steps: 1))
+        let trainer = try Trainer(
+            unet: try UNet(other), diffusion: .init(schedule: try .init()), data: data, configuration: Tiny.configuration(steps: 1))
         #expect {
             try Checkpoint.restore(try Checkpoint.load(url), into: trainer)
         } throws: { "\($0)".contains("different U-Net configuration") }
@@ -71,22 +72,32 @@ struct CheckpointTests {
         let scheduler = try #require(try ModelDirectory.scheduler(at: directory))
         #expect(scheduler.varianceType == "fixed_large" && scheduler.clipSample)
         // diffusers' own defaults fill keys a config.json leaves out.
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("unet/config.json"))) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("unet/config.json"))) as! [String: Any]
         #expect(config["_class_name"] as? String == "UNet2DModel")
     }
 
     @Test("legacy attention names load as diffusers maps them")
     func legacyKeys() {
-        let state = ["mid_block.attentions.0.query.weight": Tensor(1), "mid_block.attentions.0.proj_attn.bias": Tensor(2),
-                     "mid_block.resnets.0.conv1.weight": Tensor(3)]
+        let state = [
+            "mid_block.attentions.0.query.weight": Tensor(1), "mid_block.attentions.0.proj_attn.bias": Tensor(2),
+            "mid_block.resnets.0.conv1.weight": Tensor(3),
+        ]
         let renamed = ModelDirectory.renamingLegacyKeys(state)
-        #expect(Set(renamed.keys) == ["mid_block.attentions.0.to_q.weight", "mid_block.attentions.0.to_out.0.bias",
-                                      "mid_block.resnets.0.conv1.weight"])
+        #expect(
+            Set(renamed.keys) == [
+                "mid_block.attentions.0.to_q.weight", "mid_block.attentions.0.to_out.0.bias",
+                "mid_block.resnets.0.conv1.weight",
+            ])
     }
 
     @Test("a config.json without optional keys takes UNet2DModel's defaults")
     func configDefaults() throws {
-        let config = try JSONDecoder().decode(UNetConfiguration.self, from: Data(#"{"block_out_channels": [32, 64], "down_block_types": ["DownBlock2D", "AttnDownBlock2D"], "up_block_types": ["AttnUpBlock2D", "UpBlock2D"]}"#.utf8))
+        let config = try JSONDecoder().decode(
+            UNetConfiguration.self,
+            from: Data(
+                #"{"block_out_channels": [32, 64], "down_block_types": ["DownBlock2D", "AttnDownBlock2D"], "up_block_types": ["AttnUpBlock2D", "UpBlock2D"]}"#
+                    .utf8))
         #expect(config.attentionHeadDim == 8 && config.normEps == 1e-5 && config.flipSinToCos && config.freqShift == 0)
         #expect(config.downsamplePadding == 1 && config.layersPerBlock == 2 && config.normNumGroups == 32)
         let explicitNull = try JSONDecoder().decode(UNetConfiguration.self, from: Data(#"{"attention_head_dim": null}"#.utf8))

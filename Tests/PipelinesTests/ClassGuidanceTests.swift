@@ -3,9 +3,9 @@ import Foundation
 import Models
 import NN
 import Pipelines
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
 
 /// Classifier-free guidance (issue 12): ε̂ = ε̂_∅ + w(ε̂_c − ε̂_∅) in one batched call, with every sampler.
 @Suite("Classifier-free guidance")
@@ -44,7 +44,8 @@ struct ClassGuidanceTests {
         #expect(zero.maxAbsoluteDifference(Self.plain(unet, [3, 3, 3, 3])) == 0)
         #expect(one.maxAbsoluteDifference(zero) > 1e-3, "the class must change ε̂")
         // The combination formula itself at its endpoints.
-        let c = Self.plain(unet, Self.labels), u = Self.plain(unet, [3, 3, 3, 3])
+        let c = Self.plain(unet, Self.labels)
+        let u = Self.plain(unet, [3, 3, 3, 3])
         #expect(guided(conditional: c, unconditional: u, scale: 1, noiseChannels: 1).maxAbsoluteDifference(c) < 1e-6)
         #expect(guided(conditional: c, unconditional: u, scale: 0, noiseChannels: 1).maxAbsoluteDifference(u) == 0)
     }
@@ -56,7 +57,8 @@ struct ClassGuidanceTests {
         var calls = 0
         let batched = unet.noisePredictor(classes: ClassConditioning(labels: Self.labels, guidanceScale: w)) { calls += 1 }(x, t)
         #expect(calls == 1)
-        let c = Self.plain(unet, Self.labels), u = Self.plain(unet, [3, 3, 3, 3])
+        let c = Self.plain(unet, Self.labels)
+        let u = Self.plain(unet, [3, 3, 3, 3])
         let separate = u + Float(w) * (c - u)
         let diff = batched.maxAbsoluteDifference(separate)
         print("guidance w = \(w): batched 2N vs separate calls, max |Δ| = \(diff)")
@@ -65,7 +67,8 @@ struct ClassGuidanceTests {
 
     @Test("channels past the image's (learned variance) are the conditional half's")
     func varianceChannels() {
-        let c = Tensor(shape: [1, 2, 1, 1], scalars: [1, 5]), u = Tensor(shape: [1, 2, 1, 1], scalars: [3, 7])
+        let c = Tensor(shape: [1, 2, 1, 1], scalars: [1, 5])
+        let u = Tensor(shape: [1, 2, 1, 1], scalars: [3, 7])
         #expect(guided(conditional: c, unconditional: u, scale: 2, noiseChannels: 1).scalars == [-1, 5])
     }
 
@@ -75,15 +78,18 @@ struct ClassGuidanceTests {
         let pipeline = SamplingPipeline(unet: unet, diffusion: try SchedulerConfiguration.paper.diffusion(), configuration: .paper)
         let sampler = Sampler(kind, steps: 4)  // PNDM's Runge–Kutta warm-up needs 4
         let xT = pipeline.initialNoise(count: 2, imageSize: 8, seed: 1)
-        let a = try pipeline.sample(from: xT, sampler: sampler, seed: 2, classes: ClassConditioning(labels: [0, 0], guidanceScale: 2)).sample
-        let b = try pipeline.sample(from: xT, sampler: sampler, seed: 2, classes: ClassConditioning(labels: [1, 1], guidanceScale: 2)).sample
+        let a = try pipeline.sample(from: xT, sampler: sampler, seed: 2, classes: ClassConditioning(labels: [0, 0], guidanceScale: 2))
+            .sample
+        let b = try pipeline.sample(from: xT, sampler: sampler, seed: 2, classes: ClassConditioning(labels: [1, 1], guidanceScale: 2))
+            .sample
         #expect(a.shape == [2, 1, 8, 8] && a.scalars.allSatisfy(\.isFinite))
         #expect(a.maxAbsoluteDifference(b) > 1e-4, "\(kind): class 0 and class 1 gave the same images")
     }
 
     @Test("one library call samples a class at a guidance scale, reproducibly")
     func oneCall() throws {
-        let pipeline = SamplingPipeline(unet: try Self.conditionalUNet(), diffusion: try SchedulerConfiguration.paper.diffusion(), configuration: .paper)
+        let pipeline = SamplingPipeline(
+            unet: try Self.conditionalUNet(), diffusion: try SchedulerConfiguration.paper.diffusion(), configuration: .paper)
         let a = try pipeline.sample(class: 1, count: 3, guidanceScale: 3, sampler: Sampler(.ddim, steps: 4), seed: 5)
         let b = try pipeline.sample(class: 1, count: 3, guidanceScale: 3, sampler: Sampler(.ddim, steps: 4), seed: 5)
         #expect(a.shape == [3, 1, 8, 8] && a.maxAbsoluteDifference(b) == 0)
@@ -96,10 +102,15 @@ struct ClassGuidanceTests {
         #expect(c.className(2) == "dot" && Tiny.unet.className(4) == "class 4")
         #expect(throws: PipelineError.self) { try c.classLabel("sneaker") }
         do { _ = try c.classLabel("sneaker") } catch {
-            #expect(error.description == "Class conditioning: unknown class 'sneaker'; the known classes are 'bar', 'stripe', 'dot' (or their indices 0 to 2).")
+            #expect(
+                error.description
+                    == "Class conditioning: unknown class 'sneaker'; the known classes are 'bar', 'stripe', 'dot' (or their indices 0 to 2)."
+            )
         }
         do { _ = try c.classLabel("3") } catch {
-            #expect(error.description == "Class conditioning: class index 3 is out of range; this model has classes 0 to 2: 0 bar, 1 stripe, 2 dot.")
+            #expect(
+                error.description
+                    == "Class conditioning: class index 3 is out of range; this model has classes 0 to 2: 0 bar, 1 stripe, 2 dot.")
         }
         do { _ = try Tiny.unet.classLabel("1") } catch { #expect(error.description.contains("this model is unconditional")) }
     }
@@ -110,19 +121,33 @@ struct ClassGuidanceTests {
         let plain = SamplingPipeline(unet: try UNet(Tiny.unet), diffusion: diffusion, configuration: .paper)
         let xT = plain.initialNoise(count: 2, imageSize: 8, seed: 1)
         func message(_ body: () throws -> Void) -> String {
-            do { try body(); return "no error" } catch { return "\(error)" }
+            do {
+                try body()
+                return "no error"
+            } catch { return "\(error)" }
         }
-        #expect(message { _ = try plain.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 0])) }
-            .contains("this model is unconditional"))
+        #expect(
+            message { _ = try plain.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 0])) }
+                .contains("this model is unconditional"))
         let conditional = SamplingPipeline(unet: try Self.conditionalUNet(), diffusion: diffusion, configuration: .paper)
-        #expect(message { _ = try conditional.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0) }.contains("each image needs a class"))
-        #expect(message { _ = try conditional.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0])) }
-            .contains("1 class labels for a batch of 2"))
-        #expect(message { _ = try conditional.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 3])) }
-            .contains("class index 3 is out of range"))
+        #expect(
+            message { _ = try conditional.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0) }.contains("each image needs a class")
+        )
+        #expect(
+            message { _ = try conditional.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0])) }
+                .contains("1 class labels for a batch of 2"))
+        #expect(
+            message { _ = try conditional.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 3])) }
+                .contains("class index 3 is out of range"))
         let noNull = SamplingPipeline(unet: try Self.conditionalUNet(null: false), diffusion: diffusion, configuration: .paper)
-        #expect(message { _ = try noNull.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 1], guidanceScale: 2)) }
+        #expect(
+            message {
+                _ = try noNull.sample(
+                    from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 1], guidanceScale: 2))
+            }
             .contains("no null label"))
-        #expect(message { _ = try noNull.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 1])) } == "no error")
+        #expect(
+            message { _ = try noNull.sample(from: xT, sampler: .ddim(steps: 2, eta: 0), seed: 0, classes: .init(labels: [0, 1])) }
+                == "no error")
     }
 }

@@ -1,7 +1,7 @@
 import Models
 import Pipelines
-import Testing
 import TestSupport
+import Testing
 
 /// `--class` / `--guidance-scale` turned into labels (issue 12): rows for `sample`, class-balanced
 /// labels for `evaluate --model`, one class for `interpolate`.
@@ -41,15 +41,23 @@ struct ClassRequestTests {
     @Test("bad requests: 'all' with others, no or two classes for interpolation, non-finite w, w ≠ 1 without a null label")
     func refusals() throws {
         func message(_ body: () throws -> Void) -> String {
-            do { try body(); return "accepted" } catch { return "\(error)" }
+            do {
+                try body()
+                return "accepted"
+            } catch { return "\(error)" }
         }
-        #expect(message { _ = try ClassRequest(classes: ["all", "bar"]).rows(for: Self.conditional, perClass: 1) }.contains("--class all already means every class"))
+        #expect(
+            message { _ = try ClassRequest(classes: ["all", "bar"]).rows(for: Self.conditional, perClass: 1) }.contains(
+                "--class all already means every class"))
         #expect(message { _ = try ClassRequest().single(for: Self.conditional) }.contains("give exactly one --class"))
         #expect(message { _ = try ClassRequest(classes: ["bar", "dot"]).single(for: Self.conditional) }.contains("not bar, dot"))
-        #expect(message { _ = try ClassRequest(classes: ["bar"], guidanceScale: .nan).rows(for: Self.conditional, perClass: 1) }.contains("finite"))
+        #expect(
+            message { _ = try ClassRequest(classes: ["bar"], guidanceScale: .nan).rows(for: Self.conditional, perClass: 1) }.contains(
+                "finite"))
         var noNull = Self.conditional
         (noNull.numClassEmbeds, noNull.nullClassLabel) = (3, nil)
-        #expect(message { _ = try ClassRequest(classes: ["bar"], guidanceScale: 3).rows(for: noNull, perClass: 1) }.contains("no null label"))
+        #expect(
+            message { _ = try ClassRequest(classes: ["bar"], guidanceScale: 3).rows(for: noNull, perClass: 1) }.contains("no null label"))
         #expect(try ClassRequest(classes: ["dot"]).single(for: Self.conditional)?.label == 2)
     }
 }

@@ -2,9 +2,9 @@ import Datasets
 import Foundation
 import Models
 import Pipelines
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
 
 /// `ddpm sample/interpolate/evaluate --class`, `--guidance-scale` and `train --conditional`
 /// the bad inputs, each with a clear message, and the good paths.
@@ -20,8 +20,11 @@ struct ConditionalCommandLineTests {
     static func sample(_ extra: [String]) throws -> (status: Int32, output: String) {
         let out = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: out) }
-        return try runDDPM(["sample", "--model", model.path, "--sampler", "ddim", "--steps", "2", "--num-samples", "2",
-                            "--output", out.path] + extra)
+        return try runDDPM(
+            [
+                "sample", "--model", model.path, "--sampler", "ddim", "--steps", "2", "--num-samples", "2",
+                "--output", out.path,
+            ] + extra)
     }
 
     /// A folder of 8×8 grey images, in class subfolders or loose.
@@ -42,9 +45,11 @@ struct ConditionalCommandLineTests {
         func header(_ magic: UInt8, _ dims: [Int]) -> [UInt8] {
             [0, 0, 8, magic] + dims.flatMap { d in (0..<4).reversed().map { UInt8((d >> (8 * $0)) & 0xFF) } }
         }
-        try Data(header(3, [images, 8, 8]) + [UInt8](repeating: 90, count: images * 64)).write(to: root.appendingPathComponent("train-images-idx3-ubyte"))
+        try Data(header(3, [images, 8, 8]) + [UInt8](repeating: 90, count: images * 64)).write(
+            to: root.appendingPathComponent("train-images-idx3-ubyte"))
         if let labels {
-            try Data(header(1, [labels]) + (0..<labels).map { UInt8($0 % 2) }).write(to: root.appendingPathComponent("train-labels-idx1-ubyte"))
+            try Data(header(1, [labels]) + (0..<labels).map { UInt8($0 % 2) }).write(
+                to: root.appendingPathComponent("train-labels-idx1-ubyte"))
         }
         return root
     }
@@ -52,15 +57,19 @@ struct ConditionalCommandLineTests {
     static func train(_ dataset: String, _ data: URL, _ extra: [String] = ["--conditional"]) throws -> (status: Int32, output: String) {
         let out = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: out) }
-        return try runDDPM(["train", "--dataset", dataset, "--data", data.path, "--preset", "tiny8-grey", "--steps", "1",
-                            "--batch-size", "2", "--sample-every", "0", "--output", out.path] + extra)
+        return try runDDPM(
+            [
+                "train", "--dataset", dataset, "--data", data.path, "--preset", "tiny8-grey", "--steps", "1",
+                "--batch-size", "2", "--sample-every", "0", "--output", out.path,
+            ] + extra)
     }
 
     @Test("an unknown class name is refused, listing the known ones")
     func unknownName() throws {
         let (status, output) = try Self.sample(["--class", "sneaker"])
         #expect(status != 0)
-        #expect(output.contains("unknown class 'sneaker'; the known classes are 'bar', 'stripe', 'dot' (or their indices 0 to 2)"), "\(output)")
+        #expect(
+            output.contains("unknown class 'sneaker'; the known classes are 'bar', 'stripe', 'dot' (or their indices 0 to 2)"), "\(output)")
     }
 
     @Test("an index out of range is refused, naming the range and the classes")
@@ -70,14 +79,19 @@ struct ConditionalCommandLineTests {
         #expect(output.contains("class index 3 is out of range; this model has classes 0 to 2: 0 bar, 1 stripe, 2 dot"), "\(output)")
     }
 
-    @Test("--class and --guidance-scale are refused for an unconditional model", arguments: [["--class", "1"], ["--guidance-scale", "3"]])
+    @Test(
+        "--class and --guidance-scale are refused for an unconditional model", arguments: [["--class", "1"], ["--guidance-scale", "3"]])
     func unconditionalModel(_ extra: [String]) throws {
         let out = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: out) }
-        let (status, output) = try runDDPM(["sample", "--model", ParityFixtures.modelDirectory.path, "--steps", "2", "--num-samples", "1",
-                                            "--output", out.path] + extra)
+        let (status, output) = try runDDPM(
+            [
+                "sample", "--model", ParityFixtures.modelDirectory.path, "--steps", "2", "--num-samples", "1",
+                "--output", out.path,
+            ] + extra)
         #expect(status != 0)
-        #expect(output.contains("\(extra[0]) \(extra[1] == "3" ? "3.0" : extra[1]) was given, but this model is unconditional"), "\(output)")
+        #expect(
+            output.contains("\(extra[0]) \(extra[1] == "3" ? "3.0" : extra[1]) was given, but this model is unconditional"), "\(output)")
     }
 
     @Test("--class all draws one row per class; a name and a guidance scale sample that class")
@@ -94,8 +108,10 @@ struct ConditionalCommandLineTests {
         let image = (try Tiny.temporaryDirectory())
         defer { try? FileManager.default.removeItem(at: image) }
         let files = try ImageWriter.writeImages(Tensor(repeating: 0.1, shape: [2, 1, 8, 8]), to: image)
-        let base = ["interpolate", files[0].path, files[1].path, "--model", Self.model.path, "--sampler", "ddim", "--sampling-steps", "2",
-                    "-t", "500", "--steps", "2", "--output", image.appendingPathComponent("out").path]
+        let base = [
+            "interpolate", files[0].path, files[1].path, "--model", Self.model.path, "--sampler", "ddim", "--sampling-steps", "2",
+            "-t", "500", "--steps", "2", "--output", image.appendingPathComponent("out").path,
+        ]
         let (status, output) = try runDDPM(base)
         #expect(status != 0 && output.contains("give exactly one --class"), "\(output)")
         let (status2, output2) = try runDDPM(base + ["--class", "dot"])
@@ -108,7 +124,9 @@ struct ConditionalCommandLineTests {
         defer { try? FileManager.default.removeItem(at: data) }
         let (status, output) = try Self.train("folder", data)
         #expect(status != 0)
-        #expect(output.contains("the data has no class labels") && output.contains("Put each class's images in a subfolder named after the class"), "\(output)")
+        #expect(
+            output.contains("the data has no class labels")
+                && output.contains("Put each class's images in a subfolder named after the class"), "\(output)")
     }
 
     @Test("--conditional on IDX images without a labels file names the file to add")
@@ -129,7 +147,8 @@ struct ConditionalCommandLineTests {
 
     @Test("--conditional trains on class subfolders and on IDX labels; --class-dropout needs --conditional")
     func goodTraining() throws {
-        let folder = try Self.folder(subfolders: true), idx = try Self.idx(images: 4, labels: 4)
+        let folder = try Self.folder(subfolders: true)
+        let idx = try Self.idx(images: 4, labels: 4)
         defer { for u in [folder, idx] { try? FileManager.default.removeItem(at: u) } }
         let (status, output) = try Self.train("folder", folder, ["--conditional", "--class-dropout", "0.2"])
         #expect(status == 0 && output.contains("conditional on 2 classes (a, b) + the null label 2; class dropout 0.2"), "\(output)")
@@ -142,13 +161,16 @@ struct ConditionalCommandLineTests {
 
 /// The data-parallel rule with class dropout: `mpirun -np N ddpm train --conditional` trains the
 /// single-process model (issue 9's check, on labelled data with dropout 0.3).
-@Suite("conditional data-parallel training with mpirun", .serialized,
-       .enabled(if: MPIRun.available, "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"))
+@Suite(
+    "conditional data-parallel training with mpirun", .serialized,
+    .enabled(if: MPIRun.available, "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"))
 struct ConditionalDataParallelTests {
     /// MPIRun's 32 striped images in two class folders (even: horizontal, odd: vertical).
     static let data: URL = {
         let root = (try! Tiny.temporaryDirectory()).appendingPathComponent("labelled")
-        let files = (try? FileManager.default.contentsOfDirectory(at: MPIRun.data, includingPropertiesForKeys: nil))?.sorted { $0.path < $1.path } ?? []
+        let files =
+            (try? FileManager.default.contentsOfDirectory(at: MPIRun.data, includingPropertiesForKeys: nil))?.sorted { $0.path < $1.path }
+            ?? []
         for (i, file) in files.enumerated() {
             let folder = root.appendingPathComponent(i % 2 == 0 ? "horizontal" : "vertical")
             try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -160,9 +182,11 @@ struct ConditionalDataParallelTests {
     /// MPIRun's recipe (20 steps: fewer leave the near-zero-initialised conv2 weights so small
     /// that float rounding alone reaches 1e-5 relative) with --conditional.
     static func arguments(_ output: URL) -> [String] {
-        ["train", "--dataset", "folder", "--data", data.path, "--preset", "tiny8-grey", "--output", output.path, "--steps", "20",
-         "--batch-size", "12", "--checkpoint-every", "10", "--sample-every", "0", "--seed", "5", "--learning-rate", "2e-4",
-         "--warmup", "3", "--flip", "--conditional", "--class-dropout", "0.3"]
+        [
+            "train", "--dataset", "folder", "--data", data.path, "--preset", "tiny8-grey", "--output", output.path, "--steps", "20",
+            "--batch-size", "12", "--checkpoint-every", "10", "--sample-every", "0", "--seed", "5", "--learning-rate", "2e-4",
+            "--warmup", "3", "--flip", "--conditional", "--class-dropout", "0.3",
+        ]
     }
 
     @Test("mpirun -np 2 and -np 3 with --conditional train the single-process model (≤ 1e-5 relative)", arguments: [2, 3])
@@ -173,7 +197,8 @@ struct ConditionalDataParallelTests {
         try #require(one.status == 0, "single run failed: \(one.output)")
         let many = try MPIRun.run(processes: n, Self.arguments(parallel))
         try #require(many.status == 0, "mpirun -np \(n) failed: \(many.output)")
-        let a = try MPIRun.weights(MPIRun.checkpoint(parallel, step: 20)), b = try MPIRun.weights(MPIRun.checkpoint(single, step: 20))
+        let a = try MPIRun.weights(MPIRun.checkpoint(parallel, step: 20))
+        let b = try MPIRun.weights(MPIRun.checkpoint(single, step: 20))
         #expect(a.keys.contains { $0.contains("class_embedding.weight") })
         let difference = MPIRun.maxRelativeDifference(a, b)
         print("conditional: max relative weight difference, N = 1 vs \(n): \(difference)")

@@ -5,9 +5,9 @@ import Models
 import NN
 import Pipelines
 import SafeTensors
-import Testing
-import TestSupport
 import Tensors
+import TestSupport
+import Testing
 
 /// Class-conditional training (issue 12): keyed class dropout, exact resume, per-class grids, export.
 @Suite("Class-conditional training")
@@ -24,8 +24,9 @@ struct ConditionalTrainingTests {
         var config = Tiny.configuration(steps: steps)
         config.classDropout = dropout
         let loader = try DataLoader(images: images(), batchSize: config.batchSize, seed: config.seed, horizontalFlips: true)
-        return try Trainer(unet: try UNet(Tiny.unet.withClasses(2, names: names), seed: 3), diffusion: DDPM(schedule: try NoiseSchedule()),
-                           data: loader, configuration: config)
+        return try Trainer(
+            unet: try UNet(Tiny.unet.withClasses(2, names: names), seed: 3), diffusion: DDPM(schedule: try NoiseSchedule()),
+            data: loader, configuration: config)
     }
 
     @Test("class dropout replaces a fraction p of the labels (binomial, 5σ), and none at p = 0")
@@ -44,7 +45,8 @@ struct ConditionalTrainingTests {
     @Test("the trainer's class dropout drops about p of a batch's labels to the null label, and keeps the rest")
     func trainerDropout() throws {
         let trainer = try Self.trainer(steps: 1, dropout: 0.25)
-        var nulls = 0, total = 0
+        var nulls = 0
+        var total = 0
         for _ in 0..<2000 {
             let labels = [0, 1, 0, 1, 1, 0, 1, 0]
             let out = trainer.droppingClasses(labels)
@@ -99,8 +101,10 @@ struct ConditionalTrainingTests {
         }
         // The class table is trained: its rows moved.
         let table = try #require(straight.parameters.first { $0.key == "class_embedding.weight" })
-        #expect(table.parameter.value.maxAbsoluteDifference(try UNet(Tiny.unet.withClasses(2, names: Self.names), seed: 3)
-            .stateDictionary()["class_embedding.weight"]!) > 0)
+        #expect(
+            table.parameter.value.maxAbsoluteDifference(
+                try UNet(Tiny.unet.withClasses(2, names: Self.names), seed: 3)
+                    .stateDictionary()["class_embedding.weight"]!) > 0)
     }
 
     @Test("a conditional model needs labels, in range; class dropout needs a conditional model")
@@ -111,13 +115,17 @@ struct ConditionalTrainingTests {
             var c = config
             c.classDropout = dropout
             do {
-                _ = try Trainer(unet: try UNet(unet), diffusion: diffusion, data: try DataLoader(images: images, batchSize: 8, seed: 0), configuration: c)
+                _ = try Trainer(
+                    unet: try UNet(unet), diffusion: diffusion, data: try DataLoader(images: images, batchSize: 8, seed: 0),
+                    configuration: c)
                 return "accepted"
             } catch { return "\(error)" }
         }
         let conditional = Tiny.unet.withClasses(2, names: Self.names)
         #expect(message(Tiny.images(), conditional, dropout: 0.1).contains("the data has no labels"))
-        #expect(message(Tiny.images().labelled((0..<32).map { $0 % 3 }), conditional, dropout: 0.1).contains("label 2, outside the model's 2 classes"))
+        #expect(
+            message(Tiny.images().labelled((0..<32).map { $0 % 3 }), conditional, dropout: 0.1).contains(
+                "label 2, outside the model's 2 classes"))
         #expect(message(Self.images(), Tiny.unet, dropout: 0.1).contains("class dropout applies to class-conditional models only"))
         #expect(message(Self.images(), conditional, dropout: 0.1) == "accepted")
     }
@@ -132,7 +140,9 @@ struct ConditionalTrainingTests {
         // 2 rows (classes) × 8 columns of 8×8 tiles with 2-pixel padding.
         #expect(grid.width == 8 * 8 + 9 * 2 && grid.height == 2 * 8 + 3 * 2)
         let model = output.appendingPathComponent("model")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: ModelDirectory.unetFolder(model).appendingPathComponent("config.json"))) as? [String: Any])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: ModelDirectory.unetFolder(model).appendingPathComponent("config.json")))
+                as? [String: Any])
         #expect(json["num_class_embeds"] as? Int == 3 && json["null_class_label"] as? Int == 2)
         #expect(json["class_names"] as? [String] == Self.names)
         let loaded = try LoadedModel(model.path)
@@ -144,20 +154,26 @@ struct ConditionalTrainingTests {
     /// --check-export DIR (set DDPM_EXPORT_DIR=DIR), where diffusers loads it and compares.
     @Test("an exported conditional model holds diffusers' keys and loads back strictly with the same output")
     func exportForDiffusers() throws {
-        let directory = try ProcessInfo.processInfo.environment["DDPM_EXPORT_DIR"].map { URL(fileURLWithPath: $0) } ?? Tiny.temporaryDirectory()
+        let directory =
+            try ProcessInfo.processInfo.environment["DDPM_EXPORT_DIR"].map { URL(fileURLWithPath: $0) } ?? Tiny.temporaryDirectory()
         let unet = try ClassGuidanceTests.conditionalUNet()
         try ModelDirectory.save(unet, scheduler: .paper, to: directory)
         let back = try ModelDirectory.loadUNet(from: directory)
         #expect(back.configuration == unet.configuration)
-        let weights = try SafeTensorsFile.read(contentsOf: ModelDirectory.unetFolder(directory).appendingPathComponent("diffusion_pytorch_model.safetensors"))
+        let weights = try SafeTensorsFile.read(
+            contentsOf: ModelDirectory.unetFolder(directory).appendingPathComponent("diffusion_pytorch_model.safetensors"))
         #expect(weights.tensors["class_embedding.weight"]?.shape == [4, 32])
         var rng = SeededGenerator(seed: 1)
-        let x = Tensor.randomNormal([3, 1, 8, 8], using: &rng), t = [5, 400, 999], labels = [0, 2, 3]
+        let x = Tensor.randomNormal([3, 1, 8, 8], using: &rng)
+        let t = [5, 400, 999]
+        let labels = [0, 2, 3]
         let out = withoutGradients { unet(x, timesteps: t, classLabels: labels, rng: &rng) }
         #expect(withoutGradients { back(x, timesteps: t, classLabels: labels, rng: &rng) }.maxAbsoluteDifference(out) == 0)
-        try SafeTensorsFile(tensors: ["x": x, "timesteps": Tensor(shape: [3], scalars: t.map(Float.init)),
-                                      "class_labels": Tensor(shape: [3], scalars: labels.map(Float.init)), "output": out])
-            .write(to: directory.appendingPathComponent("reference.safetensors"))
+        try SafeTensorsFile(tensors: [
+            "x": x, "timesteps": Tensor(shape: [3], scalars: t.map(Float.init)),
+            "class_labels": Tensor(shape: [3], scalars: labels.map(Float.init)), "output": out,
+        ])
+        .write(to: directory.appendingPathComponent("reference.safetensors"))
         if ProcessInfo.processInfo.environment["DDPM_EXPORT_DIR"] == nil { try? FileManager.default.removeItem(at: directory) }
     }
 }

@@ -2,9 +2,9 @@ import Datasets
 import Foundation
 import Pipelines
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// `mpirun -np N ddpm train` (issue 9): the same model for every N, resume across N, a killed
 /// rank, refused mismatches. Each run trains the tiny8-grey preset on 32 8×8 images for seconds.
@@ -33,9 +33,11 @@ enum MPIRun {
     /// The `ddpm train` options of every run here: batch 12 (divisible by 1, 2, 3), flips,
     /// dropout 0.1, warm-up, EMA, clipping.
     static func trainArguments(output: URL, steps: Int, batch: Int = 12, extra: [String] = []) -> [String] {
-        ["train", "--dataset", "folder", "--data", data.path, "--preset", "tiny8-grey", "--output", output.path,
-         "--steps", "\(steps)", "--batch-size", "\(batch)", "--checkpoint-every", "10", "--sample-every", "0",
-         "--seed", "5", "--learning-rate", "2e-4", "--warmup", "3", "--flip"] + extra
+        [
+            "train", "--dataset", "folder", "--data", data.path, "--preset", "tiny8-grey", "--output", output.path,
+            "--steps", "\(steps)", "--batch-size", "\(batch)", "--checkpoint-every", "10", "--sample-every", "0",
+            "--seed", "5", "--learning-rate", "2e-4", "--warmup", "3", "--flip",
+        ] + extra
     }
 
     /// Runs `mpirun -np n ddpm arguments…` with one thread per rank.
@@ -50,7 +52,8 @@ enum MPIRun {
     static func launch(processes n: Int, _ arguments: [String], fault: String? = nil) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: mpirun!)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", "-x", "DDPM_NUM_THREADS=1"]
+        process.arguments =
+            ["--allow-run-as-root", "--oversubscribe", "-np", "\(n)", "-x", "DDPM_NUM_THREADS=1"]
             + (fault.map { ["-x", "DDPM_FAULT=\($0)"] } ?? []) + [CommandLineTool.binary.path] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -75,7 +78,8 @@ enum MPIRun {
     static func maxRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Float {
         precondition(Set(a.keys) == Set(b.keys) && !a.isEmpty, "different tensors")
         return a.keys.filter { !$0.hasSuffix("to_k.bias") }.map { key in
-            let x = a[key]!, y = b[key]!
+            let x = a[key]!
+            let y = b[key]!
             let scale = max(y.map(abs).max() ?? 0, 1e-12)
             return zip(x, y).map { abs($0 - $1) }.max()! / scale
         }.max()!
@@ -117,7 +121,9 @@ func binaryDoesNotLinkMPI() throws {
     #expect(!text.contains("libmpi"), "ldd: \(text)")
 }
 
-@Suite("data-parallel training with mpirun", .serialized, .enabled(if: MPIRun.available, "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"))
+@Suite(
+    "data-parallel training with mpirun", .serialized,
+    .enabled(if: MPIRun.available, "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"))
 struct DataParallelTests {
     /// One process without mpirun: the reference for every N.
     static let reference: URL = {
@@ -150,14 +156,16 @@ struct DataParallelTests {
         try #require(one.status == 0, "single run failed: \(one.output)")
         let two = try MPIRun.run(processes: 2, MPIRun.trainArguments(output: parallel, steps: 10, extra: extra))
         try #require(two.status == 0, "mpirun -np 2 failed: \(two.output)")
-        let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(parallel, step: 10)),
-                                                      try MPIRun.weights(MPIRun.checkpoint(single, step: 10)))
+        let difference = MPIRun.maxRelativeDifference(
+            try MPIRun.weights(MPIRun.checkpoint(parallel, step: 10)),
+            try MPIRun.weights(MPIRun.checkpoint(single, step: 10)))
         print("max relative weight difference, accumulation 2, N = 1 vs 2: \(difference)")
         #expect(difference <= 1e-5)
     }
 
-    @Test("two hosts (network namespaces joined by a veth pair, Open MPI over TCP) train the single-process model",
-          .enabled(if: NetworkNamespaces.available, "needs root, iproute2 and mpirun to make two network namespaces"))
+    @Test(
+        "two hosts (network namespaces joined by a veth pair, Open MPI over TCP) train the single-process model",
+        .enabled(if: NetworkNamespaces.available, "needs root, iproute2 and mpirun to make two network namespaces"))
     func twoHosts() throws {
         let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
@@ -170,8 +178,9 @@ struct DataParallelTests {
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "two-host run failed: \(text)")
-        let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(output, step: 20)),
-                                                      try MPIRun.weights(MPIRun.checkpoint(Self.reference, step: 20)))
+        let difference = MPIRun.maxRelativeDifference(
+            try MPIRun.weights(MPIRun.checkpoint(output, step: 20)),
+            try MPIRun.weights(MPIRun.checkpoint(Self.reference, step: 20)))
         print("max relative weight difference, two namespaces over TCP vs 1 process: \(difference)")
         #expect(difference <= 1e-5)
     }
@@ -185,8 +194,9 @@ struct DataParallelTests {
         let second = try CommandLineTool.run(MPIRun.trainArguments(output: output, steps: 20, extra: ["--resume"]))
         try #require(second.status == 0, "resume failed: \(second.output)")
         #expect(second.output.contains("resumed from") && second.output.contains("at step 10"))
-        let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(output, step: 20)),
-                                                      try MPIRun.weights(MPIRun.checkpoint(Self.reference, step: 20)))
+        let difference = MPIRun.maxRelativeDifference(
+            try MPIRun.weights(MPIRun.checkpoint(output, step: 20)),
+            try MPIRun.weights(MPIRun.checkpoint(Self.reference, step: 20)))
         print("max relative weight difference, 2 then 1 processes vs 1: \(difference)")
         #expect(difference <= 1e-5)
     }
@@ -210,15 +220,20 @@ struct DataParallelTests {
         let args = MPIRun.trainArguments(output: output, steps: 2)
         var other = args
         other[other.firstIndex(of: "--seed")! + 1] = "6"
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "DDPM_NUM_THREADS=1",
-                             "-np", "1", CommandLineTool.binary.path] + args + [":", "-np", "1", CommandLineTool.binary.path] + other
+        process.arguments =
+            [
+                "--allow-run-as-root", "--oversubscribe", "-x", "DDPM_NUM_THREADS=1",
+                "-np", "1", CommandLineTool.binary.path,
+            ] + args + [":", "-np", "1", CommandLineTool.binary.path] + other
         let pipe = Pipe()
         (process.standardOutput, process.standardError) = (pipe, pipe)
         try process.run()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
-        #expect(text.contains("the training configuration hash differs between ranks: rank 0: 0x") && text.contains("rank 1: 0x"), "output: \(text)")
+        #expect(
+            text.contains("the training configuration hash differs between ranks: rank 0: 0x") && text.contains("rank 1: 0x"),
+            "output: \(text)")
     }
 
     @Test("a rank that cannot read the data stops every rank at start, with its reason")
@@ -230,8 +245,11 @@ struct DataParallelTests {
         other[other.firstIndex(of: "--data")! + 1] = "/nonexistent-ddpm-rank-data"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: MPIRun.mpirun!)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-x", "DDPM_NUM_THREADS=1",
-                             "-np", "1", CommandLineTool.binary.path] + args + [":", "-np", "1", CommandLineTool.binary.path] + other
+        process.arguments =
+            [
+                "--allow-run-as-root", "--oversubscribe", "-x", "DDPM_NUM_THREADS=1",
+                "-np", "1", CommandLineTool.binary.path,
+            ] + args + [":", "-np", "1", CommandLineTool.binary.path] + other
         let pipe = Pipe()
         (process.standardOutput, process.standardError) = (pipe, pipe)
         try process.run()
@@ -256,15 +274,18 @@ struct DataParallelTests {
     func weightsChecksum() throws {
         let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
-        let (status, text) = try MPIRun.run(processes: 3, MPIRun.trainArguments(output: output, steps: 20, extra: ["--checksum-every", "4"]),
-                                            fault: "perturb:2:5")
+        let (status, text) = try MPIRun.run(
+            processes: 3, MPIRun.trainArguments(output: output, steps: 20, extra: ["--checksum-every", "4"]),
+            fault: "perturb:2:5")
         #expect(status != 0)
-        #expect(text.contains("the weights checksum at step 8 differs between ranks: rank 0: 0x") && text.contains("rank 2: 0x")
+        #expect(
+            text.contains("the weights checksum at step 8 differs between ranks: rank 0: 0x") && text.contains("rank 2: 0x")
                 && !text.contains("rank 1: 0x"), "output: \(text)")
     }
 
-    @Test("kill -9 of one rank ends the job within 60 s with a message; the last checkpoint stays intact",
-          arguments: [1, 0])  // 0 is the rank that writes the checkpoints
+    @Test(
+        "kill -9 of one rank ends the job within 60 s with a message; the last checkpoint stays intact",
+        arguments: [1, 0])  // 0 is the rank that writes the checkpoints
     func killedRank(_ victimRank: Int) throws {
         let output = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: output) }
@@ -315,8 +336,9 @@ struct DataParallelTests {
         straightArgs[straightArgs.firstIndex(of: "--output")! + 1] = straight.path
         let reference = try CommandLineTool.run(straightArgs)
         try #require(reference.status == 0, "reference failed: \(reference.output)")
-        let difference = MPIRun.maxRelativeDifference(try MPIRun.weights(MPIRun.checkpoint(output, step: last + 2)),
-                                                      try MPIRun.weights(MPIRun.checkpoint(straight, step: last + 2)))
+        let difference = MPIRun.maxRelativeDifference(
+            try MPIRun.weights(MPIRun.checkpoint(output, step: last + 2)),
+            try MPIRun.weights(MPIRun.checkpoint(straight, step: last + 2)))
         print("after kill -9 at step ≥ \(last): resumed vs uninterrupted, max relative weight difference \(difference)")
         #expect(difference <= 1e-5)
     }
@@ -326,10 +348,12 @@ struct DataParallelTests {
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
         for pid in pids {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 2, Int32(fields[1]) == parent,
-                  let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+                let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
+            else { continue }
             if environ.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=\(rank)" }) {
                 return pid
             }
@@ -342,6 +366,14 @@ struct DataParallelTests {
 final class LockedText: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
-    func append(_ d: Data) { lock.lock(); data.append(d); lock.unlock() }
-    var value: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+    func append(_ d: Data) {
+        lock.lock()
+        data.append(d)
+        lock.unlock()
+    }
+    var value: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
 }

@@ -3,9 +3,9 @@ import Foundation
 import Models
 import Pipelines
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// End-to-end parity with diffusers on a tiny random-init UNet2DModel in the DDPM block layout
 /// (fixtures: scripts/reference/make_pipeline_fixtures.py; issue 4's sampling tests).
@@ -23,7 +23,9 @@ struct DiffusersParityTests {
         let a = try ModelDirectory.loadUNet(from: ParityFixtures.modelDirectory).stateDictionary()
         let b = try ModelDirectory.loadUNet(from: ParityFixtures.binDirectory).stateDictionary()
         #expect(a.count == safe.count && a.keys.allSatisfy { a[$0]!.scalars == b[$0]!.scalars })
-        #expect(try ModelDirectory.configuration(at: ParityFixtures.binDirectory) == ModelDirectory.configuration(at: ParityFixtures.modelDirectory))
+        #expect(
+            try ModelDirectory.configuration(at: ParityFixtures.binDirectory)
+                == ModelDirectory.configuration(at: ParityFixtures.modelDirectory))
     }
 
     @Test("DDIM, 20 steps, η = 0, clip_sample off: the whole run equals diffusers' to 1e-4 relative")
@@ -55,25 +57,32 @@ struct DiffusersParityTests {
             let output = predictor(x, diffusion.modelTimesteps([t]))
             let network = output.maxAbsoluteDifference(ParityFixtures.entry("ddim_clip.model_outputs", i))
             let zero = Tensor.zeros(x.shape)
-            let a = relativeError(kept.step(x, index: i, modelOutput: output, noise: zero).previous, ParityFixtures.entry("ddim_clip.states", i + 1))
-            let b = relativeError(recomputed.step(x, index: i, modelOutput: output, noise: zero).previous,
-                                  ParityFixtures.entry("ddim_clip.prev_recomputed", i))
+            let a = relativeError(
+                kept.step(x, index: i, modelOutput: output, noise: zero).previous, ParityFixtures.entry("ddim_clip.states", i + 1))
+            let b = relativeError(
+                recomputed.step(x, index: i, modelOutput: output, noise: zero).previous,
+                ParityFixtures.entry("ddim_clip.prev_recomputed", i))
             #expect(network < 1e-4 && a < 1e-4 && b < 1e-4, "step \(i) (t = \(t)): network \(network), kept \(a), recomputed \(b)")
             // The two variants really differ here (x̂₀ is clipped at these steps).
             let gap = relativeError(ParityFixtures.entry("ddim_clip.prev_recomputed", i), ParityFixtures.entry("ddim_clip.states", i + 1))
             worst = (max(worst.network, network), max(worst.kept, a), max(worst.recomputed, b), max(worst.clipped, gap))
         }
         #expect(worst.clipped > 1e-2)
-        print("parity DDIM clipped, per step: network max abs \(worst.network); step relative: ε̂ kept \(worst.kept), recomputed \(worst.recomputed) (the variants differ by \(worst.clipped))")
+        print(
+            "parity DDIM clipped, per step: network max abs \(worst.network); step relative: ε̂ kept \(worst.kept), recomputed \(worst.recomputed) (the variants differ by \(worst.clipped))"
+        )
     }
 
-    @Test("One DDPMScheduler step (clip_sample on) with given noise, fixed_small and fixed_large, at t = 501 and 1",
-          arguments: ["fixed_small", "fixed_large"])
+    @Test(
+        "One DDPMScheduler step (clip_sample on) with given noise, fixed_small and fixed_large, at t = 501 and 1",
+        arguments: ["fixed_small", "fixed_large"])
     func ddpmStep(_ variance: String) throws {
         let pipeline = try ParityFixtures.pipeline()
-        let diffusion = DDPM(schedule: pipeline.diffusion.schedule, variance: variance == "fixed_small" ? .fixedSmall : .fixedLarge,
-                             clipDenoised: true)
-        let x = ParityFixtures.tensor("ddpm.xt"), predictor = pipeline.unet.noisePredictor()
+        let diffusion = DDPM(
+            schedule: pipeline.diffusion.schedule, variance: variance == "fixed_small" ? .fixedSmall : .fixedLarge,
+            clipDenoised: true)
+        let x = ParityFixtures.tensor("ddpm.xt")
+        let predictor = pipeline.unet.noisePredictor()
         for (i, modelTimestep) in ParityFixtures.integers("ddpm.timesteps").enumerated() {
             let t = modelTimestep + 1
             let output = predictor(x, diffusion.modelTimesteps([t]))
@@ -92,8 +101,10 @@ struct DiffusersParityTests {
         let noise = directory.appendingPathComponent("xT.safetensors")
         try SafeTensorsFile(tensors: ["noise": ParityFixtures.tensor("ddim.xT")]).write(to: noise)
         let out = directory.appendingPathComponent("out")
-        let (status, output) = try CommandLineTool.run(["sample", "--model", ParityFixtures.modelDirectory.path, "--sampler", "ddim",
-                                                        "--steps", "20", "--initial-noise", noise.path, "--output", out.path])
+        let (status, output) = try CommandLineTool.run([
+            "sample", "--model", ParityFixtures.modelDirectory.path, "--sampler", "ddim",
+            "--steps", "20", "--initial-noise", noise.path, "--output", out.path,
+        ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("clip_sample false"), "\(output)")
         let samples = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("samples.safetensors")).tensor("samples")

@@ -4,8 +4,8 @@ import Models
 import Pipelines
 import SafeTensors
 import Tensors
-import Testing
 import TestSupport
+import Testing
 
 // Issue 14: hostile model directories and checkpoints are errors that name the file, the key
 // and what to do; none crashes, none loads silently.
@@ -27,12 +27,19 @@ final class HostileModelTests {
 
     @Test("legacy and current names of one attention tensor in one file: an error naming both, not a Dictionary trap")
     func duplicateLegacyAndCurrentKeys() throws {
-        let current = try #require(try UNet(Tiny.unet).stateDictionary().keys.first { $0.contains(".attentions.") && $0.hasSuffix(".to_q.weight") })
+        let current = try #require(
+            try UNet(Tiny.unet).stateDictionary().keys.first { $0.contains(".attentions.") && $0.hasSuffix(".to_q.weight") })
         let legacy = current.replacingOccurrences(of: ".to_q.", with: ".query.")
         try model { $0[legacy] = $0[current] }
         #expect(throws: (any Error).self) { try ModelDirectory.loadUNet(from: self.directory) }
-        do { _ = try ModelDirectory.loadUNet(from: directory); Issue.record("loaded") } catch {
-            #expect("\(error)" == "\(weights.path): the weights hold both '\(legacy)' and '\(current)', the legacy and the current name of attention tensor '\(current)', so which one to load is ambiguous. Keep one of them (re-save the model with a current diffusers).")
+        do {
+            _ = try ModelDirectory.loadUNet(from: directory)
+            Issue.record("loaded")
+        } catch {
+            #expect(
+                "\(error)"
+                    == "\(weights.path): the weights hold both '\(legacy)' and '\(current)', the legacy and the current name of attention tensor '\(current)', so which one to load is ambiguous. Keep one of them (re-save the model with a current diffusers)."
+            )
         }
         // The plain renaming never traps: the current name wins.
         let renamed = ModelDirectory.renamingLegacyKeys([legacy: Tensor(1), current: Tensor(2)])
@@ -44,12 +51,21 @@ final class HostileModelTests {
         let key = "conv_in.bias"
         try model { t in t[key] = Tensor(shape: t[key]!.shape, scalars: [.nan, .infinity] + Array(t[key]!.scalars.dropFirst(2))) }
         let count = try SafeTensorsFile.read(contentsOf: weights).tensors[key]!.scalarCount
-        do { _ = try ModelDirectory.loadUNet(from: directory); Issue.record("loaded NaN weights") } catch {
-            #expect("\(error)" == "\(weights.path): 1 weight tensor(s) hold NaN or infinite values: 'conv_in.bias' (2 of \(count) values). The model would produce NaN images; use a good copy of the weights (or pass --allow-nonfinite to load them anyway).")
+        do {
+            _ = try ModelDirectory.loadUNet(from: directory)
+            Issue.record("loaded NaN weights")
+        } catch {
+            #expect(
+                "\(error)"
+                    == "\(weights.path): 1 weight tensor(s) hold NaN or infinite values: 'conv_in.bias' (2 of \(count) values). The model would produce NaN images; use a good copy of the weights (or pass --allow-nonfinite to load them anyway)."
+            )
         }
         var warnings: [String] = []
         _ = try ModelDirectory.loadUNet(from: directory, allowNonFinite: true) { warnings.append($0) }
-        #expect(warnings == ["warning: \(weights.path): 1 weight tensor(s) hold NaN or infinite values: 'conv_in.bias' (2 of \(count) values); loading them anyway (--allow-nonfinite)."])
+        #expect(
+            warnings == [
+                "warning: \(weights.path): 1 weight tensor(s) hold NaN or infinite values: 'conv_in.bias' (2 of \(count) values); loading them anyway (--allow-nonfinite)."
+            ])
     }
 
     @Test("config.json with a duplicate key or a hostile value is an error naming the file once and the key")
@@ -57,18 +73,31 @@ final class HostileModelTests {
         try model()
         let config = directory.appendingPathComponent("config.json")
         try Data(#"{"sample_size": 8, "sample_size": 4096}"#.utf8).write(to: config)
-        do { _ = try ModelDirectory.configuration(at: directory); Issue.record("accepted") } catch {
-            #expect("\(error)" == "\(config.path): not valid JSON (duplicate key 'sample_size' at byte 19); a diffusers UNet2DModel config.json is expected")
+        do {
+            _ = try ModelDirectory.configuration(at: directory)
+            Issue.record("accepted")
+        } catch {
+            #expect(
+                "\(error)"
+                    == "\(config.path): not valid JSON (duplicate key 'sample_size' at byte 19); a diffusers UNet2DModel config.json is expected"
+            )
         }
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Tiny.unet)) as! [String: Any]
         json["norm_num_groups"] = 0
         try JSONSerialization.data(withJSONObject: json).write(to: config)
-        do { _ = try ModelDirectory.loadUNet(from: directory); Issue.record("accepted") } catch {
-            #expect("\(error)" == "\(config.path): Unsupported U-Net configuration: norm_num_groups is 0; it must be at least 1 (32 in DDPM).")
+        do {
+            _ = try ModelDirectory.loadUNet(from: directory)
+            Issue.record("accepted")
+        } catch {
+            #expect(
+                "\(error)" == "\(config.path): Unsupported U-Net configuration: norm_num_groups is 0; it must be at least 1 (32 in DDPM).")
         }
         json["norm_num_groups"] = "four"
         try JSONSerialization.data(withJSONObject: json).write(to: config)
-        do { _ = try ModelDirectory.configuration(at: directory); Issue.record("accepted") } catch {
+        do {
+            _ = try ModelDirectory.configuration(at: directory)
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".hasPrefix("\(config.path): not a UNet2DModel config.json ('norm_num_groups' must be Int"), "\(error)")
         }
     }
@@ -77,9 +106,15 @@ final class HostileModelTests {
     func pathOnce() throws {
         try model()
         try Data([1, 2, 3]).write(to: weights)
-        do { _ = try ModelDirectory.loadUNet(from: directory); Issue.record("loaded") } catch {
+        do {
+            _ = try ModelDirectory.loadUNet(from: directory)
+            Issue.record("loaded")
+        } catch {
             let text = "\(error)"
-            #expect(text == "\(weights.path): 3 bytes is too short for a safetensors file (needs an 8-byte header length). Is the file truncated?")
+            #expect(
+                text
+                    == "\(weights.path): 3 bytes is too short for a safetensors file (needs an 8-byte header length). Is the file truncated?"
+            )
             #expect(text.components(separatedBy: weights.path).count == 2)
         }
     }
@@ -93,8 +128,14 @@ final class HostileModelTests {
         unet["sample_size"] = 1 << 40
         file.metadata["unet"] = String(decoding: try JSONSerialization.data(withJSONObject: unet), as: UTF8.self)
         try file.write(to: url)
-        do { _ = try Checkpoint.load(url); Issue.record("loaded") } catch {
-            #expect("\(error)" == "\(url.path): checkpoint metadata 'unet': Unsupported U-Net configuration: sample_size is 1099511627776; 1 to 4096 pixels are supported.")
+        do {
+            _ = try Checkpoint.load(url)
+            Issue.record("loaded")
+        } catch {
+            #expect(
+                "\(error)"
+                    == "\(url.path): checkpoint metadata 'unet': Unsupported U-Net configuration: sample_size is 1099511627776; 1 to 4096 pixels are supported."
+            )
         }
         var training = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Tiny.configuration(steps: 1))) as! [String: Any]
         training["batchSize"] = 1 << 40
@@ -102,8 +143,13 @@ final class HostileModelTests {
         file.metadata["unet"] = String(decoding: try JSONEncoder().encode(Tiny.unet), as: UTF8.self)
         file.metadata["training"] = String(decoding: try JSONSerialization.data(withJSONObject: training), as: UTF8.self)
         try file.write(to: url)
-        do { _ = try Checkpoint.load(url); Issue.record("loaded") } catch {
-            #expect("\(error)" == "\(url.path): checkpoint metadata 'training': Invalid input: batch size must be 1 to 65536 (got 1099511627776)")
+        do {
+            _ = try Checkpoint.load(url)
+            Issue.record("loaded")
+        } catch {
+            #expect(
+                "\(error)"
+                    == "\(url.path): checkpoint metadata 'training': Invalid input: batch size must be 1 to 65536 (got 1099511627776)")
         }
     }
 
@@ -118,8 +164,14 @@ final class HostileModelTests {
         state["data"] = data
         file.metadata["state"] = String(decoding: try JSONSerialization.data(withJSONObject: state), as: UTF8.self)
         try file.write(to: url)
-        do { _ = try Checkpoint.load(url); Issue.record("loaded") } catch {
-            #expect("\(error)" == "\(url.path): checkpoint metadata 'state': data position epoch 0, index -7 is out of range; the checkpoint is damaged")
+        do {
+            _ = try Checkpoint.load(url)
+            Issue.record("loaded")
+        } catch {
+            #expect(
+                "\(error)"
+                    == "\(url.path): checkpoint metadata 'state': data position epoch 0, index -7 is out of range; the checkpoint is damaged"
+            )
         }
     }
 

@@ -3,9 +3,9 @@ import Diffusion
 import Foundation
 import Pipelines
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// `ddpm interpolate` (Ho et al. §4.3, Figure 8) on the tiny diffusers fixture model.
 @Suite("Interpolation through x_t")
@@ -27,18 +27,27 @@ struct InterpolationTests {
         #expect(Interpolation.evenlySpacedLambdas(5) == [0, 0.25, 0.5, 0.75, 1])
         #expect(Interpolation.evenlySpacedLambdas(1) == [0.5])
         let pipeline = try ParityFixtures.pipeline()
-        let (a, b) = (standardNormal([1, 3, 16, 16], seed: 1).clamped(lower: -1, upper: 1), standardNormal([3, 16, 16], seed: 2).clamped(lower: -1, upper: 1))
+        let (a, b) = (
+            standardNormal([1, 3, 16, 16], seed: 1).clamped(lower: -1, upper: 1),
+            standardNormal([3, 16, 16], seed: 2).clamped(lower: -1, upper: 1)
+        )
         let result = try pipeline.interpolate(a, b, at: 300, lambdas: [0, 0.5, 1], sampler: .ddpm(steps: 50), seed: 3)
         #expect(result.decoded.shape == [3, 3, 16, 16] && result.mixed.shape == [3, 3, 16, 16] && result.encoded.shape == [2, 3, 16, 16])
         #expect(result.strip.shape == [10, 3, 16, 16])
         #expect(result.decoded.scalars.allSatisfy { $0.isFinite })
         // Both sources were encoded with the same ε (eq. 4): x_t − x'_t = √ᾱ_t (x₀ − x₀').
         let encodedGap = result.encoded.sliced(alongAxis: 0, 0..<1) - result.encoded.sliced(alongAxis: 0, 1..<2)
-        let sourceGap = Float(pipeline.diffusion.schedule.sqrtAlphaBar(300)) * (result.sources.sliced(alongAxis: 0, 0..<1) - result.sources.sliced(alongAxis: 0, 1..<2))
+        let sourceGap =
+            Float(pipeline.diffusion.schedule.sqrtAlphaBar(300))
+            * (result.sources.sliced(alongAxis: 0, 0..<1) - result.sources.sliced(alongAxis: 0, 1..<2))
         #expect(encodedGap.maxAbsoluteDifference(sourceGap) < 1e-5)
-        #expect(result.mixed.sliced(alongAxis: 0, 1..<2).maxAbsoluteDifference(0.5 * (result.encoded.sliced(alongAxis: 0, 0..<1) + result.encoded.sliced(alongAxis: 0, 1..<2))) < 1e-6)
+        #expect(
+            result.mixed.sliced(alongAxis: 0, 1..<2).maxAbsoluteDifference(
+                0.5 * (result.encoded.sliced(alongAxis: 0, 0..<1) + result.encoded.sliced(alongAxis: 0, 1..<2))) < 1e-6)
         #expect(throws: PipelineError.self) { try pipeline.interpolate(a, b, at: 1001, lambdas: [0], sampler: .ddpm(steps: nil), seed: 0) }
-        #expect(throws: PipelineError.self) { try pipeline.interpolate(a, standardNormal([1, 1, 16, 16], seed: 0), at: 10, lambdas: [0], sampler: .ddpm(steps: nil), seed: 0) }
+        #expect(throws: PipelineError.self) {
+            try pipeline.interpolate(a, standardNormal([1, 1, 16, 16], seed: 0), at: 10, lambdas: [0], sampler: .ddpm(steps: nil), seed: 0)
+        }
     }
 
     @Test("Dataset images by index are resized to the model's size; a bad index is refused")
@@ -67,7 +76,9 @@ struct InterpolationTests {
         let strip = try ImageCodecs.decode(contentsOf: out.appendingPathComponent("interpolation.png"))
         #expect(strip.width == 7 * 18 + 2 && strip.height == 2 * 18 + 2 && strip.channels == 3)
         let file = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("interpolation.safetensors"))
-        let decoded = try file.tensor("decoded"), encoded = try file.tensor("encoded"), sources = try file.tensor("sources")
+        let decoded = try file.tensor("decoded")
+        let encoded = try file.tensor("encoded")
+        let sources = try file.tensor("sources")
         #expect(decoded.shape == [5, 3, 16, 16] && encoded.shape == [2, 3, 16, 16] && sources.shape == [2, 3, 16, 16])
         #expect(try file.tensor("lambdas").scalars == [0, 0.25, 0.5, 0.75, 1])
         #expect(sources.sliced(alongAxis: 0, 0..<1).scalars == (try Interpolation.image(contentsOf: first, size: 16, channels: 3)).scalars)
@@ -75,8 +86,10 @@ struct InterpolationTests {
         // Deterministic DDIM from t = 500: the endpoints decode x_t and x'_t themselves.
         let pipeline = try ParityFixtures.pipeline()
         for (index, row) in [(0, 0), (1, 4)] {
-            let reconstruction = try pipeline.sample(from: encoded.sliced(alongAxis: 0, index..<(index + 1)), startingAt: 500,
-                                                     sampler: .ddim(steps: 20, eta: 0), seed: 99).sample
+            let reconstruction = try pipeline.sample(
+                from: encoded.sliced(alongAxis: 0, index..<(index + 1)), startingAt: 500,
+                sampler: .ddim(steps: 20, eta: 0), seed: 99
+            ).sample
             let error = reconstruction.maxAbsoluteDifference(decoded.sliced(alongAxis: 0, row..<(row + 1)))
             // The CLI runs in its own process, where oneDNN may pick another convolution kernel
             // (Winograd or direct) than here: equal up to float rounding.
@@ -95,15 +108,19 @@ struct InterpolationTests {
         try Self.png(width: 16, height: 16, mirrored: false, to: images.appendingPathComponent("a.png"))
         try Self.png(width: 16, height: 16, mirrored: true, to: images.appendingPathComponent("b.png"))
         let out = directory.appendingPathComponent("out")
-        let arguments = ["interpolate", "1", "0", "--dataset", "folder", "--data", images.path, "--model", ParityFixtures.modelDirectory.path,
-                         "--sampling-steps", "10", "--steps", "3", "-t", "200", "--output", out.path]
+        let arguments = [
+            "interpolate", "1", "0", "--dataset", "folder", "--data", images.path, "--model", ParityFixtures.modelDirectory.path,
+            "--sampling-steps", "10", "--steps", "3", "-t", "200", "--output", out.path,
+        ]
         let (status, output) = try CommandLineTool.run(arguments)
         #expect(status == 0, "\(output)")
         let sources = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("interpolation.safetensors")).tensor("sources")
         let b = try Interpolation.image(contentsOf: images.appendingPathComponent("b.png"), size: 16, channels: 3)
         #expect(sources.sliced(alongAxis: 0, 0..<1).scalars == b.scalars)
-        let (bad, message) = try CommandLineTool.run(["interpolate", "0", "5", "--dataset", "folder", "--data", images.path,
-                                                      "--model", ParityFixtures.modelDirectory.path, "--output", out.path])
+        let (bad, message) = try CommandLineTool.run([
+            "interpolate", "0", "5", "--dataset", "folder", "--data", images.path,
+            "--model", ParityFixtures.modelDirectory.path, "--output", out.path,
+        ])
         #expect(bad != 0 && message.contains("out of range"), "\(message)")
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 import Models
 import Pipelines
-import Testing
 import TestSupport
+import Testing
 
 /// The policy the CLI used to compute itself now lives in `Pipelines`: which sampler a config
 /// means for a purpose, the short-run recipe, and how failures are reported (not as usage errors).
@@ -14,7 +14,9 @@ struct LibraryPolicyTests {
         return LoadedModel(unet: try UNet(Tiny.unet, seed: 1), scheduler: scheduler, source: "tiny")
     }
 
-    @Test("a DDPMScheduler config means DDIM for previews and Algorithm 2 for evaluation; a given sampler wins; inapplicable options are refused")
+    @Test(
+        "a DDPMScheduler config means DDIM for previews and Algorithm 2 for evaluation; a given sampler wins; inapplicable options are refused"
+    )
     func samplerChoice() throws {
         let m = try Self.model()
         #expect(try Sampler(choosing: nil, for: m, purpose: .preview).kind == .ddim)
@@ -34,7 +36,9 @@ struct LibraryPolicyTests {
         #expect(small.isShortRun && small.model.sampleSize == 28 && small.model.inChannels == 1)
         #expect(small.training.batchSize == 64 && small.training.warmupSteps == 500 && small.training.emaDecay == 0.999)
         #expect(small.training.emaWarmup && !small.training.randomFlip && small.training.steps == 20_000)
-        #expect(small.departuresFromPaper == "small preset: warm-up 500 steps, EMA 0.999 with warm-up, batch 64 (paper: 5000, 0.9999, 128); flips off")
+        #expect(
+            small.departuresFromPaper
+                == "small preset: warm-up 500 steps, EMA 0.999 with warm-up, batch 64 (paper: 5000, 0.9999, 128); flips off")
         let paper = try TrainingRecipe(preset: "cifar10", channels: 3, imageSize: 32, loss: .hybrid)
         #expect(!paper.isShortRun && paper.departuresFromPaper == nil && paper.training.batchSize == 128 && paper.training.randomFlip)
         #expect(paper.training.warmupSteps == 5000 && paper.training.emaDecay == 0.9999 && paper.model.outChannels == 6)
@@ -52,9 +56,14 @@ struct LibraryPolicyTests {
         scheduler.numTrainTimesteps = 4
         let model = directory.appendingPathComponent("model")
         try ModelDirectory.save(try UNet(Tiny.unet, seed: 1), scheduler: scheduler, to: model)
-        let common = ["sample", "--model", model.path, "--sampler", "ddpm", "--num-samples", "1", "--output", directory.appendingPathComponent("out").path]
+        let common = [
+            "sample", "--model", model.path, "--sampler", "ddpm", "--num-samples", "1", "--output",
+            directory.appendingPathComponent("out").path,
+        ]
         let (old, oldOutput) = try runDDPM(common + ["--clip-sample", "false"])
-        #expect(old == 0 && oldOutput.contains("'--clip-sample false' is deprecated") && oldOutput.contains("use --no-clip-sample"), "\(oldOutput)")
+        #expect(
+            old == 0 && oldOutput.contains("'--clip-sample false' is deprecated") && oldOutput.contains("use --no-clip-sample"),
+            "\(oldOutput)")
         #expect(oldOutput.contains("clip_sample false"), "\(oldOutput)")
         let (new, newOutput) = try runDDPM(common + ["--no-clip-sample"])
         #expect(new == 0 && !newOutput.contains("deprecated") && newOutput.contains("clip_sample false"), "\(newOutput)")

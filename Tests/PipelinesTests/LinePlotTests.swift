@@ -24,7 +24,8 @@ struct LinePlotTests {
         #expect(LinePlot.ticks(0...1.5) == [0, 0.5, 1, 1.5])
         #expect(LinePlot.ticks(1e-3...1, scale: .logarithmic) == [1e-3, 1e-2, 1e-1, 1])
         #expect(LinePlot.ticks(0.02...1, scale: .logarithmic).map { ($0 * 1e6).rounded() / 1e6 } == [0.02, 0.05, 0.1, 0.2, 0.5, 1])
-        #expect(LinePlot.label(0.5, spacing: 0.5) == "0.5" && LinePlot.label(20, spacing: 20) == "20" && LinePlot.label(0, spacing: 1) == "0")
+        #expect(
+            LinePlot.label(0.5, spacing: 0.5) == "0.5" && LinePlot.label(20, spacing: 20) == "20" && LinePlot.label(0, spacing: 1) == "0")
         #expect(LinePlot.label(1e-4, spacing: 1e-4) == "1e-4" && LinePlot.label(2e6, spacing: 1e6) == "2e6")
         let plot = LinePlot(series: [.init(name: "", points: [(3, 0.013), (997, 83.2)])])
         let axes = try! #require(plot.axes())
@@ -37,13 +38,16 @@ struct LinePlotTests {
         let flat = LinePlot.Series(name: "flat", points: [(0, 5), (10, 5)], colour: .green)
         let image = LinePlot(title: "TITLE", xLabel: "x", yLabel: "y", series: [rising, flat]).image(width: 400, height: 300)
         #expect(image.width == 400 && image.height == 300 && image.channels == 3)
-        let red = Self.pixels(of: .red, in: image), green = Self.pixels(of: .green, in: image)
+        let red = Self.pixels(of: .red, in: image)
+        let green = Self.pixels(of: .green, in: image)
         try #require(red.count > 200 && green.count > 100, "\(red.count) red and \(green.count) green pixels")
-        let first = red.min { $0.x < $1.x }!, last = red.max { $0.x < $1.x }!
+        let first = red.min { $0.x < $1.x }!
+        let last = red.max { $0.x < $1.x }!
         #expect(first.y > last.y + 150, "the line rises: \(first) → \(last)")
         // The flat line sits half-way up: its y is the middle of the red line's extent.
         let middle = Double(first.y + last.y) / 2
-        #expect(green.filter { $0.x < 300 }.allSatisfy { abs(Double($0.y) - middle) <= 3 }, "flat line at \(green.first!), middle \(middle)")
+        #expect(
+            green.filter { $0.x < 300 }.allSatisfy { abs(Double($0.y) - middle) <= 3 }, "flat line at \(green.first!), middle \(middle)")
         // Text is black: the title band at the top and the legend box at the top right hold ink.
         let black = Self.pixels(of: .black, in: image)
         #expect(black.contains { $0.y < 14 && $0.x > 150 && $0.x < 250 }, "title")
@@ -57,7 +61,8 @@ struct LinePlotTests {
         let image = LossPlot.image(losses: losses)
         let blue = Self.pixels(of: .blue, in: image).filter { $0.x < 500 || $0.y > 60 }  // leave out the legend
         try #require(blue.count > 300 && Self.pixels(of: .grey, in: image).count > 100)
-        let left = blue.min { $0.x < $1.x }!, right = blue.max { $0.x < $1.x }!
+        let left = blue.min { $0.x < $1.x }!
+        let right = blue.max { $0.x < $1.x }!
         #expect(left.y < right.y - 150, "falling: \(left) → \(right)")
         #expect(LossPlot.plot(losses: losses).yScale == .logarithmic)
     }

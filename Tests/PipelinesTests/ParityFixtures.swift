@@ -1,8 +1,8 @@
 import Foundation
 import Pipelines
 import SafeTensors
-import Testing
 import Tensors
+import Testing
 
 /// The diffusers fixtures of scripts/reference/make_pipeline_fixtures.py: a tiny random-init
 /// UNet2DModel as a diffusers directory (safetensors and .bin twins) and reference tensors.
@@ -11,8 +11,9 @@ enum ParityFixtures {
     static let modelDirectory = root.appendingPathComponent("tiny-ddpm")
     static let binDirectory = root.appendingPathComponent("tiny-ddpm-bin")
     static let tensors: SafeTensorsFile = {
-        do { return try SafeTensorsFile.read(contentsOf: root.appendingPathComponent("pipeline.safetensors")) }
-        catch { preconditionFailure("\(error)") }
+        do { return try SafeTensorsFile.read(contentsOf: root.appendingPathComponent("pipeline.safetensors")) } catch {
+            preconditionFailure("\(error)")
+        }
     }()
 
     static func tensor(_ key: String) -> Tensor {

@@ -4,9 +4,9 @@ import Foundation
 import Models
 import Pipelines
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// `reconstruct` and the progressive decompression (Ho et al. 2020 §4.3, Figs. 6 and 7) on tiny
 /// models: exactness at t = 0, the shared ε, the errors, and the command line.
@@ -38,7 +38,9 @@ struct ReconstructionTests {
             let expected = Float(s.sqrtAlphaBar(t)) * x0 + Float(s.sqrtOneMinusAlphaBar(t)) * epsilon
             #expect(result.encoded.sliced(alongAxis: 0, row..<(row + 1)).maxAbsoluteDifference(expected) < 1e-5, "t = \(t)")
             let drawn = result.samples(row: row)
-            #expect(drawn.sliced(alongAxis: 0, 0..<1).maxAbsoluteDifference(drawn.sliced(alongAxis: 0, 1..<2)) > 1e-2, "distinct samples at t = \(t)")
+            #expect(
+                drawn.sliced(alongAxis: 0, 0..<1).maxAbsoluteDifference(drawn.sliced(alongAxis: 0, 1..<2)) > 1e-2,
+                "distinct samples at t = \(t)")
         }
         let again = try pipeline.reconstruct(x0, at: [0, 300, 600, 0], samples: 3, sampler: .ddim(steps: 10, eta: 1), seed: 4)
         #expect(again.samples.scalars == result.samples.scalars)
@@ -49,27 +51,41 @@ struct ReconstructionTests {
     @Test("bad requests say what is wrong, what was expected and how to fix it")
     func errors() throws {
         let pipeline = try ParityFixtures.pipeline()
-        let x0 = Self.image(seed: 1), ddim = Sampler.ddim(steps: 10, eta: 1)
+        let x0 = Self.image(seed: 1)
+        let ddim = Sampler.ddim(steps: 10, eta: 1)
         func message(_ body: () throws -> Void) -> String {
-            do { try body(); return "no error" } catch let error as ReconstructionError { return error.description } catch {
+            do {
+                try body()
+                return "no error"
+            } catch let error as ReconstructionError { return error.description } catch {
                 return "not a ReconstructionError: \(error)"
             }
         }
         let above = message { _ = try pipeline.reconstruct(x0, at: [500, 1001], samples: 2, sampler: ddim, seed: 0) }
-        #expect(above == "t = 1001 is outside 0…1000: t = 0 keeps the image itself and t = 1000 (the model's T) is almost pure noise; pass timesteps from 0 to 1000, e.g. -t 1000,750,500,250,0.")
+        #expect(
+            above
+                == "t = 1001 is outside 0…1000: t = 0 keeps the image itself and t = 1000 (the model's T) is almost pure noise; pass timesteps from 0 to 1000, e.g. -t 1000,750,500,250,0."
+        )
         let below = message { _ = try pipeline.reconstruct(x0, at: [-1], samples: 2, sampler: ddim, seed: 0) }
         #expect(below.hasPrefix("t = -1 is outside 0…1000"), "\(below)")
         let none = message { _ = try pipeline.reconstruct(x0, at: [], samples: 2, sampler: ddim, seed: 0) }
         #expect(none == "no timesteps given; pass at least one, e.g. -t 1000,750,500,250,0.")
         let zero = message { _ = try pipeline.reconstruct(x0, at: [10], samples: 0, sampler: ddim, seed: 0) }
         #expect(zero == "the number of samples per timestep must be at least 1 (got 0).")
-        let channels = message { _ = try pipeline.reconstruct(standardNormal([1, 1, 16, 16], seed: 0), at: [10], samples: 1, sampler: ddim, seed: 0) }
-        #expect(channels == "the image has shape [1, 1, 16, 16] but the model takes [1, 3, 16, 16] ([1, in_channels, sample_size, sample_size]); load it with Interpolation.image(contentsOf:size:channels:), which converts and resizes, or use a model of that size.")
+        let channels = message {
+            _ = try pipeline.reconstruct(standardNormal([1, 1, 16, 16], seed: 0), at: [10], samples: 1, sampler: ddim, seed: 0)
+        }
+        #expect(
+            channels
+                == "the image has shape [1, 1, 16, 16] but the model takes [1, 3, 16, 16] ([1, in_channels, sample_size, sample_size]); load it with Interpolation.image(contentsOf:size:channels:), which converts and resizes, or use a model of that size."
+        )
         let size = message { _ = try pipeline.progressiveDecompression(standardNormal([3, 28, 28], seed: 0), seed: 0) }
         #expect(size.hasPrefix("the image has shape [3, 28, 28] but the model takes [1, 3, 16, 16]"), "\(size)")
     }
 
-    @Test("the progressive decompression is the progressive code of the model's chain: T evaluations, rates rising to the total, frames T first")
+    @Test(
+        "the progressive decompression is the progressive code of the model's chain: T evaluations, rates rising to the total, frames T first"
+    )
     func progressive() throws {
         let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -106,17 +122,20 @@ struct ReconstructionTests {
         try #require(status == 0, "\(output)")
         #expect(output.contains("RMSE of the samples to the source"), "\(output)")
         let tensors = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("reconstruction.safetensors"))
-        let source = try tensors.tensor("source"), samples = try tensors.tensor("samples")
+        let source = try tensors.tensor("source")
+        let samples = try tensors.tensor("samples")
         let expected = try Interpolation.image(contentsOf: file, size: 16, channels: 3)
         #expect(source.scalars == expected.scalars)
         let timesteps = try tensors.tensor("timesteps")
         #expect(samples.shape == [4, 3, 16, 16] && timesteps.scalars == [20, 0])
-        #expect(samples.sliced(alongAxis: 0, 2..<3).scalars == source.scalars && samples.sliced(alongAxis: 0, 3..<4).scalars == source.scalars)
+        #expect(
+            samples.sliced(alongAxis: 0, 2..<3).scalars == source.scalars && samples.sliced(alongAxis: 0, 3..<4).scalars == source.scalars)
         #expect(try ImageCodecs.decode(contentsOf: out.appendingPathComponent("reconstruction.png")).channels == 3)
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("progressive.png").path))
 
         // Algorithm 2 from t and the progressive decompression on a model with T = 8.
-        let model = try Self.tinyModel(in: directory), grey = directory.appendingPathComponent("grey.png")
+        let model = try Self.tinyModel(in: directory)
+        let grey = directory.appendingPathComponent("grey.png")
         try ImageWriter.writeGrid(Tiny.images().batch(indices: [1]), to: grey, padding: 0)
         let (status2, output2) = try CommandLineTool.run([
             "reconstruct", grey.path, "--model", model.path, "-t", "8,4,0",
@@ -136,11 +155,14 @@ struct ReconstructionTests {
         var testDescription: String { name }
     }
 
-    @Test("`ddpm reconstruct` refuses bad input with a message: t outside 0…T, a bad -t, an unreadable image, an index out of range, a model of another size")
+    @Test(
+        "`ddpm reconstruct` refuses bad input with a message: t outside 0…T, a bad -t, an unreadable image, an index out of range, a model of another size"
+    )
     func commandErrors() throws {
         let directory = try Tiny.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let bad = directory.appendingPathComponent("bad.png"), good = directory.appendingPathComponent("good.png")
+        let bad = directory.appendingPathComponent("bad.png")
+        let good = directory.appendingPathComponent("good.png")
         try Data("not an image".utf8).write(to: bad)
         try InterpolationTests.png(width: 16, height: 16, mirrored: true, to: good)
         // An IDX test split of two grey 28×28 images (MNIST layout).
@@ -149,23 +171,35 @@ struct ReconstructionTests {
         var bytes: [UInt8] = [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28]
         bytes += (0..<(2 * 28 * 28)).map { UInt8($0 % 251) }
         try Data(bytes).write(to: idx.appendingPathComponent("t10k-images-idx3-ubyte"))
-        let tiny = ParityFixtures.modelDirectory.path, grey = try Self.tinyModel(in: directory).path
+        let tiny = ParityFixtures.modelDirectory.path
+        let grey = try Self.tinyModel(in: directory).path
         let cases = [
-            BadInput(name: "t above T", arguments: [good.path, "--model", tiny, "-t", "1200,0"],
-                     message: "Error: t = 1200 is outside 0…1000: t = 0 keeps the image itself and t = 1000 (the model's T) is almost pure noise"),
-            BadInput(name: "-t not integers", arguments: [good.path, "--model", tiny, "-t", "500,x"],
-                     message: "Error: -t/--timesteps must be comma-separated integers such as 1000,750,500,250,0 (got '500,x')."),
-            BadInput(name: "unreadable image", arguments: [bad.path, "--model", tiny, "-t", "0"],
-                     message: "\(bad.path): corrupt or unsupported image (neither PNG nor JPEG: the file starts with bytes 6e 6f 74 20)"),
-            BadInput(name: "index out of range", arguments: ["5", "--dataset", "mnist", "--data", idx.path, "--model", grey, "-t", "0"],
-                     message: "image index 5 is out of range: the dataset has 2 images (0…1)"),
-            BadInput(name: "grey data for a colour model", arguments: ["0", "--dataset", "mnist", "--data", idx.path, "--model", tiny, "-t", "0"],
-                     message: "IDX test split (\(idx.path)) has 1-channel images but the model takes 3 (in_channels); use a model trained on 1-channel images, or pass an image file (it is converted to 3 channels)."),
-            BadInput(name: "a file name with --dataset", arguments: ["a.png", "--dataset", "fashion-mnist"],
-                     message: "Error: with --dataset the source is an image index (0, 1, …); got 'a.png'."),
+            BadInput(
+                name: "t above T", arguments: [good.path, "--model", tiny, "-t", "1200,0"],
+                message: "Error: t = 1200 is outside 0…1000: t = 0 keeps the image itself and t = 1000 (the model's T) is almost pure noise"
+            ),
+            BadInput(
+                name: "-t not integers", arguments: [good.path, "--model", tiny, "-t", "500,x"],
+                message: "Error: -t/--timesteps must be comma-separated integers such as 1000,750,500,250,0 (got '500,x')."),
+            BadInput(
+                name: "unreadable image", arguments: [bad.path, "--model", tiny, "-t", "0"],
+                message: "\(bad.path): corrupt or unsupported image (neither PNG nor JPEG: the file starts with bytes 6e 6f 74 20)"),
+            BadInput(
+                name: "index out of range", arguments: ["5", "--dataset", "mnist", "--data", idx.path, "--model", grey, "-t", "0"],
+                message: "image index 5 is out of range: the dataset has 2 images (0…1)"),
+            BadInput(
+                name: "grey data for a colour model",
+                arguments: ["0", "--dataset", "mnist", "--data", idx.path, "--model", tiny, "-t", "0"],
+                message:
+                    "IDX test split (\(idx.path)) has 1-channel images but the model takes 3 (in_channels); use a model trained on 1-channel images, or pass an image file (it is converted to 3 channels)."
+            ),
+            BadInput(
+                name: "a file name with --dataset", arguments: ["a.png", "--dataset", "fashion-mnist"],
+                message: "Error: with --dataset the source is an image index (0, 1, …); got 'a.png'."),
         ]
         for c in cases {
-            let (status, output) = try CommandLineTool.run(["reconstruct"] + c.arguments + ["--no-progressive", "--output", directory.appendingPathComponent("out").path])
+            let (status, output) = try CommandLineTool.run(
+                ["reconstruct"] + c.arguments + ["--no-progressive", "--output", directory.appendingPathComponent("out").path])
             #expect(status != 0 && output.contains(c.message), "\(c.name): \(output)")
         }
     }

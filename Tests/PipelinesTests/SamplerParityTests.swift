@@ -2,9 +2,9 @@ import Diffusion
 import Foundation
 import Pipelines
 import SafeTensors
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// End-to-end parity with diffusers' schedulers on the shipped Fashion-MNIST model: each fixture of
 /// scripts/reference/make_sampler_fixtures.py is `Cls.from_config(model's scheduler_config)` run by
@@ -27,8 +27,9 @@ struct SamplerParityTests {
         Case(fixture: "unipc", sampler: Sampler(.unipc)),
         Case(fixture: "dpm-solver++", sampler: Sampler(.dpmSolverPlusPlus)),
         Case(fixture: "dpm-solver++-3m", sampler: Sampler(.dpmSolverPlusPlus, order: 3)),
-        Case(fixture: "dpm-solver++-karras-trailing", sampler: Sampler(.dpmSolverPlusPlus, karras: true),
-             options: ["timestep_spacing": .string("trailing")]),
+        Case(
+            fixture: "dpm-solver++-karras-trailing", sampler: Sampler(.dpmSolverPlusPlus, karras: true),
+            options: ["timestep_spacing": .string("trailing")]),
         Case(fixture: "dpm-solver++-singlestep", sampler: Sampler(.dpmSolverPlusPlusSinglestep)),
         Case(fixture: "euler", sampler: Sampler(.euler)),
         Case(fixture: "euler-karras", sampler: Sampler(.euler, karras: true)),

@@ -1,9 +1,9 @@
 import Diffusion
 import Foundation
 import Pipelines
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 /// Which scheduler a configuration and the sampler options mean, and the messages for bad ones.
 @Suite("Sampler selection: scheduler_config.json classes, options and their errors")
@@ -31,16 +31,24 @@ struct SamplerSelectionTests {
         let c = try Self.configuration("{\"_class_name\": \"LCMScheduler\"}")
         #expect(throws: PipelineError.self) { try SamplerKind(configuration: c) }
         do { _ = try SamplerKind(configuration: c) } catch {
-            #expect(error.description.hasPrefix("Unknown scheduler class 'LCMScheduler'. Supported: DDIMScheduler, DDPMScheduler, DEISMultistepScheduler,"))
+            #expect(
+                error.description.hasPrefix(
+                    "Unknown scheduler class 'LCMScheduler'. Supported: DDIMScheduler, DDPMScheduler, DEISMultistepScheduler,"))
         }
     }
 
     @Test("options a sampler does not take are refused, naming the samplers that take them")
     func inapplicableOptions() {
         let cases: [(Sampler, String)] = [
-            (Sampler(.euler, order: 2), "--order does not apply to the euler sampler; it is taken by deis, dpm-solver++, dpm-solver++-sde, dpm-solver++-singlestep, unipc."),
+            (
+                Sampler(.euler, order: 2),
+                "--order does not apply to the euler sampler; it is taken by deis, dpm-solver++, dpm-solver++-sde, dpm-solver++-singlestep, unipc."
+            ),
             (Sampler(.dpmSolverPlusPlus, eta: 0.5), "--eta does not apply to the dpm-solver++ sampler; it is taken by ddim."),
-            (Sampler(.ddim, karras: true), "--karras does not apply to the ddim sampler; it is taken by deis, dpm-solver++, dpm-solver++-sde, dpm-solver++-singlestep, unipc, euler, euler-ancestral, heun."),
+            (
+                Sampler(.ddim, karras: true),
+                "--karras does not apply to the ddim sampler; it is taken by deis, dpm-solver++, dpm-solver++-sde, dpm-solver++-singlestep, unipc, euler, euler-ancestral, heun."
+            ),
             (Sampler(.unipc, order: 4), "Invalid input: --order must be 1, 2 or 3 (got 4)"),
             (Sampler(.ddim, steps: 0), "Invalid input: --steps must be at least 1 (got 0)"),
         ]
@@ -65,7 +73,10 @@ struct SamplerSelectionTests {
             _ = try sideways.scheduler(for: Sampler(.ddim))
             Issue.record("timestep_spacing 'sideways' was accepted")
         } catch {
-            #expect(error.description == "DDIMScheduler: option 'timestep_spacing' = \"sideways\" is not supported; use one of \"leading\", \"linspace\", \"trailing\".")
+            #expect(
+                error.description
+                    == "DDIMScheduler: option 'timestep_spacing' = \"sideways\" is not supported; use one of \"leading\", \"linspace\", \"trailing\"."
+            )
         }
         do {
             _ = try pipeline.scheduler(for: Sampler(.euler), startingAt: 500)
@@ -81,7 +92,10 @@ struct SamplerSelectionTests {
             try model.useScheduler(other)
             Issue.record("a v_prediction config was accepted for an epsilon model")
         } catch {
-            #expect(error.description == "The scheduler configuration disagrees with the model: prediction_type is epsilon for the model but v_prediction in the given configuration. Use a configuration made for this model.")
+            #expect(
+                error.description
+                    == "The scheduler configuration disagrees with the model: prediction_type is epsilon for the model but v_prediction in the given configuration. Use a configuration made for this model."
+            )
         }
         let same = try Self.configuration("{\"_class_name\": \"DDIMScheduler\", \"timestep_spacing\": \"trailing\"}")
         try model.useScheduler(same)
@@ -113,7 +127,8 @@ struct SamplerSelectionTests {
         defer { try? FileManager.default.removeItem(at: file) }
         try Data([0x7B, 0x0A, 0x0A, 0x5F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x63, 0x6C, 0x20]).write(to: file)
         #expect(throws: PipelineError.self) { _ = try SchedulerConfiguration.read(contentsOf: file) }
-        try Data("{\"_class_name\": \"DPMSolverMultistepScheduler\", \"lambda_min_clipped\": -Infinity, \"x\": \"-Infinity\"}".utf8).write(to: file)
+        try Data("{\"_class_name\": \"DPMSolverMultistepScheduler\", \"lambda_min_clipped\": -Infinity, \"x\": \"-Infinity\"}".utf8).write(
+            to: file)
         let c = try SchedulerConfiguration.read(contentsOf: file)
         #expect(c.options["lambda_min_clipped"] == .null && c.options["x"] == .string("-Infinity"))
     }
@@ -129,7 +144,8 @@ struct SamplerSelectionTests {
         let viaFactory = try pipeline.sample(from: xT, sampler: .ddpm(steps: 10), seed: 9).sample
         #expect(direct.maxAbsoluteDifference(viaFactory) == 0)
         rng = SeededGenerator(seed: 4)
-        let ddim = try DDIM(pipeline.diffusion, steps: 10, spacing: .leading, eta: 1).sample(from: xT, using: &rng, predictNoise: predictor).sample
+        let ddim = try DDIM(pipeline.diffusion, steps: 10, spacing: .leading, eta: 1).sample(from: xT, using: &rng, predictNoise: predictor)
+            .sample
         #expect(ddim.maxAbsoluteDifference(try pipeline.sample(from: xT, sampler: .ddim(steps: 10, eta: 1), seed: 4).sample) == 0)
     }
 }

@@ -4,9 +4,9 @@ import Foundation
 import Models
 import NN
 import Pipelines
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 @Suite("Trainer (Algorithm 1 with the paper's recipe)")
 struct TrainerTests {
@@ -15,7 +15,8 @@ struct TrainerTests {
         let trainer = try Tiny.trainer(steps: 60)
         var losses: [Float] = []
         for _ in 0..<60 { losses.append(try trainer.trainStep().loss) }
-        let first = losses.prefix(10).reduce(0, +) / 10, last = losses.suffix(10).reduce(0, +) / 10
+        let first = losses.prefix(10).reduce(0, +) / 10
+        let last = losses.suffix(10).reduce(0, +) / 10
         #expect(last < 0.7 * first, "loss went from \(first) to \(last)")
     }
 
@@ -65,8 +66,9 @@ struct TrainerTests {
         var config = Tiny.configuration(steps: 2)
         config.gradientAccumulation = 2
         let loader = try DataLoader(images: Tiny.images(), batchSize: 4, seed: 1)
-        let trainer = try Trainer(unet: try UNet(Tiny.unet), diffusion: DDPM(schedule: try NoiseSchedule()), data: loader,
-                                  configuration: config)
+        let trainer = try Trainer(
+            unet: try UNet(Tiny.unet), diffusion: DDPM(schedule: try NoiseSchedule()), data: loader,
+            configuration: config)
         let r = try trainer.trainStep()
         #expect(r.loss.isFinite && r.gradientNorm > 0)
         #expect(loader.position.index == 8)  // two micro-batches of 4 consumed

@@ -1,7 +1,7 @@
 import Foundation
 import Pipelines
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Training run directory")
 struct TrainingRunTests {
@@ -13,15 +13,19 @@ struct TrainingRunTests {
             var config = Tiny.configuration(steps: steps)
             config.logEvery = 1
             config.checkpointEvery = 2
-            let trainer = try Trainer(unet: try .init(Tiny.unet, seed: 3), diffusion: .init(schedule: try .init()),
-                                      data: try .init(images: Tiny.images(), batchSize: 8, seed: config.seed), configuration: config)
+            let trainer = try Trainer(
+                unet: try .init(Tiny.unet, seed: 3), diffusion: .init(schedule: try .init()),
+                data: try .init(images: Tiny.images(), batchSize: 8, seed: config.seed), configuration: config)
             let run = TrainingRun(trainer: trainer, output: directory)
             if resume { try Checkpoint.restore(try Checkpoint.load(try #require(run.latestCheckpoint())), into: trainer) }
             try run.run()
         }
         try run(steps: 5, resume: false)
-        for file in ["metrics.jsonl", "loss.png", "model/model_index.json", "model/unet/config.json", "model/unet/diffusion_pytorch_model.safetensors",
-                     "model/scheduler/scheduler_config.json", "checkpoints/step-5.safetensors", "samples/step-5.png"] {
+        for file in [
+            "metrics.jsonl", "loss.png", "model/model_index.json", "model/unet/config.json",
+            "model/unet/diffusion_pytorch_model.safetensors",
+            "model/scheduler/scheduler_config.json", "checkpoints/step-5.safetensors", "samples/step-5.png",
+        ] {
             #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), "\(file) missing")
         }
         // As if interrupted after step 4 (its checkpoint is the newest left): resume; steps 1…5 are logged once each.

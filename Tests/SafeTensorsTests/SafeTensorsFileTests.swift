@@ -1,8 +1,8 @@
 import Foundation
 import SafeTensors
 import Tensors
-import Testing
 import TestSupport
+import Testing
 
 // SafeTensorsFile.swift: round trip, dtype conversion, and every corrupt-file error with its message.
 
@@ -39,7 +39,8 @@ final class SafeTensorsFileTests {
     func roundTrip() throws {
         var rng = SeededGenerator(seed: 1)
         let tensors: [String: Tensor] = [
-            "conv.weight": Tensor.randomNormal([4, 3, 3, 3], using: &rng), "conv.bias": Tensor(shape: [4], scalars: [1, -0, .infinity, -Float.leastNormalMagnitude / 4]),
+            "conv.weight": Tensor.randomNormal([4, 3, 3, 3], using: &rng),
+            "conv.bias": Tensor(shape: [4], scalars: [1, -0, .infinity, -Float.leastNormalMagnitude / 4]),
             "scalar": Tensor(7.5), "empty": Tensor.zeros([0, 3]),
         ]
         let url = directory.appendingPathComponent("model.safetensors")
@@ -64,7 +65,7 @@ final class SafeTensorsFileTests {
         let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         #expect(headerLength % 8 == 0)
         #expect(data.count == 8 + headerLength + 4 * 5)
-        let header = String(decoding: data[8 ..< 8 + headerLength], as: UTF8.self)
+        let header = String(decoding: data[8..<8 + headerLength], as: UTF8.self)
         #expect(header.contains(#""a":{"data_offsets":[0,12],"dtype":"F32","shape":[3]}"#), "\(header)")
         #expect(header.contains(#""b":{"data_offsets":[12,20],"dtype":"F32","shape":[2]}"#), "\(header)")
     }
@@ -90,24 +91,29 @@ final class SafeTensorsFileTests {
     @Test("a file shorter than 8 bytes is reported as truncated")
     func tooShort() throws {
         #expect(throws: SafeTensorsError.tooShort(path: path(), size: 4)) { try read(Data([1, 2, 3, 4])) }
-        #expect(SafeTensorsError.tooShort(path: "m.safetensors", size: 4).description
-            == "m.safetensors: 4 bytes is too short for a safetensors file (needs an 8-byte header length). Is the file truncated?")
+        #expect(
+            SafeTensorsError.tooShort(path: "m.safetensors", size: 4).description
+                == "m.safetensors: 4 bytes is too short for a safetensors file (needs an 8-byte header length). Is the file truncated?")
     }
 
     @Test("a header length beyond the end of the file is reported with both sizes")
     func headerLengthBeyondFile() throws {
         let data = handWritten(header: "{}", headerLength: 1000)
         #expect(throws: SafeTensorsError.headerLengthExceedsFile(path: path(), headerLength: 1000, fileSize: 10)) { try read(data) }
-        #expect(SafeTensorsError.headerLengthExceedsFile(path: "m.safetensors", headerLength: 1000, fileSize: 10).description
-            == "m.safetensors: header claims 1000 bytes but the file has 10. Is the file truncated?")
+        #expect(
+            SafeTensorsError.headerLengthExceedsFile(path: "m.safetensors", headerLength: 1000, fileSize: 10).description
+                == "m.safetensors: header claims 1000 bytes but the file has 10. Is the file truncated?")
     }
 
     @Test("a header that is not JSON, or not a JSON object, or lacks fields, is invalid")
     func invalidHeader() throws {
-        #expect(throws: SafeTensorsError.invalidHeader(path: path(), reason: "the header is not valid JSON (expected a string key at byte 1)")) {
+        #expect(
+            throws: SafeTensorsError.invalidHeader(path: path(), reason: "the header is not valid JSON (expected a string key at byte 1)")
+        ) {
             try read(handWritten(header: "{not json"))
         }
-        #expect(throws: SafeTensorsError.invalidHeader(path: path(), reason: "the header does not start with '{' (header length 6 bytes)")) {
+        #expect(throws: SafeTensorsError.invalidHeader(path: path(), reason: "the header does not start with '{' (header length 6 bytes)"))
+        {
             try read(handWritten(header: "[1, 2]"))
         }
         #expect(throws: SafeTensorsError.invalidHeader(path: path(), reason: "entry 'x' needs dtype, shape and two data_offsets")) {
@@ -116,23 +122,28 @@ final class SafeTensorsFileTests {
         #expect(throws: SafeTensorsError.invalidHeader(path: path(), reason: "__metadata__ must map strings to strings")) {
             try read(handWritten(header: #"{"__metadata__":{"step":100}}"#))
         }
-        #expect(SafeTensorsError.invalidHeader(path: "m", reason: "the header is not valid JSON").description
-            == "m: invalid safetensors header: the header is not valid JSON. Re-export the file with the safetensors library.")
+        #expect(
+            SafeTensorsError.invalidHeader(path: "m", reason: "the header is not valid JSON").description
+                == "m: invalid safetensors header: the header is not valid JSON. Re-export the file with the safetensors library.")
     }
 
     @Test("offsets that do not match the shape, or point past the end of the file, are bad offsets")
     func badOffsets() throws {
-        #expect(throws: SafeTensorsError.badOffsets(path: path(), key: "x", reason: "offsets [0, 8] do not hold 3 F32 elements (12 bytes)")) {
+        #expect(throws: SafeTensorsError.badOffsets(path: path(), key: "x", reason: "offsets [0, 8] do not hold 3 F32 elements (12 bytes)"))
+        {
             try read(handWritten(header: #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 12)))
         }
-        #expect(throws: SafeTensorsError.badOffsets(path: path(), key: "x", reason: "offsets [8, 4] do not hold 1 F32 elements (4 bytes)")) {
+        #expect(throws: SafeTensorsError.badOffsets(path: path(), key: "x", reason: "offsets [8, 4] do not hold 1 F32 elements (4 bytes)"))
+        {
             try read(handWritten(header: #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}"#, data: Array(repeating: 0, count: 12)))
         }
         let header = #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}"#  // 55 bytes
         #expect(throws: SafeTensorsError.badOffsets(path: path(), key: "x", reason: "data ends at byte 75 but the file has 71")) {
             try read(handWritten(header: header, data: Array(repeating: 0, count: 8)))
         }
-        #expect(SafeTensorsError.badOffsets(path: "m", key: "x", reason: "r").description == "m: tensor 'x': r. The file is corrupt or truncated.")
+        #expect(
+            SafeTensorsError.badOffsets(path: "m", key: "x", reason: "r").description
+                == "m: tensor 'x': r. The file is corrupt or truncated.")
     }
 
     @Test("an unsupported dtype names the tensor, the dtype and the supported ones")
@@ -140,15 +151,16 @@ final class SafeTensorsFileTests {
         #expect(throws: SafeTensorsError.unsupportedDType(path: path(), key: "x", dtype: "I32")) {
             try read(handWritten(header: #"{"x":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]))
         }
-        #expect(SafeTensorsError.unsupportedDType(path: "m", key: "x", dtype: "I32").description
-            == "m: tensor 'x' has dtype I32; supported are F32, F16, BF16, F64 and I64. Convert it to float32.")
+        #expect(
+            SafeTensorsError.unsupportedDType(path: "m", key: "x", dtype: "I32").description
+                == "m: tensor 'x' has dtype I32; supported are F32, F16, BF16, F64 and I64. Convert it to float32.")
     }
 
     @Test("a missing file, a missing key and an unwritable path are reported with the path")
     func missingFileKeyAndDirectory() throws {
         let missing = directory.appendingPathComponent("absent.safetensors")
         #expect { try SafeTensorsFile.read(contentsOf: missing) } throws: { error in
-            guard case let .cannotOpen(path, _) = error as? SafeTensorsError else { return false }
+            guard case .cannotOpen(let path, _) = error as? SafeTensorsError else { return false }
             return path == missing.path
         }
         let file = try read(handWritten(header: "{}"))
@@ -156,7 +168,7 @@ final class SafeTensorsFileTests {
         #expect(SafeTensorsError.missingKey(path: "f", key: "w").description == "f: no tensor named 'w'.")
         let unwritable = directory.appendingPathComponent("no-such-directory/model.safetensors")
         #expect { try SafeTensorsFile(tensors: ["x": .ones([1])]).write(to: unwritable) } throws: { error in
-            guard case let .cannotWrite(path, _) = error as? SafeTensorsError else { return false }
+            guard case .cannotWrite(let path, _) = error as? SafeTensorsError else { return false }
             return path == unwritable.path
         }
     }

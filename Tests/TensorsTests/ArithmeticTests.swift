@@ -66,7 +66,8 @@ struct ArithmeticTests {
 
     @Test("gradients of a broadcast operand sum over the broadcast axes")
     func broadcastGradientIsSummed() {
-        let a = Tensor.ones([2, 3, 4]), b = Tensor(shape: [3, 1], scalars: [1, 2, 3]).requiringGradient()
+        let a = Tensor.ones([2, 3, 4])
+        let b = Tensor(shape: [3, 1], scalars: [1, 2, 3]).requiringGradient()
         let g = gradients(of: (a * b).sum(), withRespectTo: [b])[0]
         #expect(g.shape == [3, 1])
         #expect(g.scalars == [8, 8, 8])

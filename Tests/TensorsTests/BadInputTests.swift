@@ -9,8 +9,9 @@ import Testing
 func expectStopped(_ result: ExitTest.Result?, with message: String, sourceLocation: SourceLocation = #_sourceLocation) {
     guard let result else { return }  // the exit expectation itself already failed
     let standardError = String(decoding: result.standardErrorContent, as: UTF8.self)
-    #expect(standardError.contains("Fatal error: \(message)"), "standard error was: \(standardError)",
-            sourceLocation: sourceLocation)
+    #expect(
+        standardError.contains("Fatal error: \(message)"), "standard error was: \(standardError)",
+        sourceLocation: sourceLocation)
 }
 
 @Suite("Bad input stops with the op name and shapes")

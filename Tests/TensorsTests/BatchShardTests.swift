@@ -27,10 +27,12 @@ struct BatchShardTests {
     @Test("ε ~ N(0, I) with an odd row size (Box–Muller pairs straddle rows)")
     func normal() {
         check(rows: 12, perRow: 3 * 5 * 1) { g, b in Tensor.randomNormal([b, 3, 5, 1], using: &g).scalars }
-        var plain = SeededGenerator(seed: 42), sharded = plain
+        var plain = SeededGenerator(seed: 42)
+        var sharded = plain
         sharded.shard = BatchShard(offset: 0, total: 6)
-        #expect(Tensor.randomNormal([6, 5], using: &plain).scalars == Tensor.randomNormal([6, 5], using: &sharded).scalars,
-                "one shard of the whole batch equals the unsharded draw")
+        #expect(
+            Tensor.randomNormal([6, 5], using: &plain).scalars == Tensor.randomNormal([6, 5], using: &sharded).scalars,
+            "one shard of the whole batch equals the unsharded draw")
     }
 
     @Test("uniform draws and dropout masks")

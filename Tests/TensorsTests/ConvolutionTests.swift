@@ -1,6 +1,6 @@
 import Tensors
-import Testing
 import TestSupport
+import Testing
 
 // Tensor+Convolution.swift: conv2d (PyTorch cross-correlation, TF-SAME asymmetric padding) and
 // nearest-neighbour 2x upsampling.
@@ -51,7 +51,8 @@ struct ConvolutionTests {
 
     @Test("TF-SAME stride 2 on an even size halves it: [1,1,8,8] → [1,1,4,4]; padding 1 gives the same shape")
     func outputShapes() {
-        let x = Tensor.zeros([1, 1, 8, 8]), w = Tensor.zeros([2, 1, 3, 3])
+        let x = Tensor.zeros([1, 1, 8, 8])
+        let w = Tensor.zeros([2, 1, 3, 3])
         #expect(conv2d(x, weight: w, stride: 2, padding: Self.sameStride2).shape == [1, 2, 4, 4])
         #expect(conv2d(x, weight: w, stride: 2, padding: .uniform(1)).shape == [1, 2, 4, 4])
         #expect(conv2d(x, weight: w, padding: .uniform(1)).shape == [1, 2, 8, 8])
@@ -60,11 +61,13 @@ struct ConvolutionTests {
 
     @Test("a batch larger than the thread count (per-image parallel path) matches image by image")
     func batchMatchesPerImage() {
-        let x = standardNormal([5, 2, 5, 5], seed: 31), w = standardNormal([3, 2, 3, 3], seed: 32), b = standardNormal([3], seed: 33)
+        let x = standardNormal([5, 2, 5, 5], seed: 31)
+        let w = standardNormal([3, 2, 3, 3], seed: 32)
+        let b = standardNormal([3], seed: 33)
         let y = conv2d(x, weight: w, bias: b, padding: .uniform(1))
         for n in 0..<5 {
-            let yn = conv2d(x.sliced(alongAxis: 0, n ..< n + 1), weight: w, bias: b, padding: .uniform(1))
-            expectClose(y.sliced(alongAxis: 0, n ..< n + 1), yn, absoluteTolerance: 1e-6, "image \(n)")
+            let yn = conv2d(x.sliced(alongAxis: 0, n..<n + 1), weight: w, bias: b, padding: .uniform(1))
+            expectClose(y.sliced(alongAxis: 0, n..<n + 1), yn, absoluteTolerance: 1e-6, "image \(n)")
         }
     }
 

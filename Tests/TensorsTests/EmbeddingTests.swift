@@ -11,8 +11,9 @@ struct EmbeddingTests {
         .map { shift, tag, flip in
             // Both sides form t·f in float32 the same way, so even t = 999 agrees to float rounding.
             OpCase("timestep_embedding_shift\(shift)_\(tag)") {
-                Tensor.timestepEmbedding($0[0].scalars.map { Int($0) }, dimension: 32,
-                                         frequencyShift: Float(shift), cosineFirst: flip)
+                Tensor.timestepEmbedding(
+                    $0[0].scalars.map { Int($0) }, dimension: 32,
+                    frequencyShift: Float(shift), cosineFirst: flip)
             }
         }
 

@@ -1,5 +1,5 @@
-import Testing
 import Tensors
+import Testing
 
 /// Central finite differences in Float64 of a scalar function of several tensors.
 ///
@@ -36,10 +36,12 @@ func expectGradientsMatchFiniteDifferences(
     let numeric = numericalGradients(inputs, step: step, loss)
     for k in inputs.indices {
         #expect(analytic[k].shape == inputs[k].shape, sourceLocation: sourceLocation)
-        let a = analytic[k].scalars.map(Double.init), n = numeric[k]
+        let a = analytic[k].scalars.map(Double.init)
+        let n = numeric[k]
         let scale = max(1, n.map(abs).max() ?? 0)
         let worst = zip(a, n).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst <= tolerance * scale, "input \(k): max |autodiff − finite difference| = \(worst) (scale \(scale))",
-                sourceLocation: sourceLocation)
+        #expect(
+            worst <= tolerance * scale, "input \(k): max |autodiff − finite difference| = \(worst) (scale \(scale))",
+            sourceLocation: sourceLocation)
     }
 }

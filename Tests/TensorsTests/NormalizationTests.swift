@@ -1,6 +1,6 @@
 import Tensors
-import Testing
 import TestSupport
+import Testing
 
 // Tensor+Normalization.swift: group normalisation (optionally fused with SiLU) and softmax.
 
@@ -28,7 +28,8 @@ struct NormalizationTests {
     @Test("fused GroupNorm+SiLU equals SiLU applied after GroupNorm, value and gradients")
     func fusedEqualsComposite() {
         let x = standardNormal([2, 4, 3, 3], seed: 41).requiringGradient()
-        let gamma = standardNormal([4], seed: 42).requiringGradient(), beta = standardNormal([4], seed: 43).requiringGradient()
+        let gamma = standardNormal([4], seed: 42).requiringGradient()
+        let beta = standardNormal([4], seed: 43).requiringGradient()
         let probe = standardNormal([2, 4, 3, 3], seed: 44)
         let fused = x.groupNormalized(groups: 2, gamma: gamma, beta: beta, fusingSiLU: true)
         let composite = x.groupNormalized(groups: 2, gamma: gamma, beta: beta).silu()
@@ -42,7 +43,8 @@ struct NormalizationTests {
     func normalisedMoments() {
         let x = standardNormal([2, 6, 4, 4], seed: 45, scale: 3) + 5
         let y = x.groupNormalized(groups: 3, gamma: nil, beta: nil).reshaped(to: [6, 32])
-        let mean = y.mean(alongAxes: [1]), variance = y.squared().mean(alongAxes: [1])
+        let mean = y.mean(alongAxes: [1])
+        let variance = y.squared().mean(alongAxes: [1])
         expectClose(mean, .zeros([6]), absoluteTolerance: 1e-5, "group means")
         expectClose(variance, .ones([6]), absoluteTolerance: 1e-4, "group variances")
     }

@@ -63,7 +63,8 @@ func expectClose(
         Issue.record("\(label): shape \(actual.shape), expected \(expected.shape)", sourceLocation: sourceLocation)
         return
     }
-    let a = actual.scalars, e = expected.scalars
+    let a = actual.scalars
+    let e = expected.scalars
     var worst: (index: Int, excess: Float)? = nil
     for i in a.indices {
         let allowed = absoluteTolerance + relativeTolerance * abs(e[i])
@@ -71,7 +72,8 @@ func expectClose(
         if !(error <= allowed), worst.map({ error - allowed > $0.excess }) ?? true { worst = (i, error - allowed) }
     }
     if let (i, _) = worst {
-        Issue.record("""
+        Issue.record(
+            """
             \(label): element \(i) of shape \(expected.shape) is \(a[i]), expected \(e[i]) \
             (|difference| \(abs(a[i] - e[i])) > \(absoluteTolerance) + \(relativeTolerance)·|expected|)
             """, sourceLocation: sourceLocation)
@@ -84,8 +86,9 @@ func expectMatchesPyTorch(_ c: OpCase, sourceLocation: SourceLocation = #_source
     let inputs = try OpFixtures.inputs(of: c.name)
     let expected = try #require(try OpFixtures.tensor(c.name, "y"), "fixture '\(c.name)' has no output")
     let y = withoutGradients { c.op(inputs) }
-    expectClose(y, expected, absoluteTolerance: c.absoluteTolerance, relativeTolerance: c.relativeTolerance,
-                "[\(c.name)] output", sourceLocation: sourceLocation)
+    expectClose(
+        y, expected, absoluteTolerance: c.absoluteTolerance, relativeTolerance: c.relativeTolerance,
+        "[\(c.name)] output", sourceLocation: sourceLocation)
 
     guard let dy = try OpFixtures.tensor(c.name, "dy") else { return }
     let references = try inputs.indices.map { try OpFixtures.tensor(c.name, "dx\($0)") }
@@ -93,8 +96,9 @@ func expectMatchesPyTorch(_ c: OpCase, sourceLocation: SourceLocation = #_source
     let wanted = inputs.indices.filter { references[$0] != nil }
     let grads = gradients(of: (c.op(variables) * dy).sum(), withRespectTo: wanted.map { variables[$0] })
     for (i, g) in zip(wanted, grads) {
-        expectClose(g, references[i]!, absoluteTolerance: c.absoluteTolerance, relativeTolerance: c.relativeTolerance,
-                    "[\(c.name)] gradient of input \(i)", sourceLocation: sourceLocation)
+        expectClose(
+            g, references[i]!, absoluteTolerance: c.absoluteTolerance, relativeTolerance: c.relativeTolerance,
+            "[\(c.name)] gradient of input \(i)", sourceLocation: sourceLocation)
     }
 }
 

@@ -5,19 +5,20 @@ import Testing
 
 @Suite("Reduction (sum, mean, F.mse_loss)")
 struct ReductionTests {
-    static let cases: [OpCase] = [("drop", false), ("keep", true)].flatMap { tag, keep in
-        [
-            OpCase("sum_axis1_\(tag)") { $0[0].sum(alongAxes: [1], keepingDimensions: keep) },
-            OpCase("sum_axes02_\(tag)") { $0[0].sum(alongAxes: [0, 2], keepingDimensions: keep) },
-            OpCase("sum_axis_last_\(tag)") { $0[0].sum(alongAxes: [-1], keepingDimensions: keep) },
-            OpCase("mean_axis1_\(tag)") { $0[0].mean(alongAxes: [1], keepingDimensions: keep) },
-            OpCase("mean_axes02_\(tag)") { $0[0].mean(alongAxes: [0, 2], keepingDimensions: keep) },
+    static let cases: [OpCase] =
+        [("drop", false), ("keep", true)].flatMap { tag, keep in
+            [
+                OpCase("sum_axis1_\(tag)") { $0[0].sum(alongAxes: [1], keepingDimensions: keep) },
+                OpCase("sum_axes02_\(tag)") { $0[0].sum(alongAxes: [0, 2], keepingDimensions: keep) },
+                OpCase("sum_axis_last_\(tag)") { $0[0].sum(alongAxes: [-1], keepingDimensions: keep) },
+                OpCase("mean_axis1_\(tag)") { $0[0].mean(alongAxes: [1], keepingDimensions: keep) },
+                OpCase("mean_axes02_\(tag)") { $0[0].mean(alongAxes: [0, 2], keepingDimensions: keep) },
+            ]
+        } + [
+            OpCase("sum_all") { $0[0].sum() },
+            OpCase("mean_all") { $0[0].mean() },
+            OpCase("mse") { meanSquaredError($0[0], $0[1]) },
         ]
-    } + [
-        OpCase("sum_all") { $0[0].sum() },
-        OpCase("mean_all") { $0[0].mean() },
-        OpCase("mse") { meanSquaredError($0[0], $0[1]) },
-    ]
 
     @Test("value and input gradients match PyTorch", arguments: cases)
     func matchesPyTorch(_ c: OpCase) throws { try expectMatchesPyTorch(c) }
@@ -46,7 +47,8 @@ struct ReductionTests {
 
     @Test("mean squared error of [1,2,3] against [1,0,0] is 13/3, gradient 2(p − t)/n")
     func mseValue() {
-        let p = Tensor(shape: [3], scalars: [1, 2, 3]).requiringGradient(), t = Tensor(shape: [3], scalars: [1, 0, 0])
+        let p = Tensor(shape: [3], scalars: [1, 2, 3]).requiringGradient()
+        let t = Tensor(shape: [3], scalars: [1, 0, 0])
         let loss = meanSquaredError(p, t)
         #expect(abs(loss.scalar - 13.0 / 3) < 1e-6)
         let g = gradients(of: loss, withRespectTo: [p])[0]

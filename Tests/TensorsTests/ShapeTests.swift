@@ -1,6 +1,6 @@
 import Tensors
-import Testing
 import TestSupport
+import Testing
 
 // Tensor+Shape.swift: reshape, permute, transpose, broadcast, concatenate, slice.
 
@@ -16,9 +16,9 @@ struct ShapeTests {
         OpCase("concat_axis0") { Tensor.concatenated($0, alongAxis: 0) },
         OpCase("concat_axis1") { Tensor.concatenated($0, alongAxis: 1) },
         OpCase("concat_axis2_three") { Tensor.concatenated($0, alongAxis: 2) },
-        OpCase("slice_axis1") { $0[0].sliced(alongAxis: 1, 1 ..< 4) },
-        OpCase("slice_axis0") { $0[0].sliced(alongAxis: 0, 2 ..< 3) },
-        OpCase("slice_axis2") { $0[0].sliced(alongAxis: 2, 0 ..< 2) },
+        OpCase("slice_axis1") { $0[0].sliced(alongAxis: 1, 1..<4) },
+        OpCase("slice_axis0") { $0[0].sliced(alongAxis: 0, 2..<3) },
+        OpCase("slice_axis2") { $0[0].sliced(alongAxis: 2, 0..<2) },
     ]
 
     @Test("value and input gradients match PyTorch", arguments: cases)
@@ -49,9 +49,9 @@ struct ShapeTests {
     @Test("slicing then concatenating the pieces restores the tensor")
     func sliceConcatRoundTrip() {
         let x = standardNormal([2, 5, 3], seed: 52)
-        let pieces = [0 ..< 2, 2 ..< 3, 3 ..< 5].map { x.sliced(alongAxis: 1, $0) }
+        let pieces = [0..<2, 2..<3, 3..<5].map { x.sliced(alongAxis: 1, $0) }
         #expect(Tensor.concatenated(pieces, alongAxis: 1).scalars == x.scalars)
-        #expect(x.sliced(alongAxis: 1, 2 ..< 2).shape == [2, 0, 3])
+        #expect(x.sliced(alongAxis: 1, 2..<2).shape == [2, 0, 3])
     }
 
     @Test("broadcast_to copies along new and size-1 axes")

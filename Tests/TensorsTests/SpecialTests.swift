@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import Tensors
 import TestSupport
+import Testing
 
 @Suite("Clamp and erf")
 struct SpecialTests {

@@ -20,7 +20,8 @@ private enum ISA {
     /// The CPU flags of /proc/cpuinfo (Linux), empty elsewhere.
     static let cpuFlags: Set<String> = {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return [] }
         return Set(line.split(separator: ":").last!.split(separator: " ").map(String.init))
     }()
 }
@@ -28,14 +29,16 @@ private enum ISA {
 private func randomFloats(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
     var state = seed
     return (0..<count).map { _ in
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return scale * (Float(state >> 40) / Float(1 << 24) * 2 - 1)
     }
 }
 
 /// Every kernel once, on inputs with odd lengths (vector tails), flattened into one array.
 private func allKernelOutputs() -> [Float] {
-    let x = randomFloats(1037, seed: 1, scale: 4), y = randomFloats(1037, seed: 2), g = randomFloats(1037, seed: 3)
+    let x = randomFloats(1037, seed: 1, scale: 4)
+    let y = randomFloats(1037, seed: 2)
+    let g = randomFloats(1037, seed: 3)
     var out: [Float] = [ddpm_sum(x, 1037), ddpm_dot(x, y, 1037), ddpm_blocked_sum(x, 1037, 100)]
     var buffer = [Float](repeating: 0, count: 1037)
     for map in [ddpm_exp, ddpm_sigmoid, ddpm_silu] as [(UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void] {
@@ -48,8 +51,13 @@ private func allKernelOutputs() -> [Float] {
     out += buffer
     ddpm_softmax_row_backward(y, g, &buffer, 1037)
     out += buffer
-    let (channels, spatial) = (3, 37), gamma = randomFloats(3, seed: 4), beta = randomFloats(3, seed: 5)
-    var mean: Float = 0, inverseStd: Float = 0, dz = [Float](repeating: 0, count: 111), perChannel = [Float](repeating: 0, count: 6)
+    let (channels, spatial) = (3, 37)
+    let gamma = randomFloats(3, seed: 4)
+    let beta = randomFloats(3, seed: 5)
+    var mean: Float = 0
+    var inverseStd: Float = 0
+    var dz = [Float](repeating: 0, count: 111)
+    var perChannel = [Float](repeating: 0, count: 6)
     ddpm_group_norm_forward(x, gamma, beta, &buffer, channels, spatial, 1e-5, 1, &mean, &inverseStd)
     out += buffer.prefix(111) + [mean, inverseStd]
     ddpm_group_norm_backward(x, g, gamma, beta, mean, inverseStd, &buffer, &dz, &perChannel, channels, spatial, 1)
@@ -59,25 +67,29 @@ private func allKernelOutputs() -> [Float] {
 
 @Suite("vector ISA builds of the C kernels (Sources/CKernels)")
 struct VectorISATests {
-    @Test("every variant the CPU's flags allow is available (AVX2+FMA, AVX-512F)",
-          .enabled(if: ISA.cpuFlags.contains("avx2") && ISA.cpuFlags.contains("fma"), "needs an x86-64 Linux CPU with AVX2 and FMA"))
+    @Test(
+        "every variant the CPU's flags allow is available (AVX2+FMA, AVX-512F)",
+        .enabled(if: ISA.cpuFlags.contains("avx2") && ISA.cpuFlags.contains("fma"), "needs an x86-64 Linux CPU with AVX2 and FMA"))
     func variantsFollowTheCPU() {
         #expect(ISA.levels.contains(1))
         #expect(ISA.levels.contains(2) == ISA.cpuFlags.contains("avx512f"))
     }
 
-    @Test("the process runs the best variant the CPU has",
-          .enabled(if: ProcessInfo.processInfo.environment["DDPM_KERNEL_ISA"] == nil, "DDPM_KERNEL_ISA caps the variant in this run"))
+    @Test(
+        "the process runs the best variant the CPU has",
+        .enabled(if: ProcessInfo.processInfo.environment["DDPM_KERNEL_ISA"] == nil, "DDPM_KERNEL_ISA caps the variant in this run"))
     func bestVariantIsChosen() {
         #expect(ddpm_kernel_isa() == ISA.levels.max())
     }
 
-    @Test("each level runs its own build: the vector builds fuse the dot's multiply-add, the baseline does not",
-          .enabled(if: ISA.levels.count > 1, "only one build runs on this CPU"))
+    @Test(
+        "each level runs its own build: the vector builds fuse the dot's multiply-add, the baseline does not",
+        .enabled(if: ISA.levels.count > 1, "only one build runs on this CPU"))
     func dispatchReachesEachBuild() {
         // Lane 0 holds −(1 + 2⁻¹¹) after the first eight products; then a·a with a = 1 + 2⁻¹² is
         // 1 + 2⁻¹¹ + 2⁻²⁴: rounded first (ties to even) it cancels to 0, fused it leaves 2⁻²⁴.
-        var x = [Float](repeating: 0, count: 16), y = x
+        var x = [Float](repeating: 0, count: 16)
+        var y = x
         (x[0], y[0]) = (1, -(1 + 0x1p-11))
         (x[8], y[8]) = (1 + 0x1p-12, 1 + 0x1p-12)
         for level in ISA.levels {
@@ -88,8 +100,10 @@ struct VectorISATests {
 
     @Test("sum, dot and blocked sum match a Float64 reference in every variant", arguments: [0, 1, 7, 8, 9, 63, 1000, 9001])
     func reductions(count: Int) {
-        let x = randomFloats(count, seed: 7), y = randomFloats(count, seed: 8)
-        let sum = x.reduce(0.0) { $0 + Double($1) }, dot = zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let x = randomFloats(count, seed: 7)
+        let y = randomFloats(count, seed: 8)
+        let sum = x.reduce(0.0) { $0 + Double($1) }
+        let dot = zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         let bound = 1e-6 * Double(max(count, 1))  // |x|, |y| ≤ 1: rounding grows at most with the count
         for level in ISA.levels {
             ISA.run(level) {
@@ -103,7 +117,9 @@ struct VectorISATests {
     @Test("exp, sigmoid and SiLU match Foundation to 4e-7 relative in every variant; NaN stays NaN, ±200 saturates")
     func maps() {
         let x = stride(from: Float(-80), through: 80, by: 0.37).map { $0 } + [-200, 200, .nan]
-        var e = [Float](repeating: 0, count: x.count), s = e, silu = e
+        var e = [Float](repeating: 0, count: x.count)
+        var s = e
+        var silu = e
         for level in ISA.levels {
             ISA.run(level) {
                 ddpm_exp(x, &e, x.count)
@@ -111,11 +127,13 @@ struct VectorISATests {
                 ddpm_silu(x, &silu, x.count)
             }
             for i in 0..<(x.count - 3) {
-                let exact = Foundation.exp(Double(x[i])), sigmoid = 1 / (1 + Foundation.exp(-Double(x[i])))
+                let exact = Foundation.exp(Double(x[i]))
+                let sigmoid = 1 / (1 + Foundation.exp(-Double(x[i])))
                 #expect(abs(Double(e[i]) - exact) <= 4e-7 * exact, "exp(\(x[i])) at level \(level)")
                 #expect(abs(Double(s[i]) - sigmoid) <= 4e-7 * sigmoid, "sigmoid(\(x[i])) at level \(level)")
-                #expect(abs(Double(silu[i]) - Double(x[i]) * sigmoid) <= 4e-7 * abs(Double(x[i]) * sigmoid) + 1e-30,
-                        "silu(\(x[i])) at level \(level)")
+                #expect(
+                    abs(Double(silu[i]) - Double(x[i]) * sigmoid) <= 4e-7 * abs(Double(x[i]) * sigmoid) + 1e-30,
+                    "silu(\(x[i])) at level \(level)")
             }
             let n = x.count
             #expect(e[n - 3] >= 0 && e[n - 3] < 1e-37 && e[n - 2].isFinite && e[n - 2] > 1e38, "saturation at level \(level)")
@@ -125,39 +143,51 @@ struct VectorISATests {
 
     @Test("GroupNorm+SiLU forward and softmax match Float64 references in every variant")
     func normalizationReferences() {
-        let (channels, spatial) = (4, 45), count = channels * spatial
-        let x = randomFloats(count, seed: 9, scale: 3), gamma = randomFloats(channels, seed: 10), beta = randomFloats(channels, seed: 11)
+        let (channels, spatial) = (4, 45)
+        let count = channels * spatial
+        let x = randomFloats(count, seed: 9, scale: 3)
+        let gamma = randomFloats(channels, seed: 10)
+        let beta = randomFloats(channels, seed: 11)
         let mu = x.reduce(0.0) { $0 + Double($1) } / Double(count)
         let variance = x.reduce(0.0) { $0 + (Double($1) - mu) * (Double($1) - mu) } / Double(count)
-        let m = Double(x.max()!), z = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) }
-        var y = [Float](repeating: 0, count: count), p = y
+        let m = Double(x.max()!)
+        let z = x.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) }
+        var y = [Float](repeating: 0, count: count)
+        var p = y
         for level in ISA.levels {
-            var mean: Float = 0, inverseStd: Float = 0
+            var mean: Float = 0
+            var inverseStd: Float = 0
             ISA.run(level) {
                 ddpm_group_norm_forward(x, gamma, beta, &y, channels, spatial, 1e-5, 1, &mean, &inverseStd)
                 ddpm_softmax_row(x, &p, count)
             }
             #expect(abs(Double(mean) - mu) <= 1e-6 && abs(Double(inverseStd) - 1 / (variance + 1e-5).squareRoot()) <= 1e-5)
             for i in 0..<count {
-                let c = i / spatial, h = (Double(x[i]) - mu) / (variance + 1e-5).squareRoot() * Double(gamma[c]) + Double(beta[c])
-                let silu = h / (1 + Foundation.exp(-h)), softmax = Foundation.exp(Double(x[i]) - m) / z
+                let c = i / spatial
+                let h = (Double(x[i]) - mu) / (variance + 1e-5).squareRoot() * Double(gamma[c]) + Double(beta[c])
+                let silu = h / (1 + Foundation.exp(-h))
+                let softmax = Foundation.exp(Double(x[i]) - m) / z
                 #expect(abs(Double(y[i]) - silu) <= 2e-6 * (1 + abs(silu)), "GroupNorm+SiLU[\(i)] at level \(level)")
                 #expect(abs(Double(p[i]) - softmax) <= 2e-6 * softmax, "softmax[\(i)] at level \(level)")
             }
         }
     }
 
-    @Test("the AVX-512F build gives the same bits as the AVX2+FMA build, in every kernel",
-          .enabled(if: ISA.levels.contains(2), "the CPU has no AVX-512F"))
+    @Test(
+        "the AVX-512F build gives the same bits as the AVX2+FMA build, in every kernel",
+        .enabled(if: ISA.levels.contains(2), "the CPU has no AVX-512F"))
     func avx512MatchesAVX2() {
-        let wide = ISA.run(2, allKernelOutputs), narrow = ISA.run(1, allKernelOutputs)
+        let wide = ISA.run(2, allKernelOutputs)
+        let narrow = ISA.run(1, allKernelOutputs)
         #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern))
     }
 
-    @Test("the baseline build agrees with the vector builds: maps bit for bit, reductions within rounding",
-          .enabled(if: ISA.levels.count > 1, "only the baseline build runs on this CPU"))
+    @Test(
+        "the baseline build agrees with the vector builds: maps bit for bit, reductions within rounding",
+        .enabled(if: ISA.levels.count > 1, "only the baseline build runs on this CPU"))
     func baselineMatchesVectorBuilds() {
-        let base = ISA.run(0, allKernelOutputs), best = ISA.run(ISA.levels.max()!, allKernelOutputs)
+        let base = ISA.run(0, allKernelOutputs)
+        let best = ISA.run(ISA.levels.max()!, allKernelOutputs)
         #expect(base.count == best.count)
         // Elementwise maps are outputs 3 ..< 3 + 4·1037: contraction is off, so no FMA can differ.
         let maps = 3..<(3 + 4 * 1037)

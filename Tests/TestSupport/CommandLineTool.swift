@@ -42,7 +42,8 @@ public enum CommandLineTool {
     /// Runs `ddpm arguments…` in `directory` (the package root by default) and waits for it;
     /// `output` is both streams as one pipe received them.
     public static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws
-        -> (status: Int32, output: String) {
+        -> (status: Int32, output: String)
+    {
         guard isBuilt else { throw TestSupportError.missingBinary(path: binary.path, configuration: configuration) }
         let process = Process()
         process.executableURL = binary
@@ -58,15 +59,18 @@ public enum CommandLineTool {
     }
 
     /// `run` with standard output and standard error kept apart.
-    public static func runSeparately(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+    public static func runSeparately(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result
+    {
         guard isBuilt else { throw TestSupportError.missingBinary(path: binary.path, configuration: configuration) }
         return try runProcess(binary, arguments, in: directory ?? packageRoot, environment: environment)
     }
 
     /// Runs any executable and collects both streams without blocking on either (a child that
     /// fills one pipe while the other is being drained would otherwise deadlock).
-    public static func runProcess(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
-                                  environment: [String: String] = [:]) throws -> Result {
+    public static func runProcess(
+        _ executable: URL, _ arguments: [String], in directory: URL? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -76,13 +80,17 @@ public enum CommandLineTool {
         (process.standardOutput, process.standardError) = (out, err)
         try process.run()
         let errorData = ErrorBox()
-        let reader = Thread { errorData.data = err.fileHandleForReading.readDataToEndOfFile(); errorData.done.signal() }
+        let reader = Thread {
+            errorData.data = err.fileHandleForReading.readDataToEndOfFile()
+            errorData.done.signal()
+        }
         reader.start()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         errorData.done.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errorData.data, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errorData.data, as: UTF8.self))
     }
 
     /// The standard error bytes, handed from the reader thread once `done` is signalled.

@@ -16,8 +16,10 @@ public func relativeError(_ actual: Double, _ expected: Double, floor: Double = 
 
 /// The largest per-tensor `relativeError` over the keys of `expected` (less those `excluding`
 /// names), with the key where it occurs; a key missing from `actual` counts as infinitely wrong.
-public func maxRelativeError(_ actual: [String: Tensor], _ expected: [String: Tensor],
-                             excluding: (String) -> Bool = { _ in false }) -> (error: Float, key: String) {
+public func maxRelativeError(
+    _ actual: [String: Tensor], _ expected: [String: Tensor],
+    excluding: (String) -> Bool = { _ in false }
+) -> (error: Float, key: String) {
     var worst: (error: Float, key: String) = (0, "")
     for key in expected.keys.sorted() where !excluding(key) {
         guard let a = actual[key], let e = expected[key], a.shape == e.shape else { return (.infinity, key) }
@@ -29,8 +31,10 @@ public func maxRelativeError(_ actual: [String: Tensor], _ expected: [String: Te
 
 /// max |actual − expected| over every tensor / max |expected| over every tensor: the error of a
 /// whole network's parameters relative to their overall scale.
-public func globalRelativeError(_ actual: [String: Tensor], _ expected: [String: Tensor],
-                                excluding: (String) -> Bool = { _ in false }) -> Float {
+public func globalRelativeError(
+    _ actual: [String: Tensor], _ expected: [String: Tensor],
+    excluding: (String) -> Bool = { _ in false }
+) -> Float {
     var (difference, scale): (Float, Float) = (0, 0)
     for (key, e) in expected where !excluding(key) {
         guard let a = actual[key], a.shape == e.shape else { return .infinity }

@@ -19,10 +19,10 @@ public enum TestSupportError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .cannotCreate(path, reason): "cannot create \(path): \(reason)"
-        case let .missingBinary(path, configuration):
+        case .cannotCreate(let path, let reason): "cannot create \(path): \(reason)"
+        case .missingBinary(let path, let configuration):
             "\(path) is missing; build it with `swift build -c \(configuration) --build-tests` (the tests run the binary of their own build)"
-        case let .missingFixture(path, hint): "fixture \(path) is missing; \(hint)"
+        case .missingFixture(let path, let hint): "fixture \(path) is missing; \(hint)"
         }
     }
 }

@@ -46,8 +46,9 @@ public enum Tiny {
     public static func trainer(steps: Int) throws -> Trainer {
         let config = configuration(steps: steps)
         let loader = try DataLoader(images: images(), batchSize: config.batchSize, seed: config.seed, horizontalFlips: true)
-        return try Trainer(unet: try UNet(unet, seed: 3), diffusion: DDPM(schedule: try NoiseSchedule()), data: loader,
-                           configuration: config)
+        return try Trainer(
+            unet: try UNet(unet, seed: 3), diffusion: DDPM(schedule: try NoiseSchedule()), data: loader,
+            configuration: config)
     }
 
     /// A fresh directory for one test.

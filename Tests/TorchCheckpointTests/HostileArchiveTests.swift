@@ -1,8 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 import TorchCheckpoint
 import ZIPFoundation
-import TestSupport
 
 // Issue 14: torch.save archives whose entries declare more than a state dict can need.
 
@@ -21,32 +21,68 @@ struct HandWrittenZip {
     }
 
     func data() -> Data {
-        var out: [UInt8] = [], central: [UInt8] = []
+        var out: [UInt8] = []
+        var central: [UInt8] = []
         func le<T: FixedWidthInteger>(_ v: T, _ into: inout [UInt8]) { withUnsafeBytes(of: v.littleEndian) { into.append(contentsOf: $0) } }
         for e in entries {
-            let offset = UInt32(out.count), name = Array(e.name.utf8), crc = Self.crc32(e.data)
+            let offset = UInt32(out.count)
+            let name = Array(e.name.utf8)
+            let crc = Self.crc32(e.data)
             let zip64 = e.declaredSize != nil
             var extra: [UInt8] = []
             if let declared = e.declaredSize {
-                le(UInt16(1), &extra); le(UInt16(16), &extra); le(declared, &extra); le(UInt64(e.data.count), &extra)
+                le(UInt16(1), &extra)
+                le(UInt16(16), &extra)
+                le(declared, &extra)
+                le(UInt64(e.data.count), &extra)
             }
             let size32: UInt32 = zip64 ? 0xFFFF_FFFF : UInt32(e.data.count)
             // Local file header.
-            le(UInt32(0x0403_4B50), &out); le(UInt16(zip64 ? 45 : 20), &out); le(UInt16(0), &out); le(UInt16(0), &out)
-            le(UInt16(0), &out); le(UInt16(0x21), &out); le(crc, &out); le(size32, &out); le(size32, &out)
-            le(UInt16(name.count), &out); le(UInt16(extra.count), &out); out += name; out += extra; out += e.data
+            le(UInt32(0x0403_4B50), &out)
+            le(UInt16(zip64 ? 45 : 20), &out)
+            le(UInt16(0), &out)
+            le(UInt16(0), &out)
+            le(UInt16(0), &out)
+            le(UInt16(0x21), &out)
+            le(crc, &out)
+            le(size32, &out)
+            le(size32, &out)
+            le(UInt16(name.count), &out)
+            le(UInt16(extra.count), &out)
+            out += name
+            out += extra
+            out += e.data
             // Central directory header.
-            le(UInt32(0x0201_4B50), &central); le(UInt16(0x031E), &central); le(UInt16(zip64 ? 45 : 20), &central)
-            le(UInt16(0), &central); le(UInt16(0), &central); le(UInt16(0), &central); le(UInt16(0x21), &central)
-            le(crc, &central); le(size32, &central); le(size32, &central); le(UInt16(name.count), &central)
-            le(UInt16(extra.count), &central); le(UInt16(0), &central); le(UInt16(0), &central); le(UInt16(0), &central)
-            le(UInt32(0o100644) << 16, &central); le(offset, &central); central += name; central += extra
+            le(UInt32(0x0201_4B50), &central)
+            le(UInt16(0x031E), &central)
+            le(UInt16(zip64 ? 45 : 20), &central)
+            le(UInt16(0), &central)
+            le(UInt16(0), &central)
+            le(UInt16(0), &central)
+            le(UInt16(0x21), &central)
+            le(crc, &central)
+            le(size32, &central)
+            le(size32, &central)
+            le(UInt16(name.count), &central)
+            le(UInt16(extra.count), &central)
+            le(UInt16(0), &central)
+            le(UInt16(0), &central)
+            le(UInt16(0), &central)
+            le(UInt32(0o100644) << 16, &central)
+            le(offset, &central)
+            central += name
+            central += extra
         }
         let centralOffset = UInt32(out.count)
         out += central
-        le(UInt32(0x0605_4B50), &out); le(UInt16(0), &out); le(UInt16(0), &out)
-        le(UInt16(entries.count), &out); le(UInt16(entries.count), &out); le(UInt32(central.count), &out)
-        le(centralOffset, &out); le(UInt16(0), &out)
+        le(UInt32(0x0605_4B50), &out)
+        le(UInt16(0), &out)
+        le(UInt16(0), &out)
+        le(UInt16(entries.count), &out)
+        le(UInt16(entries.count), &out)
+        le(UInt32(central.count), &out)
+        le(centralOffset, &out)
+        le(UInt16(0), &out)
         return Data(out)
     }
 }
@@ -69,11 +105,16 @@ final class HostileArchiveTests {
         let url = directory.appendingPathComponent("zip64.bin")
         try zip.data().write(to: url)
         // A stored entry holds as many bytes as it declares: 2^40 from 4 is refused by the directory check.
-        #expect(throws: TorchCheckpointError.notAZipArchive(path: url.path, reason: "entry 0: declares 1099511627776 bytes from 4 compressed bytes, more than deflate can produce")) {
+        #expect(
+            throws: TorchCheckpointError.notAZipArchive(
+                path: url.path, reason: "entry 0: declares 1099511627776 bytes from 4 compressed bytes, more than deflate can produce")
+        ) {
             try TorchCheckpointFile.read(contentsOf: url)
         }
-        #expect(TorchCheckpointError.entryTooLarge(path: "m.bin", entry: "a/data.pkl", declaredBytes: 5, limitBytes: 4).description
-            == "m.bin: entry 'a/data.pkl' declares 5 bytes, more than the 4 a state dict of this archive can need. The file is corrupt or hostile; convert trusted checkpoints to safetensors.")
+        #expect(
+            TorchCheckpointError.entryTooLarge(path: "m.bin", entry: "a/data.pkl", declaredBytes: 5, limitBytes: 4).description
+                == "m.bin: entry 'a/data.pkl' declares 5 bytes, more than the 4 a state dict of this archive can need. The file is corrupt or hostile; convert trusted checkpoints to safetensors."
+        )
     }
 
     @Test("the hand-written archive format itself is read (so the refusal above is about the size)")
@@ -90,27 +131,35 @@ final class HostileArchiveTests {
         let url = directory.appendingPathComponent("bomb.bin")
         let archive = try Archive(url: url, accessMode: .create)
         let size = 8 << 20
-        try archive.addEntry(with: "archive/data.pkl", type: .file, uncompressedSize: Int64(size), compressionMethod: .deflate) { position, chunk in
+        try archive.addEntry(with: "archive/data.pkl", type: .file, uncompressedSize: Int64(size), compressionMethod: .deflate) {
+            position, chunk in
             Data(count: chunk)
         }
         let fileSize = try #require(FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int)
         #expect(fileSize <= 64 << 10)
-        #expect(throws: TorchCheckpointError.entryTooLarge(path: url.path, entry: "archive/data.pkl", declaredBytes: UInt64(size),
-                                                           limitBytes: (1 << 20) + 4096)) {
+        #expect(
+            throws: TorchCheckpointError.entryTooLarge(
+                path: url.path, entry: "archive/data.pkl", declaredBytes: UInt64(size),
+                limitBytes: (1 << 20) + 4096)
+        ) {
             try TorchCheckpointFile.read(contentsOf: url)
         }
     }
 
     @Test("fuzz crash 1: a zip64 central-directory offset above 2^63 is an error, not a trap inside ZIPFoundation")
     func zip64DirectoryOffsetBeyondTheFile() throws {
-        var bytes = [UInt8](try Data(contentsOf: Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("bool.bin")))
+        var bytes = [UInt8](
+            try Data(contentsOf: Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("bool.bin")))
         let record = try #require((0..<(bytes.count - 4)).last { bytes[$0..<($0 + 4)] == [0x50, 0x4B, 0x06, 0x06] })
         bytes[record + 48 + 7] = 0xF4  // the top byte of the offset to the central directory (the fuzzer's mutation)
         let offset = bytes[(record + 48)..<(record + 56)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         #expect(offset > UInt64(Int64.max))
         let url = directory.appendingPathComponent("zip64-offset.bin")
         try Data(bytes).write(to: url)
-        #expect(throws: TorchCheckpointError.notAZipArchive(path: url.path, reason: "the central directory offset \(offset) is beyond the file's \(bytes.count) bytes")) {
+        #expect(
+            throws: TorchCheckpointError.notAZipArchive(
+                path: url.path, reason: "the central directory offset \(offset) is beyond the file's \(bytes.count) bytes")
+        ) {
             try TorchCheckpointFile.read(contentsOf: url)
         }
     }
@@ -122,7 +171,10 @@ final class HostileArchiveTests {
         for i in 0..<4 { bytes[central + 42 + i] = 0x7F }  // relative offset of the local header: 0x7F7F7F7F
         let url = directory.appendingPathComponent("offset.bin")
         try Data(bytes).write(to: url)
-        #expect(throws: TorchCheckpointError.notAZipArchive(path: url.path, reason: "entry 0: local header offset 2139062143 is beyond the file's \(bytes.count) bytes")) {
+        #expect(
+            throws: TorchCheckpointError.notAZipArchive(
+                path: url.path, reason: "entry 0: local header offset 2139062143 is beyond the file's \(bytes.count) bytes")
+        ) {
             try TorchCheckpointFile.read(contentsOf: url)
         }
     }

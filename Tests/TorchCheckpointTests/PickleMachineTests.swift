@@ -31,13 +31,19 @@ struct PickleMachineTests {
     @Test("Object-building opcodes (NEWOBJ) are refused with their offset")
     func refusesNewObj() {
         #expect(error([0x80, 2, 0x29, 0x29, 0x81, 0x2E]) == .unsupportedOpcode(path: "m.pkl", opcode: 0x81, offset: 4))
-        #expect(error([0x80, 2, 0x29, 0x29, 0x81, 0x2E])?.description == "m.pkl: unsupported pickle opcode 0x81 at byte 4 of data.pkl; state dicts written by torch.save do not use it. Re-save the state dict with torch.save or convert it to safetensors.")
+        #expect(
+            error([0x80, 2, 0x29, 0x29, 0x81, 0x2E])?.description
+                == "m.pkl: unsupported pickle opcode 0x81 at byte 4 of data.pkl; state dicts written by torch.save do not use it. Re-save the state dict with torch.save or convert it to safetensors."
+        )
     }
 
     @Test("Calling an allowed storage type is refused")
     func refusesStorageCall() {
         let stream: [UInt8] = [0x80, 2, 0x63] + ascii("torch\nFloatStorage\n") + [0x29, 0x52, 0x2E]
-        #expect(error(stream) == .malformedPickle(path: "m.pkl", offset: 23, reason: "torch.FloatStorage is a storage type and is never called by torch.save"))
+        #expect(
+            error(stream)
+                == .malformedPickle(
+                    path: "m.pkl", offset: 23, reason: "torch.FloatStorage is a storage type and is never called by torch.save"))
     }
 
     @Test("Nesting deeper than the limit is an error, not a stack overflow")
@@ -49,20 +55,30 @@ struct PickleMachineTests {
     @Test("A stream without STOP and a length past the end are malformed")
     func truncatedStreams() {
         #expect(error([0x80, 2, 0x7D]) == .malformedPickle(path: "m.pkl", offset: 3, reason: "the stream ends before STOP"))
-        #expect(error([0x80, 2, 0x58, 0xFF, 0xFF, 0xFF, 0x7F]) == .malformedPickle(path: "m.pkl", offset: 2, reason: "a length of 2147483647 bytes runs past the end"))
+        #expect(
+            error([0x80, 2, 0x58, 0xFF, 0xFF, 0xFF, 0x7F])
+                == .malformedPickle(path: "m.pkl", offset: 2, reason: "a length of 2147483647 bytes runs past the end"))
         #expect(error([0x80, 2, 0x68, 7, 0x2E]) == .malformedPickle(path: "m.pkl", offset: 2, reason: "memo entry 7 was never stored"))
     }
 
     @Test("Dicts, memo, LONG1 and BINFLOAT decode as pickle defines them")
     func decodesValues() throws {
         // {'a': -2, 'b': [1.5, 'a'-memo]}: EMPTY_DICT MARK 'a' BINPUT0 LONG1(-2) 'b' EMPTY_LIST MARK BINFLOAT BINGET0 APPENDS SETITEMS
-        let stream: [UInt8] = [0x80, 2, 0x7D, 0x28, 0x8C, 1, 0x61, 0x71, 0, 0x8A, 1, 0xFE, 0x8C, 1, 0x62, 0x5D, 0x28,
-                               0x47, 0x3F, 0xF8, 0, 0, 0, 0, 0, 0, 0x68, 0, 0x65, 0x75, 0x2E]
-        guard case let .dict(dict) = try run(stream) else { Issue.record("not a dict"); return }
+        let stream: [UInt8] = [
+            0x80, 2, 0x7D, 0x28, 0x8C, 1, 0x61, 0x71, 0, 0x8A, 1, 0xFE, 0x8C, 1, 0x62, 0x5D, 0x28,
+            0x47, 0x3F, 0xF8, 0, 0, 0, 0, 0, 0, 0x68, 0, 0x65, 0x75, 0x2E,
+        ]
+        guard case .dict(let dict) = try run(stream) else {
+            Issue.record("not a dict")
+            return
+        }
         #expect(dict.items.count == 2)
         guard case .string("a") = dict.items[0].key, case .int(-2) = dict.items[0].value,
-              case let .list(list) = dict.items[1].value, list.items.count == 2,
-              case .float(1.5) = list.items[0], case .string("a") = list.items[1]
-        else { Issue.record("decoded \(dict.items)"); return }
+            case .list(let list) = dict.items[1].value, list.items.count == 2,
+            case .float(1.5) = list.items[0], case .string("a") = list.items[1]
+        else {
+            Issue.record("decoded \(dict.items)")
+            return
+        }
     }
 }

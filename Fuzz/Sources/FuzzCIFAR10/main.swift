@@ -1,5 +1,5 @@
-import FuzzSupport
 import Datasets
+import FuzzSupport
 
 // Any bytes as a CIFAR-10 binary batch (plain or gzip).
 runFuzzer { data in

@@ -1,5 +1,5 @@
-import FuzzSupport
 import Datasets
+import FuzzSupport
 
 // Any bytes as an IDX images file (plain, or gzip: the reader inflates what starts with the gzip
 // magic), loaded natively, padded and resized to the model's 32×32.

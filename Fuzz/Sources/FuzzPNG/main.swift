@@ -1,6 +1,6 @@
+import Datasets
 import Foundation
 import FuzzSupport
-import Datasets
 
 // Any bytes after the PNG signature, decoded and prepared as a folder dataset prepares images.
 runFuzzer { data in

@@ -27,7 +27,8 @@ public enum FuzzInput {
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         atexit {
             for base in ["/dev/shm", NSTemporaryDirectory()] {
-                try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: base).appendingPathComponent("swift-ddpm-fuzz-\(getpid())").path)
+                try? FileManager.default.removeItem(
+                    atPath: URL(fileURLWithPath: base).appendingPathComponent("swift-ddpm-fuzz-\(getpid())").path)
             }
         }
         return url

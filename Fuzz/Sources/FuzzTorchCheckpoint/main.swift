@@ -14,12 +14,15 @@ runFuzzer { data in
         try? FileManager.default.removeItem(at: url)
         do {
             let archive = try Archive(url: url, accessMode: .create)
-            try archive.addEntry(with: "archive/data.pkl", type: .file, uncompressedSize: Int64(data.count), compressionMethod: .none) { p, n in
+            try archive.addEntry(with: "archive/data.pkl", type: .file, uncompressedSize: Int64(data.count), compressionMethod: .none) {
+                p, n in
                 data.subdata(in: Int(p)..<Int(p) + n)
             }
             for (k, size) in [48, 12, 8, 72, 16, 2, 4, 8].enumerated() {
                 let storage = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37) })
-                try archive.addEntry(with: "archive/data/\(k)", type: .file, uncompressedSize: Int64(storage.count), compressionMethod: .none) { p, n in
+                try archive.addEntry(
+                    with: "archive/data/\(k)", type: .file, uncompressedSize: Int64(storage.count), compressionMethod: .none
+                ) { p, n in
                     storage.subdata(in: Int(p)..<Int(p) + n)
                 }
             }

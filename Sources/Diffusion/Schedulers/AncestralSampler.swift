@@ -12,7 +12,8 @@ public struct AncestralSampler: Scheduler, Sendable {
     /// Algorithm 2 on `chain` from its T, or from paper timestep `start` of it.
     public init(_ chain: DDPM, startingAt start: Int? = nil) {
         let T = chain.schedule.timestepCount
-        precondition(start.map { (1...T).contains($0) } ?? true, "[AncestralSampler] cannot start at t = \(start!); the chain has t = 1…\(T)")
+        precondition(
+            start.map { (1...T).contains($0) } ?? true, "[AncestralSampler] cannot start at t = \(start!); the chain has t = 1…\(T)")
         self.chain = chain
         self.start = start ?? T
     }
@@ -20,7 +21,10 @@ public struct AncestralSampler: Scheduler, Sendable {
     /// Algorithm 2 on `steps` timesteps of `model` chosen by `spacing` (all T when `steps` is nil or T).
     public init(_ model: DDPM, steps: Int?, spacing: TimestepSpacing = .leading) throws(DiffusionError) {
         let T = model.schedule.timestepCount
-        guard let steps, steps != T else { self.init(model); return }
+        guard let steps, steps != T else {
+            self.init(model)
+            return
+        }
         self.init(try model.respaced(steps: steps, spacing: spacing))
     }
 
@@ -33,7 +37,7 @@ public struct AncestralSampler: Scheduler, Sendable {
 
     public mutating func step(_ modelOutput: Tensor, index: Int, sample: Tensor, noise: () -> Tensor) -> SchedulerStep {
         let t = paperTimestep(index)
-        let z = t > 1 ? noise() : Tensor.zeros(sample.shape)                 // Algorithm 2, line 3
+        let z = t > 1 ? noise() : Tensor.zeros(sample.shape)  // Algorithm 2, line 3
         let step = chain.reverseStep(sample, at: t, modelOutput: modelOutput, noise: z)
         return SchedulerStep(previous: step.previous, predictedX0: step.predictedX0)
     }

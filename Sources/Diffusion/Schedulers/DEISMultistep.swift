@@ -62,7 +62,9 @@ public struct DEISMultistep: Scheduler, Sendable {
     var lowerOrderCount = 0
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let c = configuration, name = "DEISMultistepScheduler", count = schedule.timestepCount
+        let c = configuration
+        let name = "DEISMultistepScheduler"
+        let count = schedule.timestepCount
         guard steps >= 1, steps <= count else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
         guard (1...3).contains(c.solverOrder) else {
             throw .invalidSchedulerOption(scheduler: name, option: "solver_order", value: "\(c.solverOrder)", accepted: "use 1, 2 or 3")
@@ -76,8 +78,9 @@ public struct DEISMultistep: Scheduler, Sendable {
         } else {
             let grid = SolverTimesteps.grid(c.timestepSpacing, steps: steps, trainTimesteps: count, stepsOffset: c.stepsOffset)
             guard grid.allSatisfy({ (0..<count).contains($0) }) else {
-                throw .invalidSchedulerOption(scheduler: name, option: "steps_offset", value: "\(c.stepsOffset)",
-                                              accepted: "timesteps \(grid.prefix(3))… must stay within 0..<\(count)")
+                throw .invalidSchedulerOption(
+                    scheduler: name, option: "steps_offset", value: "\(c.stepsOffset)",
+                    accepted: "timesteps \(grid.prefix(3))… must stay within 0..<\(count)")
             }
             levels = grid.map { table.values[$0] } + [table.values[0]]
             modelTimesteps = grid.map(Double.init)
@@ -98,7 +101,8 @@ public struct DEISMultistep: Scheduler, Sendable {
     }
 
     public mutating func step(_ modelOutput: Tensor, index: Int, sample: Tensor, noise: () -> Tensor) -> SchedulerStep {
-        let c = configuration, n = modelTimesteps.count
+        let c = configuration
+        let n = modelTimesteps.count
         let (alphaS, sigmaS) = DiscreteSigmas.alphaSigma(sigmas[index])
         var x0 = c.prediction.predictedX0(from: modelOutput, sample: sample, alpha: alphaS, sigma: sigmaS)
         if c.thresholding { x0 = dynamicallyThresholded(x0, ratio: c.dynamicThresholdingRatio, maximum: c.sampleMaxValue) }
@@ -120,16 +124,22 @@ public struct DEISMultistep: Scheduler, Sendable {
         } else {
             // ρ = σ/α at t, s₀ (this step), s₁, s₂ (earlier steps).
             let sigmas = self.sigmas
-            let rho = { (i: Int) -> Double in let (a, s) = DiscreteSigmas.alphaSigma(sigmas[i]); return s / a }
+            let rho = { (i: Int) -> Double in
+                let (a, s) = DiscreteSigmas.alphaSigma(sigmas[i])
+                return s / a
+            }
             let (rt, r0, r1) = (rho(index + 1), rho(index), rho(index - 1))
             let (m0, m1) = (outputs[outputs.count - 1], outputs[outputs.count - 2])
             var sum: Tensor
             if order == 2 {
                 let f = Self.secondOrderIntegral
-                let c0 = f(rt, r0, r1) - f(r0, r0, r1), c1 = f(rt, r1, r0) - f(r0, r1, r0)
+                let c0 = f(rt, r0, r1) - f(r0, r0, r1)
+                let c1 = f(rt, r1, r0) - f(r0, r1, r0)
                 sum = sample / Float(alphaS) + Float(c0) * m0 + Float(c1) * m1
             } else {
-                let f = Self.thirdOrderIntegral, r2 = rho(index - 2), m2 = outputs[outputs.count - 3]
+                let f = Self.thirdOrderIntegral
+                let r2 = rho(index - 2)
+                let m2 = outputs[outputs.count - 3]
                 let c0 = f(rt, r0, r1, r2) - f(r0, r0, r1, r2)
                 let c1 = f(rt, r1, r2, r0) - f(r0, r1, r2, r0)
                 let c2 = f(rt, r2, r0, r1) - f(r0, r2, r0, r1)

@@ -99,28 +99,34 @@ public struct DPMSolverMultistep: Scheduler, Sendable {
     static let name = "DPMSolverMultistepScheduler"
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let c = configuration, count = schedule.timestepCount
+        let c = configuration
+        let count = schedule.timestepCount
         guard (1...count).contains(steps) else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
         guard (1...3).contains(c.solverOrder) else {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "solver_order", value: "\(c.solverOrder)",
-                                          accepted: "use 1, 2 or 3")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "solver_order", value: "\(c.solverOrder)",
+                accepted: "use 1, 2 or 3")
         }
         if !c.algorithmType.usesDataPrediction && c.finalSigma == .zero {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "final_sigmas_type", value: "zero",
-                                          accepted: "dpmsolver and sde-dpmsolver need sigma_min")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "final_sigmas_type", value: "zero",
+                accepted: "dpmsolver and sde-dpmsolver need sigma_min")
         }
         if c.algorithmType == .sdeDPMSolver && c.solverOrder == 3 {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "solver_order", value: "3",
-                                          accepted: "sde-dpmsolver has orders 1 and 2 only")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "solver_order", value: "3",
+                accepted: "sde-dpmsolver has orders 1 and 2 only")
         }
         if c.thresholding && !(c.dynamicThresholdingRatio > 0 && c.dynamicThresholdingRatio <= 1 && c.sampleMaxValue >= 1) {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "dynamic_thresholding_ratio, sample_max_value",
-                                          value: "\(c.dynamicThresholdingRatio), \(c.sampleMaxValue)",
-                                          accepted: "use a ratio in (0, 1] and a maximum ≥ 1")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "dynamic_thresholding_ratio, sample_max_value",
+                value: "\(c.dynamicThresholdingRatio), \(c.sampleMaxValue)",
+                accepted: "use a ratio in (0, 1] and a maximum ≥ 1")
         }
         if c.stepsOffset < 0 {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "steps_offset", value: "\(c.stepsOffset)",
-                                          accepted: "use an offset ≥ 0")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "steps_offset", value: "\(c.stepsOffset)",
+                accepted: "use an offset ≥ 0")
         }
         let discrete = DiscreteSigmas(schedule)
         let (timesteps, levels) = Self.noiseLevels(discrete, steps: steps, configuration: c)
@@ -135,8 +141,9 @@ public struct DPMSolverMultistep: Scheduler, Sendable {
         let count = discrete.count
         // λ_i = −log σ_i decreases with i; searchsorted(flip(λ), λ_min) counts the λ_i below λ_min.
         let clipped = discrete.values.filter { DiscreteSigmas.lambda($0) < c.lambdaMinClipped }.count
-        let grid = SolverTimesteps.grid(c.timestepSpacing, steps: steps, trainTimesteps: count,
-                                        last: count - clipped, stepsOffset: c.stepsOffset)
+        let grid = SolverTimesteps.grid(
+            c.timestepSpacing, steps: steps, trainTimesteps: count,
+            last: count - clipped, stepsOffset: c.stepsOffset)
         let (low, high) = (discrete.values[0], discrete.values[count - 1])
         let levels: [Double]
         if c.useKarrasSigmas {
@@ -154,7 +161,8 @@ public struct DPMSolverMultistep: Scheduler, Sendable {
 
     /// The order diffusers uses at evaluation `index`, given how many lower-order steps came before.
     func order(at index: Int) -> Int {
-        let c = configuration, n = modelTimesteps.count
+        let c = configuration
+        let n = modelTimesteps.count
         let finalFirstOrder = index == n - 1 && (c.eulerAtFinal || (c.lowerOrderFinal && n < 15) || c.finalSigma == .zero)
         let secondToLast = index == n - 2 && c.lowerOrderFinal && n < 15
         if c.solverOrder == 1 || lowerOrderCount < 1 || finalFirstOrder { return 1 }
@@ -198,13 +206,16 @@ public struct DPMSolverMultistep: Scheduler, Sendable {
         guard h != 0 else { return sample }
         let m = Array(history.suffix(order).reversed())  // m[0] newest
         // Divided differences D₁ (and D₂) in diffusers' arrangement.
-        var d1: Tensor? = nil, d2: Tensor? = nil
+        var d1: Tensor? = nil
+        var d2: Tensor? = nil
         if order == 2 {
             let r0 = (s0.lambda - levels[2].lambda) / h
             d1 = Float(1 / r0) * (m[0] - m[1])
         } else if order == 3 {
-            let r0 = (s0.lambda - levels[2].lambda) / h, r1 = (levels[2].lambda - levels[3].lambda) / h
-            let d10 = Float(1 / r0) * (m[0] - m[1]), d11 = Float(1 / r1) * (m[1] - m[2])
+            let r0 = (s0.lambda - levels[2].lambda) / h
+            let r1 = (levels[2].lambda - levels[3].lambda) / h
+            let d10 = Float(1 / r0) * (m[0] - m[1])
+            let d11 = Float(1 / r1) * (m[1] - m[2])
             d1 = d10 + Float(r0 / (r0 + r1)) * (d10 - d11)
             d2 = Float(1 / (r0 + r1)) * (d10 - d11)
         }
@@ -225,7 +236,8 @@ public struct DPMSolverMultistep: Scheduler, Sendable {
             if order == 2 {
                 x = x + (heun ? Float(t.alpha * (e2 / (-2 * h) + 1)) : Float(0.5 * t.alpha * e2)) * d1!
             } else if order == 3 {
-                x = x + Float(t.alpha * (e2 / (-2 * h) + 1)) * d1!
+                x =
+                    x + Float(t.alpha * (e2 / (-2 * h) + 1)) * d1!
                     + Float(t.alpha * ((e2 - 2 * h) / (4 * h * h) - 0.5)) * d2!
             }
             x = x + Float(t.sigma * e2.squareRoot()) * z!

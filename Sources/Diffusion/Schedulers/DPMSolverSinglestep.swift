@@ -66,29 +66,35 @@ public struct DPMSolverSinglestep: Scheduler, Sendable {
     static let name = "DPMSolverSinglestepScheduler"
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let c = configuration, count = schedule.timestepCount
+        let c = configuration
+        let count = schedule.timestepCount
         guard (1...count).contains(steps) else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
         guard (1...3).contains(c.solverOrder) else {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "solver_order", value: "\(c.solverOrder)",
-                                          accepted: "use 1, 2 or 3")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "solver_order", value: "\(c.solverOrder)",
+                accepted: "use 1, 2 or 3")
         }
         if c.algorithmType == .sdeDPMSolver {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "algorithm_type", value: "sde-dpmsolver",
-                                          accepted: "use dpmsolver++, sde-dpmsolver++ or dpmsolver")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "algorithm_type", value: "sde-dpmsolver",
+                accepted: "use dpmsolver++, sde-dpmsolver++ or dpmsolver")
         }
         if c.algorithmType == .dpmSolver && c.finalSigma == .zero {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "final_sigmas_type", value: "zero",
-                                          accepted: "dpmsolver needs sigma_min")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "final_sigmas_type", value: "zero",
+                accepted: "dpmsolver needs sigma_min")
         }
         if c.algorithmType == .dpmSolver && c.thresholding {
             // diffusers indexes alpha_t[None] there and fails on a shape mismatch.
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "thresholding", value: "true",
-                                          accepted: "dpmsolver does not support it; use dpmsolver++ or sde-dpmsolver++")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "thresholding", value: "true",
+                accepted: "dpmsolver does not support it; use dpmsolver++ or sde-dpmsolver++")
         }
         if c.thresholding && !(c.dynamicThresholdingRatio > 0 && c.dynamicThresholdingRatio <= 1 && c.sampleMaxValue >= 1) {
-            throw .invalidSchedulerOption(scheduler: Self.name, option: "dynamic_thresholding_ratio, sample_max_value",
-                                          value: "\(c.dynamicThresholdingRatio), \(c.sampleMaxValue)",
-                                          accepted: "use a ratio in (0, 1] and a maximum ≥ 1")
+            throw .invalidSchedulerOption(
+                scheduler: Self.name, option: "dynamic_thresholding_ratio, sample_max_value",
+                value: "\(c.dynamicThresholdingRatio), \(c.sampleMaxValue)",
+                accepted: "use a ratio in (0, 1] and a maximum ≥ 1")
         }
         let discrete = DiscreteSigmas(schedule)
         let clipped = discrete.values.filter { DiscreteSigmas.lambda($0) < c.lambdaMinClipped }.count
@@ -107,7 +113,8 @@ public struct DPMSolverSinglestep: Scheduler, Sendable {
 
     /// diffusers' `get_order_list`.
     static func orderList(steps: Int, order: Int, lowerOrderFinal: Bool, finalZero: Bool) -> [Int] {
-        let group = Array(1...order), groups = steps / order
+        let group = Array(1...order)
+        let groups = steps / order
         var list: [Int]
         switch (order, lowerOrderFinal) {
         case (1, _): list = Array(repeating: 1, count: steps)
@@ -130,7 +137,8 @@ public struct DPMSolverSinglestep: Scheduler, Sendable {
         let (alpha, sigma) = DiscreteSigmas.alphaSigma(sigmas[index])
         var x0 = c.prediction.predictedX0(from: modelOutput, sample: sample, alpha: alpha, sigma: sigma)
         if c.thresholding { x0 = dynamicallyThresholded(x0, ratio: c.dynamicThresholdingRatio, maximum: c.sampleMaxValue) }
-        let converted = c.algorithmType.usesDataPrediction
+        let converted =
+            c.algorithmType.usesDataPrediction
             ? x0 : c.prediction.predictedNoise(from: modelOutput, sample: sample, alpha: alpha, sigma: sigma)
         history.append(converted)
         if history.count > c.solverOrder { history.removeFirst() }
@@ -152,13 +160,17 @@ public struct DPMSolverSinglestep: Scheduler, Sendable {
         let h = t.lambda - s.lambda
         let m = Array(history.suffix(order))  // m[0] at the group's start, m[order − 1] newest
         let heun = configuration.solverType == .heun
-        var d1: Tensor? = nil, d1Last: Tensor? = nil, d2: Tensor? = nil
+        var d1: Tensor? = nil
+        var d1Last: Tensor? = nil
+        var d2: Tensor? = nil
         if order == 2 {
             let r0 = (levels[1].lambda - s.lambda) / h
             d1 = Float(1 / r0) * (m[1] - m[0])
         } else if order == 3 {
-            let r0 = (levels[1].lambda - s.lambda) / h, r1 = (levels[2].lambda - s.lambda) / h
-            let d10 = Float(1 / r1) * (m[1] - m[0]), d11 = Float(1 / r0) * (m[2] - m[0])
+            let r0 = (levels[1].lambda - s.lambda) / h
+            let r1 = (levels[2].lambda - s.lambda) / h
+            let d10 = Float(1 / r1) * (m[1] - m[0])
+            let d11 = Float(1 / r0) * (m[2] - m[0])
             d1Last = d11
             d1 = (Float(r0) * d10 - Float(r1) * d11) / Float(r0 - r1)
             d2 = Float(2 / (r0 - r1)) * (d11 - d10)

@@ -36,15 +36,19 @@ public struct EulerAncestralDiscrete: Scheduler, Sendable {
     public let initNoiseSigma: Double
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let name = "EulerAncestralDiscreteScheduler", c = configuration
-        try EulerSigmaGrid.validate(scheduler: name, steps: steps, trainTimesteps: schedule.timestepCount,
-                                    stepsOffset: c.stepsOffset)
+        let name = "EulerAncestralDiscreteScheduler"
+        let c = configuration
+        try EulerSigmaGrid.validate(
+            scheduler: name, steps: steps, trainTimesteps: schedule.timestepCount,
+            stepsOffset: c.stepsOffset)
         guard c.prediction != .x0 else {
-            throw .invalidSchedulerOption(scheduler: name, option: "prediction_type", value: "sample",
-                                          accepted: "use epsilon or v_prediction (diffusers does not implement sample)")
+            throw .invalidSchedulerOption(
+                scheduler: name, option: "prediction_type", value: "sample",
+                accepted: "use epsilon or v_prediction (diffusers does not implement sample)")
         }
-        let grid = EulerSigmaGrid.make(DiscreteSigmas(schedule), spacing: c.timestepSpacing, steps: steps,
-                                       stepsOffset: c.stepsOffset, sigmaSpacing: .timesteps)
+        let grid = EulerSigmaGrid.make(
+            DiscreteSigmas(schedule), spacing: c.timestepSpacing, steps: steps,
+            stepsOffset: c.stepsOffset, sigmaSpacing: .timesteps)
         self.configuration = c
         sigmas = grid.sigmas + [0]
         modelTimesteps = grid.timesteps

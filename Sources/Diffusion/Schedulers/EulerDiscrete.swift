@@ -79,11 +79,13 @@ public struct EulerDiscrete: Scheduler, Sendable {
         /// S_noise: `step(s_noise=)`
         public var churnNoise: Double = 1
 
-        public init(prediction: Parameterization = .noise, timestepSpacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
-                    interpolation: Interpolation = .linear, sigmaSpacing: SigmaSpacing = .timesteps,
-                    sigmaMinimum: Double? = nil, sigmaMaximum: Double? = nil, timestepType: TimestepType = .discrete,
-                    finalSigma: FinalSigma = .zero, churn: Double = 0, churnMinimumSigma: Double = 0,
-                    churnMaximumSigma: Double = .infinity, churnNoise: Double = 1) {
+        public init(
+            prediction: Parameterization = .noise, timestepSpacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
+            interpolation: Interpolation = .linear, sigmaSpacing: SigmaSpacing = .timesteps,
+            sigmaMinimum: Double? = nil, sigmaMaximum: Double? = nil, timestepType: TimestepType = .discrete,
+            finalSigma: FinalSigma = .zero, churn: Double = 0, churnMinimumSigma: Double = 0,
+            churnMaximumSigma: Double = .infinity, churnNoise: Double = 1
+        ) {
             self.prediction = prediction
             self.timestepSpacing = timestepSpacing
             self.stepsOffset = stepsOffset
@@ -107,23 +109,28 @@ public struct EulerDiscrete: Scheduler, Sendable {
     public let initNoiseSigma: Double
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let name = "EulerDiscreteScheduler", c = configuration
-        try EulerSigmaGrid.validate(scheduler: name, steps: steps, trainTimesteps: schedule.timestepCount,
-                                    stepsOffset: c.stepsOffset)
+        let name = "EulerDiscreteScheduler"
+        let c = configuration
+        try EulerSigmaGrid.validate(
+            scheduler: name, steps: steps, trainTimesteps: schedule.timestepCount,
+            stepsOffset: c.stepsOffset)
         for (option, value) in [("sigma_min", c.sigmaMinimum), ("sigma_max", c.sigmaMaximum)] {
             if let value, !(value > 0 && value.isFinite) {
-                throw .invalidSchedulerOption(scheduler: name, option: option, value: "\(value)",
-                                              accepted: "use a finite σ > 0, or none for the schedule's own")
+                throw .invalidSchedulerOption(
+                    scheduler: name, option: option, value: "\(value)",
+                    accepted: "use a finite σ > 0, or none for the schedule's own")
             }
         }
         guard c.churn >= 0, c.churnNoise >= 0 else {
-            throw .invalidSchedulerOption(scheduler: name, option: "s_churn, s_noise",
-                                          value: "\(c.churn), \(c.churnNoise)", accepted: "both must be ≥ 0")
+            throw .invalidSchedulerOption(
+                scheduler: name, option: "s_churn, s_noise",
+                value: "\(c.churn), \(c.churnNoise)", accepted: "both must be ≥ 0")
         }
         let trained = DiscreteSigmas(schedule)
-        let grid = EulerSigmaGrid.make(trained, spacing: c.timestepSpacing, steps: steps, stepsOffset: c.stepsOffset,
-                                       sigmaSpacing: c.sigmaSpacing, logLinear: c.interpolation == .logLinear,
-                                       sigmaMinimum: c.sigmaMinimum, sigmaMaximum: c.sigmaMaximum)
+        let grid = EulerSigmaGrid.make(
+            trained, spacing: c.timestepSpacing, steps: steps, stepsOffset: c.stepsOffset,
+            sigmaSpacing: c.sigmaSpacing, logLinear: c.interpolation == .logLinear,
+            sigmaMinimum: c.sigmaMinimum, sigmaMaximum: c.sigmaMaximum)
         let last = c.finalSigma == .zero ? 0 : EulerSigmaGrid.float32(trained.values[0])
         self.configuration = c
         self.sigmas = grid.sigmas + [last]
@@ -140,8 +147,10 @@ public struct EulerDiscrete: Scheduler, Sendable {
     }
 
     public mutating func step(_ modelOutput: Tensor, index: Int, sample: Tensor, noise: () -> Tensor) -> SchedulerStep {
-        let c = configuration, sigma = sigmas[index]
-        let gamma = c.churnMinimumSigma <= sigma && sigma <= c.churnMaximumSigma
+        let c = configuration
+        let sigma = sigmas[index]
+        let gamma =
+            c.churnMinimumSigma <= sigma && sigma <= c.churnMaximumSigma
             ? min(c.churn / Double(sigmas.count - 1), 2.0.squareRoot() - 1) : 0
         let sigmaHat = sigma * (gamma + 1)
         var x = sample
@@ -162,8 +171,10 @@ func eulerInitNoiseSigma(_ sigmas: [Double], spacing: TimestepSpacing) -> Double
 /// x̂₀ of the variance-exploding sample x̃ at noise level σ (Karras et al. 2022, Table 1 with
 /// c_skip, c_out for each prediction type, as diffusers' Euler schedulers form it): ε̂ uses
 /// `sigma` (σ̂ with churn), v uses `velocitySigma`.
-func eulerPredictedX0(_ prediction: Parameterization, _ output: Tensor, sample x: Tensor, sigma: Double,
-                      velocitySigma: Double) -> Tensor {
+func eulerPredictedX0(
+    _ prediction: Parameterization, _ output: Tensor, sample x: Tensor, sigma: Double,
+    velocitySigma: Double
+) -> Tensor {
     switch prediction {
     case .noise: return x - Float(sigma) * output
     case .x0: return output

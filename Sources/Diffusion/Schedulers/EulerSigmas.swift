@@ -39,9 +39,11 @@ enum EulerSigmaGrid {
 
     /// Steps 1–3: model timesteps (one per Euler step) and their σ's (N of them, or N + 1 for
     /// `logLinear`, whose last σ is never a model input).
-    static func make(_ trained: DiscreteSigmas, spacing: TimestepSpacing, steps n: Int, stepsOffset: Int,
-                     sigmaSpacing: Spacing, logLinear: Bool = false, sigmaMinimum: Double? = nil,
-                     sigmaMaximum: Double? = nil) -> (timesteps: [Double], sigmas: [Double]) {
+    static func make(
+        _ trained: DiscreteSigmas, spacing: TimestepSpacing, steps n: Int, stepsOffset: Int,
+        sigmaSpacing: Spacing, logLinear: Bool = false, sigmaMinimum: Double? = nil,
+        sigmaMaximum: Double? = nil
+    ) -> (timesteps: [Double], sigmas: [Double]) {
         var timesteps = timesteps(spacing, steps: n, trainTimesteps: trained.count, stepsOffset: stepsOffset)
         var sigmas: [Double]
         if logLinear {
@@ -50,7 +52,8 @@ enum EulerSigmaGrid {
         } else {
             sigmas = timesteps.map(trained.interpolated(at:))
         }
-        let minimum = sigmaMinimum ?? sigmas[sigmas.count - 1], maximum = sigmaMaximum ?? sigmas[0]
+        let minimum = sigmaMinimum ?? sigmas[sigmas.count - 1]
+        let maximum = sigmaMaximum ?? sigmas[0]
         switch sigmaSpacing {
         case .timesteps: break
         case .karras:
@@ -69,8 +72,9 @@ enum EulerSigmaGrid {
             throw .invalidSamplingStepCount(requested: steps, timestepCount: trainTimesteps)
         }
         guard stepsOffset >= 0, stepsOffset < trainTimesteps else {
-            throw .invalidSchedulerOption(scheduler: scheduler, option: "steps_offset", value: "\(stepsOffset)",
-                                          accepted: "use an offset in 0..<\(trainTimesteps)")
+            throw .invalidSchedulerOption(
+                scheduler: scheduler, option: "steps_offset", value: "\(stepsOffset)",
+                accepted: "use an offset in 0..<\(trainTimesteps)")
         }
     }
 }

@@ -30,8 +30,10 @@ public struct HeunDiscrete: Scheduler, Sendable {
         /// `clip_sample_range`
         public var clipSampleRange: Double = 1
 
-        public init(prediction: Parameterization = .noise, timestepSpacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
-                    sigmaSpacing: SigmaSpacing = .timesteps, clipSample: Bool = false, clipSampleRange: Double = 1) {
+        public init(
+            prediction: Parameterization = .noise, timestepSpacing: TimestepSpacing = .linspace, stepsOffset: Int = 0,
+            sigmaSpacing: SigmaSpacing = .timesteps, clipSample: Bool = false, clipSampleRange: Double = 1
+        ) {
             self.prediction = prediction
             self.timestepSpacing = timestepSpacing
             self.stepsOffset = stepsOffset
@@ -50,15 +52,19 @@ public struct HeunDiscrete: Scheduler, Sendable {
     private var pending: (derivative: Tensor, dt: Double, sample: Tensor)?
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let name = "HeunDiscreteScheduler", c = configuration
-        try EulerSigmaGrid.validate(scheduler: name, steps: steps, trainTimesteps: schedule.timestepCount,
-                                    stepsOffset: c.stepsOffset)
+        let name = "HeunDiscreteScheduler"
+        let c = configuration
+        try EulerSigmaGrid.validate(
+            scheduler: name, steps: steps, trainTimesteps: schedule.timestepCount,
+            stepsOffset: c.stepsOffset)
         guard c.clipSampleRange > 0 else {
-            throw .invalidSchedulerOption(scheduler: name, option: "clip_sample_range", value: "\(c.clipSampleRange)",
-                                          accepted: "use a range > 0")
+            throw .invalidSchedulerOption(
+                scheduler: name, option: "clip_sample_range", value: "\(c.clipSampleRange)",
+                accepted: "use a range > 0")
         }
-        let grid = EulerSigmaGrid.make(DiscreteSigmas(schedule), spacing: c.timestepSpacing, steps: steps,
-                                       stepsOffset: c.stepsOffset, sigmaSpacing: c.sigmaSpacing)
+        let grid = EulerSigmaGrid.make(
+            DiscreteSigmas(schedule), spacing: c.timestepSpacing, steps: steps,
+            stepsOffset: c.stepsOffset, sigmaSpacing: c.sigmaSpacing)
         self.configuration = c
         sigmas = [grid.sigmas[0]] + grid.sigmas.dropFirst().flatMap { [$0, $0] } + [0]
         modelTimesteps = [grid.timesteps[0]] + grid.timesteps.dropFirst().flatMap { [$0, $0] }

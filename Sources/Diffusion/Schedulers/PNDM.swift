@@ -50,22 +50,27 @@ public struct PNDM: Scheduler, Sendable {
     var startSample: Tensor?
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let c = configuration, name = "PNDMScheduler", count = schedule.timestepCount
+        let c = configuration
+        let name = "PNDMScheduler"
+        let count = schedule.timestepCount
         guard steps >= 1, steps <= count else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
         guard c.prediction != .x0 else {
-            throw .invalidSchedulerOption(scheduler: name, option: "prediction_type", value: "sample",
-                                          accepted: "use epsilon or v_prediction")
+            throw .invalidSchedulerOption(
+                scheduler: name, option: "prediction_type", value: "sample",
+                accepted: "use epsilon or v_prediction")
         }
         guard c.skipPRKSteps || steps >= 4 else {
-            throw .invalidSchedulerOption(scheduler: name, option: "skip_prk_steps", value: "false",
-                                          accepted: "the Runge–Kutta warm-up takes 3 steps and needs at least 4 "
-                                              + "(got \(steps)); use skip_prk_steps = true")
+            throw .invalidSchedulerOption(
+                scheduler: name, option: "skip_prk_steps", value: "false",
+                accepted: "the Runge–Kutta warm-up takes 3 steps and needs at least 4 "
+                    + "(got \(steps)); use skip_prk_steps = true")
         }
         // diffusers' _timesteps, ascending model timesteps.
         var grid: [Int] = try c.timestepSpacing.timesteps(steps: steps, timestepCount: count).reversed().map { $0 - 1 }
         if c.timestepSpacing == .leading { grid = grid.map { $0 + c.stepsOffset } }
         let stride = count / steps
-        var prk: [Int] = [], plms: [Int]
+        var prk: [Int] = []
+        var plms: [Int]
         if c.skipPRKSteps {
             // [t_{N−1}, t_{N−2}, t_{N−2}, t_{N−3}, …, t₀]: the first step is evaluated twice.
             let repeated = grid.count >= 2 ? [grid[grid.count - 2]] : []
@@ -80,8 +85,9 @@ public struct PNDM: Scheduler, Sendable {
         }
         timesteps = prk + plms
         guard timesteps.allSatisfy({ (0..<count).contains($0) }) else {
-            throw .invalidSchedulerOption(scheduler: name, option: "steps_offset", value: "\(c.stepsOffset)",
-                                          accepted: "timesteps \(timesteps.prefix(3))… must stay within 0..<\(count)")
+            throw .invalidSchedulerOption(
+                scheduler: name, option: "steps_offset", value: "\(c.stepsOffset)",
+                accepted: "timesteps \(timesteps.prefix(3))… must stay within 0..<\(count)")
         }
         modelTimesteps = timesteps.map(Double.init)
         prkCount = prk.count
@@ -133,7 +139,8 @@ public struct PNDM: Scheduler, Sendable {
             } else {
                 (from, target) = (t + stride, t)
             }
-            var input = sample, output: Tensor
+            var input = sample
+            var output: Tensor
             if ets.count == 1 && counter == 0 {
                 output = modelOutput
                 startSample = sample
@@ -152,8 +159,9 @@ public struct PNDM: Scheduler, Sendable {
         }
         // x̂₀ of this evaluation's sample and output.
         let alphaBar = alphaBars[t]
-        let x0 = configuration.prediction.predictedX0(from: modelOutput, sample: sample, alpha: alphaBar.squareRoot(),
-                                                      sigma: (1 - alphaBar).squareRoot())
+        let x0 = configuration.prediction.predictedX0(
+            from: modelOutput, sample: sample, alpha: alphaBar.squareRoot(),
+            sigma: (1 - alphaBar).squareRoot())
         return SchedulerStep(previous: previous, predictedX0: x0)
     }
 }

@@ -63,9 +63,10 @@ extension Scheduler {
         for (index, t) in modelTimesteps.enumerated() {
             let input = scheduler.scaleModelInput(x, index: index)
             var output = withoutGradients { predictNoise(input, Array(repeating: t, count: count)) }
-            precondition(output.shape[0] == count && Array(output.shape.dropFirst(2)) == Array(x.shape.dropFirst(2))
-                         && (output.shape[1] == channels || output.shape[1] == 2 * channels),
-                         "[Scheduler] the network returned \(output.shape) for a sample of \(x.shape)")
+            precondition(
+                output.shape[0] == count && Array(output.shape.dropFirst(2)) == Array(x.shape.dropFirst(2))
+                    && (output.shape[1] == channels || output.shape[1] == 2 * channels),
+                "[Scheduler] the network returned \(output.shape) for a sample of \(x.shape)")
             if output.shape[1] == 2 * channels && !usesVarianceChannels { output = output.sliced(alongAxis: 1, 0..<channels) }
             let step = withoutGradients {
                 scheduler.step(output, index: index, sample: x) { Tensor.randomNormal(x.shape, using: &rng) }

@@ -24,7 +24,8 @@ public struct DiscreteSigmas: Sendable, Equatable {
     public func interpolated(at t: Double) -> Double {
         guard t > 0 else { return values[0] }
         guard t < Double(count - 1) else { return values[count - 1] }
-        let low = Int(t.rounded(.down)), w = t - Double(low)
+        let low = Int(t.rounded(.down))
+        let w = t - Double(low)
         return (1 - w) * values[low] + w * values[low + 1]
     }
 
@@ -89,12 +90,15 @@ extension Parameterization {
 /// sample, s = the `ratio` quantile of |x̂₀| (linear interpolation, as `torch.quantile`), clamped
 /// to [1, `maximum`]; x̂₀ is clamped to [−s, s] and divided by s.
 public func dynamicallyThresholded(_ x0: Tensor, ratio: Double, maximum: Double) -> Tensor {
-    let count = x0.shape[0], size = x0.scalarCount / max(count, 1)
+    let count = x0.shape[0]
+    let size = x0.scalarCount / max(count, 1)
     var values = x0.scalars
     for n in 0..<count {
         let row = values[(n * size)..<((n + 1) * size)]
         let sorted = row.map { abs(Double($0)) }.sorted()
-        let position = ratio * Double(size - 1), low = Int(position.rounded(.down)), high = min(low + 1, size - 1)
+        let position = ratio * Double(size - 1)
+        let low = Int(position.rounded(.down))
+        let high = min(low + 1, size - 1)
         let quantile = sorted[low] + (position - Double(low)) * (sorted[high] - sorted[low])
         let s = Float(min(max(quantile, 1), maximum))
         for i in (n * size)..<((n + 1) * size) { values[i] = min(max(values[i], -s), s) / s }

@@ -11,8 +11,10 @@ import Foundation
 /// Rounding is numpy's, half to even. Unlike `TimestepSpacing.timesteps` (DDPM/DDIM), linspace
 /// and leading divide by N + 1 and drop the last point, so t = 0 is never visited.
 public enum SolverTimesteps {
-    public static func grid(_ spacing: TimestepSpacing, steps: Int, trainTimesteps: Int, last: Int? = nil,
-                            stepsOffset: Int = 0) -> [Int] {
+    public static func grid(
+        _ spacing: TimestepSpacing, steps: Int, trainTimesteps: Int, last: Int? = nil,
+        stepsOffset: Int = 0
+    ) -> [Int] {
         let last = last ?? trainTimesteps
         let n = steps
         switch spacing {

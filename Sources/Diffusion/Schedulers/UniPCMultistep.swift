@@ -74,7 +74,8 @@ public struct UniPCMultistep: Scheduler, Sendable {
     var lastOrder = 0
 
     public init(schedule: NoiseSchedule, steps: Int, configuration: Configuration = .init()) throws(DiffusionError) {
-        let c = configuration, name = "UniPCMultistepScheduler"
+        let c = configuration
+        let name = "UniPCMultistepScheduler"
         let count = schedule.timestepCount
         guard steps >= 1, steps <= count else { throw .invalidSamplingStepCount(requested: steps, timestepCount: count) }
         guard (1...3).contains(c.solverOrder) else {
@@ -100,8 +101,9 @@ public struct UniPCMultistep: Scheduler, Sendable {
         } else {
             let grid = SolverTimesteps.grid(c.timestepSpacing, steps: steps, trainTimesteps: count, stepsOffset: c.stepsOffset)
             guard grid.allSatisfy({ (0..<count).contains($0) }) else {
-                throw .invalidSchedulerOption(scheduler: name, option: "steps_offset", value: "\(c.stepsOffset)",
-                                              accepted: "timesteps \(grid.prefix(3))… must stay within 0..<\(count)")
+                throw .invalidSchedulerOption(
+                    scheduler: name, option: "steps_offset", value: "\(c.stepsOffset)",
+                    accepted: "timesteps \(grid.prefix(3))… must stay within 0..<\(count)")
             }
             levels = grid.map { table.values[$0] }
             modelTimesteps = grid.map(Double.init)
@@ -113,7 +115,8 @@ public struct UniPCMultistep: Scheduler, Sendable {
 
     /// x̂₀ and the solver's m at step `index`.
     func converted(_ output: Tensor, sample: Tensor, index: Int) -> (x0: Tensor, m: Tensor) {
-        let c = configuration, (alpha, sigma) = DiscreteSigmas.alphaSigma(sigmas[index])
+        let c = configuration
+        let (alpha, sigma) = DiscreteSigmas.alphaSigma(sigmas[index])
         var x0 = c.prediction.predictedX0(from: output, sample: sample, alpha: alpha, sigma: sigma)
         if c.thresholding && c.predictX0 {
             x0 = dynamicallyThresholded(x0, ratio: c.dynamicThresholdingRatio, maximum: c.sampleMaxValue)
@@ -127,7 +130,8 @@ public struct UniPCMultistep: Scheduler, Sendable {
     /// the corrector, the output at the target with r = 1.
     func update(from s: Int, sample x: Tensor, m0: Tensor, earlier: [Tensor], corrector target: Tensor?, order: Int) -> Tensor {
         let lambda = { (i: Int) -> Double in DiscreteSigmas.lambda(sigmas[i]) }
-        let (alphaT, sigmaT) = DiscreteSigmas.alphaSigma(sigmas[s + 1]), (alphaS, sigmaS) = DiscreteSigmas.alphaSigma(sigmas[s])
+        let (alphaT, sigmaT) = DiscreteSigmas.alphaSigma(sigmas[s + 1])
+        let (alphaS, sigmaS) = DiscreteSigmas.alphaSigma(sigmas[s])
         let h = lambda(s + 1) - lambda(s)
         let predictX0 = configuration.predictX0
         let hh = predictX0 ? -h : h
@@ -138,7 +142,9 @@ public struct UniPCMultistep: Scheduler, Sendable {
         var r = earlier.indices.map { k in (lambda(s - 1 - k) - lambda(s)) / h }
         r.append(1)
         // b_i = i! ĥ φ_{i+1}(ĥ) / B(h), with φ_1 = (e^ĥ − 1)/ĥ and φ_{k+1} = (φ_k − 1/k!)/ĥ.
-        var b: [Double] = [], hPhiK = hPhi1 / hh - 1, factorial = 1.0
+        var b: [Double] = []
+        var hPhiK = hPhi1 / hh - 1
+        var factorial = 1.0
         for i in 1...order {
             b.append(hPhiK * factorial / bh)
             factorial *= Double(i + 1)
@@ -150,8 +156,12 @@ public struct UniPCMultistep: Scheduler, Sendable {
         } else if order == 1 {
             rho = []
         } else {
-            rho = order == 2 ? [0.5] : solve((0..<(order - 1)).map { i in r.dropLast().map { Foundation.pow($0, Double(i)) } },
-                                             Array(b.prefix(order - 1)))
+            rho =
+                order == 2
+                ? [0.5]
+                : solve(
+                    (0..<(order - 1)).map { i in r.dropLast().map { Foundation.pow($0, Double(i)) } },
+                    Array(b.prefix(order - 1)))
         }
         let coefficient = predictX0 ? alphaT : sigmaT
         var result = Float(predictX0 ? sigmaT / sigmaS : alphaT / alphaS) * x - Float(coefficient * hPhi1) * m0
@@ -174,16 +184,18 @@ public struct UniPCMultistep: Scheduler, Sendable {
         var x = sample
         if index > 0, !c.disableCorrector.contains(index - 1), let last = lastSample {
             // UniC: redo step index − 1 with m at its target.
-            x = update(from: index - 1, sample: last, m0: outputs.last!, earlier: Array(outputs.dropLast().reversed()),
-                       corrector: m, order: lastOrder)
+            x = update(
+                from: index - 1, sample: last, m0: outputs.last!, earlier: Array(outputs.dropLast().reversed()),
+                corrector: m, order: lastOrder)
         }
         outputs.append(m)
         if outputs.count > c.solverOrder { outputs.removeFirst() }
         let order = min(c.lowerOrderFinal ? min(c.solverOrder, modelTimesteps.count - index) : c.solverOrder, lowerOrderCount + 1)
         lastOrder = order
         lastSample = x
-        let previous = update(from: index, sample: x, m0: m, earlier: Array(outputs.dropLast().reversed()),
-                              corrector: nil, order: order)
+        let previous = update(
+            from: index, sample: x, m0: m, earlier: Array(outputs.dropLast().reversed()),
+            corrector: nil, order: order)
         lowerOrderCount = min(lowerOrderCount + 1, c.solverOrder)
         return SchedulerStep(previous: previous, predictedX0: x0)
     }
@@ -191,11 +203,13 @@ public struct UniPCMultistep: Scheduler, Sendable {
 
 /// The solution of the small dense system A x = b (Gaussian elimination with partial pivoting).
 private func solve(_ a: [[Double]], _ b: [Double]) -> [Double] {
-    var m = a, v = b
+    var m = a
+    var v = b
     let n = b.count
     for col in 0..<n {
         let pivot = (col..<n).max { abs(m[$0][col]) < abs(m[$1][col]) }!
-        m.swapAt(col, pivot); v.swapAt(col, pivot)
+        m.swapAt(col, pivot)
+        v.swapAt(col, pivot)
         for row in (col + 1)..<n {
             let f = m[row][col] / m[col][col]
             for k in col..<n { m[row][k] -= f * m[col][k] }
