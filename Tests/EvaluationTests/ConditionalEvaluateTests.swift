@@ -24,33 +24,14 @@ struct ConditionalEvaluateTests {
 
     /// Random weights in the FID Inception layout (the real ones are not available here).
     static func inception(in directory: URL) throws -> URL {
-        let network = FIDInceptionV3()
-        var rng = SeededGenerator(seed: 1)
-        var state: [String: Tensor] = [:]
-        for (key, parameter) in network.namedParameters() {
-            let shape = parameter.shape
-            let fanIn = shape.dropFirst().reduce(1, *)
-            state[key] =
-                key.hasSuffix("running_var") || key.hasSuffix("bn.weight")
-                ? .ones(shape)
-                : key.hasSuffix("bias") || key.hasSuffix("running_mean")
-                    ? .zeros(shape)
-                    : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
-        }
         let weights = directory.appendingPathComponent("inception.safetensors")
-        try SafeTensorsFile(tensors: state).write(to: weights)
+        try SafeTensorsFile(tensors: EvaluationFixtures.randomInceptionWeights()).write(to: weights)
         return weights
-    }
-
-    static func temporary() throws -> URL {
-        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ddpm-cond-eval-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
     }
 
     @Test("FID/IS of a conditional --model samples every class in turn, at the given guidance scale")
     func classBalanced() throws {
-        let directory = try Self.temporary()
+        let directory = try temporaryDirectory("ddpm-cond-eval")
         defer { try? FileManager.default.removeItem(at: directory) }
         let weights = try Self.inception(in: directory)
         let folder = directory.appendingPathComponent("reference")
@@ -66,7 +47,7 @@ struct ConditionalEvaluateTests {
 
     @Test("--nll of a conditional model bounds p(x | ∅); --class on an unconditional --model is refused")
     func likelihoodAndRefusal() throws {
-        let directory = try Self.temporary()
+        let directory = try temporaryDirectory("ddpm-cond-eval")
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = directory.appendingPathComponent("test")
         let set = Tiny.images(count: 6)

@@ -33,21 +33,7 @@ enum EvaluationFixtures {
     }
 
     /// He-initialised weights in the FID Inception layout (the published ones are not available here).
-    static func randomInceptionWeights() -> [String: Tensor] {
-        var rng = SeededGenerator(seed: 1)
-        var state: [String: Tensor] = [:]
-        for (key, parameter) in FIDInceptionV3().namedParameters() {
-            let shape = parameter.shape
-            let fanIn = shape.dropFirst().reduce(1, *)
-            state[key] =
-                key.hasSuffix("running_var") || key.hasSuffix("bn.weight")
-                ? .ones(shape)
-                : key.hasSuffix("bias") || key.hasSuffix("running_mean")
-                    ? .zeros(shape)
-                    : Tensor.randomNormal(shape, standardDeviation: Float((2.0 / Double(fanIn)).squareRoot()), using: &rng)
-        }
-        return state
-    }
+    static func randomInceptionWeights() -> [String: Tensor] { FIDInceptionV3.heInitialisedWeights(seed: 1) }
 }
 
 @Suite("Evaluation: FID and IS through the pipeline (Heusel et al. 2017; Salimans et al. 2016)")
