@@ -35,21 +35,25 @@ public enum IDX {
             labelValues = labelData.map { Int($0) }
         }
         let native = ImageSet(channels: 1, height: rows, width: columns, pixels: data, labels: labelValues)
-        switch layout {
-        case .native:
-            return native
-        case .pad(let size) where rows > size || columns > size:
-            // Larger than the model: resized so the shorter side is `size`, centre square kept,
-            // exactly as image folders are prepared.
+        /// Every image through `transform` to size×size.
+        func eachImage(_ size: Int, _ transform: (RasterImage) -> RasterImage) -> ImageSet {
             var out: [UInt8] = []
             out.reserveCapacity(count * size * size)
             for n in 0..<count {
                 let raster = RasterImage(
                     width: columns, height: rows, channels: 1,
                     pixels: Array(data[(n * rows * columns)..<((n + 1) * rows * columns)]))
-                out.append(contentsOf: raster.resizedAndCentreCropped(to: size).pixels)
+                out.append(contentsOf: transform(raster).pixels)
             }
             return ImageSet(channels: 1, height: size, width: size, pixels: out, labels: labelValues)
+        }
+        switch layout {
+        case .native:
+            return native
+        case .pad(let size) where rows > size || columns > size:
+            // Larger than the model: resized so the shorter side is `size`, centre square kept,
+            // exactly as image folders are prepared.
+            return eachImage(size) { $0.resizedAndCentreCropped(to: size) }
         case .pad(let size):
             let (top, left) = ((size - rows) / 2, (size - columns) / 2)
             var out = [UInt8](repeating: 0, count: count * size * size)
@@ -62,15 +66,7 @@ public enum IDX {
             }
             return ImageSet(channels: 1, height: size, width: size, pixels: out, labels: labelValues)
         case .resize(let size):
-            var out: [UInt8] = []
-            out.reserveCapacity(count * size * size)
-            for n in 0..<count {
-                let raster = RasterImage(
-                    width: columns, height: rows, channels: 1,
-                    pixels: Array(data[(n * rows * columns)..<((n + 1) * rows * columns)]))
-                out.append(contentsOf: raster.resized(width: size, height: size).pixels)
-            }
-            return ImageSet(channels: 1, height: size, width: size, pixels: out, labels: labelValues)
+            return eachImage(size) { $0.resized(width: size, height: size) }
         }
     }
 
