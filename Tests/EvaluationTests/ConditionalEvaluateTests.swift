@@ -8,7 +8,7 @@ import Tensors
 import TestSupport
 import Testing
 
-/// `ddpm evaluate` on a class-conditional model (issue 12): FID/IS from class-balanced samples at
+/// `ddpm evaluate` on a class-conditional model: FID/IS from class-balanced samples at
 /// a guidance scale, and --nll of the unconditional ε̂(x_t, ∅).
 @Suite("ddpm evaluate: class-conditional models", .serialized)
 struct ConditionalEvaluateTests {

@@ -90,7 +90,7 @@ struct ConfigurationValidationTests {
             },
             "sample_size is missing, so images are 32×32, which 7 levels cannot halve 6 times; set sample_size to a multiple of 64"
         ),
-        // Class conditioning (issue 12).
+        // Class conditioning.
         (
             "class_embed_type projection", { $0.classEmbedType = "projection" },
             "class_embed_type 'projection' is not supported; UNet2DModel takes null (a table of num_class_embeds rows), 'timestep' or 'identity'"

@@ -7,7 +7,7 @@ import Tensors
 import TestSupport
 import Testing
 
-/// Classifier-free guidance (issue 12): ε̂ = ε̂_∅ + w(ε̂_c − ε̂_∅) in one batched call, with every sampler.
+/// Classifier-free guidance: ε̂ = ε̂_∅ + w(ε̂_c − ε̂_∅) in one batched call, with every sampler.
 @Suite("Classifier-free guidance")
 struct ClassGuidanceTests {
     /// A tiny conditional network (3 named classes + the null label) with every weight random,

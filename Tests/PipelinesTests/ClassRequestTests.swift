@@ -3,7 +3,7 @@ import Pipelines
 import TestSupport
 import Testing
 
-/// `--class` / `--guidance-scale` turned into labels (issue 12): rows for `sample`, class-balanced
+/// `--class` / `--guidance-scale` turned into labels: rows for `sample`, class-balanced
 /// labels for `evaluate --model`, one class for `interpolate`.
 @Suite("Class requests (--class, --guidance-scale)")
 struct ClassRequestTests {

@@ -160,7 +160,7 @@ struct ConditionalCommandLineTests {
 }
 
 /// The data-parallel rule with class dropout: `mpirun -np N ddpm train --conditional` trains the
-/// single-process model (issue 9's check, on labelled data with dropout 0.3).
+/// single-process model (the data-parallel check, on labelled data with dropout 0.3).
 @Suite(
     "conditional data-parallel training with mpirun", .serialized,
     .enabled(if: MPIRun.available, "mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"))

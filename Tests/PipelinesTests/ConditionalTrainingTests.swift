@@ -9,7 +9,7 @@ import Tensors
 import TestSupport
 import Testing
 
-/// Class-conditional training (issue 12): keyed class dropout, exact resume, per-class grids, export.
+/// Class-conditional training: keyed class dropout, exact resume, per-class grids, export.
 @Suite("Class-conditional training")
 struct ConditionalTrainingTests {
     static let names = ["horizontal", "vertical"]

@@ -6,7 +6,7 @@ import Tensors
 import TestSupport
 import Testing
 
-/// `mpirun -np N ddpm train` (issue 9): the same model for every N, resume across N, a killed
+/// `mpirun -np N ddpm train`: the same model for every N, resume across N, a killed
 /// rank, refused mismatches. Each run trains the tiny8-grey preset on 32 8×8 images for seconds.
 enum MPIRun {
     /// Open MPI's launcher on PATH, or nil (then the tests are skipped, never passed).

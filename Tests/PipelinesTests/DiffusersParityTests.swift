@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// End-to-end parity with diffusers on a tiny random-init UNet2DModel in the DDPM block layout
-/// (fixtures: scripts/reference/make_pipeline_fixtures.py; issue 4's sampling tests).
+/// (fixtures: scripts/reference/make_pipeline_fixtures.py).
 @Suite("Parity with diffusers pipelines")
 struct DiffusersParityTests {
     @Test("The safetensors and torch .bin directories load to identical weights")

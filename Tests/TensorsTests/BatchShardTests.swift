@@ -1,7 +1,7 @@
 import Tensors
 import Testing
 
-// SeededGenerator.shard (issue 9): a data-parallel rank computing rows offset..<offset+b of a
+// SeededGenerator.shard: a data-parallel rank computing rows offset..<offset+b of a
 // batch draws exactly the numbers one process draws for those rows, and the counter advances
 // as for the whole batch, so every rank's stream stays in step.
 @Suite("Random draws keyed by the global batch row")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Class-conditional UNet2DModel parity fixtures (issue 12), and the check that a model exported
+"""Class-conditional UNet2DModel parity fixtures, and the check that a model exported
 by swift-ddpm loads in diffusers.
 
     /work/venv/bin/python scripts/reference/make_conditional_unet_fixtures.py

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes end-to-end parity fixtures from diffusers into Tests/PipelinesTests/Fixtures/, for
-Tests/PipelinesTests/DiffusersParityTests.swift (issue 4's sampling tests).
+Tests/PipelinesTests/DiffusersParityTests.swift.
 
     /work/venv/bin/pip install torch diffusers safetensors
     /work/venv/bin/python scripts/reference/make_pipeline_fixtures.py
