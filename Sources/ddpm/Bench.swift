@@ -5,6 +5,6 @@ struct Bench: ParsableCommand {
         abstract: "Measure the speed of the engine.",
         subcommands: [
             BenchKernels.self, BenchUNet.self, BenchTrain.self, BenchInception.self, BenchSampling.self, BenchSamplers.self,
-            BenchParallel.self,
+            BenchParallel.self, BenchGuidance.self,
         ])
 }
