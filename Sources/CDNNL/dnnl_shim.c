@@ -1,8 +1,23 @@
 #define _GNU_SOURCE
 #include "CDNNL.h"
-#if __has_include(<oneapi/dnnl/dnnl.h>) && defined(__linux__)
+// Three builds: Linux with oneDNN's header (the fast path), Linux with -DDDPM_WITHOUT_ONEDNN (the
+// portable im2col engine, on purpose), and macOS (Accelerate + im2col; no oneDNN). A Linux build
+// that cannot see the header stops here: before, it silently compiled the stubs below, and SwiftPM
+// does not recompile this file once libdnnl-dev is installed (a missing header is no dependency),
+// so the binary kept the slow path for good. A failed compile leaves no object, so the next build
+// after installing the header compiles the real shim.
+#if !defined(__linux__) || defined(DDPM_WITHOUT_ONEDNN)
+#define DDPM_DNNL_STUBS 1
+#elif !__has_include(<oneapi/dnnl/dnnl.h>)
+#error "oneDNN's header <oneapi/dnnl/dnnl.h> was not found, so the fast convolution path cannot be built. Install it with 'sudo apt-get install libdnnl-dev' (or run scripts/setup) and build again. To build the portable im2col-only engine on purpose, build with 'swift build -Xcc -DDDPM_WITHOUT_ONEDNN'."
+#else
+#include <oneapi/dnnl/dnnl_version.h>
+#if DNNL_VERSION_MAJOR != 2
+#error "Sources/CDNNL needs oneDNN 2.x (Debian 12's libdnnl-dev 2.6); the header found is another major version. Install libdnnl-dev 2.x, or build the portable im2col-only engine with 'swift build -Xcc -DDDPM_WITHOUT_ONEDNN'."
+#endif
 #include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,23 +37,75 @@ DNNL_FUNCTIONS(DECLARE)
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 static int loaded = -1;
+static char failure[512];     // why the load failed, for ddpm_dnnl_load_failure
+static char library[512];     // the file dlopen found
+static char version[32];      // "2.6.3"
+static const char *isa = "";  // dnnl_get_effective_cpu_isa, named
+
+static int fail(const char *format, const char *detail) {
+    snprintf(failure, sizeof failure, format, detail ? detail : "?");
+    return 0;
+}
+
+// The name of a dnnl_cpu_isa_t (numeric, so older 2.x headers without the newer names compile).
+static const char *isa_name(unsigned value) {
+    switch (value) {
+    case 0x1: return "sse41";
+    case 0x3: return "avx";
+    case 0x7: return "avx2";
+    case 0x407: return "avx2_vnni";
+    case 0xf: return "avx512_mic";
+    case 0x1f: return "avx512_mic_4ops";
+    case 0x27: return "avx512_core";
+    case 0x67: return "avx512_core_vnni";
+    case 0xe7: return "avx512_core_bf16";
+    case 0x3e7: return "avx512_core_amx";
+    default: return "";
+    }
+}
 
 int ddpm_dnnl_load(int threads) {
     if (loaded >= 0) return loaded;
     loaded = 0;
     setenv("OMP_WAIT_POLICY", "PASSIVE", 0);  // before libgomp loads; a user's setting wins
     void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) return 0;
-#define RESOLVE(name) if (!(p_##name = (__typeof__(&name))dlsym(lib, #name))) return 0;
+    if (!lib) return fail("libdnnl.so.2 could not be loaded (%s)", dlerror());
+#define RESOLVE(name) \
+    if (!(p_##name = (__typeof__(&name))dlsym(lib, #name))) \
+        return fail("libdnnl.so.2 is not oneDNN 2.x (%s)", dlerror());
     DNNL_FUNCTIONS(RESOLVE)
+    Dl_info info;
+    if (dladdr((void *)p_dnnl_engine_create, &info) && info.dli_fname)
+        snprintf(library, sizeof library, "%s", info.dli_fname);
+    // Optional: a library without them still runs; the description just says less.
+    const dnnl_version_t *(*get_version)(void) = (const dnnl_version_t *(*)(void))dlsym(lib, "dnnl_version");
+    const dnnl_version_t *v = get_version ? get_version() : NULL;
+    if (v) snprintf(version, sizeof version, "%d.%d.%d", v->major, v->minor, v->patch);
+    unsigned (*get_isa)(void) = (unsigned (*)(void))dlsym(lib, "dnnl_get_effective_cpu_isa");
+    if (get_isa) isa = isa_name(get_isa());
     void (*set_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
     if (!set_threads) set_threads = (void (*)(int))dlsym(lib, "omp_set_num_threads");
     if (set_threads) set_threads(threads);
-    if (p_dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) return 0;
-    if (p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) return 0;
+    char status[16];
+    dnnl_status_t s = p_dnnl_engine_create(&engine, dnnl_cpu, 0);
+    if (s != dnnl_success) {
+        snprintf(status, sizeof status, "%d", (int)s);
+        return fail("oneDNN's dnnl_engine_create failed (status %s)", status);
+    }
+    s = p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+    if (s != dnnl_success) {
+        snprintf(status, sizeof status, "%d", (int)s);
+        return fail("oneDNN's dnnl_stream_create failed (status %s)", status);
+    }
     loaded = 1;
     return 1;
 }
+
+int ddpm_dnnl_built_with_header(void) { return 1; }
+const char *ddpm_dnnl_load_failure(void) { return failure; }
+const char *ddpm_dnnl_library_path(void) { return library; }
+const char *ddpm_dnnl_version_string(void) { return version; }
+const char *ddpm_dnnl_cpu_isa(void) { return isa; }
 
 // ---- one argument of a pass: user layout, the layout the kernel chose, and the reorder ------
 typedef struct {
@@ -255,8 +322,15 @@ const char *ddpm_dnnl_conv_implementation(ddpm_dnnl_conv *plan, int pass_index) 
     return plan->passes[pass_index].implementation;
 }
 
-#else  // no oneDNN headers at build time: every call reports "unavailable" and im2col is used.
+#endif
+
+#ifdef DDPM_DNNL_STUBS  // macOS or -DDDPM_WITHOUT_ONEDNN: every call reports "unavailable", im2col is used.
 int ddpm_dnnl_load(int threads) { (void)threads; return 0; }
+int ddpm_dnnl_built_with_header(void) { return 0; }
+const char *ddpm_dnnl_load_failure(void) { return ""; }
+const char *ddpm_dnnl_library_path(void) { return ""; }
+const char *ddpm_dnnl_version_string(void) { return ""; }
+const char *ddpm_dnnl_cpu_isa(void) { return ""; }
 ddpm_dnnl_conv *ddpm_dnnl_conv_create(const int64_t g[12], int with_bias, int winograd) {
     (void)g; (void)with_bias; (void)winograd; return 0;
 }

@@ -33,6 +33,7 @@ struct BenchInception: ParsableCommand {
         if torch != nil, !FileManager.default.fileExists(atPath: torchScript) {
             throw PipelineError.missingFile(path: torchScript, hint: "Run from the package root or pass --torch-script.")
         }
+        print(ComputeSettings.convolutionBackend.description)
         let ours = try measure()
         print(
             "ours:  \(count) images in \(format(ours)) s, \(format(Double(count) / ours)) images/s "

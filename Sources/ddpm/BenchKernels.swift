@@ -24,6 +24,7 @@ struct BenchKernels: ParsableCommand {
     }
 
     func run() throws {
+        print(ComputeSettings.convolutionBackend.description)  // the engine the U-Net uses; both are timed below
         let threads = ComputeSettings.threadCount
         let peak = Kernels.measureFMAPeak(threads: threads)
         print(

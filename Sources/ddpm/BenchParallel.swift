@@ -37,6 +37,8 @@ struct BenchParallel: ParsableCommand {
             throw CommandError.toolNotFound(name: "mpirun", install: "install Open MPI (apt-get install openmpi-bin libopenmpi-dev)")
         }
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        // The parent's line (the workers print JSON only, and set their thread count before oneDNN loads).
+        print(ComputeSettings.convolutionBackend.description)
         print(
             "data-parallel benchmark: global batch \(batchSize), median of \(steps) steps, \(ProcessInfo.processInfo.activeProcessorCount) cores"
         )

@@ -32,6 +32,7 @@ struct BenchSamplers: ParsableCommand {
     }
 
     func run() throws {
+        print(ComputeSettings.convolutionBackend.description)
         let loaded = try LoadedModel(model)
         let pipeline = try loaded.pipeline()
         let size = pipeline.imageSize

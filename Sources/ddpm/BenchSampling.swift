@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Models
 import Pipelines
+import Tensors
 
 /// `ddpm bench sampling`: wall time of whole sampling runs on a preset's random-weight U-Net
 /// (Algorithm 2 at T steps against a fast solver, by default), with the scheduler's share.
@@ -35,6 +36,7 @@ struct BenchSampling: ParsableCommand {
         let config = UNetConfiguration.presets[preset]!
         let pipeline = try SamplingPipeline(unet: try UNet(config), configuration: .paper)
         let noise = pipeline.initialNoise(count: count, imageSize: config.sampleSize ?? 32, seed: 1)
+        print(ComputeSettings.convolutionBackend.description)
         print("preset \(preset), \(count) images, random weights")
         var times: [(String, Double)] = []
         for (item, sampler) in try parsedSamplers() {

@@ -23,6 +23,7 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
+        print(ComputeSettings.convolutionBackend.description)
         let images = try FashionMNIST.load(train: true)
         var config = TrainingConfiguration()
         config.batchSize = batchSize

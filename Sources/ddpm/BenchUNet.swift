@@ -43,6 +43,9 @@ struct BenchUNet: ParsableCommand {
             print(String(data: try JSONSerialization.data(withJSONObject: r), encoding: .utf8)!)
             return
         }
+        // The parent's line: each --case child runs this binary with this environment, hence the
+        // same path, and prints nothing but its JSON (the last line, which runJSONProcess parses).
+        print(ComputeSettings.convolutionBackend.description)
         var ours: [String: [String: Double]] = [:]
         for c in Self.cases {
             ours[c] = try runChild([

@@ -133,6 +133,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
+        print(ComputeSettings.convolutionBackend.description)  // Inception features and --nll are convolutions
         if nll { return try runLikelihood() }
         let network = try FIDInceptionV3(contentsOf: URL(fileURLWithPath: inception!))
         let referenceStatistics = try reference.map { try statistics(of: $0, extractor: network) }

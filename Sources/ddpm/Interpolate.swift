@@ -89,6 +89,7 @@ struct Interpolate: ParsableCommand {
         print(
             "model: \(source); t = \(timestep); \(lambdas.count) values of λ; sampler: \(method); \(scheduler.varianceType), clip_sample \(scheduler.clipSample)"
         )
+        print(ComputeSettings.convolutionBackend.description)
         let bar = ProgressBar(total: lambdas.count * pipeline.stepCount(method, startingAt: timestep), label: "decoding")
         var done = 0
         if let conditioning {

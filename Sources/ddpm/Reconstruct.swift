@@ -90,6 +90,7 @@ struct Reconstruct: ParsableCommand {
         print(
             "model: \(modelSource); t = \(rows.map(String.init).joined(separator: ", ")); \(samples) samples each; sampler: \(method); "
                 + "\(scheduler.varianceType), clip_sample \(scheduler.clipSample)")
+        print(ComputeSettings.convolutionBackend.description)
         if sampler == .ddim, eta == 0, samples > 1 { print("note: DDIM with η = 0 is deterministic: the samples of a row are identical.") }
         let work = rows.filter { (1...T).contains($0) }.map { pipeline.stepCount(method, startingAt: $0) }.reduce(0, +)
         let bar = ProgressBar(total: max(1, work), label: "sampling")

@@ -82,6 +82,7 @@ struct Sample: ParsableCommand {
         let batches = (count + batchSize - 1) / batchSize
         print("model: \(model.source); sampler: \(method); \(perBatch) network evaluations per batch")
         print("scheduler config: \(model.scheduler.className), \(model.scheduler.varianceType), clip_sample \(model.scheduler.clipSample)")
+        print(ComputeSettings.convolutionBackend.description)
         let imageBytes = channels * size * size * MemoryLayout<Float>.size
         let keepRaw = count * imageBytes <= Self.maximumRawBytes
         if !keepRaw { print("note: \(count) samples are more than 1 GiB raw; samples.safetensors is skipped, the PNGs are streamed") }

@@ -151,6 +151,7 @@ struct Train: ParsableCommand {
             )
         }
         if let note = recipe.conditioningNote { say(note) }
+        say(ComputeSettings.convolutionBackend.description)
         say(
             "training \(unet.parameterCount.formatted()) parameters on \(images.count) images \(images.channels)x\(images.height)x\(images.width) for \(config.steps) steps → \(output)"
         )

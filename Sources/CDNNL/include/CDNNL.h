@@ -14,6 +14,19 @@ typedef struct ddpm_dnnl_conv ddpm_dnnl_conv;
 /// Loads oneDNN and sets its thread count. Returns 1 when usable, 0 otherwise (never aborts).
 int ddpm_dnnl_load(int threads);
 
+// What the convolution path is and why (ConvolutionEngine+Description.swift words it). Each
+// string is static, empty when unknown or not applicable, and final once ddpm_dnnl_load returned.
+/// 1 when this file was compiled against oneDNN's header; 0 on macOS and with -DDDPM_WITHOUT_ONEDNN.
+int ddpm_dnnl_built_with_header(void);
+/// Why ddpm_dnnl_load returned 0: dlerror's text, the missing symbol, or the call that failed.
+const char *ddpm_dnnl_load_failure(void);
+/// The file the dynamic loader found for libdnnl.so.2.
+const char *ddpm_dnnl_library_path(void);
+/// The loaded library's version from dnnl_version(), such as "2.6.3".
+const char *ddpm_dnnl_version_string(void);
+/// The instruction set oneDNN's kernels use (dnnl_get_effective_cpu_isa), such as "avx2" or "avx512_core".
+const char *ddpm_dnnl_cpu_isa(void);
+
 /// A convolution plan for one geometry: g = {N, Cin, H, W, Cout, kh, kw, stride, padTop,
 /// padBottom, padLeft, padRight}. With `winograd`, stride-1 3x3 plans try Winograd first.
 /// NULL if oneDNN cannot build it.
