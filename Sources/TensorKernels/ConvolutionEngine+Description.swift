@@ -88,7 +88,9 @@ public struct ConvolutionBackend: Sendable, Equatable, CustomStringConvertible {
         package var loaded: Bool
         package var failure = "", library = "", version = "", isa = ""
 
-        package init(builtWithHeader: Bool, loaded: Bool, failure: String = "", library: String = "", version: String = "", isa: String = "") {
+        package init(
+            builtWithHeader: Bool, loaded: Bool, failure: String = "", library: String = "", version: String = "", isa: String = ""
+        ) {
             (self.builtWithHeader, self.loaded) = (builtWithHeader, loaded)
             (self.failure, self.library, self.version, self.isa) = (failure, library, version, isa)
         }
@@ -122,8 +124,10 @@ public struct ConvolutionBackend: Sendable, Equatable, CustomStringConvertible {
 
     /// "oneDNN 2.6.3 (path), avx512_core: Winograd F(4×4, 3×3) for stride-1 3×3, direct kernels otherwise" and the like.
     private static func oneDNNSummary(_ shim: Shim, _ environment: [String: String]) -> String {
-        var text = "oneDNN" + (shim.version.isEmpty ? "" : " \(shim.version)") + " (\(shim.library.isEmpty ? "libdnnl.so.2" : shim.library))"
-        text += ", " + (shim.isa.isEmpty ? "" : "\(shim.isa): ") + winogradNote(isa: shim.isa, disabled: environment["DDPM_WINOGRAD"] == "0")
+        let version = shim.version.isEmpty ? "" : " \(shim.version)"
+        let library = shim.library.isEmpty ? "libdnnl.so.2" : shim.library
+        let isa = shim.isa.isEmpty ? "" : "\(shim.isa): "
+        var text = "oneDNN\(version) (\(library)), \(isa)" + winogradNote(isa: shim.isa, disabled: environment["DDPM_WINOGRAD"] == "0")
         if let other = environment["DDPM_CONVOLUTION"], !other.isEmpty {
             text += " (DDPM_CONVOLUTION=\(other) is ignored: only im2col is recognised)"
         }

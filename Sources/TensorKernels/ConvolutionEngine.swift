@@ -9,8 +9,7 @@ import Synchronization
 /// im2col + BLAS is the portable path (macOS, no oneDNN) and the reference the tests compare with.
 /// `DDPM_CONVOLUTION=im2col` forces the portable path. Stride-1 3×3 convolutions use oneDNN's
 /// Winograd F(4×4, 3×3) kernels where it has them (AVX-512: about 2× the direct kernels, see the
-/// README's benchmark); `DDPM_WINOGRAD=0` keeps them direct. `ConvolutionBackend.current`
-/// (ConvolutionEngine+Description.swift) says which path runs and, on a fallback, why.
+/// README's benchmark); `DDPM_WINOGRAD=0` keeps them direct.
 public enum ConvolutionEngine: String, Sendable {
     case oneDNN, im2col
 

@@ -53,7 +53,9 @@ struct ConvolutionLineTests {
 
     @Test("bench sampling: the line comes first")
     func bench() throws {
-        let result = try CommandLineTool.runSeparately(["bench", "sampling", "--preset", "tiny8-grey", "--count", "1", "--samplers", "ddim:1"])
+        let result = try CommandLineTool.runSeparately([
+            "bench", "sampling", "--preset", "tiny8-grey", "--count", "1", "--samplers", "ddim:1",
+        ])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.stdout.split(separator: "\n").first.map(String.init) == Self.here.description, "\(result.output)")
     }

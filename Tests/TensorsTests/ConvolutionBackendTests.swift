@@ -20,7 +20,8 @@ struct ConvolutionBackendTests {
         var avx512 = Self.loaded
         avx512.isa = "avx512_core"
         let winograd = ConvolutionBackend.resolve(environment: [:], preferred: .oneDNN, shim: avx512)
-        #expect(winograd.description.hasSuffix("avx512_core: Winograd F(4×4, 3×3) for stride-1 3×3, direct kernels otherwise"), "\(winograd)")
+        #expect(
+            winograd.description.hasSuffix("avx512_core: Winograd F(4×4, 3×3) for stride-1 3×3, direct kernels otherwise"), "\(winograd)")
         let direct = ConvolutionBackend.resolve(environment: ["DDPM_WINOGRAD": "0"], preferred: .oneDNN, shim: avx512)
         #expect(direct.description.hasSuffix("avx512_core: direct kernels (DDPM_WINOGRAD=0)"), "\(direct)")
         let typo = ConvolutionBackend.resolve(environment: ["DDPM_CONVOLUTION": "im2co"], preferred: .oneDNN, shim: Self.loaded)
@@ -77,7 +78,9 @@ struct ConvolutionBackendTests {
             "this process: oneDNN loaded from a build with its header, with a version and an ISA",
             .enabled(
                 if: OneDNN.isAvailable,
-                Comment(rawValue: "oneDNN did not load here: \(ConvolutionBackend.resolve(environment: [:], preferred: .oneDNN, shim: .live))")))
+                Comment(
+                    rawValue: "oneDNN did not load here: \(ConvolutionBackend.resolve(environment: [:], preferred: .oneDNN, shim: .live))"))
+        )
         func live() {
             let shim = Shim.live
             #expect(shim.builtWithHeader && shim.loaded && shim.failure.isEmpty)
