@@ -46,6 +46,7 @@ struct BenchGuidance: ParsableCommand {
     }
 
     func run() throws {
+        print(ComputeSettings.convolutionBackend.description)
         let loaded = try LoadedModel(model)
         let pipeline = try loaded.pipeline()
         let config = loaded.unet.configuration
