@@ -79,45 +79,83 @@ DDPM_INLINE void w_store(float *p, const ddpm_f8 *v, long lanes) {
     }
 }
 
-long ddpm_winograd_scratch_floats(int m, long height, long width) {
-    long a = W_ALPHA(m), th = w_tiles(height, m), tw = w_tiles(width, m), t8 = (th * tw + 7) / 8 * 8;
-    return (m * th + 2) * (m * tw + 2) + a * a * t8 + 8;
+/// r[j][k] ← r[k][j]: eight rows of eight floats transposed in registers.
+DDPM_INLINE void w_transpose8(ddpm_f8 *r) {
+    ddpm_f8 t[8], u[8];
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 8; k += 4) {
+        u[k] = __builtin_shufflevector(t[k], t[k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[k + 1] = __builtin_shufflevector(t[k], t[k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[k + 2] = __builtin_shufflevector(t[k + 1], t[k + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[k + 3] = __builtin_shufflevector(t[k + 1], t[k + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+        r[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
 }
 
-/// Gathers tile elements of a zero-padded copy of `x` into planes d[e·t8 + t]: e = i·size + j is
-/// element (i, j) of tile t, which reads x[m·ty + i − offset][m·tx + j − offset] (0 outside).
-DDPM_INLINE void w_gather(int m, int size, int offset, const float *x, long height, long width, float *scratch,
-                          float **planes, long *t8_out) {
-    long th = w_tiles(height, m), tw = w_tiles(width, m), t8 = (th * tw + 7) / 8 * 8;
+/// Copies `count` (4, 6 or 8) floats; 6 are moved as 8 (the two extra land in the next slot,
+/// which the caller writes afterwards, or in the buffer's slack).
+DDPM_INLINE void w_copy_row(float *dst, const float *src, int count) {
+    if (count <= 4) {
+        memcpy(dst, src, sizeof(float) * 4);
+    } else {
+        memcpy(dst, src, sizeof(float) * 8);
+    }
+}
+
+long ddpm_winograd_scratch_floats(int m, long height, long width) {
+    long a = W_ALPHA(m), th = w_tiles(height, m), tw = w_tiles(width, m), t8 = (th * tw + 7) / 8 * 8;
+    return (m * th + 2) * (m * tw + 2) + 16 + a * a * t8 + 16;
+}
+
+/// Gathers the size×size tiles of a zero-padded copy of `x` tile-major into d[t·size² + i·size + j]
+/// = x[m·ty + i − offset][m·tx + j − offset] (0 outside); tiles past the last (up to a multiple of
+/// 8) are zero. Returns d.
+DDPM_INLINE float *w_gather(int m, int size, int offset, const float *x, long height, long width, float *scratch) {
+    long th = w_tiles(height, m), tw = w_tiles(width, m), tiles = th * tw, t8 = (tiles + 7) / 8 * 8;
     long ph = m * th + 2, pw = m * tw + 2;
-    float *p = scratch, *d = scratch + ph * pw;
-    memset(p, 0, sizeof(float) * ph * pw);
+    float *p = scratch, *d = scratch + ph * pw + 16;
+    memset(p, 0, sizeof(float) * (ph * pw + 16));
     for (long y = 0; y < height; y++) memcpy(p + (y + offset) * pw + offset, x + y * width, sizeof(float) * width);
-    for (int i = 0; i < size; i++) {
-        for (int j = 0; j < size; j++) {
-            float *dst = d + (i * size + j) * t8;
-            for (long ty = 0; ty < th; ty++) {
-                const float *row = p + (m * ty + i) * pw + j;
-                float *out = dst + ty * tw;
-                for (long tx = 0; tx < tw; tx++) out[tx] = row[m * tx];
-            }
-            for (long t = th * tw; t < t8; t++) dst[t] = 0;  // the last vector's unused lanes
+    long e = size * size;
+    for (long ty = 0; ty < th; ty++) {
+        for (long tx = 0; tx < tw; tx++) {
+            float *dst = d + (ty * tw + tx) * e;
+            const float *src = p + m * ty * pw + m * tx;
+            for (int i = 0; i < size; i++) w_copy_row(dst + i * size, src + i * pw, size);
         }
     }
-    *planes = d;
-    *t8_out = t8;
+    memset(d + tiles * e, 0, sizeof(float) * ((t8 - tiles) * e + 8));
+    return d;
+}
+
+/// in[e] (e < count, rounded up to 8) = element e of tiles t…t+7 of the tile-major d.
+DDPM_INLINE void w_load_tiles(const float *d, long t, int count, ddpm_f8 *in) {
+#pragma clang loop unroll(full)
+    for (int g = 0; g < count; g += 8) {
+#pragma clang loop unroll(full)
+        for (int k = 0; k < 8; k++) ddpm_load8(&in[g + k], d + (t + k) * count + g);
+        w_transpose8(in + g);
+    }
 }
 
 /// V = Bᵀ·d·B for every α×α input tile of one plane (padding 1): v[ξ·xi_stride + t].
 DDPM_INLINE void w_input(int m, const float *bt, const float *x, long height, long width, float *v, long xi_stride,
                          float *scratch) {
     int a = W_ALPHA(m);
-    float *d;
-    long t8, tiles = w_tiles(height, m) * w_tiles(width, m);
-    w_gather(m, a, 1, x, height, width, scratch, &d, &t8);
+    long tiles = w_tiles(height, m) * w_tiles(width, m);
+    const float *d = w_gather(m, a, 1, x, height, width, scratch);
     for (long t = 0; t < tiles; t += 8) {
-        ddpm_f8 in[36], out[36];
-        for (int e = 0; e < a * a; e++) ddpm_load8(&in[e], d + e * t8 + t);
+        ddpm_f8 in[40], out[36];
+        w_load_tiles(d, t, a * a, in);
         w_sandwich(bt, a, a, in, out);
         for (int e = 0; e < a * a; e++) w_store(v + e * xi_stride + t, &out[e], tiles - t);
     }
@@ -127,12 +165,11 @@ DDPM_INLINE void w_input(int m, const float *bt, const float *x, long height, lo
 DDPM_INLINE void w_gradient(int m, const float *a_t, const float *dy, long height, long width, float *v,
                             long xi_stride, float *scratch) {
     int a = W_ALPHA(m);
-    float *d;
-    long t8, tiles = w_tiles(height, m) * w_tiles(width, m);
-    w_gather(m, m, 0, dy, height, width, scratch, &d, &t8);
+    long tiles = w_tiles(height, m) * w_tiles(width, m);
+    const float *d = w_gather(m, m, 0, dy, height, width, scratch);
     for (long t = 0; t < tiles; t += 8) {
         ddpm_f8 in[16], out[36];
-        for (int e = 0; e < m * m; e++) ddpm_load8(&in[e], d + e * t8 + t);
+        w_load_tiles(d, t, m * m, in);
         w_sandwich(a_t, a, m, in, out);
         for (int e = 0; e < a * a; e++) w_store(v + e * xi_stride + t, &out[e], tiles - t);
     }
@@ -141,12 +178,12 @@ DDPM_INLINE void w_gradient(int m, const float *a_t, const float *dy, long heigh
 /// y = Aᵀ·M·A + bias for every tile of one output plane.
 DDPM_INLINE void w_output(int m, const float *at, const float *mt, long xi_stride, float bias, float *y, long height,
                           long width, float *scratch) {
-    int a = W_ALPHA(m);
-    long th = w_tiles(height, m), tw = w_tiles(width, m), tiles = th * tw, t8 = (tiles + 7) / 8 * 8;
-    float *o = scratch;  // o[(r·m + s)·t8 + t]
+    int a = W_ALPHA(m), mm = m * m;
+    long th = w_tiles(height, m), tw = w_tiles(width, m), tiles = th * tw;
+    float *o = scratch;  // tile-major: o[t·m² + r·m + s]
     ddpm_f8 b8 = {bias, bias, bias, bias, bias, bias, bias, bias};
     for (long t = 0; t < tiles; t += 8) {
-        ddpm_f8 in[36], out[16];
+        ddpm_f8 in[36], out[16] = {{0}};
         for (int e = 0; e < a * a; e++) {
             if (t + 8 <= tiles) {
                 ddpm_load8(&in[e], mt + e * xi_stride + t);
@@ -157,21 +194,21 @@ DDPM_INLINE void w_output(int m, const float *at, const float *mt, long xi_strid
             }
         }
         w_sandwich(at, m, a, in, out);
-        for (int e = 0; e < m * m; e++) {
-            ddpm_f8 r = out[e] + b8;
-            memcpy(o + e * t8 + t, &r, sizeof r);
+        for (int e = 0; e < mm; e++) out[e] += b8;
+        for (int g = 0; g < mm; g += 8) {
+            w_transpose8(out + g);
+            for (int k = 0; k < 8; k++) memcpy(o + (t + k) * mm + g, &out[g + k], sizeof out[0]);
         }
     }
-    for (int r = 0; r < m; r++) {
-        for (long ty = 0; ty < th; ty++) {
-            long yy = m * ty + r;
-            if (yy >= height) continue;
-            float *row = y + yy * width;
-            for (int s = 0; s < m; s++) {
-                const float *src = o + (r * m + s) * t8 + ty * tw;
-                for (long tx = 0; tx < tw; tx++) {
-                    long xx = m * tx + s;
-                    if (xx < width) row[xx] = src[tx];
+    for (long ty = 0; ty < th; ty++) {
+        for (long tx = 0; tx < tw; tx++) {
+            const float *src = o + (ty * tw + tx) * mm;
+            float *dst = y + m * ty * width + m * tx;
+            if (m * ty + m <= height && m * tx + m <= width) {
+                for (int r = 0; r < m; r++) memcpy(dst + r * width, src + r * m, sizeof(float) * m);
+            } else {
+                for (int r = 0; r < m && m * ty + r < height; r++) {
+                    for (int c = 0; c < m && m * tx + c < width; c++) dst[r * width + c] = src[r * m + c];
                 }
             }
         }
