@@ -47,13 +47,19 @@ package enum Winograd {
         }
     }()
 
-    /// Tiles per GEMM: the batch is processed in chunks of whole images, sized so that one chunk's
-    /// transformed input and output (α²·(Cin + Cout)·tiles floats) stay near the core's L2.
+    /// Images per chunk: the batch is processed in chunks of whole images, at least
+    /// `minimumChunkTiles` tiles (the GEMMs' N; narrower GEMMs run far below BLAS's speed) and
+    /// otherwise as many as keep one chunk's transformed input and output, α²·(Cin + Cout)·tiles
+    /// floats, within `chunkBytes`. `DDPM_WINOGRAD_CHUNK_TILES` / `DDPM_WINOGRAD_CHUNK_KB` override
+    /// the two (tuning).
     static func imagesPerChunk(_ g: ConvolutionGeometry, tile m: Int, channels: Int) -> Int {
-        let bytes = (m + 2) * (m + 2) * channels * tilesPerImage(g, m) * MemoryLayout<Float>.stride
-        return max(1, min(g.batch, chunkBytes / max(bytes, 1)))
+        let tiles = tilesPerImage(g, m)
+        let bytes = (m + 2) * (m + 2) * channels * tiles * MemoryLayout<Float>.stride
+        let images = max((minimumChunkTiles + tiles - 1) / tiles, chunkBytes / max(bytes, 1))
+        return max(1, min(g.batch, images))
     }
-    private static let chunkBytes: Int = Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_KB"] ?? "") .map { $0 << 10 } ?? 1 << 20
+    private static let chunkBytes = (Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_KB"] ?? "") ?? 1024) << 10
+    private static let minimumChunkTiles = Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_TILES"] ?? "") ?? 64
 
     static func tilesPerImage(_ g: ConvolutionGeometry, _ m: Int) -> Int {
         ((g.height + m - 1) / m) * ((g.width + m - 1) / m)

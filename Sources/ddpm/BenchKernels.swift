@@ -41,6 +41,7 @@ struct BenchKernels: ParsableCommand {
             ("conv3x3 256->256 16x16 b16", "conv256x16", 256, 16, 16),
             ("conv3x3 32->32 32x32 b64", "conv32x32b64", 32, 32, 64),
             ("conv3x3 64->64 16x16 b64", "conv64x16b64", 64, 16, 64),
+            ("conv3x3 16->16 32x32 b64", "conv16x32b64", 16, 32, 64),  // Winograd.minimumChannels
         ]
         var seconds: [String: Double] = [:]  // "key.pass.variant"
         for (name, key, cin, size, batch) in shapes {
@@ -59,9 +60,18 @@ struct BenchKernels: ParsableCommand {
                 return (
                     engine.rawValue,
                     [
-                        { use(); Kernels.convolutionForward(g, x: xp, weight: wp, bias: nil, y: yp) },
-                        { use(); Kernels.convolutionBackwardData(g, dy: dyp, weight: wp, dx: dxp) },
-                        { use(); Kernels.convolutionBackwardWeight(g, x: xp, dy: dyp, dw: dwp) },
+                        {
+                            use()
+                            Kernels.convolutionForward(g, x: xp, weight: wp, bias: nil, y: yp)
+                        },
+                        {
+                            use()
+                            Kernels.convolutionBackwardData(g, dy: dyp, weight: wp, dx: dxp)
+                        },
+                        {
+                            use()
+                            Kernels.convolutionBackwardWeight(g, x: xp, dy: dyp, dw: dwp)
+                        },
                     ]
                 )
             }

@@ -175,7 +175,10 @@ struct WinogradTests {
         defer { ConvolutionEngine.preferred = saved }
         ConvolutionEngine.preferred = .winograd
         #expect(ConvolutionEngine.path(g(32, 3, 1, 1)) == .winograd(tile: 4))
-        for other in [g(1, 3, 1, 1), g(Winograd.minimumChannels - 1, 3, 1, 1), g(32, 3, 2, 1), g(32, 1, 1, 0), g(32, 3, 1, 0), g(32, 3, 1, 1, padBottom: 0)] {
+        for other in [
+            g(1, 3, 1, 1), g(Winograd.minimumChannels - 1, 3, 1, 1), g(32, 3, 2, 1), g(32, 1, 1, 0), g(32, 3, 1, 0),
+            g(32, 3, 1, 1, padBottom: 0),
+        ] {
             #expect(ConvolutionEngine.path(other) != .winograd(tile: 4))
         }
         ConvolutionEngine.preferred = .im2col
