@@ -36,8 +36,10 @@ package enum Winograd {
         return forcedTile ?? 4
     }
 
-    /// Below this many channels the transforms cost more than the saved multiplications.
-    package static let minimumChannels = 16
+    /// Below this many channels the transforms cost more than the saved multiplications: on the
+    /// 2-core AVX2 machine 16→16 at 32×32 ran at 0.4–0.9× oneDNN direct (forward, backward data),
+    /// 32→32 at 1.4–2× (`ddpm bench kernels`).
+    package static let minimumChannels = 32
 
     private static let forcedTile: Int? = {
         switch ProcessInfo.processInfo.environment["DDPM_WINOGRAD_TILE"] {
