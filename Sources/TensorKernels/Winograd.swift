@@ -22,9 +22,11 @@ import Foundation
 /// - Backward weights: for L = Σ_t ⟨dY_t, Y_t⟩, ∂L/∂U[ξ] = Σ_t (A·dY_t·Aᵀ)[ξ] · V_t[ξ], one GEMM
 ///   per ξ over the tiles (Cout × tiles · tiles × Cin), then dW = Gᵀ·dU·G.
 ///
-/// Rounding: the transforms' coefficients (up to 8 and 1/24 for F(4×4)) add error; against a
-/// float64 direct convolution F(4×4) is within ~4e-6 of max |y| and F(2×2) ~3e-7 (fp32 direct:
-/// ~1e-6), see Tests/TensorsTests/WinogradTests.swift.
+/// F(4×4) is used for every geometry: it beat F(2×2) on the U-Net's shapes (`ddpm bench kernels`
+/// prints both). Rounding: its coefficients (up to 8, and 1/24) add error; against a float64
+/// direct convolution of N(0, 1) data with 1/√(9·Cin)-scaled weights its largest error was
+/// 2e-6–9e-6 of max |y| (32–256 channels; dW 1e-6–6e-6), F(2×2)'s 1e-7–4e-7, an fp32 direct
+/// sum's 3e-7–2e-6. Tests/TensorsTests/WinogradTests.swift checks all three passes.
 package enum Winograd {
     /// The output tile size m used for `g`, or nil where Winograd does not apply (not 3×3 stride 1
     /// padding 1) or does not pay (fewer channels than `minimumChannels`). `DDPM_WINOGRAD_TILE=2`
@@ -62,6 +64,14 @@ package enum Winograd {
     }
     private static let chunkBytes = (Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_KB"] ?? "") ?? 1024) << 10
     private static let minimumChunkTiles = Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_TILES"] ?? "") ?? 64
+
+    /// Floats between consecutive tile elements ξ of a transformed buffer holding `count` per ξ:
+    /// padded by one cache line, since with power-of-two channels and tiles the α² streams a
+    /// transform writes would all fall in one L1 set (4 KiB apart) and evict each other.
+    static func planeStride(_ count: Int) -> Int {
+        let stride = (count + 15) / 16 * 16 + 16
+        return stride % 1024 == 0 ? stride + 16 : stride
+    }
 
     static func tilesPerImage(_ g: ConvolutionGeometry, _ m: Int) -> Int {
         ((g.height + m - 1) / m) * ((g.width + m - 1) / m)
@@ -107,25 +117,26 @@ extension Kernels {
         let plane = h * w
         let scratchCount = ddpm_winograd_scratch_floats(Int32(m), h, w)
         func run(_ images: Range<Int>, parallel: Bool) {
-            let v = Storage(uninitializedCount: a2 * cin * min(chunk, images.count) * tiles)
-            let mt = Storage(uninitializedCount: a2 * cout * min(chunk, images.count) * tiles)
+            let most = min(chunk, images.count) * tiles
+            let v = Storage(uninitializedCount: a2 * Winograd.planeStride(cin * most))
+            let mt = Storage(uninitializedCount: a2 * Winograd.planeStride(cout * most))
             for n0 in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
                 let count = min(chunk, images.upperBound - n0)
                 let tc = count * tiles
+                let (vs, ms) = (Winograd.planeStride(cin * tc), Winograd.planeStride(cout * tc))
                 each(count * cin, parallel) { r in
                     let scratch = Storage(uninitializedCount: scratchCount)
                     for i in r {
                         let (n, c) = i.quotientAndRemainder(dividingBy: cin)
                         ddpm_winograd_input(
-                            Int32(m), input + ((n0 + n) * cin + c) * plane, h, w, v.pointer + c * tc + n * tiles, cin * tc,
-                            scratch.pointer)
+                            Int32(m), input + ((n0 + n) * cin + c) * plane, h, w, v.pointer + c * tc + n * tiles, vs, scratch.pointer)
                     }
                 }
                 each(a2, parallel) { r in
                     for e in r {
                         gemm(
-                            m: cout, n: tc, k: cin, a: u + e * cout * cin, lda: cin, b: v.pointer + e * cin * tc, ldb: tc,
-                            c: mt.pointer + e * cout * tc, ldc: tc, parallel: false)
+                            m: cout, n: tc, k: cin, a: u + e * cout * cin, lda: cin, b: v.pointer + e * vs, ldb: tc,
+                            c: mt.pointer + e * ms, ldc: tc, parallel: false)
                     }
                 }
                 each(count * cout, parallel) { r in
@@ -133,7 +144,7 @@ extension Kernels {
                     for i in r {
                         let (n, c) = i.quotientAndRemainder(dividingBy: cout)
                         ddpm_winograd_output(
-                            Int32(m), mt.pointer + c * tc + n * tiles, cout * tc, bias?[c] ?? 0, output + ((n0 + n) * cout + c) * plane,
+                            Int32(m), mt.pointer + c * tc + n * tiles, ms, bias?[c] ?? 0, output + ((n0 + n) * cout + c) * plane,
                             h, w, scratch.pointer)
                     }
                 }
@@ -154,22 +165,24 @@ extension Kernels {
         let threads = min(ComputeSettings.threadCount, g.batch)
         let du = Storage(uninitializedCount: max(threads, 1) * a2 * cout * cin)
         func run(_ images: Range<Int>, parallel: Bool, _ acc: UnsafeMutablePointer<Float>) {
-            let v = Storage(uninitializedCount: a2 * cin * min(chunk, images.count) * tiles)
-            let d = Storage(uninitializedCount: a2 * cout * min(chunk, images.count) * tiles)
+            let most = min(chunk, images.count) * tiles
+            let v = Storage(uninitializedCount: a2 * Winograd.planeStride(cin * most))
+            let d = Storage(uninitializedCount: a2 * Winograd.planeStride(cout * most))
             for n0 in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
                 let count = min(chunk, images.upperBound - n0)
                 let tc = count * tiles
+                let (vs, ds) = (Winograd.planeStride(cin * tc), Winograd.planeStride(cout * tc))
                 each(count * (cin + cout), parallel) { r in
                     let scratch = Storage(uninitializedCount: scratchCount)
                     for i in r {
                         let (n, c) = i.quotientAndRemainder(dividingBy: cin + cout)
                         if c < cin {
                             ddpm_winograd_input(
-                                Int32(m), x + ((n0 + n) * cin + c) * plane, h, w, v.pointer + c * tc + n * tiles, cin * tc, scratch.pointer)
+                                Int32(m), x + ((n0 + n) * cin + c) * plane, h, w, v.pointer + c * tc + n * tiles, vs, scratch.pointer)
                         } else {
                             let k = c - cin
                             ddpm_winograd_gradient(
-                                Int32(m), dy + ((n0 + n) * cout + k) * plane, h, w, d.pointer + k * tc + n * tiles, cout * tc,
+                                Int32(m), dy + ((n0 + n) * cout + k) * plane, h, w, d.pointer + k * tc + n * tiles, ds,
                                 scratch.pointer)
                         }
                     }
@@ -177,7 +190,7 @@ extension Kernels {
                 each(a2, parallel) { r in
                     for e in r {
                         gemm(
-                            transposeB: true, m: cout, n: cin, k: tc, a: d.pointer + e * cout * tc, lda: tc, b: v.pointer + e * cin * tc,
+                            transposeB: true, m: cout, n: cin, k: tc, a: d.pointer + e * ds, lda: tc, b: v.pointer + e * vs,
                             ldb: tc, beta: n0 == images.lowerBound ? 0 : 1, c: acc + e * cout * cin, ldc: cin, parallel: false)
                     }
                 }
