@@ -38,9 +38,9 @@ package enum Winograd {
         return forcedTile ?? 4
     }
 
-    /// Below this many channels the transforms cost more than the saved multiplications: on the
-    /// 2-core AVX2 machine 16→16 at 32×32 ran at 0.4–0.9× oneDNN direct (forward, backward data),
-    /// 32→32 at 1.4–2× (`ddpm bench kernels`).
+    /// Below this many channels the transforms cost as much as the saved multiplications: on the
+    /// 2-core AVX2 machine 16→16 at 32×32 ran at 0.97–1.05× oneDNN direct (forward), 32→32 at
+    /// 1.65×, 64→64 at 16×16 at 1.1–1.8× (`ddpm bench kernels`, same-run medians).
     package static let minimumChannels = 32
 
     private static let forcedTile: Int? = {
