@@ -203,9 +203,11 @@ extension Kernels {
                 run(g.batch * t / threads..<g.batch * (t + 1) / threads, parallel: false, du.pointer + t * a2 * cout * cin)
             }
             let size = a2 * cout * cin
-            for t in 1..<threads {
-                let src = du.pointer + t * size
-                for i in 0..<size { du.pointer[i] += src[i] }
+            parallelFor(size, grain: 4096) { r in  // each element adds the partials in thread order
+                for t in 1..<threads {
+                    let src = du.pointer + t * size
+                    for i in r { du.pointer[i] += src[i] }
+                }
             }
         }
         parallelFor(cout, grain: 4) { r in
