@@ -29,7 +29,8 @@ package struct ConvolutionGeometry: Hashable {
     }
 }
 
-// Convolution: oneDNN when available (ConvolutionEngine.swift), else im2col + GEMM, the portable path.
+// Convolution: Winograd for 3×3 stride-1 padding-1 (Winograd.swift), oneDNN when available
+// (ConvolutionEngine.swift), else im2col + GEMM, the portable path.
 // Images are processed in parallel, one per thread at a time, each GEMM single-threaded; with fewer
 // images than threads the GEMM itself is split instead.
 extension Kernels {
@@ -38,6 +39,9 @@ extension Kernels {
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         y: UnsafeMutablePointer<Float>
     ) {
+        if case .winograd(let m) = ConvolutionEngine.path(g) {
+            return winogradForward(g, tile: m, x: x, weight: weight, bias: bias, y: y)
+        }
         if OneDNN.run(g, bias: bias != nil, { ddpm_dnnl_conv_forward($0, x, weight, bias, y) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
@@ -65,6 +69,7 @@ extension Kernels {
     package static func convolutionBackwardData(
         _ g: ConvolutionGeometry, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
     ) {
+        if case .winograd(let m) = ConvolutionEngine.path(g) { return winogradBackwardData(g, tile: m, dy: dy, weight: weight, dx: dx) }
         if OneDNN.run(g, bias: false, { ddpm_dnnl_conv_backward_data($0, dy, weight, dx) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
@@ -87,6 +92,7 @@ extension Kernels {
     package static func convolutionBackwardWeight(
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>
     ) {
+        if case .winograd(let m) = ConvolutionEngine.path(g) { return winogradBackwardWeight(g, tile: m, x: x, dy: dy, dw: dw) }
         if OneDNN.run(g, bias: false, { ddpm_dnnl_conv_backward_weights($0, x, dy, dw) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         let threads = min(ComputeSettings.threadCount, g.batch)

@@ -7,11 +7,18 @@ import Synchronization
 /// oneDNN's blocked-layout kernels are faster than im2col + BLAS for 3×3 convolutions on this
 /// kind of machine (see README "Kernel benchmark"), so they are used whenever libdnnl loads;
 /// im2col + BLAS is the portable path (macOS, no oneDNN) and the reference the tests compare with.
-/// `DDPM_CONVOLUTION=im2col` forces the portable path. Stride-1 3×3 convolutions use oneDNN's
-/// Winograd F(4×4, 3×3) kernels where it has them (AVX-512: about 2× the direct kernels, see the
-/// README's benchmark); `DDPM_WINOGRAD=0` keeps them direct.
+/// Stride-1 3×3 padding-1 convolutions use Winograd F(4×4, 3×3): oneDNN's where it has it
+/// (AVX-512: about 2× its direct kernels, see the README's benchmark), else ours (`.winograd`,
+/// Winograd.swift), with oneDNN (or im2col) for every other geometry.
+/// `DDPM_CONVOLUTION=im2col` forces the portable path, `=oneDNN` or `=winograd` those engines;
+/// `DDPM_WINOGRAD=0` keeps every convolution direct (neither oneDNN's Winograd nor ours).
 public enum ConvolutionEngine: String, Sendable {
-    case oneDNN, im2col
+    /// oneDNN for every geometry (its Winograd where it builds it).
+    case oneDNN
+    /// Our Winograd where `Winograd.tileSize` accepts the geometry, oneDNN (or im2col) elsewhere.
+    case winograd
+    /// im2col + BLAS for every geometry: the portable reference.
+    case im2col
 
     /// The engine new convolutions use; set it to compare engines (benchmarks, tests). Behind a
     /// lock because tests running in parallel set and read it.
@@ -19,8 +26,31 @@ public enum ConvolutionEngine: String, Sendable {
         get { current.withLock { $0 } }
         set { current.withLock { $0 = newValue } }
     }
-    private static let current = Mutex<ConvolutionEngine>(
-        ProcessInfo.processInfo.environment["DDPM_CONVOLUTION"] == "im2col" || !OneDNN.isAvailable ? .im2col : .oneDNN)
+    private static let current = Mutex<ConvolutionEngine>(automatic)
+
+    private static var automatic: ConvolutionEngine {
+        let env = ProcessInfo.processInfo.environment
+        if let forced = env["DDPM_CONVOLUTION"].flatMap(ConvolutionEngine.init(rawValue:)) {
+            return forced == .oneDNN && !OneDNN.isAvailable ? .im2col : forced
+        }
+        let direct: ConvolutionEngine = OneDNN.isAvailable ? .oneDNN : .im2col
+        if env["DDPM_WINOGRAD"] == "0" || OneDNN.hasWinograd { return direct }
+        return .winograd
+    }
+
+    /// What runs a convolution of geometry `g` under the preferred engine.
+    package enum Path: Equatable {
+        case oneDNN, im2col
+        /// Ours, F(m×m, 3×3).
+        case winograd(tile: Int)
+    }
+
+    /// The path `Kernels.convolution*` takes for `g` (oneDNN means: tried first, im2col if it fails).
+    package static func path(_ g: ConvolutionGeometry) -> Path {
+        let engine = preferred
+        if engine == .winograd, let m = Winograd.tileSize(g) { return .winograd(tile: m) }
+        return engine != .im2col && OneDNN.isAvailable && !g.isPointwise ? .oneDNN : .im2col
+    }
 }
 
 /// oneDNN convolution plans, one per geometry, created on first use and kept for the process.
@@ -39,7 +69,7 @@ package enum OneDNN {
     /// then uses im2col). Calls are serialised: a plan owns its blocked buffers, and oneDNN
     /// already uses every core for one convolution.
     package static func run(_ geometry: ConvolutionGeometry, bias: Bool, _ body: (OpaquePointer) -> Int32) -> Bool {
-        guard ConvolutionEngine.preferred == .oneDNN, isAvailable, !geometry.isPointwise else { return false }
+        guard ConvolutionEngine.preferred != .im2col, isAvailable, !geometry.isPointwise else { return false }
         return lock.withLock { _ in
             guard let plan = plan(geometry, bias: bias) else { return false }
             return body(plan) == 0
@@ -60,6 +90,19 @@ package enum OneDNN {
         plans[key] = p
         return p
     }
+
+    /// Whether oneDNN builds Winograd kernels on this machine (AVX-512 in oneDNN 2.x), probed once
+    /// with a U-Net-like geometry. `DDPM_WINOGRAD=0` makes plans direct, so this is then false.
+    package static let hasWinograd: Bool = {
+        guard isAvailable, ProcessInfo.processInfo.environment["DDPM_WINOGRAD"] != "0" else { return false }
+        let g = ConvolutionGeometry(
+            batch: 1, inputChannels: 64, height: 16, width: 16, outputChannels: 64, kernelHeight: 3, kernelWidth: 3, stride: 1,
+            padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+        return lock.withLock { _ in
+            guard let p = plan(g, bias: false) else { return false }
+            return String(cString: ddpm_dnnl_conv_implementation(p, 0)).contains("wino")
+        }
+    }()
 
     /// Names of the kernels oneDNN picked for forward, backward-data and backward-weights.
     package static func implementations(_ geometry: ConvolutionGeometry) -> [String] {

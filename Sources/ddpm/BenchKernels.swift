@@ -32,52 +32,71 @@ struct BenchKernels: ParsableCommand {
         var ours: [String: Double] = [:]
         var rows: [(String, String, Double, Double?)] = []  // name, key, seconds, flops
 
-        let engines: [ConvolutionEngine] = OneDNN.isAvailable ? [.oneDNN, .im2col] : [.im2col]
+        // Every convolution shape under each engine, same run; "winograd F2" calls our F(2×2, 3×3)
+        // directly. im2col only for the two cifar10-preset rows (it is the slowest, and the reference).
+        let engines: [ConvolutionEngine] = (OneDNN.isAvailable ? [.winograd, .oneDNN] : [.winograd]) + [.im2col]
         let chosen = ConvolutionEngine.preferred
         defer { ConvolutionEngine.preferred = chosen }
-        for engine in engines {
-            ConvolutionEngine.preferred = engine
-            for (name, key, cin, size) in [
-                ("conv3x3 128->128 32x32 b16", "conv128x32", 128, 32),
-                ("conv3x3 256->256 16x16 b16", "conv256x16", 256, 16),
-            ] {
-                let g = ConvolutionGeometry(
-                    batch: 16, inputChannels: cin, height: size, width: size, outputChannels: cin,
-                    kernelHeight: 3, kernelWidth: 3, stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
-                var rng = SeededGenerator(seed: 1)
-                let x = Tensor.randomNormal([16, cin, size, size], using: &rng)
-                let w = Tensor.randomNormal([cin, cin, 3, 3], standardDeviation: 0.05, using: &rng)
-                let dy = Tensor.randomNormal([16, cin, size, size], using: &rng)
-                let y = Tensor.zeros(dy.shape)
-                let dx = Tensor.zeros(x.shape)
-                let dw = Tensor.zeros(w.shape)
-                let times = [
-                    (
-                        "forward",
-                        median {
-                            Kernels.convolutionForward(g, x: x.storage.pointer, weight: w.storage.pointer, bias: nil, y: y.storage.pointer)
-                        }
-                    ),
-                    (
-                        "backwardData",
-                        median {
-                            Kernels.convolutionBackwardData(g, dy: dy.storage.pointer, weight: w.storage.pointer, dx: dx.storage.pointer)
-                        }
-                    ),
-                    (
-                        "backwardWeight",
-                        median {
-                            Kernels.convolutionBackwardWeight(g, x: x.storage.pointer, dy: dy.storage.pointer, dw: dw.storage.pointer)
-                        }
-                    ),
-                ]
-                if engine == .oneDNN { print("oneDNN kernels for \(key): \(OneDNN.implementations(g).joined(separator: ", "))") }
-                for (pass, seconds) in times {
-                    rows.append(("\(name) \(pass) [\(engine.rawValue)]", "\(key).\(pass)", seconds, g.flops))
-                    if engine == chosen { ours["\(key).\(pass)"] = seconds }
+        let shapes = [
+            ("conv3x3 128->128 32x32 b16", "conv128x32", 128, 32, 16),
+            ("conv3x3 256->256 16x16 b16", "conv256x16", 256, 16, 16),
+            ("conv3x3 32->32 32x32 b64", "conv32x32b64", 32, 32, 64),
+            ("conv3x3 64->64 16x16 b64", "conv64x16b64", 64, 16, 64),
+            ("conv3x3 16->16 32x32 b64", "conv16x32b64", 16, 32, 64),  // Winograd.minimumChannels
+        ]
+        var seconds: [String: Double] = [:]  // "key.pass.variant"
+        for (name, key, cin, size, batch) in shapes {
+            let g = ConvolutionGeometry(
+                batch: batch, inputChannels: cin, height: size, width: size, outputChannels: cin,
+                kernelHeight: 3, kernelWidth: 3, stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+            var rng = SeededGenerator(seed: 1)
+            let x = Tensor.randomNormal([batch, cin, size, size], using: &rng)
+            let w = Tensor.randomNormal([cin, cin, 3, 3], standardDeviation: 0.05, using: &rng)
+            let dy = Tensor.randomNormal([batch, cin, size, size], using: &rng)
+            let (y, dx, dw) = (Tensor.zeros(dy.shape), Tensor.zeros(x.shape), Tensor.zeros(w.shape))
+            let (xp, wp, dyp) = (x.storage.pointer, w.storage.pointer, dy.storage.pointer)
+            let (yp, dxp, dwp) = (y.storage.pointer, dx.storage.pointer, dw.storage.pointer)
+            var variants: [(String, [() -> Void])] = engines.filter { $0 != .im2col || batch == 16 }.map { engine in
+                let use = { ConvolutionEngine.preferred = engine }
+                return (
+                    engine.rawValue,
+                    [
+                        {
+                            use()
+                            Kernels.convolutionForward(g, x: xp, weight: wp, bias: nil, y: yp)
+                        },
+                        {
+                            use()
+                            Kernels.convolutionBackwardData(g, dy: dyp, weight: wp, dx: dxp)
+                        },
+                        {
+                            use()
+                            Kernels.convolutionBackwardWeight(g, x: xp, dy: dyp, dw: dwp)
+                        },
+                    ]
+                )
+            }
+            variants.insert(
+                (
+                    "winograd F2",
+                    [
+                        { Kernels.winogradForward(g, tile: 2, x: xp, weight: wp, bias: nil, y: yp) },
+                        { Kernels.winogradBackwardData(g, tile: 2, dy: dyp, weight: wp, dx: dxp) },
+                        { Kernels.winogradBackwardWeight(g, tile: 2, x: xp, dy: dyp, dw: dwp) },
+                    ]
+                ), at: 1)
+            ConvolutionEngine.preferred = .oneDNN
+            if OneDNN.isAvailable { print("oneDNN kernels for \(key): \(OneDNN.implementations(g).joined(separator: ", "))") }
+            for (variant, passes) in variants {
+                for (pass, body) in zip(["forward", "backwardData", "backwardWeight"], passes) {
+                    let t = median(body)
+                    seconds["\(key).\(pass).\(variant)"] = t
+                    rows.append(("\(name) \(pass) [\(variant)]", "\(key).\(pass)", t, g.flops))
+                    if variant == chosen.rawValue { ours["\(key).\(pass)"] = t }
                 }
             }
         }
+        ConvolutionEngine.preferred = chosen
         var rng = SeededGenerator(seed: 2)
         let a = Tensor.randomNormal([1024, 1024], using: &rng)
         let b = Tensor.randomNormal([1024, 1024], using: &rng)
@@ -109,6 +128,19 @@ struct BenchKernels: ParsableCommand {
                 line += pad(format(theirs * 1e3), 10) + format(theirs / seconds) + "x"
             }
             print(line)
+        }
+        print("")
+        print("Winograd speed-up over oneDNN (same run, medians; >1 = Winograd faster)")
+        for (_, key, _, _, _) in shapes {
+            let passes = ["forward", "backwardData", "backwardWeight"]
+            let cells = passes.map { pass -> String in
+                let base = seconds["\(key).\(pass).oneDNN"]
+                let f4 = seconds["\(key).\(pass).winograd"]
+                let f2 = seconds["\(key).\(pass).winograd F2"]
+                guard let base, let f4, let f2 else { return "\(pass) -" }
+                return "\(pass) F4 \(format(base / f4))x F2 \(format(base / f2))x"
+            }
+            print(pad(key, 14) + cells.joined(separator: ", "))
         }
         if let baseline {
             for key in ["conv128x32", "conv256x16"] {

@@ -49,4 +49,25 @@ void ddpm_sigmoid(const float *x, float *y, long count);
 void ddpm_silu(const float *x, float *y, long count);
 /// dx[i] = g[i]·σ(x)·(1 + x·(1 − σ(x))), the SiLU pullback.
 void ddpm_silu_backward(const float *g, const float *x, float *dx, long count);
+/// Winograd F(m×m, 3×3) tile transforms, m = 2 or 4 (α = m + 2), for stride-1 pad-1 3×3
+/// convolutions (Sources/TensorKernels/Winograd.swift has the equations and the GEMMs between
+/// them). A plane's tiles are t = ty·⌈W/m⌉ + tx; transformed tiles are stored element-major,
+/// element ξ < α² of tile t at v[ξ·xi_stride + t]. `scratch` holds ddpm_winograd_scratch_floats.
+long ddpm_winograd_scratch_floats(int m, long height, long width);
+/// V = Bᵀ·d·B of every α×α input tile of one H×W plane, zero padding 1.
+void ddpm_winograd_input(int m, const float *x, long height, long width, float *v, long xi_stride, float *scratch);
+/// A·dY·Aᵀ of every m×m tile of one output-gradient plane (0 beyond its edge): backward weights.
+void ddpm_winograd_gradient(int m, const float *dy, long height, long width, float *v, long xi_stride,
+                            float *scratch);
+/// y = Aᵀ·M·A + bias for every tile of one H×W output plane (overwrites y).
+void ddpm_winograd_output(int m, const float *mt, long xi_stride, float bias, float *y, long height, long width,
+                          float *scratch);
+/// U = G·g·Gᵀ of the 3×3 kernels of w [cout, cin, 3, 3] into u[ξ·cout·cin + ...]: forward
+/// u[ξ][co][ci] for co in [o_begin, o_end); with backward_data the kernel rotated by 180°,
+/// u[ξ][ci][co] for ci in [o_begin, o_end) (dx is the forward convolution of dy with it).
+void ddpm_winograd_weight(int m, const float *w, long cout, long cin, int backward_data, long o_begin, long o_end,
+                          float *u);
+/// dw[co][ci] = Gᵀ·dU·G for co in [co_begin, co_end), dU at du[ξ·cout·cin + co·cin + ci].
+void ddpm_winograd_weight_gradient(int m, const float *du, long cout, long cin, long co_begin, long co_end,
+                                   float *dw);
 #endif

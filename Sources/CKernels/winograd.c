@@ -1,0 +1,310 @@
+#include "dispatch.h"
+#include "vector_math.h"
+
+// Winograd F(m×m, 3×3) tile transforms (Lavin & Gray 2016) for m = 2 (α = 4) and m = 4 (α = 6);
+// the GEMMs between them and the threading are in Sources/TensorKernels/Winograd.swift. Tiles
+// of one plane are numbered t = ty·tilesW + tx, and every transform works on eight consecutive
+// tiles at once (one lane per tile), so planes of any size vectorise the same way: the tiles'
+// elements are first gathered into α² planes of tiles (`scratch`), then transformed as vectors.
+//
+// Every transform is a sandwich out = L·in·Lᵀ with a constant matrix L; the loops over L unroll
+// fully, so zero coefficients cost nothing and ±1 become additions.
+
+#define W_ALPHA(m) ((m) + 2)
+
+// F(2×2, 3×3): Bᵀ (4×4), G (4×3), Aᵀ (2×4) and the transposes used for the adjoints.
+static const float bt2[16] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1};
+static const float g2[12] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
+static const float gt2[12] = {1, 0.5f, 0.5f, 0, 0, 0.5f, -0.5f, 0, 0, 0.5f, 0.5f, 1};
+static const float at2[8] = {1, 1, 1, 0, 0, 1, -1, -1};
+static const float a2[8] = {1, 0, 1, 1, 1, -1, 0, -1};
+
+// F(4×4, 3×3) with the interpolation points 0, ±1, ±2, ∞.
+static const float bt4[36] = {4, 0, -5, 0, 1, 0, 0, -4, -4, 1, 1, 0, 0, 4, -4, -1, 1, 0,
+                              0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1};
+static const float g4[18] = {1.0f / 4, 0, 0, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6,
+                             1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 24, -1.0f / 12, 1.0f / 6, 0, 0, 1};
+static const float gt4[18] = {1.0f / 4, -1.0f / 6, -1.0f / 6, 1.0f / 24, 1.0f / 24, 0,
+                              0, -1.0f / 6, 1.0f / 6, 1.0f / 12, -1.0f / 12, 0,
+                              0, -1.0f / 6, -1.0f / 6, 1.0f / 6, 1.0f / 6, 1};
+static const float at4[24] = {1, 1, 1, 1, 1, 0, 0, 1, -1, 2, -2, 0, 0, 1, 1, 4, 4, 0, 0, 1, -1, 8, -8, 1};
+static const float a4[24] = {1, 0, 0, 0, 1, 1, 1, 1, 1, -1, 1, -1, 1, 2, 4, 8, 1, -2, 4, -8, 0, 0, 0, 1};
+
+/// out[r] = Σ_c L[r][c]·in[c·stride] for a constant rows×cols matrix L (unrolled: 0 skipped, ±1 added).
+DDPM_INLINE void w_apply(const float *L, int rows, int cols, const ddpm_f8 *in, int in_stride, ddpm_f8 *out,
+                         int out_stride) {
+#pragma clang loop unroll(full)
+    for (int r = 0; r < rows; r++) {
+        ddpm_f8 acc = {0};
+        int first = 1;
+#pragma clang loop unroll(full)
+        for (int c = 0; c < cols; c++) {
+            float k = L[r * cols + c];
+            ddpm_f8 x = in[c * in_stride];
+            if (k == 0) continue;
+            if (first) {
+                ddpm_f8 kv = {k, k, k, k, k, k, k, k};
+                acc = k == 1 ? x : k == -1 ? -x : kv * x;
+                first = 0;
+            } else if (k == 1) {
+                acc += x;
+            } else if (k == -1) {
+                acc -= x;
+            } else {
+                ddpm_f8 kv = {k, k, k, k, k, k, k, k};
+                DDPM_MULTIPLY_ADD(acc, kv, x);
+            }
+        }
+        out[r * out_stride] = acc;
+    }
+}
+
+/// out = L·in·Lᵀ: in is cols×cols vectors, out rows×rows (both row-major).
+DDPM_INLINE void w_sandwich(const float *L, int rows, int cols, const ddpm_f8 *in, ddpm_f8 *out) {
+    ddpm_f8 t[36];  // t[c][r'] = Σ_j in[c][j]·L[r'][j]
+#pragma clang loop unroll(full)
+    for (int c = 0; c < cols; c++) w_apply(L, rows, cols, in + c * cols, 1, t + c * rows, 1);
+#pragma clang loop unroll(full)
+    for (int q = 0; q < rows; q++) w_apply(L, rows, cols, t + q, rows, out + q, rows);
+}
+
+DDPM_INLINE long w_tiles(long n, int m) { return (n + m - 1) / m; }
+
+/// Stores the first `lanes` lanes of v at p (all eight when lanes ≥ 8).
+DDPM_INLINE void w_store(float *p, const ddpm_f8 *v, long lanes) {
+    if (lanes >= 8) {
+        memcpy(p, v, sizeof *v);
+    } else {
+        for (long l = 0; l < lanes; l++) p[l] = (*v)[l];
+    }
+}
+
+/// r[j][k] ← r[k][j]: eight rows of eight floats transposed in registers.
+DDPM_INLINE void w_transpose8(ddpm_f8 *r) {
+    ddpm_f8 t[8], u[8];
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 8; k += 4) {
+        u[k] = __builtin_shufflevector(t[k], t[k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[k + 1] = __builtin_shufflevector(t[k], t[k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[k + 2] = __builtin_shufflevector(t[k + 1], t[k + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[k + 3] = __builtin_shufflevector(t[k + 1], t[k + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+        r[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+/// Copies `count` (4, 6 or 8) floats; 6 are moved as 8 (the two extra land in the next slot,
+/// which the caller writes afterwards, or in the buffer's slack).
+DDPM_INLINE void w_copy_row(float *dst, const float *src, int count) {
+    if (count <= 4) {
+        memcpy(dst, src, sizeof(float) * 4);
+    } else {
+        memcpy(dst, src, sizeof(float) * 8);
+    }
+}
+
+long ddpm_winograd_scratch_floats(int m, long height, long width) {
+    long a = W_ALPHA(m), th = w_tiles(height, m), tw = w_tiles(width, m), t8 = (th * tw + 7) / 8 * 8;
+    return (m * th + 2) * (m * tw + 2) + 16 + a * a * t8 + 16;
+}
+
+/// Gathers the size×size tiles of a zero-padded copy of `x` tile-major into d[t·size² + i·size + j]
+/// = x[m·ty + i − offset][m·tx + j − offset] (0 outside); tiles past the last (up to a multiple of
+/// 8) are zero. Returns d.
+DDPM_INLINE float *w_gather(int m, int size, int offset, const float *x, long height, long width, float *scratch) {
+    long th = w_tiles(height, m), tw = w_tiles(width, m), tiles = th * tw, t8 = (tiles + 7) / 8 * 8;
+    long ph = m * th + 2, pw = m * tw + 2;
+    float *p = scratch, *d = scratch + ph * pw + 16;
+    memset(p, 0, sizeof(float) * (ph * pw + 16));
+    for (long y = 0; y < height; y++) memcpy(p + (y + offset) * pw + offset, x + y * width, sizeof(float) * width);
+    long e = size * size;
+    for (long ty = 0; ty < th; ty++) {
+        for (long tx = 0; tx < tw; tx++) {
+            float *dst = d + (ty * tw + tx) * e;
+            const float *src = p + m * ty * pw + m * tx;
+            for (int i = 0; i < size; i++) w_copy_row(dst + i * size, src + i * pw, size);
+        }
+    }
+    memset(d + tiles * e, 0, sizeof(float) * ((t8 - tiles) * e + 8));
+    return d;
+}
+
+/// in[e] (e < count, rounded up to 8) = element e of tiles t…t+7 of the tile-major d.
+DDPM_INLINE void w_load_tiles(const float *d, long t, int count, ddpm_f8 *in) {
+#pragma clang loop unroll(full)
+    for (int g = 0; g < count; g += 8) {
+#pragma clang loop unroll(full)
+        for (int k = 0; k < 8; k++) ddpm_load8(&in[g + k], d + (t + k) * count + g);
+        w_transpose8(in + g);
+    }
+}
+
+/// V = Bᵀ·d·B for every α×α input tile of one plane (padding 1): v[ξ·xi_stride + t].
+DDPM_INLINE void w_input(int m, const float *bt, const float *x, long height, long width, float *v, long xi_stride,
+                         float *scratch) {
+    int a = W_ALPHA(m);
+    long tiles = w_tiles(height, m) * w_tiles(width, m);
+    const float *d = w_gather(m, a, 1, x, height, width, scratch);
+    for (long t = 0; t < tiles; t += 8) {
+        ddpm_f8 in[40], out[36];
+        w_load_tiles(d, t, a * a, in);
+        w_sandwich(bt, a, a, in, out);
+        for (int e = 0; e < a * a; e++) w_store(v + e * xi_stride + t, &out[e], tiles - t);
+    }
+}
+
+/// A·dY·Aᵀ of every m×m tile of one gradient plane (no overlap, 0 beyond the edge).
+DDPM_INLINE void w_gradient(int m, const float *a_t, const float *dy, long height, long width, float *v,
+                            long xi_stride, float *scratch) {
+    int a = W_ALPHA(m);
+    long tiles = w_tiles(height, m) * w_tiles(width, m);
+    const float *d = w_gather(m, m, 0, dy, height, width, scratch);
+    for (long t = 0; t < tiles; t += 8) {
+        ddpm_f8 in[16], out[36];
+        w_load_tiles(d, t, m * m, in);
+        w_sandwich(a_t, a, m, in, out);
+        for (int e = 0; e < a * a; e++) w_store(v + e * xi_stride + t, &out[e], tiles - t);
+    }
+}
+
+/// y = Aᵀ·M·A + bias for every tile of one output plane.
+DDPM_INLINE void w_output(int m, const float *at, const float *mt, long xi_stride, float bias, float *y, long height,
+                          long width, float *scratch) {
+    int a = W_ALPHA(m), mm = m * m;
+    long th = w_tiles(height, m), tw = w_tiles(width, m), tiles = th * tw;
+    float *o = scratch;  // tile-major: o[t·m² + r·m + s]
+    ddpm_f8 b8 = {bias, bias, bias, bias, bias, bias, bias, bias};
+    for (long t = 0; t < tiles; t += 8) {
+        ddpm_f8 in[36], out[16] = {{0}};
+        for (int e = 0; e < a * a; e++) {
+            if (t + 8 <= tiles) {
+                ddpm_load8(&in[e], mt + e * xi_stride + t);
+            } else {
+                float buf[8] = {0};
+                for (long l = 0; l < tiles - t; l++) buf[l] = mt[e * xi_stride + t + l];
+                ddpm_load8(&in[e], buf);
+            }
+        }
+        w_sandwich(at, m, a, in, out);
+        for (int e = 0; e < mm; e++) out[e] += b8;
+        for (int g = 0; g < mm; g += 8) {
+            w_transpose8(out + g);
+            for (int k = 0; k < 8; k++) memcpy(o + (t + k) * mm + g, &out[g + k], sizeof out[0]);
+        }
+    }
+    for (long ty = 0; ty < th; ty++) {
+        for (long tx = 0; tx < tw; tx++) {
+            const float *src = o + (ty * tw + tx) * mm;
+            float *dst = y + m * ty * width + m * tx;
+            if (m * ty + m <= height && m * tx + m <= width) {
+                for (int r = 0; r < m; r++) memcpy(dst + r * width, src + r * m, sizeof(float) * m);
+            } else {
+                for (int r = 0; r < m && m * ty + r < height; r++) {
+                    for (int c = 0; c < m && m * tx + c < width; c++) dst[r * width + c] = src[r * m + c];
+                }
+            }
+        }
+    }
+}
+
+/// u[ξ·xi_stride + o·o_stride + k] = (G·g·Gᵀ)[ξ] for o in [o_begin, o_end), k < lanes, where g is the
+/// 3×3 kernel at w + o·w_o + k·w_k, rotated by 180° when `rotate` (backward data).
+DDPM_INLINE void w_weight(int m, const float *g, const float *w, long w_o, long w_k, int rotate, long o_begin,
+                          long o_end, long lanes, float *u, long xi_stride, long o_stride) {
+    int a = W_ALPHA(m);
+    for (long o = o_begin; o < o_end; o++) {
+        for (long k = 0; k < lanes; k += 8) {
+            float buf[9][8] = {{0}};
+            long n = lanes - k < 8 ? lanes - k : 8;
+            for (long l = 0; l < n; l++) {
+                const float *src = w + o * w_o + (k + l) * w_k;
+                for (int e = 0; e < 9; e++) buf[e][l] = src[rotate ? 8 - e : e];
+            }
+            ddpm_f8 in[9], out[36];
+            for (int e = 0; e < 9; e++) ddpm_load8(&in[e], buf[e]);
+            w_sandwich(g, a, 3, in, out);
+            for (int e = 0; e < a * a; e++) w_store(u + e * xi_stride + o * o_stride + k, &out[e], n);
+        }
+    }
+}
+
+/// dw[co][ci][3×3] = Gᵀ·dU·G for co in [co_begin, co_end), dU[ξ·cout·cin + co·cin + ci].
+DDPM_INLINE void w_weight_gradient(int m, const float *gt, const float *du, long cout, long cin, long co_begin,
+                                   long co_end, float *dw) {
+    int a = W_ALPHA(m);
+    for (long co = co_begin; co < co_end; co++) {
+        for (long ci = 0; ci < cin; ci += 8) {
+            long n = cin - ci < 8 ? cin - ci : 8;
+            ddpm_f8 in[36], out[9];
+            for (int e = 0; e < a * a; e++) {
+                float buf[8] = {0};
+                const float *src = du + e * cout * cin + co * cin + ci;
+                for (long l = 0; l < n; l++) buf[l] = src[l];
+                ddpm_load8(&in[e], buf);
+            }
+            w_sandwich(gt, 3, a, in, out);
+            for (long l = 0; l < n; l++) {
+                float *dst = dw + (co * cin + ci + l) * 9;
+                for (int e = 0; e < 9; e++) dst[e] = out[e][l];
+            }
+        }
+    }
+}
+
+DDPM_INLINE void ddpm_winograd_input_body(int m, const float *x, long height, long width, float *v, long xi_stride,
+                                          float *scratch) {
+    if (m == 4) w_input(4, bt4, x, height, width, v, xi_stride, scratch);
+    else w_input(2, bt2, x, height, width, v, xi_stride, scratch);
+}
+
+DDPM_INLINE void ddpm_winograd_gradient_body(int m, const float *dy, long height, long width, float *v,
+                                             long xi_stride, float *scratch) {
+    if (m == 4) w_gradient(4, a4, dy, height, width, v, xi_stride, scratch);
+    else w_gradient(2, a2, dy, height, width, v, xi_stride, scratch);
+}
+
+DDPM_INLINE void ddpm_winograd_output_body(int m, const float *mt, long xi_stride, float bias, float *y, long height,
+                                           long width, float *scratch) {
+    if (m == 4) w_output(4, at4, mt, xi_stride, bias, y, height, width, scratch);
+    else w_output(2, at2, mt, xi_stride, bias, y, height, width, scratch);
+}
+
+DDPM_INLINE void ddpm_winograd_weight_body(int m, const float *w, long cout, long cin, int backward_data,
+                                           long o_begin, long o_end, float *u) {
+    // Forward: u[ξ][co][ci], vectors across ci. Backward data: u[ξ][ci][co] of the rotated kernel.
+    long w_o = backward_data ? 9 : cin * 9, w_k = backward_data ? cin * 9 : 9, lanes = backward_data ? cout : cin;
+    if (m == 4) w_weight(4, g4, w, w_o, w_k, backward_data, o_begin, o_end, lanes, u, cout * cin, lanes);
+    else w_weight(2, g2, w, w_o, w_k, backward_data, o_begin, o_end, lanes, u, cout * cin, lanes);
+}
+
+DDPM_INLINE void ddpm_winograd_weight_gradient_body(int m, const float *du, long cout, long cin, long co_begin,
+                                                    long co_end, float *dw) {
+    if (m == 4) w_weight_gradient(4, gt4, du, cout, cin, co_begin, co_end, dw);
+    else w_weight_gradient(2, gt2, du, cout, cin, co_begin, co_end, dw);
+}
+
+DDPM_DISPATCH_VOID(ddpm_winograd_input,
+                   (int m, const float *x, long height, long width, float *v, long xi_stride, float *scratch),
+                   (m, x, height, width, v, xi_stride, scratch))
+DDPM_DISPATCH_VOID(ddpm_winograd_gradient,
+                   (int m, const float *dy, long height, long width, float *v, long xi_stride, float *scratch),
+                   (m, dy, height, width, v, xi_stride, scratch))
+DDPM_DISPATCH_VOID(ddpm_winograd_output,
+                   (int m, const float *mt, long xi_stride, float bias, float *y, long height, long width,
+                    float *scratch),
+                   (m, mt, xi_stride, bias, y, height, width, scratch))
+DDPM_DISPATCH_VOID(ddpm_winograd_weight,
+                   (int m, const float *w, long cout, long cin, int backward_data, long o_begin, long o_end,
+                    float *u),
+                   (m, w, cout, cin, backward_data, o_begin, o_end, u))
+DDPM_DISPATCH_VOID(ddpm_winograd_weight_gradient,
+                   (int m, const float *du, long cout, long cin, long co_begin, long co_end, float *dw),
+                   (m, du, cout, cin, co_begin, co_end, dw))
