@@ -119,25 +119,31 @@ public struct ConvolutionBackend: Sendable, Equatable, CustomStringConvertible {
             return ConvolutionBackend(engine: .im2col, summary: slow, fallback: .notLoaded(why))
         }
         if preferred == .im2col { return ConvolutionBackend(engine: .im2col, summary: slow, fallback: .setInProcess) }
-        return ConvolutionBackend(engine: .oneDNN, summary: oneDNNSummary(shim, environment), fallback: nil)
+        return ConvolutionBackend(engine: preferred, summary: oneDNNSummary(shim, environment, ours: preferred == .winograd), fallback: nil)
     }
 
     /// "oneDNN 2.6.3 (path), avx512_core: Winograd F(4×4, 3×3) for stride-1 3×3, direct kernels otherwise" and the like.
-    private static func oneDNNSummary(_ shim: Shim, _ environment: [String: String]) -> String {
+    private static func oneDNNSummary(_ shim: Shim, _ environment: [String: String], ours: Bool) -> String {
         let version = shim.version.isEmpty ? "" : " \(shim.version)"
         let library = shim.library.isEmpty ? "libdnnl.so.2" : shim.library
         let isa = shim.isa.isEmpty ? "" : "\(shim.isa): "
-        var text = "oneDNN\(version) (\(library)), \(isa)" + winogradNote(isa: shim.isa, disabled: environment["DDPM_WINOGRAD"] == "0")
-        if let other = environment["DDPM_CONVOLUTION"], !other.isEmpty {
-            text += " (DDPM_CONVOLUTION=\(other) is ignored: only im2col is recognised)"
+        var text =
+            "oneDNN\(version) (\(library)), \(isa)" + winogradNote(isa: shim.isa, disabled: environment["DDPM_WINOGRAD"] == "0", ours: ours)
+        if let other = environment["DDPM_CONVOLUTION"], !other.isEmpty, ConvolutionEngine(rawValue: other) == nil {
+            text += " (DDPM_CONVOLUTION=\(other) is ignored: im2col, oneDNN and winograd are recognised)"
         }
         return text
     }
 
-    /// Which 3×3 kernels oneDNN runs: its Winograd F(4×4, 3×3) exists for AVX-512 only
-    /// (`ddpm_dnnl_conv_create` falls back to direct where it cannot build one).
-    private static func winogradNote(isa: String, disabled: Bool) -> String {
+    /// Which 3×3 kernels run: oneDNN's Winograd F(4×4, 3×3) exists for AVX-512 only
+    /// (`ddpm_dnnl_conv_create` falls back to direct where it cannot build one); without it, `ours`
+    /// (the `.winograd` engine, Winograd.swift) takes the stride-1 3×3 convolutions it accepts.
+    private static func winogradNote(isa: String, disabled: Bool, ours: Bool) -> String {
         if disabled { return "direct kernels (DDPM_WINOGRAD=0)" }
+        if ours {
+            return "direct kernels, and our Winograd F(4×4, 3×3) for stride-1 3×3 with ≥ \(Winograd.minimumChannels) channels"
+                + (isa.hasPrefix("avx512") ? "" : " (oneDNN's needs AVX-512)")
+        }
         if isa.hasPrefix("avx512") { return "Winograd F(4×4, 3×3) for stride-1 3×3, direct kernels otherwise" }
         return "direct kernels (oneDNN's Winograd needs AVX-512)"
     }

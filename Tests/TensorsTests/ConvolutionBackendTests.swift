@@ -28,6 +28,18 @@ struct ConvolutionBackendTests {
         #expect(typo.engine == .oneDNN && typo.description.contains("DDPM_CONVOLUTION=im2co is ignored"), "\(typo)")
     }
 
+    @Test("our Winograd (no oneDNN Winograd here): named with its channel threshold beside oneDNN's direct kernels")
+    func ourWinograd() {
+        let ours = ConvolutionBackend.resolve(environment: [:], preferred: .winograd, shim: Self.loaded)
+        #expect(ours.engine == .winograd && !ours.isFallback)
+        #expect(
+            ours.description
+                == "convolution: oneDNN 2.6.3 (/usr/lib/x86_64-linux-gnu/libdnnl.so.2), avx2: direct kernels, and our Winograd F(4×4, 3×3) for stride-1 3×3 with ≥ 32 channels (oneDNN's needs AVX-512)"
+        )
+        let named = ConvolutionBackend.resolve(environment: ["DDPM_CONVOLUTION": "winograd"], preferred: .winograd, shim: Self.loaded)
+        #expect(!named.description.contains("ignored"), "\(named)")
+    }
+
     @Test("DDPM_CONVOLUTION=im2col: named, with the fix, and oneDNN is not even loaded")
     func environment() {
         var read = false
