@@ -50,9 +50,13 @@ struct BenchGuidance: ParsableCommand {
         let loaded = try LoadedModel(model)
         let pipeline = try loaded.pipeline()
         let config = loaded.unet.configuration
+        guard config.isClassConditional, let classes = config.classCount else {
+            throw PipelineError.classCondition(
+                "\(loaded.source) is not class-conditional; pass a model trained with ddpm train --conditional (--model)")
+        }
         let size = config.sampleSize ?? 32
         let source = try ImageSource.detect(data)
-        let judge = LabelClassifier(channels: config.inChannels, imageSize: size, classCount: config.classCount ?? 0, seed: 7)
+        let judge = LabelClassifier(channels: config.inChannels, imageSize: size, classCount: classes, seed: 7)
         let out = URL(fileURLWithPath: output)
         try createOutputDirectory(out)
         let weights = URL(fileURLWithPath: classifier ?? out.appendingPathComponent("classifier.safetensors").path)
@@ -85,7 +89,7 @@ struct BenchGuidance: ParsableCommand {
             "| --- | --- | --- | --- | --- |",
         ]
         for w in try parsedScales() {
-            let total = perClass * (config.classCount ?? 0)
+            let total = perClass * classes
             let bar = ProgressBar(total: total, label: "w = \(w)")
             var done = 0
             let row = try study.row(guidanceScale: w) { n in
