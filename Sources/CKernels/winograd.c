@@ -147,32 +147,29 @@ DDPM_INLINE void w_load_tiles(const float *d, long t, int count, ddpm_f8 *in) {
     }
 }
 
-/// V = Bᵀ·d·B for every α×α input tile of one plane (padding 1): v[ξ·xi_stride + t].
-DDPM_INLINE void w_input(int m, const float *bt, const float *x, long height, long width, float *v, long xi_stride,
-                         float *scratch) {
+/// `matrix`·d·`matrix`ᵀ (α×`side`) of every side×side tile of one plane, tiles `overlap`ping by 2
+/// with padding 1 (input tiles, V = Bᵀ·d·B) or not (gradient tiles, A·dY·Aᵀ): v[ξ·xi_stride + t].
+DDPM_INLINE void w_transform_tiles(int m, int side, int overlap, const float *matrix, const float *plane, long height,
+                                   long width, float *v, long xi_stride, float *scratch) {
     int a = W_ALPHA(m);
     long tiles = w_tiles(height, m) * w_tiles(width, m);
-    const float *d = w_gather(m, a, 1, x, height, width, scratch);
+    const float *d = w_gather(m, side, overlap, plane, height, width, scratch);
     for (long t = 0; t < tiles; t += 8) {
         ddpm_f8 in[40], out[36];
-        w_load_tiles(d, t, a * a, in);
-        w_sandwich(bt, a, a, in, out);
+        w_load_tiles(d, t, side * side, in);
+        w_sandwich(matrix, a, side, in, out);
         for (int e = 0; e < a * a; e++) w_store(v + e * xi_stride + t, &out[e], tiles - t);
     }
 }
 
-/// A·dY·Aᵀ of every m×m tile of one gradient plane (no overlap, 0 beyond the edge).
+DDPM_INLINE void w_input(int m, const float *bt, const float *x, long height, long width, float *v, long xi_stride,
+                         float *scratch) {
+    w_transform_tiles(m, W_ALPHA(m), 1, bt, x, height, width, v, xi_stride, scratch);
+}
+
 DDPM_INLINE void w_gradient(int m, const float *a_t, const float *dy, long height, long width, float *v,
                             long xi_stride, float *scratch) {
-    int a = W_ALPHA(m);
-    long tiles = w_tiles(height, m) * w_tiles(width, m);
-    const float *d = w_gather(m, m, 0, dy, height, width, scratch);
-    for (long t = 0; t < tiles; t += 8) {
-        ddpm_f8 in[16], out[36];
-        w_load_tiles(d, t, m * m, in);
-        w_sandwich(a_t, a, m, in, out);
-        for (int e = 0; e < a * a; e++) w_store(v + e * xi_stride + t, &out[e], tiles - t);
-    }
+    w_transform_tiles(m, m, 0, a_t, dy, height, width, v, xi_stride, scratch);
 }
 
 /// y = Aᵀ·M·A + bias for every tile of one output plane.

@@ -85,10 +85,7 @@ extension Kernels {
         y: UnsafeMutablePointer<Float>
     ) {
         let (cin, cout) = (g.inputChannels, g.outputChannels)
-        let u = Storage(uninitializedCount: (m + 2) * (m + 2) * cout * cin)
-        parallelFor(cout, grain: 4) { r in
-            ddpm_winograd_weight(Int32(m), weight, cout, cin, 0, r.lowerBound, r.upperBound, u.pointer)
-        }
+        let u = winogradWeights(tile: m, weight, cout: cout, cin: cin, rotated: false)
         winogradConvolve(g, tile: m, input: x, from: cin, to: cout, u: UnsafePointer(u.pointer), bias: bias, output: y)
     }
 
@@ -97,11 +94,18 @@ extension Kernels {
         _ g: ConvolutionGeometry, tile m: Int, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
     ) {
         let (cin, cout) = (g.inputChannels, g.outputChannels)
-        let u = Storage(uninitializedCount: (m + 2) * (m + 2) * cout * cin)
-        parallelFor(cin, grain: 4) { r in
-            ddpm_winograd_weight(Int32(m), weight, cout, cin, 1, r.lowerBound, r.upperBound, u.pointer)
-        }
+        let u = winogradWeights(tile: m, weight, cout: cout, cin: cin, rotated: true)
         winogradConvolve(g, tile: m, input: dy, from: cout, to: cin, u: UnsafePointer(u.pointer), bias: nil, output: dx)
+    }
+
+    /// U = G·g·Gᵀ of every 3×3 kernel, [α²][Cout][Cin]; `rotated`: of rot180(w)ᵀ, [α²][Cin][Cout],
+    /// split over the output rows of that layout.
+    private static func winogradWeights(tile m: Int, _ weight: UnsafePointer<Float>, cout: Int, cin: Int, rotated: Bool) -> Storage {
+        let u = Storage(uninitializedCount: (m + 2) * (m + 2) * cout * cin)
+        parallelFor(rotated ? cin : cout, grain: 4) { r in
+            ddpm_winograd_weight(Int32(m), weight, cout, cin, rotated ? 1 : 0, r.lowerBound, r.upperBound, u.pointer)
+        }
+        return u
     }
 
     /// output[n] = Σ over `from` channels of input[n] convolved with u (transformed weights
