@@ -1,3 +1,6 @@
+import CKernels
+import Foundation
+
 #if canImport(Accelerate)
     import Accelerate
 #else
@@ -39,6 +42,15 @@ extension Kernels {
         }
     }
 
+    /// Our kernel (CKernels/gemm.c) for the small products: K up to 512 and op(A) within 512 KiB
+    /// (L2), β 0 or 1; OpenBLAS for the rest, where its cache blocking pays for its packing.
+    /// `DDPM_GEMM=blas` sends everything to OpenBLAS (A/B benchmarks).
+    @inline(__always)
+    package static func usesOwnKernel(m: Int, k: Int, beta: Float) -> Bool {
+        !gemmForcesBLAS && (beta == 0 || beta == 1) && k <= 512 && m * k <= 1 << 17
+    }
+    private static let gemmForcesBLAS = ProcessInfo.processInfo.environment["DDPM_GEMM"] == "blas"
+
     @inline(__always)
     private static func sgemm(
         _ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
@@ -46,6 +58,10 @@ extension Kernels {
     ) {
         if k == 0 {  // BLAS leaves C untouched only for beta == 1; make the k = 0 case explicit.
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        if usesOwnKernel(m: m, k: k, beta: beta) {
+            ddpm_gemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta == 0 ? 0 : 1, c, ldc)
             return
         }
         cblas_sgemm(

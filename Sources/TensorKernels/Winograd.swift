@@ -43,9 +43,6 @@ package enum Winograd {
     /// 1.65×, 64→64 at 16×16 at 1.1–1.8× (`ddpm bench kernels`, same-run medians).
     package static let minimumChannels = 32
 
-    /// `DDPM_WINOGRAD_PRODUCT=blas`: the products through `Kernels.gemm` instead of our kernel.
-    static let productUsesBLAS = ProcessInfo.processInfo.environment["DDPM_WINOGRAD_PRODUCT"] == "blas"
-
     private static let forcedTile: Int? = {
         switch ProcessInfo.processInfo.environment["DDPM_WINOGRAD_TILE"] {
         case "2": 2
@@ -141,9 +138,9 @@ extension Kernels {
                 }
                 each(a2, parallel) { r in
                     for e in r {
-                        winogradProduct(
+                        gemm(
                             m: cout, n: tc, k: cin, a: u + e * cout * cin, lda: cin, b: v.pointer + e * vs, ldb: tc,
-                            c: mt.pointer + e * ms, ldc: tc)
+                            c: mt.pointer + e * ms, ldc: tc, parallel: false)
                     }
                 }
                 each(count * cout, parallel) { r in
@@ -196,9 +193,9 @@ extension Kernels {
                 }
                 each(a2, parallel) { r in
                     for e in r {
-                        winogradProduct(
-                            transposedB: true, m: cout, n: cin, k: tc, a: d.pointer + e * ds, lda: tc, b: v.pointer + e * vs,
-                            ldb: tc, accumulate: n0 != images.lowerBound, c: acc + e * cout * cin, ldc: cin)
+                        gemm(
+                            transposeB: true, m: cout, n: cin, k: tc, a: d.pointer + e * ds, lda: tc, b: v.pointer + e * vs,
+                            ldb: tc, beta: n0 == images.lowerBound ? 0 : 1, c: acc + e * cout * cin, ldc: cin, parallel: false)
                     }
                 }
             }
@@ -219,24 +216,6 @@ extension Kernels {
         }
         parallelFor(cout, grain: 4) { r in
             ddpm_winograd_weight_gradient(Int32(m), du.pointer, cout, cin, r.lowerBound, r.upperBound, dw)
-        }
-    }
-
-    /// c (+)= a·op(b) for one tile element ξ, on this thread: our register-blocked kernel
-    /// (CKernels/winograd_product.c: OpenBLAS's packing and beta pass dominated these small
-    /// products), or `Kernels.gemm` with `DDPM_WINOGRAD_PRODUCT=blas` (benchmarks, A/B checks).
-    private static func winogradProduct(
-        transposedB: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
-        ldb: Int, accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        if Winograd.productUsesBLAS {
-            gemm(
-                transposeB: transposedB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: accumulate ? 1 : 0, c: c,
-                ldc: ldc, parallel: false)
-        } else if transposedB {
-            ddpm_winograd_product_transposed(m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
-        } else {
-            ddpm_winograd_product(m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
         }
     }
 

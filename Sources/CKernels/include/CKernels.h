@@ -67,14 +67,11 @@ void ddpm_winograd_output(int m, const float *mt, long xi_stride, float bias, fl
 /// u[ξ][ci][co] for ci in [o_begin, o_end) (dx is the forward convolution of dy with it).
 void ddpm_winograd_weight(int m, const float *w, long cout, long cin, int backward_data, long o_begin, long o_end,
                           float *u);
-/// c[m×n] = a[m×k]·b[k×n] (accumulate: c += …), row-major with leading dimensions: the
-/// products between the Winograd transforms (winograd_product.c says why not BLAS).
-void ddpm_winograd_product(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c,
-                           long ldc, int accumulate);
-/// The same with b given transposed, bt[n×k]: c (+)= a·btᵀ.
-void ddpm_winograd_product_transposed(long m, long n, long k, const float *a, long lda, const float *bt, long ldbt,
-                                      float *c, long ldc, int accumulate);
 /// dw[co][ci] = Gᵀ·dU·G for co in [co_begin, co_end), dU at du[ξ·cout·cin + co·cin + ci].
 void ddpm_winograd_weight_gradient(int m, const float *du, long cout, long cin, long co_begin, long co_end,
                                    float *dw);
+/// c[m×n] = alpha·op(a)·op(b), plus c when `accumulate`; row-major with leading dimensions (op
+/// transposes when asked). Called only through `Kernels.gemm`, which picks it or BLAS (gemm.c).
+void ddpm_gemm(int transpose_a, int transpose_b, long m, long n, long k, float alpha, const float *a, long lda,
+               const float *b, long ldb, int accumulate, float *c, long ldc);
 #endif
