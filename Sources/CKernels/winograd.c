@@ -1,5 +1,4 @@
-#include "dispatch.h"
-#include "vector_math.h"
+#include "winograd.h"
 
 // Winograd F(m×m, 3×3) tile transforms (Lavin & Gray 2016) for m = 2 (α = 4) and m = 4 (α = 6);
 // the GEMMs between them and the threading are in Sources/TensorKernels/Winograd.swift. Tiles
@@ -9,97 +8,6 @@
 //
 // Every transform is a sandwich out = L·in·Lᵀ with a constant matrix L; the loops over L unroll
 // fully, so zero coefficients cost nothing and ±1 become additions.
-
-#define W_ALPHA(m) ((m) + 2)
-
-// F(2×2, 3×3): Bᵀ (4×4), G (4×3), Aᵀ (2×4) and the transposes used for the adjoints.
-static const float bt2[16] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1};
-static const float g2[12] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
-static const float gt2[12] = {1, 0.5f, 0.5f, 0, 0, 0.5f, -0.5f, 0, 0, 0.5f, 0.5f, 1};
-static const float at2[8] = {1, 1, 1, 0, 0, 1, -1, -1};
-static const float a2[8] = {1, 0, 1, 1, 1, -1, 0, -1};
-
-// F(4×4, 3×3) with the interpolation points 0, ±1, ±2, ∞.
-static const float bt4[36] = {4, 0, -5, 0, 1, 0, 0, -4, -4, 1, 1, 0, 0, 4, -4, -1, 1, 0,
-                              0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1};
-static const float g4[18] = {1.0f / 4, 0, 0, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6,
-                             1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 24, -1.0f / 12, 1.0f / 6, 0, 0, 1};
-static const float gt4[18] = {1.0f / 4, -1.0f / 6, -1.0f / 6, 1.0f / 24, 1.0f / 24, 0,
-                              0, -1.0f / 6, 1.0f / 6, 1.0f / 12, -1.0f / 12, 0,
-                              0, -1.0f / 6, -1.0f / 6, 1.0f / 6, 1.0f / 6, 1};
-static const float at4[24] = {1, 1, 1, 1, 1, 0, 0, 1, -1, 2, -2, 0, 0, 1, 1, 4, 4, 0, 0, 1, -1, 8, -8, 1};
-static const float a4[24] = {1, 0, 0, 0, 1, 1, 1, 1, 1, -1, 1, -1, 1, 2, 4, 8, 1, -2, 4, -8, 0, 0, 0, 1};
-
-/// out[r] = Σ_c L[r][c]·in[c·stride] for a constant rows×cols matrix L (unrolled: 0 skipped, ±1 added).
-DDPM_INLINE void w_apply(const float *L, int rows, int cols, const ddpm_f8 *in, int in_stride, ddpm_f8 *out,
-                         int out_stride) {
-#pragma clang loop unroll(full)
-    for (int r = 0; r < rows; r++) {
-        ddpm_f8 acc = {0};
-        int first = 1;
-#pragma clang loop unroll(full)
-        for (int c = 0; c < cols; c++) {
-            float k = L[r * cols + c];
-            ddpm_f8 x = in[c * in_stride];
-            if (k == 0) continue;
-            if (first) {
-                ddpm_f8 kv = {k, k, k, k, k, k, k, k};
-                acc = k == 1 ? x : k == -1 ? -x : kv * x;
-                first = 0;
-            } else if (k == 1) {
-                acc += x;
-            } else if (k == -1) {
-                acc -= x;
-            } else {
-                ddpm_f8 kv = {k, k, k, k, k, k, k, k};
-                DDPM_MULTIPLY_ADD(acc, kv, x);
-            }
-        }
-        out[r * out_stride] = acc;
-    }
-}
-
-/// out = L·in·Lᵀ: in is cols×cols vectors, out rows×rows (both row-major).
-DDPM_INLINE void w_sandwich(const float *L, int rows, int cols, const ddpm_f8 *in, ddpm_f8 *out) {
-    ddpm_f8 t[36];  // t[c][r'] = Σ_j in[c][j]·L[r'][j]
-#pragma clang loop unroll(full)
-    for (int c = 0; c < cols; c++) w_apply(L, rows, cols, in + c * cols, 1, t + c * rows, 1);
-#pragma clang loop unroll(full)
-    for (int q = 0; q < rows; q++) w_apply(L, rows, cols, t + q, rows, out + q, rows);
-}
-
-DDPM_INLINE long w_tiles(long n, int m) { return (n + m - 1) / m; }
-
-/// Stores the first `lanes` lanes of v at p (all eight when lanes ≥ 8).
-DDPM_INLINE void w_store(float *p, const ddpm_f8 *v, long lanes) {
-    if (lanes >= 8) {
-        memcpy(p, v, sizeof *v);
-    } else {
-        for (long l = 0; l < lanes; l++) p[l] = (*v)[l];
-    }
-}
-
-/// r[j][k] ← r[k][j]: eight rows of eight floats transposed in registers.
-DDPM_INLINE void w_transpose8(ddpm_f8 *r) {
-    ddpm_f8 t[8], u[8];
-#pragma clang loop unroll(full)
-    for (int k = 0; k < 8; k += 2) {
-        t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-    }
-#pragma clang loop unroll(full)
-    for (int k = 0; k < 8; k += 4) {
-        u[k] = __builtin_shufflevector(t[k], t[k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-        u[k + 1] = __builtin_shufflevector(t[k], t[k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        u[k + 2] = __builtin_shufflevector(t[k + 1], t[k + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-        u[k + 3] = __builtin_shufflevector(t[k + 1], t[k + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-#pragma clang loop unroll(full)
-    for (int j = 0; j < 4; j++) {
-        r[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-}
 
 /// Copies `count` (4, 6 or 8) floats; 6 are moved as 8 (the two extra land in the next slot,
 /// which the caller writes afterwards, or in the buffer's slack).
@@ -172,46 +80,6 @@ DDPM_INLINE void w_gradient(int m, const float *a_t, const float *dy, long heigh
     w_transform_tiles(m, m, 0, a_t, dy, height, width, v, xi_stride, scratch);
 }
 
-/// y = Aᵀ·M·A + bias for every tile of one output plane.
-DDPM_INLINE void w_output(int m, const float *at, const float *mt, long xi_stride, float bias, float *y, long height,
-                          long width, float *scratch) {
-    int a = W_ALPHA(m), mm = m * m;
-    long th = w_tiles(height, m), tw = w_tiles(width, m), tiles = th * tw;
-    float *o = scratch;  // tile-major: o[t·m² + r·m + s]
-    ddpm_f8 b8 = {bias, bias, bias, bias, bias, bias, bias, bias};
-    for (long t = 0; t < tiles; t += 8) {
-        ddpm_f8 in[36], out[16] = {{0}};
-        for (int e = 0; e < a * a; e++) {
-            if (t + 8 <= tiles) {
-                ddpm_load8(&in[e], mt + e * xi_stride + t);
-            } else {
-                float buf[8] = {0};
-                for (long l = 0; l < tiles - t; l++) buf[l] = mt[e * xi_stride + t + l];
-                ddpm_load8(&in[e], buf);
-            }
-        }
-        w_sandwich(at, m, a, in, out);
-        for (int e = 0; e < mm; e++) out[e] += b8;
-        for (int g = 0; g < mm; g += 8) {
-            w_transpose8(out + g);
-            for (int k = 0; k < 8; k++) memcpy(o + (t + k) * mm + g, &out[g + k], sizeof out[0]);
-        }
-    }
-    for (long ty = 0; ty < th; ty++) {
-        for (long tx = 0; tx < tw; tx++) {
-            const float *src = o + (ty * tw + tx) * mm;
-            float *dst = y + m * ty * width + m * tx;
-            if (m * ty + m <= height && m * tx + m <= width) {
-                for (int r = 0; r < m; r++) memcpy(dst + r * width, src + r * m, sizeof(float) * m);
-            } else {
-                for (int r = 0; r < m && m * ty + r < height; r++) {
-                    for (int c = 0; c < m && m * tx + c < width; c++) dst[r * width + c] = src[r * m + c];
-                }
-            }
-        }
-    }
-}
-
 /// u[ξ·xi_stride + o·o_stride + k] = (G·g·Gᵀ)[ξ] for o in [o_begin, o_end), k < lanes, where g is the
 /// 3×3 kernel at w + o·w_o + k·w_k, rotated by 180° when `rotate` (backward data).
 DDPM_INLINE void w_weight(int m, const float *g, const float *w, long w_o, long w_k, int rotate, long o_begin,
@@ -268,12 +136,6 @@ DDPM_INLINE void ddpm_winograd_gradient_body(int m, const float *dy, long height
     else w_gradient(2, a2, dy, height, width, v, xi_stride, scratch);
 }
 
-DDPM_INLINE void ddpm_winograd_output_body(int m, const float *mt, long xi_stride, float bias, float *y, long height,
-                                           long width, float *scratch) {
-    if (m == 4) w_output(4, at4, mt, xi_stride, bias, y, height, width, scratch);
-    else w_output(2, at2, mt, xi_stride, bias, y, height, width, scratch);
-}
-
 DDPM_INLINE void ddpm_winograd_weight_body(int m, const float *w, long cout, long cin, int backward_data,
                                            long o_begin, long o_end, float *u) {
     // Forward: u[ξ][co][ci], vectors across ci. Backward data: u[ξ][ci][co] of the rotated kernel.
@@ -294,10 +156,6 @@ DDPM_DISPATCH_VOID(ddpm_winograd_input,
 DDPM_DISPATCH_VOID(ddpm_winograd_gradient,
                    (int m, const float *dy, long height, long width, float *v, long xi_stride, float *scratch),
                    (m, dy, height, width, v, xi_stride, scratch))
-DDPM_DISPATCH_VOID(ddpm_winograd_output,
-                   (int m, const float *mt, long xi_stride, float bias, float *y, long height, long width,
-                    float *scratch),
-                   (m, mt, xi_stride, bias, y, height, width, scratch))
 DDPM_DISPATCH_VOID(ddpm_winograd_weight,
                    (int m, const float *w, long cout, long cin, int backward_data, long o_begin, long o_end,
                     float *u),

@@ -109,52 +109,24 @@ extension Kernels {
     }
 
     /// output[n] = Σ over `from` channels of input[n] convolved with u (transformed weights
-    /// [α²][to][from]), + bias. Images are split over threads, each thread working through its
-    /// images in chunks with single-threaded GEMMs; with fewer images than threads, one chunk at a
-    /// time with the transforms and the α² GEMMs spread over the threads.
+    /// [α²][to][from]), + bias: the input padded once, then blocks of 16 tiles (numbered over the
+    /// batch) split over the threads, each block transformed, multiplied and transformed back
+    /// while it is in cache (CKernels/winograd_blocks.c).
     private static func winogradConvolve(
         _ g: ConvolutionGeometry, tile m: Int, input: UnsafePointer<Float>, from cin: Int, to cout: Int, u: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
     ) {
-        let (h, w, a2, tiles) = (g.height, g.width, (m + 2) * (m + 2), Winograd.tilesPerImage(g, m))
-        let chunk = Winograd.imagesPerChunk(g, tile: m, channels: cin + cout)
-        let plane = h * w
-        let scratchCount = ddpm_winograd_scratch_floats(Int32(m), h, w)
-        func run(_ images: Range<Int>, parallel: Bool) {
-            let most = min(chunk, images.count) * tiles
-            let v = Storage(uninitializedCount: a2 * Winograd.planeStride(cin * most))
-            let mt = Storage(uninitializedCount: a2 * Winograd.planeStride(cout * most))
-            for n0 in stride(from: images.lowerBound, to: images.upperBound, by: chunk) {
-                let count = min(chunk, images.upperBound - n0)
-                let tc = count * tiles
-                let (vs, ms) = (Winograd.planeStride(cin * tc), Winograd.planeStride(cout * tc))
-                each(count * cin, parallel) { r in
-                    let scratch = Storage(uninitializedCount: scratchCount)
-                    for i in r {
-                        let (n, c) = i.quotientAndRemainder(dividingBy: cin)
-                        ddpm_winograd_input(
-                            Int32(m), input + ((n0 + n) * cin + c) * plane, h, w, v.pointer + c * tc + n * tiles, vs, scratch.pointer)
-                    }
-                }
-                each(a2, parallel) { r in
-                    for e in r {
-                        gemm(
-                            m: cout, n: tc, k: cin, a: u + e * cout * cin, lda: cin, b: v.pointer + e * vs, ldb: tc,
-                            c: mt.pointer + e * ms, ldc: tc, parallel: false)
-                    }
-                }
-                each(count * cout, parallel) { r in
-                    let scratch = Storage(uninitializedCount: scratchCount)
-                    for i in r {
-                        let (n, c) = i.quotientAndRemainder(dividingBy: cout)
-                        ddpm_winograd_output(
-                            Int32(m), mt.pointer + c * tc + n * tiles, ms, bias?[c] ?? 0, output + ((n0 + n) * cout + c) * plane,
-                            h, w, scratch.pointer)
-                    }
-                }
-            }
+        let (h, w, tiles) = (g.height, g.width, g.batch * Winograd.tilesPerImage(g, m))
+        let padded = Storage(uninitializedCount: g.batch * cin * ddpm_winograd_padded_floats(Int32(m), h, w))
+        parallelFor(g.batch * cin, grain: 16) { r in
+            ddpm_winograd_pad(Int32(m), input, h, w, r.lowerBound, r.upperBound, padded.pointer)
         }
-        splitImages(g.batch, run)
+        let workCount = ddpm_winograd_block_floats(Int32(m), cin, cout)
+        parallelFor((tiles + 15) / 16) { r in
+            let work = Storage(uninitializedCount: workCount)
+            ddpm_winograd_forward_blocks(
+                Int32(m), padded.pointer, u, cin, cout, bias, h, w, r.lowerBound, r.upperBound, tiles, work.pointer, output)
+        }
     }
 
     /// dW = Gᵀ·(Σ_tiles (A·dY·Aᵀ) ⊙ (Bᵀ·x·B))·G: per thread a partial dU over its images, the
@@ -217,17 +189,6 @@ extension Kernels {
         parallelFor(cout, grain: 4) { r in
             ddpm_winograd_weight_gradient(Int32(m), du.pointer, cout, cin, r.lowerBound, r.upperBound, dw)
         }
-    }
-
-    /// Runs `body(images, parallel)` over the batch: one slice per thread (parallel: false), or
-    /// the whole batch with parallel: true when there are fewer images than threads.
-    private static func splitImages(_ batch: Int, _ body: (Range<Int>, Bool) -> Void) {
-        let threads = min(ComputeSettings.threadCount, batch)
-        if threads <= 1 {
-            body(0..<batch, true)
-            return
-        }
-        DispatchQueueShim.concurrent(threads) { t in body(batch * t / threads..<batch * (t + 1) / threads, false) }
     }
 
     /// `parallelFor(count)` when `parallel`, else the whole range on this thread.

@@ -59,9 +59,16 @@ void ddpm_winograd_input(int m, const float *x, long height, long width, float *
 /// A·dY·Aᵀ of every m×m tile of one output-gradient plane (0 beyond its edge): backward weights.
 void ddpm_winograd_gradient(int m, const float *dy, long height, long width, float *v, long xi_stride,
                             float *scratch);
-/// y = Aᵀ·M·A + bias for every tile of one H×W output plane (overwrites y).
-void ddpm_winograd_output(int m, const float *mt, long xi_stride, float bias, float *y, long height, long width,
-                          float *scratch);
+/// Floats of one zero-padded plane (ddpm_winograd_pad) and of one thread's block work buffer.
+long ddpm_winograd_padded_floats(int m, long height, long width);
+long ddpm_winograd_block_floats(int m, long cin, long cout);
+/// Zero-padded copies (padding 1, then up to whole tiles) of planes [p0, p1) of x, each H×W.
+void ddpm_winograd_pad(int m, const float *x, long height, long width, long p0, long p1, float *padded);
+/// The forward convolution of blocks [b0, b1) of 16 tiles (tiles numbered over the batch,
+/// total_tiles in all) from the padded input, U [α²][cout][cin] and bias (or NULL) into y
+/// [N, cout, H, W]; `work` holds ddpm_winograd_block_floats (winograd_blocks.c).
+void ddpm_winograd_forward_blocks(int m, const float *padded, const float *u, long cin, long cout, const float *bias,
+                                  long height, long width, long b0, long b1, long total_tiles, float *work, float *y);
 /// U = G·g·Gᵀ of the 3×3 kernels of w [cout, cin, 3, 3] into u[ξ·cout·cin + ...]: forward
 /// u[ξ][co][ci] for co in [o_begin, o_end); with backward_data the kernel rotated by 180°,
 /// u[ξ][ci][co] for ci in [o_begin, o_end) (dx is the forward convolution of dy with it).

@@ -1,0 +1,144 @@
+#include "gemm_kernel.h"
+#include "winograd.h"
+
+// The Winograd forward convolution fused per block of 16 tiles: V = Bᵀ·d·B for every input
+// channel, the α² products M[ξ] = U[ξ]·V[ξ], and y = Aᵀ·M·A + bias for every output channel,
+// before the next block starts. Why: done a chunk at a time, V and M (α²·C·tiles floats, over
+// 1 MiB at 64 channels and 64 tiles) left the L2 between the three steps, and the transforms
+// spent a quarter of their time stalled on the α² strided streams. A block's V and M, α²·16·
+// (Cin + Cout) floats (295 KiB at 64 + 64 channels), stay in L2, and V is written in the K×16
+// panel layout the GEMM kernel reads, so it needs no packing.
+//
+// Tiles are numbered over the whole batch, g = image·tiles + t, so small planes (8×8 has four
+// tiles) still fill 16 lanes. Input planes are read from zero-padded copies (ddpm_winograd_pad):
+// a tile's α rows are then plain loads at any position.
+
+enum { WB_TILES = 16 };
+
+long ddpm_winograd_padded_floats(int m, long height, long width) {
+    // +8: a tile row is loaded as 8 floats, which may run 2 past the plane's last row.
+    return (m * w_tiles(height, m) + 2) * (m * w_tiles(width, m) + 2) + 8;
+}
+
+/// Floats between the α² planes of a block's V (or M) with `channels` rows of 16: one cache line
+/// more than the rows, since 64 rows of 16 floats are 4 KiB and α² such planes would all fall in
+/// one L1 set.
+DDPM_INLINE long wb_plane(long channels) { return channels * WB_TILES + 16; }
+
+long ddpm_winograd_block_floats(int m, long cin, long cout) {
+    long a = W_ALPHA(m);
+    return a * a * (wb_plane(cin) + wb_plane(cout));
+}
+
+DDPM_INLINE void ddpm_winograd_pad_body(int m, const float *x, long height, long width, long p0, long p1,
+                                        float *padded) {
+    long pw = m * w_tiles(width, m) + 2, pp = ddpm_winograd_padded_floats(m, height, width);
+    for (long p = p0; p < p1; p++) {
+        float *dst = padded + p * pp;
+        const float *src = x + p * height * width;
+        for (long i = 0; i < pw + 1; i++) dst[i] = 0;  // the top row and the first row's left pad
+        for (long y = 0; y < height; y++) {
+            float *row = dst + (y + 1) * pw + 1;
+            for (long i = 0; i < width; i++) row[i] = src[y * width + i];
+            // the right pad of this row and the left pad of the next
+            for (long i = width; i < pw; i++) row[i] = 0;
+        }
+        for (long i = (height + 1) * pw + 1; i < pp; i++) dst[i] = 0;  // the bottom rows and the slack
+    }
+}
+
+/// Where tile g of channel 0 starts: its image's padded plane, row m·ty, column m·tx.
+DDPM_INLINE const float *wb_tile(int m, const float *padded, long cin, long pp, long tiles, long tw, long pw, long g) {
+    long n = g / tiles, t = g % tiles;
+    return padded + n * cin * pp + m * (t / tw) * pw + m * (t % tw);
+}
+
+DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float *padded, const float *u, long cin,
+                            long cout, const float *bias, long height, long width, long g0, long count, float *work,
+                            float *y) {
+    const int a = W_ALPHA(m), a2 = a * a, mm = m * m;
+    long tw = w_tiles(width, m), tiles = w_tiles(height, m) * tw, pw = m * tw + 2;
+    long pp = ddpm_winograd_padded_floats(m, height, width), plane = height * width;
+    long vs = wb_plane(cin), ms = wb_plane(cout);
+    float *v = work, *mt = work + a2 * vs;
+
+    // V: lanes are tiles g0 + l; lanes past `count` repeat the first tile (computed, never stored).
+    for (int half = 0; half < WB_TILES / 8; half++) {
+        const float *base[8];
+        for (int k = 0; k < 8; k++) {
+            long l = half * 8 + k;
+            base[k] = wb_tile(m, padded, cin, pp, tiles, tw, pw, g0 + (l < count ? l : 0));
+        }
+        for (long c = 0; c < cin; c++) {
+            ddpm_f8 in[36], out[36];
+            for (int i = 0; i < a; i++) {
+                ddpm_f8 r[8];
+#pragma clang loop unroll(full)
+                for (int k = 0; k < 8; k++) ddpm_load8(&r[k], base[k] + c * pp + i * pw);
+                w_transpose8(r);
+                for (int j = 0; j < a; j++) in[i * a + j] = r[j];
+            }
+            w_sandwich(bt, a, a, in, out);
+            for (int e = 0; e < a2; e++) memcpy(v + e * vs + c * WB_TILES + half * 8, &out[e], sizeof out[e]);
+        }
+    }
+    // M[ξ] = U[ξ]·V[ξ]: V[ξ] is already a K×16 panel.
+    for (int e = 0; e < a2; e++) {
+        wp_matrix U = {u + e * cout * cin, cin, 1};
+        wp_panel(2, cout, cin, U, 1, v + e * vs, WB_TILES, mt + e * ms, WB_TILES, 0);
+    }
+    // y = Aᵀ·M·A + bias, tile by tile into the output planes (clipped at the bottom/right edge).
+    long offset[WB_TILES], rows[WB_TILES], cols[WB_TILES];
+    for (long l = 0; l < count; l++) {
+        long g = g0 + l, n = g / tiles, t = g % tiles, oy = m * (t / tw), ox = m * (t % tw);
+        offset[l] = n * cout * plane + oy * width + ox;
+        rows[l] = height - oy < m ? height - oy : m;
+        cols[l] = width - ox < m ? width - ox : m;
+    }
+    for (long co = 0; co < cout; co++) {
+        float b = bias ? bias[co] : 0;
+        ddpm_f8 b8 = {b, b, b, b, b, b, b, b};
+        for (int half = 0; half < WB_TILES / 8 && half * 8 < count; half++) {
+            ddpm_f8 in[36], out[16] = {{0}};
+            for (int e = 0; e < a2; e++) ddpm_load8(&in[e], mt + e * ms + co * WB_TILES + half * 8);
+            w_sandwich(at, m, a, in, out);
+            for (int e = 0; e < mm; e++) out[e] += b8;
+            for (int grp = 0; grp < mm; grp += 8) w_transpose8(out + grp);
+            for (int k = 0; k < 8 && half * 8 + k < count; k++) {
+                long l = half * 8 + k;
+                float tile[16];  // tile k's m×m outputs, row-major: element e is in out[(e / 8)·8 + k]
+                for (int grp = 0; grp < mm; grp += 8) {
+                    float lanes[8];
+                    memcpy(lanes, &out[grp + k], sizeof lanes);
+                    for (int e = grp; e < mm && e < grp + 8; e++) tile[e] = lanes[e - grp];
+                }
+                float *dst = y + offset[l] + co * plane;
+                if (rows[l] == m && cols[l] == m) {  // a whole tile: fixed-size row copies, inlined
+                    for (int r = 0; r < m; r++) memcpy(dst + r * width, tile + r * m, sizeof(float) * m);
+                } else {
+                    for (long r = 0; r < rows[l]; r++) {
+                        for (long c = 0; c < cols[l]; c++) dst[r * width + c] = tile[r * m + c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+DDPM_INLINE void ddpm_winograd_forward_blocks_body(int m, const float *padded, const float *u, long cin, long cout,
+                                                   const float *bias, long height, long width, long b0, long b1,
+                                                   long total_tiles, float *work, float *y) {
+    for (long blk = b0; blk < b1; blk++) {
+        long g0 = blk * WB_TILES, count = total_tiles - g0 < WB_TILES ? total_tiles - g0 : WB_TILES;
+        if (m == 4) wb_forward(4, bt4, at4, padded, u, cin, cout, bias, height, width, g0, count, work, y);
+        else wb_forward(2, bt2, at2, padded, u, cin, cout, bias, height, width, g0, count, work, y);
+    }
+}
+
+DDPM_DISPATCH_VOID(ddpm_winograd_pad,
+                   (int m, const float *x, long height, long width, long p0, long p1, float *padded),
+                   (m, x, height, width, p0, p1, padded))
+DDPM_DISPATCH_VOID(ddpm_winograd_forward_blocks,
+                   (int m, const float *padded, const float *u, long cin, long cout, const float *bias, long height,
+                    long width, long b0, long b1, long total_tiles, float *work, float *y),
+                   (m, padded, u, cin, cout, bias, height, width, b0, b1, total_tiles, work, y))
