@@ -84,3 +84,21 @@ extension SamplerComparison {
         return try FigureGrid.image(tiles, rowLabels: rows.map { [$0.label] }, columnHeaders: [], scale: scale)
     }
 }
+
+extension SamplingPipeline {
+    /// Seconds of one bare network evaluation on `noise` at the middle timestep (median of
+    /// `repeats` after one warm-up): the denoising throughput a sampling loop at this batch
+    /// should reach, measured in the same run (`ddpm bench sampling` prints the ratio).
+    public func networkSeconds(on noise: Tensor, repeats: Int = 3) -> Double {
+        let network = unet.noisePredictor()
+        let t = [Double](repeating: Double(diffusion.schedule.timestepCount / 2), count: noise.shape[0])
+        _ = network(noise, t)
+        var times: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = network(noise, t)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+}

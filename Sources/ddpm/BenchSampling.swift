@@ -5,7 +5,8 @@ import Pipelines
 import Tensors
 
 /// `ddpm bench sampling`: wall time of whole sampling runs on a preset's random-weight U-Net
-/// (Algorithm 2 at T steps against a fast solver, by default), with the scheduler's share.
+/// (Algorithm 2 at T steps against a fast solver, by default), with the scheduler's share and the
+/// loop's throughput against one bare U-Net evaluation at the same batch, timed in the same run.
 struct BenchSampling: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sampling",
@@ -38,15 +39,19 @@ struct BenchSampling: ParsableCommand {
         let noise = pipeline.initialNoise(count: count, imageSize: config.sampleSize ?? 32, seed: 1)
         print(ComputeSettings.convolutionBackend.description)
         print("preset \(preset), \(count) images, random weights")
+        let network = pipeline.networkSeconds(on: noise)
+        let bare = Double(count) / network
+        print(String(format: "one U-Net evaluation at batch %d: %.3f s (%.1f images/s, median of 3)", count, network, bare))
         var times: [(String, Double)] = []
         for (item, sampler) in try parsedSamplers() {
             let run = try pipeline.timedSample(from: noise, sampler: sampler)
             times.append((item, run.seconds))
+            let rate = Double(count * run.evaluations) / run.seconds
             print(
                 "\(item): \(run.evaluations) evaluations, "
                     + String(
-                        format: "%.1f s (%.3f s per evaluation), scheduler share %.2f%%",
-                        run.seconds, run.seconds / Double(run.evaluations), 100 * run.schedulerShare))
+                        format: "%.1f s (%.3f s per evaluation), %.1f images·steps/s = %.1f%% of the bare U-Net's, scheduler share %.2f%%",
+                        run.seconds, run.seconds / Double(run.evaluations), rate, 100 * rate / bare, 100 * run.schedulerShare))
         }
         for (name, seconds) in times.dropFirst() { print("\(name) / \(times[0].0): " + String(format: "%.1fx", seconds / times[0].1)) }
     }
