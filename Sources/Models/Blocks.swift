@@ -89,8 +89,8 @@ public final class AttentionBlock: Layer {
             conv2d(normed, weight: l.weight.value.reshaped(to: [c, c, 1, 1]), bias: l.bias?.value).reshaped(to: [n * heads, d, h * w])
         }
         let (q, k, v) = (project(query), project(key), project(value))
-        let weights = matmul(q, k, transposeA: true, scale: 1 / Float(d).squareRoot()).softmax(alongAxis: -1)  // [N·heads, HW, HW]
-        let attended = matmul(v, weights, transposeB: true).reshaped(to: [n, c, h, w])  // Σ_j v_j·w_ij
+        // Σ_j v_j·softmax_j(q_i·k_j/√d), without the [N·heads, HW, HW] scores in inference.
+        let attended = attention(query: q, key: k, value: v, scale: 1 / Float(d).squareRoot()).reshaped(to: [n, c, h, w])
         let projected = conv2d(attended, weight: output.weight.value.reshaped(to: [c, c, 1, 1]), bias: output.bias?.value)
         return x + projected
     }
