@@ -1,7 +1,7 @@
 #include "gemm_kernel.h"
 #include "winograd.h"
 
-// The Winograd forward convolution fused per block of 16 tiles: V = Bᵀ·d·B for every input
+// The Winograd forward convolution fused per block of 16–64 tiles: V = Bᵀ·d·B for every input
 // channel, the α² products M[ξ] = U[ξ]·V[ξ], and y = Aᵀ·M·A + bias for every output channel,
 // before the next block starts. Why: done a chunk at a time, V and M (α²·C·tiles floats, over
 // 1 MiB at 64 channels and 64 tiles) left the L2 between the three steps, and the transforms
@@ -13,21 +13,29 @@
 // tiles) still fill 16 lanes. Input planes are read from zero-padded copies (ddpm_winograd_pad):
 // a tile's α rows are then plain loads at any position.
 
-enum { WB_TILES = 16 };
+enum { WB_MAX_TILES = 64 };
 
 long ddpm_winograd_padded_floats(int m, long height, long width) {
     // +8: a tile row is loaded as 8 floats, which may run 2 past the plane's last row.
     return (m * w_tiles(height, m) + 2) * (m * w_tiles(width, m) + 2) + 8;
 }
 
-/// Floats between the α² planes of a block's V (or M) with `channels` rows of 16: one cache line
-/// more than the rows, since 64 rows of 16 floats are 4 KiB and α² such planes would all fall in
-/// one L1 set.
-DDPM_INLINE long wb_plane(long channels) { return channels * WB_TILES + 16; }
+int ddpm_winograd_block_panels(long cin, long cout) {
+    // One panel (16 tiles) keeps V and M in L2 up to 64 + 64 channels; past that they spill
+    // anyway, and more panels read U (α²·Cout·Cin floats) fewer times.
+    long channels = cin + cout;
+    return channels <= 128 ? 1 : channels <= 256 ? 2 : 4;
+}
+
+/// Floats between the α² planes of a block's V (or M): `panels` panels of `channels` rows of 16,
+/// plus one cache line, since 64 rows of 16 floats are 4 KiB and α² such planes would all fall
+/// in one L1 set.
+DDPM_INLINE long wb_plane(long channels, int panels) { return panels * channels * 16 + 16; }
 
 long ddpm_winograd_block_floats(int m, long cin, long cout) {
     long a = W_ALPHA(m);
-    return a * a * (wb_plane(cin) + wb_plane(cout));
+    int panels = ddpm_winograd_block_panels(cin, cout);
+    return a * a * (wb_plane(cin, panels) + wb_plane(cout, panels));
 }
 
 DDPM_INLINE void ddpm_winograd_pad_body(int m, const float *x, long height, long width, long p0, long p1,
@@ -53,22 +61,47 @@ DDPM_INLINE const float *wb_tile(int m, const float *padded, long cin, long pp, 
     return padded + n * cin * pp + m * (t / tw) * pw + m * (t % tw);
 }
 
+/// M[ξ] = U[ξ]·V[ξ] over the block's panels, each 6-row strip of U[ξ] applied to every panel
+/// while it is in L1 (with 256 channels U is 9 MiB: reading it once per panel would cost more
+/// than the products).
+DDPM_INLINE void wb_products(int a2, const float *u, long cin, long cout, int panels, const float *v, long vs,
+                             float *mt, long ms) {
+    for (int e = 0; e < a2; e++) {
+        const float *ue = u + e * cout * cin;
+        long i = 0;
+        for (; i + WP_ROWS <= cout; i += WP_ROWS) {
+            wp_matrix U = {ue + i * cin, cin, 1};
+            for (int p = 0; p < panels; p++) {
+                wp_block(WP_ROWS, 2, cin, U, 1, v + e * vs + p * cin * 16, 16, mt + e * ms + p * cout * 16 + i * 16, 16, 0);
+            }
+        }
+        if (i < cout) {
+            wp_matrix U = {ue + i * cin, cin, 1};
+            for (int p = 0; p < panels; p++) {
+                wp_panel(2, cout - i, cin, U, 1, v + e * vs + p * cin * 16, 16, mt + e * ms + p * cout * 16 + i * 16, 16, 0);
+            }
+        }
+    }
+}
+
 DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float *padded, const float *u, long cin,
-                            long cout, const float *bias, long height, long width, long g0, long count, float *work,
-                            float *y) {
-    const int a = W_ALPHA(m), a2 = a * a, mm = m * m;
+                            long cout, const float *bias, long height, long width, long g0, long count, int panels,
+                            float *work, float *y) {
+    const int a = W_ALPHA(m), a2 = a * a, mm = m * m, groups = 2 * panels;
     long tw = w_tiles(width, m), tiles = w_tiles(height, m) * tw, pw = m * tw + 2;
     long pp = ddpm_winograd_padded_floats(m, height, width), plane = height * width;
-    long vs = wb_plane(cin), ms = wb_plane(cout);
+    long vs = wb_plane(cin, panels), ms = wb_plane(cout, panels);
     float *v = work, *mt = work + a2 * vs;
 
-    // V: lanes are tiles g0 + l; lanes past `count` repeat the first tile (computed, never stored).
-    for (int half = 0; half < WB_TILES / 8; half++) {
+    // V: lanes are tiles g0 + l, eight per group, two groups per 16-wide panel; lanes past
+    // `count` repeat the first tile (computed, never stored).
+    for (int grp8 = 0; grp8 < groups; grp8++) {
         const float *base[8];
         for (int k = 0; k < 8; k++) {
-            long l = half * 8 + k;
+            long l = grp8 * 8 + k;
             base[k] = wb_tile(m, padded, cin, pp, tiles, tw, pw, g0 + (l < count ? l : 0));
         }
+        float *vp = v + (grp8 / 2) * cin * 16 + (grp8 % 2) * 8;
         for (long c = 0; c < cin; c++) {
             ddpm_f8 in[36], out[36];
             for (int i = 0; i < a; i++) {
@@ -79,16 +112,12 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
                 for (int j = 0; j < a; j++) in[i * a + j] = r[j];
             }
             w_sandwich(bt, a, a, in, out);
-            for (int e = 0; e < a2; e++) memcpy(v + e * vs + c * WB_TILES + half * 8, &out[e], sizeof out[e]);
+            for (int e = 0; e < a2; e++) memcpy(vp + e * vs + c * 16, &out[e], sizeof out[e]);
         }
     }
-    // M[ξ] = U[ξ]·V[ξ]: V[ξ] is already a K×16 panel.
-    for (int e = 0; e < a2; e++) {
-        wp_matrix U = {u + e * cout * cin, cin, 1};
-        wp_panel(2, cout, cin, U, 1, v + e * vs, WB_TILES, mt + e * ms, WB_TILES, 0);
-    }
+    wb_products(a2, u, cin, cout, panels, v, vs, mt, ms);
     // y = Aᵀ·M·A + bias, tile by tile into the output planes (clipped at the bottom/right edge).
-    long offset[WB_TILES], rows[WB_TILES], cols[WB_TILES];
+    long offset[WB_MAX_TILES], rows[WB_MAX_TILES], cols[WB_MAX_TILES];
     for (long l = 0; l < count; l++) {
         long g = g0 + l, n = g / tiles, t = g % tiles, oy = m * (t / tw), ox = m * (t % tw);
         offset[l] = n * cout * plane + oy * width + ox;
@@ -98,14 +127,15 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
     for (long co = 0; co < cout; co++) {
         float b = bias ? bias[co] : 0;
         ddpm_f8 b8 = {b, b, b, b, b, b, b, b};
-        for (int half = 0; half < WB_TILES / 8 && half * 8 < count; half++) {
+        for (int grp8 = 0; grp8 < groups && grp8 * 8 < count; grp8++) {
             ddpm_f8 in[36], out[16] = {{0}};
-            for (int e = 0; e < a2; e++) ddpm_load8(&in[e], mt + e * ms + co * WB_TILES + half * 8);
+            const float *mp = mt + (grp8 / 2) * cout * 16 + co * 16 + (grp8 % 2) * 8;
+            for (int e = 0; e < a2; e++) ddpm_load8(&in[e], mp + e * ms);
             w_sandwich(at, m, a, in, out);
             for (int e = 0; e < mm; e++) out[e] += b8;
             for (int grp = 0; grp < mm; grp += 8) w_transpose8(out + grp);
-            for (int k = 0; k < 8 && half * 8 + k < count; k++) {
-                long l = half * 8 + k;
+            for (int k = 0; k < 8 && grp8 * 8 + k < count; k++) {
+                long l = grp8 * 8 + k;
                 float tile[16];  // tile k's m×m outputs, row-major: element e is in out[(e / 8)·8 + k]
                 for (int grp = 0; grp < mm; grp += 8) {
                     float lanes[8];
@@ -128,10 +158,12 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
 DDPM_INLINE void ddpm_winograd_forward_blocks_body(int m, const float *padded, const float *u, long cin, long cout,
                                                    const float *bias, long height, long width, long b0, long b1,
                                                    long total_tiles, float *work, float *y) {
+    int panels = ddpm_winograd_block_panels(cin, cout);
+    long per = 16 * panels;
     for (long blk = b0; blk < b1; blk++) {
-        long g0 = blk * WB_TILES, count = total_tiles - g0 < WB_TILES ? total_tiles - g0 : WB_TILES;
-        if (m == 4) wb_forward(4, bt4, at4, padded, u, cin, cout, bias, height, width, g0, count, work, y);
-        else wb_forward(2, bt2, at2, padded, u, cin, cout, bias, height, width, g0, count, work, y);
+        long g0 = blk * per, count = total_tiles - g0 < per ? total_tiles - g0 : per;
+        if (m == 4) wb_forward(4, bt4, at4, padded, u, cin, cout, bias, height, width, g0, count, panels, work, y);
+        else wb_forward(2, bt2, at2, padded, u, cin, cout, bias, height, width, g0, count, panels, work, y);
     }
 }
 

@@ -109,7 +109,7 @@ extension Kernels {
     }
 
     /// output[n] = Σ over `from` channels of input[n] convolved with u (transformed weights
-    /// [α²][to][from]), + bias: the input padded once, then blocks of 16 tiles (numbered over the
+    /// [α²][to][from]), + bias: the input padded once, then blocks of 16–64 tiles (numbered over the
     /// batch) split over the threads, each block transformed, multiplied and transformed back
     /// while it is in cache (CKernels/winograd_blocks.c).
     private static func winogradConvolve(
@@ -122,7 +122,8 @@ extension Kernels {
             ddpm_winograd_pad(Int32(m), input, h, w, r.lowerBound, r.upperBound, padded.pointer)
         }
         let workCount = ddpm_winograd_block_floats(Int32(m), cin, cout)
-        parallelFor((tiles + 15) / 16) { r in
+        let perBlock = 16 * Int(ddpm_winograd_block_panels(cin, cout))
+        parallelFor((tiles + perBlock - 1) / perBlock) { r in
             let work = Storage(uninitializedCount: workCount)
             ddpm_winograd_forward_blocks(
                 Int32(m), padded.pointer, u, cin, cout, bias, h, w, r.lowerBound, r.upperBound, tiles, work.pointer, output)

@@ -32,6 +32,9 @@ struct WinogradTests {
         Case(batch: 2, inputChannels: 40, outputChannels: 32, height: 8, width: 8, bias: false),
         Case(batch: 4, inputChannels: 32, outputChannels: 35, height: 2, width: 13, bias: true),
         Case(batch: 3, inputChannels: 64, outputChannels: 48, height: 32, width: 32, bias: true),
+        // Blocks of two and of four 16-tile panels (ddpm_winograd_block_panels), a partial last block.
+        Case(batch: 2, inputChannels: 96, outputChannels: 80, height: 12, width: 10, bias: true),
+        Case(batch: 3, inputChannels: 160, outputChannels: 140, height: 6, width: 6, bias: false),
     ]
 
     struct Data {

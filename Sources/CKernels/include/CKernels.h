@@ -62,9 +62,11 @@ void ddpm_winograd_gradient(int m, const float *dy, long height, long width, flo
 /// Floats of one zero-padded plane (ddpm_winograd_pad) and of one thread's block work buffer.
 long ddpm_winograd_padded_floats(int m, long height, long width);
 long ddpm_winograd_block_floats(int m, long cin, long cout);
+/// Panels of 16 tiles per block: 1 up to 64 + 64 channels, 2 up to 256 in all, else 4.
+int ddpm_winograd_block_panels(long cin, long cout);
 /// Zero-padded copies (padding 1, then up to whole tiles) of planes [p0, p1) of x, each H×W.
 void ddpm_winograd_pad(int m, const float *x, long height, long width, long p0, long p1, float *padded);
-/// The forward convolution of blocks [b0, b1) of 16 tiles (tiles numbered over the batch,
+/// The forward convolution of blocks [b0, b1) of 16·ddpm_winograd_block_panels tiles (tiles numbered over the batch,
 /// total_tiles in all) from the padded input, U [α²][cout][cin] and bias (or NULL) into y
 /// [N, cout, H, W]; `work` holds ddpm_winograd_block_floats (winograd_blocks.c).
 void ddpm_winograd_forward_blocks(int m, const float *padded, const float *u, long cin, long cout, const float *bias,
