@@ -141,6 +141,28 @@ struct VectorISATests {
         }
     }
 
+    @Test("binary ops and dropout give the same bits in every variant (plain IEEE operations, integer hashing)")
+    func binaryAndDropout() {
+        let x = randomFloats(1037, seed: 12, scale: 3)
+        let y = randomFloats(1037, seed: 13)
+        func outputs() -> [Float] {
+            var out = [Float](repeating: 0, count: 1037)
+            var all: [Float] = []
+            for op in [DDPM_ADD, DDPM_SUBTRACT, DDPM_MULTIPLY, DDPM_DIVIDE] {
+                for (sa, sb) in [(1, 1), (1, 0), (0, 1), (0, 0)] {
+                    ddpm_binary(Int32(op), x, sa, y, sb, &out, 1037)
+                    all += out
+                }
+            }
+            ddpm_dropout(x, &out, 1037, 0x1234_5678_9ABC_DEF0, 5, 3 << 22, 1.25)
+            return all + out
+        }
+        let expected = ISA.run(ISA.levels.min()!, outputs)
+        for level in ISA.levels {
+            #expect(ISA.run(level, outputs).map(\.bitPattern) == expected.map(\.bitPattern), "level \(level)")
+        }
+    }
+
     @Test("GroupNorm+SiLU forward and softmax match Float64 references in every variant")
     func normalizationReferences() {
         let (channels, spatial) = (4, 45)
