@@ -26,6 +26,9 @@ float ddpm_dot(const float *x, const float *y, long count);
 /// Σ over consecutive blocks of `block` floats, each summed by ddpm_sum, added in order.
 float ddpm_blocked_sum(const float *x, long count, long block);
 
+/// out[r] = ddpm_blocked_sum(x + r·count, count, block) for r < rows.
+void ddpm_blocked_sum_rows(const float *x, float *out, long rows, long count, long block);
+
 /// GroupNorm forward of one (image, group) block: `channels` planes of `spatial` floats at x.
 /// gamma and beta point at this group's first channel, or are NULL (1 and 0). With `silu`,
 /// y = SiLU(GroupNorm(x)). Writes the block's mean and 1/σ.
