@@ -2,26 +2,16 @@
 #include "vector_math.h"
 
 // GroupNorm (+ SiLU) of one (image, group) block and softmax of one row; the formulas and the
-// threading are in Sources/TensorKernels/Normalization.swift. The sums use ddpm_sum/ddpm_dot's
-// lane order, so results do not depend on the thread count.
+// threading are in Sources/TensorKernels/Normalization.swift. Every sum has a fixed order (the
+// GroupNorm statistics DDPM_WIDE_REDUCE's, the rest ddpm_sum/ddpm_dot's), so results do not
+// depend on the thread count.
 
 DDPM_INLINE void ddpm_group_norm_forward_body(const float *x, const float *gamma, const float *beta, float *y,
                                               long channels, long spatial, float epsilon, int silu,
                                               float *mean, float *inverse_std) {
     long size = channels * spatial;
-    float mu = ddpm_blocked_sum_body(x, size, 4096) / (float)size;
-    ddpm_f8 acc = {0}, v, m8 = {mu, mu, mu, mu, mu, mu, mu, mu};
-    long i = 0;
-    for (; i + 8 <= size; i += 8) {
-        ddpm_load8(&v, x + i);
-        ddpm_f8 d = v - m8;
-        DDPM_MULTIPLY_ADD(acc, d, d);
-    }
-    float ss = DDPM_LANE_SUM(acc);
-    for (; i < size; i++) {
-        float d = x[i] - mu;
-        ss += d * d;
-    }
+    float mu = ddpm_wide_sum_body(x, size) / (float)size;
+    float ss = ddpm_wide_squared_deviation_body(x, size, mu);
     float rstd = 1 / __builtin_sqrtf(ss / (float)size + epsilon);
     *mean = mu;
     *inverse_std = rstd;
@@ -57,8 +47,8 @@ DDPM_INLINE void ddpm_group_norm_backward_body(const float *x, const float *dy, 
             }
             gs = out;
         }
-        float sg = ddpm_sum_body(gs, spatial);
-        float sgx = (ddpm_dot_body(gs, xs, spatial) - mu * sg) * rstd;  // Σ dz·x̂
+        float sg = ddpm_wide_sum_body(gs, spatial);
+        float sgx = (ddpm_wide_dot_body(gs, xs, spatial) - mu * sg) * rstd;  // Σ dz·x̂
         per_channel[2 * c] = sgx;
         per_channel[2 * c + 1] = sg;
         sum_d += w * sg;
