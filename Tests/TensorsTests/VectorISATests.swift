@@ -114,6 +114,22 @@ struct VectorISATests {
         }
     }
 
+    @Test("blocked sums of many rows equal one blocked sum per row, bit for bit, in every variant", arguments: [1, 7, 8, 13, 32, 33, 100])
+    func rowSums(count: Int) {
+        let rows = 19  // two groups of eight, then three rows one at a time
+        let x = randomFloats(rows * count, seed: 9)
+        var out = [Float](repeating: 0, count: rows)
+        for level in ISA.levels {
+            ISA.run(level) {
+                ddpm_blocked_sum_rows(x, &out, rows, count, 4096)
+                let expected = (0..<rows).map { r in
+                    x.withUnsafeBufferPointer { ddpm_blocked_sum($0.baseAddress! + r * count, count, 4096) }
+                }
+                #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "level \(level)")
+            }
+        }
+    }
+
     @Test("exp, sigmoid and SiLU match Foundation to 4e-7 relative in every variant; NaN stays NaN, ±200 saturates")
     func maps() {
         let x = stride(from: Float(-80), through: 80, by: 0.37).map { $0 } + [-200, 200, .nan]
