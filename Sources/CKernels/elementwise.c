@@ -22,6 +22,7 @@
 
 DDPM_INLINE void ddpm_binary_body(int op, const float *a, long stride_a, const float *b, long stride_b, float *y,
                                   long count) {
+    if (count <= 0) return;  // a scalar operand is read before the loop
     switch (op) {
     case DDPM_ADD: DDPM_BINARY_LOOPS(+) break;
     case DDPM_SUBTRACT: DDPM_BINARY_LOOPS(-) break;
@@ -32,7 +33,6 @@ DDPM_INLINE void ddpm_binary_body(int op, const float *a, long stride_a, const f
 
 /// Eight SplitMix64 counters: two vectors of four 64-bit lanes under AVX2.
 typedef uint64_t ddpm_u64x8 __attribute__((vector_size(64)));
-typedef int32_t ddpm_i32x8 __attribute__((vector_size(32)));
 
 /// SeededGenerator.increment (Sources/Tensors/SeededGenerator.swift), the SplitMix64 counter step.
 #define DDPM_SPLITMIX_INCREMENT 0x9E3779B97F4A7C15ull
@@ -59,7 +59,7 @@ typedef int32_t ddpm_i32x8 __attribute__((vector_size(32)));
     do {                                                                   \
         ddpm_u64x8 z = (counter);                                          \
         DDPM_SPLITMIX_MIX(z);                                              \
-        ddpm_i32x8 bits = __builtin_convertvector(z >> 40, ddpm_i32x8);    \
+        ddpm_i8 bits = __builtin_convertvector(z >> 40, ddpm_i8);    \
         (kept) = bits < (int32_t)(threshold);                              \
     } while (0)
 
@@ -70,12 +70,12 @@ DDPM_INLINE void ddpm_dropout_body(const float *x, float *y, long count, uint64_
     for (int l = 0; l < 8; l++) counter[l] = base + DDPM_SPLITMIX_INCREMENT * (first + (uint64_t)l + 1);
     const uint64_t step = DDPM_SPLITMIX_INCREMENT * 8;
     long i = 0;
-    ddpm_i32x8 kept;
+    ddpm_i8 kept;
     for (; i + 8 <= count; i += 8, counter += step) {
         // bits < 2²⁴ and threshold ≤ 2²⁴, so the signed 32-bit compare is exact.
         DDPM_DROPOUT_KEPT(kept, counter, threshold);
         ddpm_f8 v;
-        ddpm_i32x8 scaled;
+        ddpm_i8 scaled;
         ddpm_load8(&v, x + i);
         v *= scale;
         memcpy(&scaled, &v, sizeof v);

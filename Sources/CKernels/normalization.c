@@ -79,8 +79,6 @@ DDPM_INLINE void ddpm_group_norm_backward_body(const float *x, const float *dy, 
     }
 }
 
-typedef int32_t ddpm_i8 __attribute__((vector_size(32)));
-
 /// max x[i], NaNs skipped, in eight lanes (a select chain is not vectorised: it could reorder
 /// NaNs). Any order gives the same value up to the sign of a zero, which exp(x − max) ignores.
 DDPM_INLINE float ddpm_row_max(const float *x, long n) {

@@ -7,6 +7,8 @@
 
 /// Eight floats in one value: one ymm register (AVX2, AVX-512), two xmm (SSE2) or q (NEON).
 typedef float ddpm_f8 __attribute__((vector_size(32)));
+/// Eight 32-bit integers: the lane masks of comparisons between ddpm_f8 values.
+typedef int32_t ddpm_i8 __attribute__((vector_size(32)));
 
 DDPM_INLINE void ddpm_load8(ddpm_f8 *v, const float *p) { memcpy(v, p, sizeof *v); }
 

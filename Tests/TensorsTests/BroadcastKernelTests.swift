@@ -12,7 +12,7 @@ private func reference(_ a: Tensor, _ b: Tensor, _ op: (Float, Float) -> Float) 
     let rank = max(a.rank, b.rank)
     let sa = Array(repeating: 1, count: rank - a.rank) + a.shape
     let sb = Array(repeating: 1, count: rank - b.rank) + b.shape
-    let shape = zip(sa, sb).map { max($0, $1) }
+    let shape = zip(sa, sb).map { $0 == 1 ? $1 : $0 }
     let (xa, xb) = (a.scalars, b.scalars)
     return (0..<shape.reduce(1, *)).map { flat in
         var (ia, ib, rest) = (0, 0, flat)
@@ -41,6 +41,7 @@ struct BroadcastKernelTests {
         ([1], [2, 1037]),  // scalar tensor on the left
         ([2, 1, 13], [1, 3, 1]),  // both broadcast
         ([1], [1]),
+        ([0, 5], [1, 5]),  // empty
     ]
 
     @Test("+, −, ×, ÷ give the scalar operators' bits", arguments: shapePairs)
