@@ -7,6 +7,8 @@
 
 /// Eight floats in one value: one ymm register (AVX2, AVX-512), two xmm (SSE2) or q (NEON).
 typedef float ddpm_f8 __attribute__((vector_size(32)));
+/// Eight 32-bit integers: the lane masks of comparisons between ddpm_f8 values.
+typedef int32_t ddpm_i8 __attribute__((vector_size(32)));
 
 DDPM_INLINE void ddpm_load8(ddpm_f8 *v, const float *p) { memcpy(v, p, sizeof *v); }
 
@@ -67,6 +69,78 @@ DDPM_INLINE float ddpm_dot_body(const float *x, const float *y, long count) {
     }
     float s = DDPM_LANE_SUM(acc);
     for (; i < count; i++) s += x[i] * y[i];
+    return s;
+}
+
+/// A reduction over x[0 ..< count] with four vectors of lane accumulators (chains of 1/32 of the
+/// count, combined in a fixed order): with one accumulator the long GroupNorm blocks were bound by
+/// the add latency. VECTOR_STEP(acc, p) folds p[0…7] into acc; SCALAR_STEP(s, p) folds p[0]. The
+/// steps below read their function's x, and y or shift.
+#define DDPM_WIDE_REDUCE(x, count, VECTOR_STEP, SCALAR_STEP, result)     \
+    do {                                                                 \
+        ddpm_f8 acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};          \
+        long j = 0;                                                      \
+        for (; j + 32 <= (count); j += 32) {                             \
+            VECTOR_STEP(acc0, (x) + j);                                  \
+            VECTOR_STEP(acc1, (x) + j + 8);                              \
+            VECTOR_STEP(acc2, (x) + j + 16);                             \
+            VECTOR_STEP(acc3, (x) + j + 24);                             \
+        }                                                                \
+        for (; j + 8 <= (count); j += 8) VECTOR_STEP(acc0, (x) + j);     \
+        ddpm_f8 acc = (acc0 + acc1) + (acc2 + acc3);                     \
+        (result) = DDPM_LANE_SUM(acc);                                   \
+        for (; j < (count); j++) SCALAR_STEP(result, (x) + j);           \
+    } while (0)
+
+#define DDPM_SUM_VECTOR(acc, p)  \
+    do {                         \
+        ddpm_f8 v;               \
+        ddpm_load8(&v, p);       \
+        (acc) += v;              \
+    } while (0)
+#define DDPM_SUM_SCALAR(s, p) ((s) += *(p))
+
+/// Σ x[i] by DDPM_WIDE_REDUCE, in blocks of 4096 floats added in order.
+DDPM_INLINE float ddpm_wide_sum_body(const float *x, long count) {
+    float total = 0;
+    for (long start = 0; start < count; start += 4096) {
+        long n = count - start < 4096 ? count - start : 4096;
+        float s;
+        DDPM_WIDE_REDUCE(x + start, n, DDPM_SUM_VECTOR, DDPM_SUM_SCALAR, s);
+        total += s;
+    }
+    return total;
+}
+
+#define DDPM_SQUARE_VECTOR(acc, p)     \
+    do {                               \
+        ddpm_f8 v;                     \
+        ddpm_load8(&v, p);             \
+        v -= shift;                    \
+        DDPM_MULTIPLY_ADD(acc, v, v);  \
+    } while (0)
+#define DDPM_SQUARE_SCALAR(s, p) ((s) += (*(p) - shift) * (*(p) - shift))
+
+/// Σ (x[i] − shift)² by DDPM_WIDE_REDUCE (each square fused into its add where the ISA has FMA).
+DDPM_INLINE float ddpm_wide_squared_deviation_body(const float *x, long count, float shift) {
+    float s;
+    DDPM_WIDE_REDUCE(x, count, DDPM_SQUARE_VECTOR, DDPM_SQUARE_SCALAR, s);
+    return s;
+}
+
+#define DDPM_DOT_VECTOR(acc, p)             \
+    do {                                    \
+        ddpm_f8 a, b;                       \
+        ddpm_load8(&a, p);                  \
+        ddpm_load8(&b, y + ((p) - x));      \
+        DDPM_MULTIPLY_ADD(acc, a, b);       \
+    } while (0)
+#define DDPM_DOT_SCALAR(s, p) ((s) += *(p) * y[(p) - x])
+
+/// Σ x[i]·y[i] by DDPM_WIDE_REDUCE (each product fused into its add where the ISA has FMA).
+DDPM_INLINE float ddpm_wide_dot_body(const float *x, const float *y, long count) {
+    float s;
+    DDPM_WIDE_REDUCE(x, count, DDPM_DOT_VECTOR, DDPM_DOT_SCALAR, s);
     return s;
 }
 

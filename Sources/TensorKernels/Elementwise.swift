@@ -1,3 +1,5 @@
+import CKernels
+
 /// Raw elementwise loops: maps and broadcasting binary operations.
 package enum Kernels {}
 
@@ -16,17 +18,6 @@ extension Kernels {
         }
     }
 
-    /// y[i] = f(i, x[i]) over `count` elements, split across threads (for counter-based randomness).
-    @inlinable @inline(__always)
-    package static func mapIndexed(
-        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
-        _ f: (Int, Float) -> Float
-    ) {
-        parallelFor(count, grain: parallelGrain) { r in
-            for i in r { y[i] = f(i, x[i]) }
-        }
-    }
-
     /// z[i] = f(x[i], y[i]) over `count` elements, split across threads.
     @inlinable @inline(__always)
     package static func zip(
@@ -38,27 +29,20 @@ extension Kernels {
         }
     }
 
-    /// out = f(a, b) with NumPy broadcasting, given a plan from `BroadcastPlan`. Inlined with its
-    /// closure at each call site: a generic operator type was left unspecialised across modules
-    /// and cost a witness-table call per element.
-    @inlinable @inline(__always)
+    /// out = a op b with NumPy broadcasting, given a plan from `BroadcastPlan`. The rows run in C
+    /// (Sources/CKernels/elementwise.c): a closure here stayed an indirect call per element.
     package static func binary(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-        plan: BroadcastPlan, _ f: (Float, Float) -> Float
+        plan: BroadcastPlan, _ op: BinaryOperator
     ) {
         let inner = plan.innerCount
         let sa = plan.innerStrideA
         let sb = plan.innerStrideB
+        let code = op.rawValue
         if plan.outerShape.isEmpty {
-            switch (sa, sb) {
-            case (1, 1): parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(a[i], b[i]) } }
-            case (1, 0):
-                let s = b[0]
-                parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(a[i], s) } }
-            case (0, 1):
-                let s = a[0]
-                parallelFor(inner, grain: parallelGrain) { r in for i in r { out[i] = f(s, b[i]) } }
-            default: out[0] = f(a[0], b[0])
+            parallelFor(inner, grain: parallelGrain) { r in
+                let lo = r.lowerBound
+                ddpm_binary(code, a + lo * sa, sa, b + lo * sb, sb, out + lo, r.count)
             }
             return
         }
@@ -73,24 +57,41 @@ extension Kernels {
                     oa += idx * plan.outerStridesA[d]
                     ob += idx * plan.outerStridesB[d]
                 }
-                let pa = a + oa
-                let pb = b + ob
-                let po = out + o * inner
-                switch (sa, sb) {
-                case (1, 1): for i in 0..<inner { po[i] = f(pa[i], pb[i]) }
-                case (1, 0):
-                    let s = pb[0]
-                    for i in 0..<inner { po[i] = f(pa[i], s) }
-                case (0, 1):
-                    let s = pa[0]
-                    for i in 0..<inner { po[i] = f(s, pb[i]) }
-                default:
-                    let v = f(pa[0], pb[0])
-                    for i in 0..<inner { po[i] = v }
-                }
+                ddpm_binary(code, a + oa, sa, b + ob, sb, out + o * inner, inner)
             }
         }
     }
+
+    /// out = a op s over `count` floats.
+    package static func binary(
+        _ a: UnsafePointer<Float>, scalar s: Float, _ out: UnsafeMutablePointer<Float>, count: Int, _ op: BinaryOperator
+    ) {
+        withUnsafePointer(to: s) { s in
+            parallelFor(count, grain: parallelGrain) { r in
+                ddpm_binary(op.rawValue, a + r.lowerBound, 1, s, 0, out + r.lowerBound, r.count)
+            }
+        }
+    }
+}
+
+extension Kernels {
+    /// Inverted dropout with `SeededGenerator`'s counter-based draws: y[i] = x[i]·scale when
+    /// unit(draw(base, first + i)) < keep, else 0. In C: the 64-bit hash vectorises only there.
+    package static func dropout(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, base: UInt64, first: Int, keep: Float,
+        scale: Float
+    ) {
+        // unit(bits) is (bits >> 40)·2⁻²⁴ exactly, so unit < keep ⟺ bits >> 40 < ⌈keep·2²⁴⌉.
+        let threshold = UInt32((keep * 0x1p24).rounded(.up))
+        parallelFor(count, grain: parallelGrain) { r in
+            ddpm_dropout(x + r.lowerBound, y + r.lowerBound, r.count, base, UInt64(first + r.lowerBound), threshold, scale)
+        }
+    }
+}
+
+/// The operators of `Kernels.binary`; raw values are CKernels' DDPM_ADD….
+package enum BinaryOperator: Int32 {
+    case add, subtract, multiply, divide
 }
 
 extension Kernels {

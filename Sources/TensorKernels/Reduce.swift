@@ -23,7 +23,7 @@ extension Kernels {
             let block = 4096
             if outer >= ComputeSettings.threadCount || n <= block {
                 parallelFor(outer, grain: max(1, parallelGrain / max(n, 1))) { r in
-                    for o in r { out[o] = blockedSum(x + o * n, count: n, block: block) }
+                    ddpm_blocked_sum_rows(x + r.lowerBound * n, out + r.lowerBound, r.count, n, block)
                 }
             } else {
                 // Few long rows: blocks in parallel, then the partial sums in order.
@@ -59,9 +59,6 @@ extension Kernels {
             }
         }
     }
-
-    @inline(__always)
-    static func blockedSum(_ x: UnsafePointer<Float>, count: Int, block: Int) -> Float { ddpm_blocked_sum(x, count, block) }
 
     /// Copies `x` (contiguous, shape `shape`) into `out` with axes reordered by `permutation`:
     /// out dimension d is input dimension permutation[d].

@@ -155,9 +155,8 @@ extension Tensor {
         let base = rng.reserve(reserved)
         func apply(_ t: Tensor) -> Tensor {
             let out = Tensor.uninitialized(t.shape)
-            Kernels.mapIndexed(t.storage.pointer, out.storage.pointer, count: t.scalarCount) { i, v in
-                SeededGenerator.unit(SeededGenerator.draw(base, first + i)) < keep ? v * scale : 0
-            }
+            Kernels.dropout(
+                t.storage.pointer, out.storage.pointer, count: t.scalarCount, base: base, first: first, keep: keep, scale: scale)
             return out
         }
         return .result(apply(self), inputs: [self]) { g, _ in [apply(g)] }

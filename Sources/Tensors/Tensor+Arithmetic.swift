@@ -5,13 +5,19 @@ import TensorKernels
 
 extension Tensor {
     /// Applies a broadcasting binary kernel; no recording.
-    @inline(__always)
-    static func broadcastApply(_ a: Tensor, _ b: Tensor, name: String, _ f: (Float, Float) -> Float) -> Tensor {
+    static func broadcastApply(_ a: Tensor, _ b: Tensor, name: String, _ op: BinaryOperator) -> Tensor {
         guard let plan = BroadcastPlan(a.shape, b.shape) else {
             preconditionFailure("[\(name)] shapes \(a.shape) and \(b.shape) cannot be broadcast together")
         }
         let out = Tensor.uninitialized(plan.outputShape)
-        Kernels.binary(a.storage.pointer, b.storage.pointer, out.storage.pointer, plan: plan, f)
+        Kernels.binary(a.storage.pointer, b.storage.pointer, out.storage.pointer, plan: plan, op)
+        return out
+    }
+
+    /// self op s elementwise; no recording.
+    func applying(_ op: BinaryOperator, scalar s: Float) -> Tensor {
+        let out = Tensor.uninitialized(shape)
+        Kernels.binary(storage.pointer, scalar: s, out.storage.pointer, count: scalarCount, op)
         return out
     }
 
@@ -49,26 +55,26 @@ extension Tensor {
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let (sa, sb) = (a.shape, b.shape)
-        return .result(broadcastApply(a, b, name: "add") { $0 + $1 }, inputs: [a, b]) { g, needs in
+        return .result(broadcastApply(a, b, name: "add", .add), inputs: [a, b]) { g, needs in
             [needs[0] ? g.summed(toShape: sa) : nil, needs[1] ? g.summed(toShape: sb) : nil]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let (sa, sb) = (a.shape, b.shape)
-        return .result(broadcastApply(a, b, name: "sub") { $0 - $1 }, inputs: [a, b]) { g, needs in
+        return .result(broadcastApply(a, b, name: "sub", .subtract), inputs: [a, b]) { g, needs in
             [needs[0] ? g.summed(toShape: sa) : nil, needs[1] ? (-g).summed(toShape: sb) : nil]
         }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        .result(broadcastApply(a, b, name: "mul") { $0 * $1 }, inputs: [a, b]) { g, needs in
+        .result(broadcastApply(a, b, name: "mul", .multiply), inputs: [a, b]) { g, needs in
             [needs[0] ? (g * b).summed(toShape: a.shape) : nil, needs[1] ? (g * a).summed(toShape: b.shape) : nil]
         }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let y = broadcastApply(a, b, name: "div") { $0 / $1 }
+        let y = broadcastApply(a, b, name: "div", .divide)
         return .result(y, inputs: [a, b]) { g, needs in
             [
                 needs[0] ? (g / b).summed(toShape: a.shape) : nil,
@@ -84,7 +90,7 @@ extension Tensor {
     // MARK: Scalar operands
 
     public static func + (a: Tensor, s: Float) -> Tensor {
-        .result(a.map { $0 + s }, inputs: [a]) { g, _ in [g] }
+        .result(a.applying(.add, scalar: s), inputs: [a]) { g, _ in [g] }
     }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
@@ -92,7 +98,7 @@ extension Tensor {
         .result(a.map { s - $0 }, inputs: [a]) { g, _ in [-g] }
     }
     public static func * (a: Tensor, s: Float) -> Tensor {
-        .result(a.map { $0 * s }, inputs: [a]) { g, _ in [g * s] }
+        .result(a.applying(.multiply, scalar: s), inputs: [a]) { g, _ in [g * s] }
     }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }

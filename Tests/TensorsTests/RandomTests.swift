@@ -93,6 +93,20 @@ struct RandomTests {
         #expect(first.scalars != x.dropout(probability: 0.5, training: true, using: &a).scalars)
     }
 
+    @Test(
+        "dropout keeps element i exactly when the generator's i-th next() gives (bits >> 40)·2⁻²⁴ < 1 − p (the vector kernel's stream)",
+        arguments: [0.1, 0.3, 0.5] as [Float])
+    func dropoutMatchesScalarDraws(_ p: Float) {
+        let x = standardNormal([3, 1037], seed: 70)
+        var rng = SeededGenerator(seed: 71)
+        var reference = rng
+        let y = x.dropout(probability: p, training: true, using: &rng).scalars
+        let keep = 1 - p
+        let expected = x.scalars.map { v -> Float in Float(reference.next() >> 40) * 0x1p-24 < keep ? v * (1 / keep) : 0 }
+        #expect(y == expected)
+        #expect(rng == reference)
+    }
+
     @Test("dropout keeps a fraction 1 − p of elements, scaled by 1/(1 − p) (inverted dropout; n = 100 000)")
     func dropoutStatistics() {
         var rng = SeededGenerator(seed: 62)

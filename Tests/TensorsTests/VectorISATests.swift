@@ -114,6 +114,22 @@ struct VectorISATests {
         }
     }
 
+    @Test("blocked sums of many rows equal one blocked sum per row, bit for bit, in every variant", arguments: [1, 7, 8, 13, 32, 33, 100])
+    func rowSums(count: Int) {
+        let rows = 19  // two groups of eight, then three rows one at a time
+        let x = randomFloats(rows * count, seed: 9)
+        var out = [Float](repeating: 0, count: rows)
+        for level in ISA.levels {
+            ISA.run(level) {
+                ddpm_blocked_sum_rows(x, &out, rows, count, 4096)
+                let expected = (0..<rows).map { r in
+                    x.withUnsafeBufferPointer { ddpm_blocked_sum($0.baseAddress! + r * count, count, 4096) }
+                }
+                #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "level \(level)")
+            }
+        }
+    }
+
     @Test("exp, sigmoid and SiLU match Foundation to 4e-7 relative in every variant; NaN stays NaN, ±200 saturates")
     func maps() {
         let x = stride(from: Float(-80), through: 80, by: 0.37).map { $0 } + [-200, 200, .nan]
@@ -138,6 +154,28 @@ struct VectorISATests {
             let n = x.count
             #expect(e[n - 3] >= 0 && e[n - 3] < 1e-37 && e[n - 2].isFinite && e[n - 2] > 1e38, "saturation at level \(level)")
             #expect(e[n - 1].isNaN && s[n - 1].isNaN && silu[n - 1].isNaN, "NaN at level \(level)")
+        }
+    }
+
+    @Test("binary ops and dropout give the same bits in every variant (plain IEEE operations, integer hashing)")
+    func binaryAndDropout() {
+        let x = randomFloats(1037, seed: 12, scale: 3)
+        let y = randomFloats(1037, seed: 13)
+        func outputs() -> [Float] {
+            var out = [Float](repeating: 0, count: 1037)
+            var all: [Float] = []
+            for op in [DDPM_ADD, DDPM_SUBTRACT, DDPM_MULTIPLY, DDPM_DIVIDE] {
+                for (sa, sb) in [(1, 1), (1, 0), (0, 1), (0, 0)] {
+                    ddpm_binary(Int32(op), x, sa, y, sb, &out, 1037)
+                    all += out
+                }
+            }
+            ddpm_dropout(x, &out, 1037, 0x1234_5678_9ABC_DEF0, 5, 3 << 22, 1.25)
+            return all + out
+        }
+        let expected = ISA.run(ISA.levels.min()!, outputs)
+        for level in ISA.levels {
+            #expect(ISA.run(level, outputs).map(\.bitPattern) == expected.map(\.bitPattern), "level \(level)")
         }
     }
 

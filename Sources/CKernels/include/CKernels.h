@@ -6,6 +6,7 @@
 // Threading stays in Swift (TensorKernels): every function here runs on the calling thread.
 #ifndef CKERNELS_H
 #define CKERNELS_H
+#include <stdint.h>
 
 /// The variant every function below runs: 2 = AVX-512F, 1 = AVX2+FMA, 0 = baseline (portable C:
 /// SSE2 on x86-64, NEON on arm64). The CPU decides, capped by DDPM_KERNEL_ISA (avx512, avx2,
@@ -24,6 +25,9 @@ float ddpm_dot(const float *x, const float *y, long count);
 
 /// Σ over consecutive blocks of `block` floats, each summed by ddpm_sum, added in order.
 float ddpm_blocked_sum(const float *x, long count, long block);
+
+/// out[r] = ddpm_blocked_sum(x + r·count, count, block) for r < rows.
+void ddpm_blocked_sum_rows(const float *x, float *out, long rows, long count, long block);
 
 /// GroupNorm forward of one (image, group) block: `channels` planes of `spatial` floats at x.
 /// gamma and beta point at this group's first channel, or are NULL (1 and 0). With `silu`,
@@ -49,6 +53,16 @@ void ddpm_sigmoid(const float *x, float *y, long count);
 void ddpm_silu(const float *x, float *y, long count);
 /// dx[i] = g[i]·σ(x)·(1 + x·(1 − σ(x))), the SiLU pullback.
 void ddpm_silu_backward(const float *g, const float *x, float *dx, long count);
+/// The operators of ddpm_binary.
+enum { DDPM_ADD = 0, DDPM_SUBTRACT = 1, DDPM_MULTIPLY = 2, DDPM_DIVIDE = 3 };
+
+/// y[i] = a[i·stride_a] op b[i·stride_b] for i < count, strides 0 (a scalar operand) or 1.
+void ddpm_binary(int op, const float *a, long stride_a, const float *b, long stride_b, float *y, long count);
+
+/// Inverted dropout of `count` floats: y[i] = x[i]·scale when the top 24 bits of SeededGenerator's
+/// draw(base, first + i) (SplitMix64) are below `threshold`, else 0.
+void ddpm_dropout(const float *x, float *y, long count, uint64_t base, uint64_t first, uint32_t threshold, float scale);
+
 /// Winograd F(m×m, 3×3) tile transforms, m = 2 or 4 (α = m + 2), for stride-1 pad-1 3×3
 /// convolutions (Sources/TensorKernels/Winograd.swift has the equations and the GEMMs between
 /// them). A plane's tiles are t = ty·⌈W/m⌉ + tx; transformed tiles are stored element-major,
