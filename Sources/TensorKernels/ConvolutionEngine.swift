@@ -20,13 +20,21 @@ public enum ConvolutionEngine: String, Sendable {
     /// im2col + BLAS for every geometry: the portable reference.
     case im2col
 
-    /// The engine new convolutions use; set it to compare engines (benchmarks, tests). Behind a
-    /// lock because tests running in parallel set and read it.
+    /// The engine new convolutions use: the one `using(_:_:)` sets for the calling task, else the
+    /// process-wide one (set it to compare engines in benchmarks).
     public static var preferred: ConvolutionEngine {
-        get { current.withLock { $0 } }
+        get { scoped ?? current.withLock { $0 } }
         set { current.withLock { $0 = newValue } }
     }
     private static let current = Mutex<ConvolutionEngine>(automatic)
+    @TaskLocal private static var scoped: ConvolutionEngine?
+
+    /// Runs `body` with `engine` preferred in this task only: tests running in parallel compare
+    /// engines without switching each other's (the choice is read on the calling thread, before
+    /// any work is split over threads).
+    public static func using<R>(_ engine: ConvolutionEngine, _ body: () throws -> R) rethrows -> R {
+        try $scoped.withValue(engine, operation: body)
+    }
 
     private static var automatic: ConvolutionEngine {
         let env = ProcessInfo.processInfo.environment

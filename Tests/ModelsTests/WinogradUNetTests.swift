@@ -17,10 +17,8 @@ struct WinogradUNetTests {
             padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
         let x = standardNormal([2, 1, 32, 32], seed: 5)
         let target = standardNormal([2, 1, 32, 32], seed: 6)
-        func run(_ engine: ConvolutionEngine) throws -> [Tensor] {
-            let saved = ConvolutionEngine.preferred
-            ConvolutionEngine.preferred = engine
-            defer { ConvolutionEngine.preferred = saved }
+        func run(_ engine: ConvolutionEngine) throws -> [Tensor] { try ConvolutionEngine.using(engine) { try runPreferred(engine) } }
+        func runPreferred(_ engine: ConvolutionEngine) throws -> [Tensor] {
             if engine == .winograd { #expect(ConvolutionEngine.path(geometry) == .winograd(tile: 4)) }
             let unet = try UNet(.small32Grey, seed: 0)
             let parameters = unet.namedParameters().map(\.parameter)

@@ -28,10 +28,8 @@ struct ConvolutionEngineTests {
         let x = standardNormal(c.input, seed: 1)
         let w = standardNormal([c.outputChannels, c.input[1], c.kernel, c.kernel], seed: 2, scale: 0.2)
         let b = standardNormal([c.outputChannels], seed: 3)
-        func run(_ engine: ConvolutionEngine) -> [Tensor] {
-            let saved = ConvolutionEngine.preferred
-            ConvolutionEngine.preferred = engine
-            defer { ConvolutionEngine.preferred = saved }
+        func run(_ engine: ConvolutionEngine) -> [Tensor] { ConvolutionEngine.using(engine) { runPreferred() } }
+        func runPreferred() -> [Tensor] {
             let vars = [x, w, b].map { $0.requiringGradient() }
             let y = conv2d(vars[0], weight: vars[1], bias: vars[2], stride: c.stride, padding: c.padding)
             let probe = standardNormal(y.shape, seed: 4)

@@ -84,10 +84,11 @@ struct WinogradTests {
     /// y, dx, dw through `Kernels.convolution*` under `engine`, or straight through the Winograd
     /// entry points with tile size `tile`.
     static func run(_ c: Case, _ d: Data, engine: ConvolutionEngine, tile: Int? = nil) -> [[Float]] {
+        ConvolutionEngine.using(engine) { runUnderPreferred(c, d, tile: tile) }
+    }
+
+    private static func runUnderPreferred(_ c: Case, _ d: Data, tile: Int?) -> [[Float]] {
         let g = c.geometry
-        let saved = ConvolutionEngine.preferred
-        ConvolutionEngine.preferred = engine
-        defer { ConvolutionEngine.preferred = saved }
         var y = [Float](repeating: .nan, count: d.dy.count)
         var dx = [Float](repeating: .nan, count: d.x.count)
         var dw = [Float](repeating: .nan, count: d.w.count)
@@ -120,10 +121,7 @@ struct WinogradTests {
 
     @Test("F(4x4) through Kernels.convolution* (the path taken) and F(2x2) match float64 and im2col", arguments: cases)
     func matchesReference(_ c: Case) {
-        let saved = ConvolutionEngine.preferred
-        ConvolutionEngine.preferred = .winograd
-        let path = ConvolutionEngine.path(c.geometry)
-        ConvolutionEngine.preferred = saved
+        let path = ConvolutionEngine.using(.winograd) { ConvolutionEngine.path(c.geometry) }
         #expect(path == .winograd(tile: 4), "geometry \(c) should take our Winograd F(4x4) path, took \(path)")
 
         let d = Data(c)
@@ -151,10 +149,8 @@ struct WinogradTests {
         let x = standardNormal([2, 40, 11, 10], seed: 1)
         let w = standardNormal([32, 40, 3, 3], seed: 2, scale: 0.1)
         let b = standardNormal([32], seed: 3)
-        func run(_ engine: ConvolutionEngine) -> [Tensor] {
-            let saved = ConvolutionEngine.preferred
-            ConvolutionEngine.preferred = engine
-            defer { ConvolutionEngine.preferred = saved }
+        func run(_ engine: ConvolutionEngine) -> [Tensor] { ConvolutionEngine.using(engine) { runPreferred() } }
+        func runPreferred() -> [Tensor] {
             let vars = [x, w, b].map { $0.requiringGradient() }
             let y = conv2d(vars[0], weight: vars[1], bias: vars[2], padding: .uniform(1))
             let probe = standardNormal(y.shape, seed: 4)
@@ -174,17 +170,15 @@ struct WinogradTests {
                 batch: 2, inputChannels: cin, height: 8, width: 8, outputChannels: 32, kernelHeight: k, kernelWidth: k, stride: s,
                 padTop: pad, padBottom: padBottom ?? pad, padLeft: pad, padRight: pad)
         }
-        let saved = ConvolutionEngine.preferred
-        defer { ConvolutionEngine.preferred = saved }
-        ConvolutionEngine.preferred = .winograd
-        #expect(ConvolutionEngine.path(g(32, 3, 1, 1)) == .winograd(tile: 4))
-        for other in [
-            g(1, 3, 1, 1), g(Winograd.minimumChannels - 1, 3, 1, 1), g(32, 3, 2, 1), g(32, 1, 1, 0), g(32, 3, 1, 0),
-            g(32, 3, 1, 1, padBottom: 0),
-        ] {
-            #expect(ConvolutionEngine.path(other) != .winograd(tile: 4))
+        ConvolutionEngine.using(.winograd) {
+            #expect(ConvolutionEngine.path(g(32, 3, 1, 1)) == .winograd(tile: 4))
+            for other in [
+                g(1, 3, 1, 1), g(Winograd.minimumChannels - 1, 3, 1, 1), g(32, 3, 2, 1), g(32, 1, 1, 0), g(32, 3, 1, 0),
+                g(32, 3, 1, 1, padBottom: 0),
+            ] {
+                #expect(ConvolutionEngine.path(other) != .winograd(tile: 4))
+            }
         }
-        ConvolutionEngine.preferred = .im2col
-        #expect(ConvolutionEngine.path(g(32, 3, 1, 1)) == .im2col)
+        ConvolutionEngine.using(.im2col) { #expect(ConvolutionEngine.path(g(32, 3, 1, 1)) == .im2col) }
     }
 }
