@@ -7,6 +7,8 @@
 
 /// Eight floats in one value: one ymm register (AVX2, AVX-512), two xmm (SSE2) or q (NEON).
 typedef float ddpm_f8 __attribute__((vector_size(32)));
+/// Four floats (one xmm register): half of a ddpm_f8, e.g. one row of a 4×4 tile.
+typedef float ddpm_f4 __attribute__((vector_size(16)));
 /// Eight 32-bit integers: the lane masks of comparisons between ddpm_f8 values.
 typedef int32_t ddpm_i8 __attribute__((vector_size(32)));
 

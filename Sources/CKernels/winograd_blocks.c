@@ -136,18 +136,24 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
             for (int grp = 0; grp < mm; grp += 8) w_transpose8(out + grp);
             for (int k = 0; k < 8 && grp8 * 8 + k < count; k++) {
                 long l = grp8 * 8 + k;
-                float tile[16];  // tile k's m×m outputs, row-major: element e is in out[(e / 8)·8 + k]
-                for (int grp = 0; grp < mm; grp += 8) {
-                    float lanes[8];
-                    memcpy(lanes, &out[grp + k], sizeof lanes);
-                    for (int e = grp; e < mm && e < grp + 8; e++) tile[e] = lanes[e - grp];
-                }
                 float *dst = y + offset[l] + co * plane;
-                if (rows[l] == m && cols[l] == m) {  // a whole tile: fixed-size row copies, inlined
-                    for (int r = 0; r < m; r++) memcpy(dst + r * width, tile + r * m, sizeof(float) * m);
+                // Tile k's element e (row e / m, column e % m) is lane e % 8 of out[(e / 8)·8 + k],
+                // so each of its rows is m consecutive lanes of one vector: stored straight from
+                // the register (staged through scalar writes, the wide reloads stalled).
+                if (rows[l] == m && cols[l] == m) {
+                    for (int r = 0; r < m; r++) {
+                        ddpm_f8 row = out[(r * m / 8) * 8 + k];
+                        if (m == 4) {
+                            ddpm_f4 part = (r * m) % 8 ? __builtin_shufflevector(row, row, 4, 5, 6, 7)
+                                                       : __builtin_shufflevector(row, row, 0, 1, 2, 3);
+                            memcpy(dst + r * width, &part, sizeof part);
+                        } else {
+                            for (int c = 0; c < m; c++) dst[r * width + c] = row[(r * m + c) % 8];
+                        }
+                    }
                 } else {
                     for (long r = 0; r < rows[l]; r++) {
-                        for (long c = 0; c < cols[l]; c++) dst[r * width + c] = tile[r * m + c];
+                        for (long c = 0; c < cols[l]; c++) dst[r * width + c] = out[((r * m + c) / 8) * 8 + k][(r * m + c) % 8];
                     }
                 }
             }
