@@ -87,14 +87,27 @@ DDPM_INLINE void w_weight(int m, const float *g, const float *w, long w_o, long 
     int a = W_ALPHA(m);
     for (long o = o_begin; o < o_end; o++) {
         for (long k = 0; k < lanes; k += 8) {
-            float buf[9][8] = {{0}};
             long n = lanes - k < 8 ? lanes - k : 8;
-            for (long l = 0; l < n; l++) {
-                const float *src = w + o * w_o + (k + l) * w_k;
-                for (int e = 0; e < 9; e++) buf[e][l] = src[rotate ? 8 - e : e];
-            }
             ddpm_f8 in[9], out[36];
-            for (int e = 0; e < 9; e++) ddpm_load8(&in[e], buf[e]);
+            if (n == 8) {  // eight kernels' first eight taps transposed in registers, the ninth gathered
+                ddpm_f8 r[8];
+                float last[8];
+                for (int l = 0; l < 8; l++) {
+                    const float *src = w + o * w_o + (k + l) * w_k;
+                    ddpm_load8(&r[l], src);
+                    last[l] = src[8];
+                }
+                w_transpose8(r);
+                for (int e = 0; e < 8; e++) in[rotate ? 8 - e : e] = r[e];
+                in[rotate ? 0 : 8] = (ddpm_f8){last[0], last[1], last[2], last[3], last[4], last[5], last[6], last[7]};
+            } else {  // the last 1–7 kernels of a row, through a zeroed buffer
+                float buf[9][8] = {{0}};
+                for (long l = 0; l < n; l++) {
+                    const float *src = w + o * w_o + (k + l) * w_k;
+                    for (int e = 0; e < 9; e++) buf[e][l] = src[rotate ? 8 - e : e];
+                }
+                for (int e = 0; e < 9; e++) ddpm_load8(&in[e], buf[e]);
+            }
             w_sandwich(g, a, 3, in, out);
             for (int e = 0; e < a * a; e++) w_store(u + e * xi_stride + o * o_stride + k, &out[e], n);
         }
