@@ -1,7 +1,8 @@
 #include "winograd.h"
 
-// Winograd F(m×m, 3×3) tile transforms (Lavin & Gray 2016) for m = 2 (α = 4) and m = 4 (α = 6);
-// the GEMMs between them and the threading are in Sources/TensorKernels/Winograd.swift. Tiles
+// Winograd F(m×m, 3×3) transforms (Lavin & Gray 2016) for m = 2 (α = 4) and m = 4 (α = 6) of the
+// backward-weights pass (input and gradient tiles) and of the weights; the forward blocks are in
+// winograd_blocks.c, the threading in Sources/TensorKernels/Winograd.swift. Tiles
 // of one plane are numbered t = ty·tilesW + tx, and every transform works on eight consecutive
 // tiles at once (one lane per tile), so planes of any size vectorise the same way: the tiles'
 // elements are first gathered into α² planes of tiles (`scratch`), then transformed as vectors.

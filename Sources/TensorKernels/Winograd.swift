@@ -15,7 +15,9 @@ import Foundation
 /// Summed over input channels, the α² element-wise products become α² independent GEMMs,
 /// M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles), one per tile element ξ; the
 /// output transform Aᵀ·M·A (+ bias) follows. The transforms are C (Sources/CKernels/winograd.c,
-/// one build per ISA, eight tiles per vector); the GEMMs go through `Kernels.gemm`.
+/// one build per ISA, eight tiles per vector). Forward and backward data run all three steps per
+/// block of 16–64 tiles (CKernels/winograd_blocks.c, the products on the GEMM kernel's register
+/// block); backward weights go chunk by chunk with its products through `Kernels.gemm`.
 ///
 /// - Backward data is the forward convolution of dy with the kernel rotated by 180° and Cin/Cout
 ///   swapped (stride 1, padding 1 keeps the size).
