@@ -4,14 +4,15 @@ import Testing
 
 /// The fused attention op (Tensor+Attention.swift, Kernels.attention) against the composite
 /// matmul → softmax → matmul it replaces: values with and without recording, gradients of all
-/// three inputs, and the gradients against finite differences on a small case.
+/// three inputs (a single item, too: its GEMMs then split over the threads), and the gradients
+/// against finite differences on a small case.
 @Suite("Fused attention")
 struct AttentionTests {
     static func composite(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float) -> Tensor {
         matmul(v, matmul(q, k, transposeA: true, scale: scale).softmax(alongAxis: -1), transposeB: true)
     }
 
-    @Test("values and gradients equal matmul → softmax → matmul", arguments: [(3, 5, 7), (2, 64, 256), (5, 16, 64)])
+    @Test("values and gradients equal matmul → softmax → matmul", arguments: [(3, 5, 7), (2, 64, 256), (5, 16, 64), (1, 8, 40)])
     func matchesComposite(_ shape: (Int, Int, Int)) {
         let (b, d, t) = shape
         let scale = 1 / Float(d).squareRoot()
