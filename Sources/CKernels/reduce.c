@@ -17,25 +17,9 @@ DDPM_INLINE void ddpm_sum_eight_rows(const float *x, float *out, long count) {
             acc[r] += v;
         }
     }
-    ddpm_f8 t[8], u[8];
-    for (int r = 0; r < 8; r += 2) {  // 2×2 blocks of floats
-        t[r] = __builtin_shufflevector(acc[r], acc[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[r + 1] = __builtin_shufflevector(acc[r], acc[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-    }
-    for (int r = 0; r < 8; r += 4) {  // 4×4 blocks
-        for (int k = 0; k < 2; k++) {
-            u[r + k] = __builtin_shufflevector(t[r + k], t[r + k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-            u[r + k + 2] = __builtin_shufflevector(t[r + k], t[r + k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        }
-    }
-    for (int k = 0; k < 4; k++) {  // 8×8: column l of acc is now t[l]
-        t[k] = __builtin_shufflevector(u[k], u[k + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        t[k + 4] = __builtin_shufflevector(u[k], u[k + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-    // The shuffles above leave column l at t[order[l]].
-    static const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
-    ddpm_f8 s = t[order[0]];
-    for (int l = 1; l < 8; l++) s += t[order[l]];
+    ddpm_transpose8(acc);  // acc[l] is now column l: lane r holds row r's lane l
+    ddpm_f8 s = acc[0];
+    for (int l = 1; l < 8; l++) s += acc[l];
     for (; i < count; i++) {
         for (int r = 0; r < 8; r++) s[r] += x[r * count + i];
     }

@@ -52,7 +52,7 @@ DDPM_INLINE void w_load_tiles(const float *d, long t, int count, ddpm_f8 *in) {
     for (int g = 0; g < count; g += 8) {
 #pragma clang loop unroll(full)
         for (int k = 0; k < 8; k++) ddpm_load8(&in[g + k], d + (t + k) * count + g);
-        w_transpose8(in + g);
+        ddpm_transpose8(in + g);
     }
 }
 
@@ -98,7 +98,7 @@ DDPM_INLINE void w_weight(int m, const float *g, const float *w, long w_o, long 
                     ddpm_load8(&r[l], src);
                     last[l] = src[8];
                 }
-                w_transpose8(r);
+                ddpm_transpose8(r);
                 for (int e = 0; e < 8; e++) in[rotate ? 8 - e : e] = r[e];
                 in[rotate ? 0 : 8] = (ddpm_f8){last[0], last[1], last[2], last[3], last[4], last[5], last[6], last[7]};
             } else {  // the last 1–7 kernels of a row, through a zeroed buffer

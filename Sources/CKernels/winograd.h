@@ -74,26 +74,4 @@ DDPM_INLINE void w_store(float *p, const ddpm_f8 *v, long lanes) {
     }
 }
 
-/// r[j][k] ← r[k][j]: eight rows of eight floats transposed in registers.
-DDPM_INLINE void w_transpose8(ddpm_f8 *r) {
-    ddpm_f8 t[8], u[8];
-#pragma clang loop unroll(full)
-    for (int k = 0; k < 8; k += 2) {
-        t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-        t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-    }
-#pragma clang loop unroll(full)
-    for (int k = 0; k < 8; k += 4) {
-        u[k] = __builtin_shufflevector(t[k], t[k + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-        u[k + 1] = __builtin_shufflevector(t[k], t[k + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-        u[k + 2] = __builtin_shufflevector(t[k + 1], t[k + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-        u[k + 3] = __builtin_shufflevector(t[k + 1], t[k + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-#pragma clang loop unroll(full)
-    for (int j = 0; j < 4; j++) {
-        r[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        r[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-    }
-}
-
 #endif

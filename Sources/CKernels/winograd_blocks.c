@@ -108,7 +108,7 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
                 ddpm_f8 r[8];
 #pragma clang loop unroll(full)
                 for (int k = 0; k < 8; k++) ddpm_load8(&r[k], base[k] + c * pp + i * pw);
-                w_transpose8(r);
+                ddpm_transpose8(r);
                 for (int j = 0; j < a; j++) in[i * a + j] = r[j];
             }
             w_sandwich(bt, a, a, in, out);
@@ -133,7 +133,7 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
             for (int e = 0; e < a2; e++) ddpm_load8(&in[e], mp + e * ms);
             w_sandwich(at, m, a, in, out);
             for (int e = 0; e < mm; e++) out[e] += b8;
-            for (int grp = 0; grp < mm; grp += 8) w_transpose8(out + grp);
+            for (int grp = 0; grp < mm; grp += 8) ddpm_transpose8(out + grp);
             for (int k = 0; k < 8 && grp8 * 8 + k < count; k++) {
                 long l = grp8 * 8 + k;
                 float *dst = y + offset[l] + co * plane;

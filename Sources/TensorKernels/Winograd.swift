@@ -53,7 +53,8 @@ package enum Winograd {
         }
     }()
 
-    /// Images per chunk: the batch is processed in chunks of whole images, at least
+    /// Images per chunk of the backward-weights pass (forward and backward data go by blocks of
+    /// tiles instead): the batch is processed in chunks of whole images, at least
     /// `minimumChunkTiles` tiles (the GEMMs' N; narrower GEMMs run far below BLAS's speed) and
     /// otherwise as many as keep one chunk's transformed input and output, α²·(Cin + Cout)·tiles
     /// floats, within `chunkBytes`. `DDPM_WINOGRAD_CHUNK_TILES` / `DDPM_WINOGRAD_CHUNK_KB` override
