@@ -24,8 +24,8 @@ public final class UNet: Layer {
     public var activationObserver: ((String, Tensor) -> Void)?
 
     /// Training memory against time: with `true` (the default) each residual block recomputes
-    /// SiLU(GroupNorm(x)) in the backward pass instead of keeping it, which saves about a tenth of
-    /// the training memory for a few per cent more compute (see the README's benchmark).
+    /// SiLU(GroupNorm(x)) in the backward pass instead of keeping it (`conv2d(recomputing:…)`), which
+    /// saves about a tenth of the training memory for one more GroupNorm+SiLU pass per block.
     public var recomputesActivations = true {
         didSet {
             let blocks = downBlocks.items.flatMap(\.resnets.items) + midBlock.resnets.items + upBlocks.items.flatMap(\.resnets.items)

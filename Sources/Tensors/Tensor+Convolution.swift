@@ -16,41 +16,90 @@ public struct Padding2D: Equatable, Sendable {
 /// Cross-correlation as in PyTorch's `conv2d`: x `[N, Cin, H, W]`, weight `[Cout, Cin, kh, kw]`,
 /// bias `[Cout]` → `[N, Cout, Ho, Wo]`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .uniform(0)) -> Tensor {
-    precondition(x.rank == 4, "[conv2d] input must be [N, C, H, W], got \(x.shape)")
+    let geometry = convolutionGeometry(input: x.shape, weight: weight, bias: bias, stride: stride, padding: padding)
+    let y = convolved(x, weight: weight, bias: bias, geometry)
+    return .result(y, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { g, needs in
+        let (dx, dw, db) = convolutionGradients(
+            g, input: x, weight: weight, geometry, needs: (needs[0], needs[1], needs.count > 2 && needs[2]))
+        return Array([dx, dw, db].prefix(needs.count))
+    }
+}
+
+/// `conv2d(activation(inputs), …)` without keeping `activation(inputs)`: the pullback recomputes
+/// it, recorded, for the weight gradient and to pull dx back to `inputs`. That costs one more pass
+/// of `activation` (a normalisation, an elementwise op) but not of the convolution, which is why
+/// this is not `Tensor.checkpointed` around the whole expression. `activation` must be
+/// deterministic (no dropout inside).
+public func conv2d(
+    recomputing activation: @escaping ([Tensor]) -> Tensor, of inputs: [Tensor], weight: Tensor, bias: Tensor? = nil,
+    stride: Int = 1, padding: Padding2D = .uniform(0)
+) -> Tensor {
+    let x = withoutGradients { activation(inputs) }
+    let geometry = convolutionGeometry(input: x.shape, weight: weight, bias: bias, stride: stride, padding: padding)
+    let y = convolved(x, weight: weight, bias: bias, geometry)
+    let count = inputs.count
+    return .result(y, inputs: inputs + [weight] + (bias.map { [$0] } ?? [])) { g, needs in
+        let leaves = inputs.map { $0.detached().requiringGradient() }
+        let wanted = leaves.indices.filter { needs[$0] }
+        let recomputed = GradientRecording.$isEnabled.withValue(true) { activation(leaves) }
+        let (dx, dw, db) = convolutionGradients(
+            g, input: recomputed.detached(), weight: weight, geometry,
+            needs: (!wanted.isEmpty, needs[count], needs.count > count + 1 && needs[count + 1]))
+        var result = [Tensor?](repeating: nil, count: count)
+        if let dx {
+            let grads = vectorJacobianProducts(of: recomputed, cotangent: dx, withRespectTo: wanted.map { leaves[$0] })
+            for (i, grad) in zip(wanted, grads) { result[i] = grad }
+        }
+        return result + Array([dw, db].prefix(needs.count - count))
+    }
+}
+
+/// The output geometry of `conv2d`, after checking the shapes agree.
+private func convolutionGeometry(input: [Int], weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D)
+    -> ConvolutionGeometry
+{
+    precondition(input.count == 4, "[conv2d] input must be [N, C, H, W], got \(input)")
     precondition(
-        weight.rank == 4 && weight.shape[1] == x.shape[1],
-        "[conv2d] weight \(weight.shape) does not match input \(x.shape) (expected [Cout, \(x.shape[1]), kh, kw])")
+        weight.rank == 4 && weight.shape[1] == input[1],
+        "[conv2d] weight \(weight.shape) does not match input \(input) (expected [Cout, \(input[1]), kh, kw])")
     precondition(stride >= 1, "[conv2d] stride must be >= 1, got \(stride)")
     let geometry = ConvolutionGeometry(
-        batch: x.shape[0], inputChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
+        batch: input[0], inputChannels: input[1], height: input[2], width: input[3],
         outputChannels: weight.shape[0], kernelHeight: weight.shape[2], kernelWidth: weight.shape[3], stride: stride,
         padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right)
     precondition(
         geometry.outputHeight >= 1 && geometry.outputWidth >= 1,
-        "[conv2d] kernel \(weight.shape) with padding \(padding) does not fit input \(x.shape)")
+        "[conv2d] kernel \(weight.shape) with padding \(padding) does not fit input \(input)")
     if let bias {
         precondition(bias.shape == [weight.shape[0]], "[conv2d] bias shape \(bias.shape), expected [\(weight.shape[0])]")
     }
+    return geometry
+}
+
+private func convolved(_ x: Tensor, weight: Tensor, bias: Tensor?, _ geometry: ConvolutionGeometry) -> Tensor {
     let y = Tensor.uninitialized([geometry.batch, geometry.outputChannels, geometry.outputHeight, geometry.outputWidth])
     Kernels.convolutionForward(
         geometry, x: x.storage.pointer, weight: weight.storage.pointer,
         bias: bias.map { UnsafePointer($0.storage.pointer) }, y: y.storage.pointer)
-    let inputs = [x, weight] + (bias.map { [$0] } ?? [])
-    return .result(y, inputs: inputs) { g, needs in
-        var grads: [Tensor?] = [nil, nil, nil]
-        if needs[0] {
-            let dx = Tensor.uninitialized(x.shape)
-            Kernels.convolutionBackwardData(geometry, dy: g.storage.pointer, weight: weight.storage.pointer, dx: dx.storage.pointer)
-            grads[0] = dx
-        }
-        if needs[1] {
-            let dw = Tensor.uninitialized(weight.shape)
-            Kernels.convolutionBackwardWeight(geometry, x: x.storage.pointer, dy: g.storage.pointer, dw: dw.storage.pointer)
-            grads[1] = dw
-        }
-        if needs.count > 2 && needs[2] { grads[2] = g.sum(alongAxes: [0, 2, 3]) }
-        return Array(grads.prefix(needs.count))
+    return y
+}
+
+/// (dx, dweight, dbias) of a convolution, each only where `needs` asks for it.
+private func convolutionGradients(
+    _ g: Tensor, input x: Tensor, weight: Tensor, _ geometry: ConvolutionGeometry, needs: (Bool, Bool, Bool)
+) -> (Tensor?, Tensor?, Tensor?) {
+    var dx: Tensor?, dw: Tensor?
+    if needs.0 {
+        let t = Tensor.uninitialized(x.shape)
+        Kernels.convolutionBackwardData(geometry, dy: g.storage.pointer, weight: weight.storage.pointer, dx: t.storage.pointer)
+        dx = t
     }
+    if needs.1 {
+        let t = Tensor.uninitialized(weight.shape)
+        Kernels.convolutionBackwardWeight(geometry, x: x.storage.pointer, dy: g.storage.pointer, dw: t.storage.pointer)
+        dw = t
+    }
+    return (dx, dw, needs.2 ? g.sum(alongAxes: [0, 2, 3]) : nil)
 }
 
 extension Tensor {

@@ -38,4 +38,23 @@ struct WinogradUNetTests {
         }
         print("WinogradUNetTests: largest relative difference Winograd vs im2col \(worst)")
     }
+
+    @Test("recomputing SiLU(GroupNorm(x)) in the backward pass changes no gradient")
+    func recomputationKeepsGradients() throws {
+        let x = standardNormal([2, 1, 32, 32], seed: 7)
+        let target = standardNormal([2, 1, 32, 32], seed: 8)
+        func run(recomputing: Bool) throws -> [Tensor] {
+            let unet = try UNet(.small32Grey, seed: 0)
+            unet.recomputesActivations = recomputing
+            var rng = SeededGenerator(seed: 1)
+            let loss = meanSquaredError(unet(x, timesteps: [10, 500], rng: &rng), target)
+            return gradients(of: loss, withRespectTo: unet.namedParameters().map(\.parameter.value))
+        }
+        let (recomputed, kept) = (try run(recomputing: true), try run(recomputing: false))
+        #expect(recomputed.count == kept.count)
+        for (i, (a, r)) in zip(recomputed, kept).enumerated() {
+            let scale = max(r.scalars.map(abs).max() ?? 0, 1e-12)
+            #expect(a.maxAbsoluteDifference(r) / scale <= 1e-6, "parameter gradient \(i)")
+        }
+    }
 }
