@@ -88,16 +88,13 @@ private func convolved(_ x: Tensor, weight: Tensor, bias: Tensor?, _ geometry: C
 private func convolutionGradients(
     _ g: Tensor, input x: Tensor, weight: Tensor, _ geometry: ConvolutionGeometry, needs: (Bool, Bool, Bool)
 ) -> (Tensor?, Tensor?, Tensor?) {
-    var dx: Tensor?, dw: Tensor?
-    if needs.0 {
-        let t = Tensor.uninitialized(x.shape)
-        Kernels.convolutionBackwardData(geometry, dy: g.storage.pointer, weight: weight.storage.pointer, dx: t.storage.pointer)
-        dx = t
+    let dx = needs.0 ? Tensor.uninitialized(x.shape) : nil
+    if let dx {
+        Kernels.convolutionBackwardData(geometry, dy: g.storage.pointer, weight: weight.storage.pointer, dx: dx.storage.pointer)
     }
-    if needs.1 {
-        let t = Tensor.uninitialized(weight.shape)
-        Kernels.convolutionBackwardWeight(geometry, x: x.storage.pointer, dy: g.storage.pointer, dw: t.storage.pointer)
-        dw = t
+    let dw = needs.1 ? Tensor.uninitialized(weight.shape) : nil
+    if let dw {
+        Kernels.convolutionBackwardWeight(geometry, x: x.storage.pointer, dy: g.storage.pointer, dw: dw.storage.pointer)
     }
     return (dx, dw, needs.2 ? g.sum(alongAxes: [0, 2, 3]) : nil)
 }
