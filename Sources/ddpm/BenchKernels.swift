@@ -97,6 +97,14 @@ struct BenchKernels: ParsableCommand {
             }
         }
         ConvolutionEngine.preferred = chosen
+        // The attention projections and shortcuts of the cifar10 preset: 1×1, 256 channels at 16².
+        let pointwise = ConvolutionGeometry(
+            batch: 16, inputChannels: 256, height: 16, width: 16, outputChannels: 256,
+            kernelHeight: 1, kernelWidth: 1, stride: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0)
+        for (pass, t) in zip(["forward", "backwardData", "backwardWeight"], Self.passSeconds(pointwise, median(_:))) {
+            rows.append(("conv1x1 256->256 16x16 b16 \(pass)", "conv1x1x256x16.\(pass)", t, pointwise.flops))
+            ours["conv1x1x256x16.\(pass)"] = t
+        }
         var rng = SeededGenerator(seed: 2)
         let a = Tensor.randomNormal([1024, 1024], using: &rng)
         let b = Tensor.randomNormal([1024, 1024], using: &rng)
@@ -158,6 +166,21 @@ struct BenchKernels: ParsableCommand {
         print("peak tensor memory \(format(Double(memory.peakBytes) / 1e6)) MB, peak RSS \(format(Double(usage.ru_maxrss) / 1e3)) MB")
     }
 
+    /// Median seconds of forward, backward-data and backward-weight of `g` on the engine in use.
+    private static func passSeconds(_ g: ConvolutionGeometry, _ median: (() -> Void) -> Double) -> [Double] {
+        var rng = SeededGenerator(seed: 3)
+        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.height, g.width], using: &rng)
+        let w = Tensor.randomNormal(
+            [g.outputChannels, g.inputChannels, g.kernelHeight, g.kernelWidth], standardDeviation: 0.05, using: &rng)
+        let dy = Tensor.randomNormal([g.batch, g.outputChannels, g.outputHeight, g.outputWidth], using: &rng)
+        let (y, dx, dw) = (Tensor.zeros(dy.shape), Tensor.zeros(x.shape), Tensor.zeros(w.shape))
+        return [
+            median { Kernels.convolutionForward(g, x: x.storage.pointer, weight: w.storage.pointer, bias: nil, y: y.storage.pointer) },
+            median { Kernels.convolutionBackwardData(g, dy: dy.storage.pointer, weight: w.storage.pointer, dx: dx.storage.pointer) },
+            median { Kernels.convolutionBackwardWeight(g, x: x.storage.pointer, dy: dy.storage.pointer, dw: dw.storage.pointer) },
+        ]
+    }
+
     private func median(_ body: () -> Void) -> Double {
         body()
         var times: [Double] = []
@@ -182,4 +205,5 @@ struct BenchKernels: ParsableCommand {
 }
 
 func format(_ x: Double) -> String { String(format: x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x) }
-func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) 
+}

@@ -31,18 +31,19 @@ def median_seconds(fn, repeats):
     return statistics.median(times)
 
 
-def conv_case(cin, cout, size, batch, repeats):
+def conv_case(cin, cout, size, batch, repeats, kernel=3):
     g = torch.Generator().manual_seed(0)
+    pad = kernel // 2
     x = torch.randn(batch, cin, size, size, generator=g)
-    w = torch.randn(cout, cin, 3, 3, generator=g) * 0.05
+    w = torch.randn(cout, cin, kernel, kernel, generator=g) * 0.05
     dy = torch.randn(batch, cout, size, size, generator=g)
-    fwd = median_seconds(lambda: F.conv2d(x, w, padding=1), repeats)
+    fwd = median_seconds(lambda: F.conv2d(x, w, padding=pad), repeats)
     # backward-data and backward-weights separately, through autograd's convolution_backward
     bwd_data = median_seconds(
-        lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+        lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1,
                                                     [True, False, False]), repeats)
     bwd_weight = median_seconds(
-        lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+        lambda: torch.ops.aten.convolution_backward(dy, x, w, None, [1, 1], [pad, pad], [1, 1], False, [0, 0], 1,
                                                     [False, True, False]), repeats)
     return {"forward": fwd, "backwardData": bwd_data, "backwardWeight": bwd_weight}
 
@@ -54,6 +55,7 @@ def main():
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     out["conv128x32"] = conv_case(128, 128, 32, 16, a.repeats)
     out["conv256x16"] = conv_case(256, 256, 16, 16, a.repeats)
+    out["conv1x1x256x16"] = conv_case(256, 256, 16, 16, a.repeats, kernel=1)
     m = torch.randn(1024, 1024)
     n = torch.randn(1024, 1024)
     out["gemm1024"] = median_seconds(lambda: m @ n, a.repeats)
