@@ -61,32 +61,32 @@ DDPM_INLINE const float *wb_tile(int m, const float *padded, long cin, long pp, 
     return padded + n * cin * pp + m * (t / tw) * pw + m * (t % tw);
 }
 
-/// M[ξ] = U[ξ]·V[ξ] over the block's panels, each 6-row strip of U[ξ] applied to every panel
-/// while it is in L1 (with 256 channels U is 9 MiB: reading it once per panel would cost more
-/// than the products).
-DDPM_INLINE void wb_products(int a2, const float *u, long cin, long cout, int panels, const float *v, long vs,
-                             float *mt, long ms) {
+/// M[ξ] = U[ξ]·V[ξ] for output channels [co0, co1) over the block's panels, each 6-row strip of
+/// U[ξ] applied to every panel while it is in L1 (with 256 channels U is 9 MiB: reading it once
+/// per panel would cost more than the products).
+DDPM_INLINE void wb_products(int a2, const float *u, long cin, long cout, long co0, long co1, int panels,
+                             const float *v, long vs, float *mt, long ms) {
     for (int e = 0; e < a2; e++) {
         const float *ue = u + e * cout * cin;
-        long i = 0;
-        for (; i + WP_ROWS <= cout; i += WP_ROWS) {
+        long i = co0;
+        for (; i + WP_ROWS <= co1; i += WP_ROWS) {
             wp_matrix U = {ue + i * cin, cin, 1};
             for (int p = 0; p < panels; p++) {
                 wp_block(WP_ROWS, 2, cin, U, 1, v + e * vs + p * cin * 16, 16, mt + e * ms + p * cout * 16 + i * 16, 16, 0);
             }
         }
-        if (i < cout) {
+        if (i < co1) {
             wp_matrix U = {ue + i * cin, cin, 1};
             for (int p = 0; p < panels; p++) {
-                wp_panel(2, cout - i, cin, U, 1, v + e * vs + p * cin * 16, 16, mt + e * ms + p * cout * 16 + i * 16, 16, 0);
+                wp_panel(2, co1 - i, cin, U, 1, v + e * vs + p * cin * 16, 16, mt + e * ms + p * cout * 16 + i * 16, 16, 0);
             }
         }
     }
 }
 
 DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float *padded, const float *u, long cin,
-                            long cout, const float *bias, long height, long width, long g0, long count, int panels,
-                            float *work, float *y) {
+                            long cout, long co0, long co1, const float *bias, long height, long width, long g0,
+                            long count, int panels, float *work, float *y) {
     const int a = W_ALPHA(m), a2 = a * a, mm = m * m, groups = 2 * panels;
     long tw = w_tiles(width, m), tiles = w_tiles(height, m) * tw, pw = m * tw + 2;
     long pp = ddpm_winograd_padded_floats(m, height, width), plane = height * width;
@@ -115,7 +115,7 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
             for (int e = 0; e < a2; e++) memcpy(vp + e * vs + c * 16, &out[e], sizeof out[e]);
         }
     }
-    wb_products(a2, u, cin, cout, panels, v, vs, mt, ms);
+    wb_products(a2, u, cin, cout, co0, co1, panels, v, vs, mt, ms);
     // y = Aᵀ·M·A + bias, tile by tile into the output planes (clipped at the bottom/right edge).
     long offset[WB_MAX_TILES], rows[WB_MAX_TILES], cols[WB_MAX_TILES];
     for (long l = 0; l < count; l++) {
@@ -124,7 +124,7 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
         rows[l] = height - oy < m ? height - oy : m;
         cols[l] = width - ox < m ? width - ox : m;
     }
-    for (long co = 0; co < cout; co++) {
+    for (long co = co0; co < co1; co++) {
         float b = bias ? bias[co] : 0;
         ddpm_f8 b8 = {b, b, b, b, b, b, b, b};
         for (int grp8 = 0; grp8 < groups && grp8 * 8 < count; grp8++) {
@@ -163,13 +163,14 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
 
 DDPM_INLINE void ddpm_winograd_forward_blocks_body(int m, const float *padded, const float *u, long cin, long cout,
                                                    const float *bias, long height, long width, long b0, long b1,
-                                                   long total_tiles, float *work, float *y) {
+                                                   long total_tiles, long co0, long co1, float *work, float *y) {
     int panels = ddpm_winograd_block_panels(cin, cout);
     long per = 16 * panels;
     for (long blk = b0; blk < b1; blk++) {
         long g0 = blk * per, count = total_tiles - g0 < per ? total_tiles - g0 : per;
-        if (m == 4) wb_forward(4, bt4, at4, padded, u, cin, cout, bias, height, width, g0, count, panels, work, y);
-        else wb_forward(2, bt2, at2, padded, u, cin, cout, bias, height, width, g0, count, panels, work, y);
+        int live = (int)((count + 15) / 16);  // a short last block (or batch) computes only its panels
+        if (m == 4) wb_forward(4, bt4, at4, padded, u, cin, cout, co0, co1, bias, height, width, g0, count, live, work, y);
+        else wb_forward(2, bt2, at2, padded, u, cin, cout, co0, co1, bias, height, width, g0, count, live, work, y);
     }
 }
 
@@ -178,5 +179,5 @@ DDPM_DISPATCH_VOID(ddpm_winograd_pad,
                    (m, x, height, width, p0, p1, padded))
 DDPM_DISPATCH_VOID(ddpm_winograd_forward_blocks,
                    (int m, const float *padded, const float *u, long cin, long cout, const float *bias, long height,
-                    long width, long b0, long b1, long total_tiles, float *work, float *y),
-                   (m, padded, u, cin, cout, bias, height, width, b0, b1, total_tiles, work, y))
+                    long width, long b0, long b1, long total_tiles, long co0, long co1, float *work, float *y),
+                   (m, padded, u, cin, cout, bias, height, width, b0, b1, total_tiles, co0, co1, work, y))

@@ -66,7 +66,7 @@ package enum Winograd {
         return max(1, min(g.batch, images))
     }
     private static let chunkBytes = (Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_KB"] ?? "") ?? 1024) << 10
-    private static let minimumChunkTiles = Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_TILES"] ?? "") ?? 64
+    static let minimumChunkTiles = Int(ProcessInfo.processInfo.environment["DDPM_WINOGRAD_CHUNK_TILES"] ?? "") ?? 64
 
     /// Floats between consecutive tile elements ξ of a transformed buffer holding `count` per ξ:
     /// padded by one cache line, since with power-of-two channels and tiles the α² streams a
@@ -74,6 +74,21 @@ package enum Winograd {
     static func planeStride(_ count: Int) -> Int {
         let stride = (count + 15) / 16 * 16 + 16
         return stride % 1024 == 0 ? stride + 16 : stride
+    }
+
+    /// Output-channel groups per block, so that a batch of few blocks (a small plane or batch:
+    /// 8×8 at batch 16 is one block of 64 tiles) still gives every thread two items; each group
+    /// transforms the block's input again, so groups keep at least 32 channels.
+    package static func channelSplits(blocks: Int, channels: Int) -> Int {
+        let wanted = 2 * ComputeSettings.threadCount
+        guard blocks < wanted else { return 1 }
+        return max(1, min((wanted + blocks - 1) / blocks, channels / 32))
+    }
+
+    /// Channels of group `split` of `splits`, cut at multiples of the GEMM kernel's 6 rows.
+    package static func channelRange(_ split: Int, of splits: Int, channels: Int) -> Range<Int> {
+        func cut(_ s: Int) -> Int { s == splits ? channels : channels * s / splits / 6 * 6 }
+        return cut(split)..<cut(split + 1)
     }
 
     static func tilesPerImage(_ g: ConvolutionGeometry, _ m: Int) -> Int {
@@ -126,10 +141,19 @@ extension Kernels {
         }
         let workCount = ddpm_winograd_block_floats(Int32(m), cin, cout)
         let perBlock = 16 * Int(ddpm_winograd_block_panels(cin, cout))
-        parallelFor((tiles + perBlock - 1) / perBlock) { r in
+        let blocks = (tiles + perBlock - 1) / perBlock
+        let splits = Winograd.channelSplits(blocks: blocks, channels: cout)
+        // Item i is block i % blocks of output-channel group i / blocks: a thread's consecutive
+        // items share their rows of U.
+        parallelFor(blocks * splits, grain: 1) { r in
             let work = Storage(uninitializedCount: workCount)
-            ddpm_winograd_forward_blocks(
-                Int32(m), padded.pointer, u, cin, cout, bias, h, w, r.lowerBound, r.upperBound, tiles, work.pointer, output)
+            for i in r {
+                let (split, block) = i.quotientAndRemainder(dividingBy: blocks)
+                let channels = Winograd.channelRange(split, of: splits, channels: cout)
+                ddpm_winograd_forward_blocks(
+                    Int32(m), padded.pointer, u, cin, cout, bias, h, w, block, block + 1, tiles, channels.lowerBound,
+                    channels.upperBound, work.pointer, output)
+            }
         }
     }
 
@@ -176,7 +200,9 @@ extension Kernels {
                 }
             }
         }
-        if threads <= 1 {
+        // Few tiles per thread (8×8 or 4×4 planes): one shared dU, the transforms and the α²
+        // products split over the threads, rather than K = a handful of tiles per thread's GEMMs.
+        if threads <= 1 || g.batch * tiles < threads * 2 * Winograd.minimumChunkTiles {
             run(0..<g.batch, parallel: true, du.pointer)
         } else {
             DispatchQueueShim.concurrent(threads) { t in

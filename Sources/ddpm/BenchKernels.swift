@@ -19,6 +19,9 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Path of torch_kernels.py (default: scripts/bench/torch_kernels.py).")
     var torchScript = "scripts/bench/torch_kernels.py"
 
+    @Option(help: "Only the 3×3 convolution with this key (conv128x32, conv256x8, …), for profiling.")
+    var only: String?
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1 (got \(repeats)).") }
     }
@@ -40,12 +43,14 @@ struct BenchKernels: ParsableCommand {
         let shapes = [
             ("conv3x3 128->128 32x32 b16", "conv128x32", 128, 32, 16),
             ("conv3x3 256->256 16x16 b16", "conv256x16", 256, 16, 16),
+            ("conv3x3 256->256 8x8 b16", "conv256x8", 256, 8, 16),  // one block of 64 tiles
+            ("conv3x3 256->256 4x4 b16", "conv256x4", 256, 4, 16),  // one tile per image
             ("conv3x3 32->32 32x32 b64", "conv32x32b64", 32, 32, 64),
             ("conv3x3 64->64 16x16 b64", "conv64x16b64", 64, 16, 64),
             ("conv3x3 16->16 32x32 b64", "conv16x32b64", 16, 32, 64),  // Winograd.minimumChannels
         ]
         var seconds: [String: Double] = [:]  // "key.pass.variant"
-        for (name, key, cin, size, batch) in shapes {
+        for (name, key, cin, size, batch) in shapes where only.map({ $0 == key }) ?? true {
             let g = ConvolutionGeometry(
                 batch: batch, inputChannels: cin, height: size, width: size, outputChannels: cin,
                 kernelHeight: 3, kernelWidth: 3, stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
@@ -56,7 +61,7 @@ struct BenchKernels: ParsableCommand {
             let (y, dx, dw) = (Tensor.zeros(dy.shape), Tensor.zeros(x.shape), Tensor.zeros(w.shape))
             let (xp, wp, dyp) = (x.storage.pointer, w.storage.pointer, dy.storage.pointer)
             let (yp, dxp, dwp) = (y.storage.pointer, dx.storage.pointer, dw.storage.pointer)
-            var variants: [(String, [() -> Void])] = engines.filter { $0 != .im2col || batch == 16 }.map { engine in
+            var variants: [(String, [() -> Void])] = engines.filter { $0 != .im2col || (batch == 16 && size >= 16) }.map { engine in
                 let use = { ConvolutionEngine.preferred = engine }
                 return (
                     engine.rawValue,

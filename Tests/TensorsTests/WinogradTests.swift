@@ -181,4 +181,32 @@ struct WinogradTests {
         }
         ConvolutionEngine.using(.im2col) { #expect(ConvolutionEngine.path(g(32, 3, 1, 1)) == .im2col) }
     }
+
+    @Test("a batch of one block split over output channels (1, 2 and 8 threads) matches float64")
+    func channelSplitBlocks() {
+        // 4×4 planes, batch 3: three tiles, one block, so 2 or 8 threads split the 192 output
+        // channels into 4 or 6 groups; backward weights then takes the shared-dU path.
+        let c = Case(batch: 3, inputChannels: 160, outputChannels: 192, height: 4, width: 4, bias: true)
+        let d = Data(c)
+        let exact = Self.direct(c, d)
+        for threads in [1, 2, 8] {
+            let results = withThreadCount(threads) { Self.run(c, d, engine: .winograd) }
+            for (name, (a, r)) in zip(["y", "dx", "dw"], zip(results, [exact.y, exact.dx, exact.dw])) {
+                #expect(Self.error(a, r) <= 3e-5, "\(threads) threads, \(name): relative error \(Self.error(a, r))")
+            }
+        }
+        #expect(withThreadCount(2) { Winograd.channelSplits(blocks: 1, channels: 192) } == 4)
+        #expect(withThreadCount(8) { Winograd.channelSplits(blocks: 1, channels: 192) } == 6)
+        #expect(withThreadCount(2) { Winograd.channelSplits(blocks: 4, channels: 192) } == 1)
+    }
+
+    @Test("output-channel groups cover the channels once, cut at multiples of 6")
+    func channelRanges() {
+        for (splits, channels) in [(1, 40), (2, 64), (4, 192), (6, 192), (3, 100)] {
+            let ranges = (0..<splits).map { Winograd.channelRange($0, of: splits, channels: channels) }
+            #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == channels)
+            for (a, b) in zip(ranges, ranges.dropFirst()) { #expect(a.upperBound == b.lowerBound && !a.isEmpty) }
+            for r in ranges.dropFirst() { #expect(r.lowerBound % 6 == 0) }
+        }
+    }
 }

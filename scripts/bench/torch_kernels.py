@@ -55,6 +55,8 @@ def main():
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     out["conv128x32"] = conv_case(128, 128, 32, 16, a.repeats)
     out["conv256x16"] = conv_case(256, 256, 16, 16, a.repeats)
+    out["conv256x8"] = conv_case(256, 256, 8, 16, a.repeats)
+    out["conv256x4"] = conv_case(256, 256, 4, 16, a.repeats)
     out["conv1x1x256x16"] = conv_case(256, 256, 16, 16, a.repeats, kernel=1)
     m = torch.randn(1024, 1024)
     n = torch.randn(1024, 1024)
