@@ -85,8 +85,8 @@ DDPM_INLINE void wb_products(int a2, const float *u, long cin, long cout, long c
 }
 
 DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float *padded, const float *u, long cin,
-                            long cout, long co0, long co1, const float *bias, long height, long width, long g0,
-                            long count, int panels, float *work, float *y) {
+                            long cout, long co0, long co1, const ddpm_convolution_epilogue *epilogue, long height, long width,
+                            long g0, long count, int panels, float *work, float *y) {
     const int a = W_ALPHA(m), a2 = a * a, mm = m * m, groups = 2 * panels;
     long tw = w_tiles(width, m), tiles = w_tiles(height, m) * tw, pw = m * tw + 2;
     long pp = ddpm_winograd_padded_floats(m, height, width), plane = height * width;
@@ -116,27 +116,38 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
         }
     }
     wb_products(a2, u, cin, cout, co0, co1, panels, v, vs, mt, ms);
-    // y = Aᵀ·M·A + bias, tile by tile into the output planes (clipped at the bottom/right edge).
-    long offset[WB_MAX_TILES], rows[WB_MAX_TILES], cols[WB_MAX_TILES];
+    // y = Aᵀ·M·A + bias (+ the image's shift, + the residual), tile by tile into the output
+    // planes (clipped at the bottom/right edge).
+    long offset[WB_MAX_TILES], rows[WB_MAX_TILES], cols[WB_MAX_TILES], image[WB_MAX_TILES];
     for (long l = 0; l < count; l++) {
         long g = g0 + l, n = g / tiles, t = g % tiles, oy = m * (t / tw), ox = m * (t % tw);
+        image[l] = n;
         offset[l] = n * cout * plane + oy * width + ox;
         rows[l] = height - oy < m ? height - oy : m;
         cols[l] = width - ox < m ? width - ox : m;
     }
+    const float *bias = epilogue->bias, *shift = epilogue->image_shift, *residual = epilogue->residual;
     for (long co = co0; co < co1; co++) {
         float b = bias ? bias[co] : 0;
-        ddpm_f8 b8 = {b, b, b, b, b, b, b, b};
         for (int grp8 = 0; grp8 < groups && grp8 * 8 < count; grp8++) {
-            ddpm_f8 in[36], out[16] = {{0}};
+            ddpm_f8 in[36], out[16] = {{0}}, b8 = {b, b, b, b, b, b, b, b}, s8 = {0};
+            // Lanes are tiles, which may belong to different images: each gets its image's shift.
+            if (shift) {
+                for (int k = 0; k < 8; k++) s8[k] = shift[image[grp8 * 8 + k < count ? grp8 * 8 + k : 0] * cout + co];
+            }
             const float *mp = mt + (grp8 / 2) * cout * 16 + co * 16 + (grp8 % 2) * 8;
             for (int e = 0; e < a2; e++) ddpm_load8(&in[e], mp + e * ms);
             w_sandwich(at, m, a, in, out);
+            // ((y + bias) + shift) + residual: the order of the separate additions this replaces.
             for (int e = 0; e < mm; e++) out[e] += b8;
+            if (shift) {
+                for (int e = 0; e < mm; e++) out[e] += s8;
+            }
             for (int grp = 0; grp < mm; grp += 8) ddpm_transpose8(out + grp);
             for (int k = 0; k < 8 && grp8 * 8 + k < count; k++) {
                 long l = grp8 * 8 + k;
                 float *dst = y + offset[l] + co * plane;
+                const float *res = residual ? residual + offset[l] + co * plane : 0;
                 // Tile k's element e (row e / m, column e % m) is lane e % 8 of out[(e / 8)·8 + k],
                 // so each of its rows is m consecutive lanes of one vector: stored straight from
                 // the register (staged through scalar writes, the wide reloads stalled).
@@ -146,14 +157,24 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
                         if (m == 4) {
                             ddpm_f4 part = (r * m) % 8 ? __builtin_shufflevector(row, row, 4, 5, 6, 7)
                                                        : __builtin_shufflevector(row, row, 0, 1, 2, 3);
+                            if (res) {
+                                ddpm_f4 add;
+                                memcpy(&add, res + r * width, sizeof add);
+                                part += add;
+                            }
                             memcpy(dst + r * width, &part, sizeof part);
                         } else {
-                            for (int c = 0; c < m; c++) dst[r * width + c] = row[(r * m + c) % 8];
+                            for (int c = 0; c < m; c++) {
+                                dst[r * width + c] = row[(r * m + c) % 8] + (res ? res[r * width + c] : 0);
+                            }
                         }
                     }
                 } else {
                     for (long r = 0; r < rows[l]; r++) {
-                        for (long c = 0; c < cols[l]; c++) dst[r * width + c] = out[((r * m + c) / 8) * 8 + k][(r * m + c) % 8];
+                        for (long c = 0; c < cols[l]; c++) {
+                            dst[r * width + c] =
+                                out[((r * m + c) / 8) * 8 + k][(r * m + c) % 8] + (res ? res[r * width + c] : 0);
+                        }
                     }
                 }
             }
@@ -162,15 +183,16 @@ DDPM_INLINE void wb_forward(int m, const float *bt, const float *at, const float
 }
 
 DDPM_INLINE void ddpm_winograd_forward_blocks_body(int m, const float *padded, const float *u, long cin, long cout,
-                                                   const float *bias, long height, long width, long b0, long b1,
-                                                   long total_tiles, long co0, long co1, float *work, float *y) {
+                                                   const ddpm_convolution_epilogue *epilogue, long height, long width, long b0,
+                                                   long b1, long total_tiles, long co0, long co1, float *work,
+                                                   float *y) {
     int panels = ddpm_winograd_block_panels(cin, cout);
     long per = 16 * panels;
     for (long blk = b0; blk < b1; blk++) {
         long g0 = blk * per, count = total_tiles - g0 < per ? total_tiles - g0 : per;
         int live = (int)((count + 15) / 16);  // a short last block (or batch) computes only its panels
-        if (m == 4) wb_forward(4, bt4, at4, padded, u, cin, cout, co0, co1, bias, height, width, g0, count, live, work, y);
-        else wb_forward(2, bt2, at2, padded, u, cin, cout, co0, co1, bias, height, width, g0, count, live, work, y);
+        if (m == 4) wb_forward(4, bt4, at4, padded, u, cin, cout, co0, co1, epilogue, height, width, g0, count, live, work, y);
+        else wb_forward(2, bt2, at2, padded, u, cin, cout, co0, co1, epilogue, height, width, g0, count, live, work, y);
     }
 }
 
@@ -178,6 +200,7 @@ DDPM_DISPATCH_VOID(ddpm_winograd_pad,
                    (int m, const float *x, long height, long width, long p0, long p1, float *padded),
                    (m, x, height, width, p0, p1, padded))
 DDPM_DISPATCH_VOID(ddpm_winograd_forward_blocks,
-                   (int m, const float *padded, const float *u, long cin, long cout, const float *bias, long height,
-                    long width, long b0, long b1, long total_tiles, long co0, long co1, float *work, float *y),
-                   (m, padded, u, cin, cout, bias, height, width, b0, b1, total_tiles, co0, co1, work, y))
+                   (int m, const float *padded, const float *u, long cin, long cout, const ddpm_convolution_epilogue *epilogue,
+                    long height, long width, long b0, long b1, long total_tiles, long co0, long co1, float *work,
+                    float *y),
+                   (m, padded, u, cin, cout, epilogue, height, width, b0, b1, total_tiles, co0, co1, work, y))

@@ -4,8 +4,7 @@ import Tensors
 /// The DDPM residual block (Ho et al. App. B; diffusers `ResnetBlock2D`, time_embedding_norm "default"):
 ///
 ///     h = conv1(SiLU(GN(x))) + Dense(SiLU(temb))[:, :, None, None]
-///     h = conv2(dropout(SiLU(GN(h))))
-///     return (shortcut(x) + h) / outputScale         shortcut = 1×1 conv when channels change
+///     return (shortcut(x) + conv2(dropout(SiLU(GN(h))))) / outputScale     shortcut = 1×1 conv when channels change
 public final class ResidualBlock: Layer {
     package let norm1: GroupNorm, conv1: Conv2d, timeProjection: Linear, norm2: GroupNorm, conv2: Conv2d
     let shortcut: Conv2d?
@@ -41,18 +40,18 @@ public final class ResidualBlock: Layer {
     package func callAsFunction(_ x: Tensor, activatedEmbedding: Tensor, training: Bool, rng: inout SeededGenerator) -> Tensor {
         // conv1(SiLU(GN(x))) without keeping SiLU(GN(x)): the backward pass recomputes it from x,
         // which saves one activation per block for one more GroupNorm+SiLU pass (not a convolution).
+        // The time embedding and the skip connection are added by the convolutions themselves.
         let (groups, epsilon) = (norm1.groupCount, norm1.epsilon)
-        var h =
+        let t = timeProjection(activatedEmbedding)
+        let h =
             !recomputesActivations
-            ? conv1(norm1(x, fusingSiLU: true))
+            ? conv1(norm1(x, fusingSiLU: true), imageShift: t)
             : conv2d(
                 recomputing: { t in t[0].groupNormalized(groups: groups, gamma: t[1], beta: t[2], epsilon: epsilon, fusingSiLU: true) },
                 of: [x, norm1.weight.value, norm1.bias.value], weight: conv1.weight.value, bias: conv1.bias?.value,
-                stride: conv1.stride, padding: conv1.padding)
-        let t = timeProjection(activatedEmbedding)
-        h = h + t.reshaped(to: [t.shape[0], t.shape[1], 1, 1])
-        h = conv2(norm2(h, fusingSiLU: true).dropout(probability: dropout, training: training, using: &rng))
-        let out = (shortcut?(x) ?? x) + h
+                stride: conv1.stride, padding: conv1.padding, imageShift: t)
+        let out = conv2(
+            norm2(h, fusingSiLU: true).dropout(probability: dropout, training: training, using: &rng), residual: shortcut?(x) ?? x)
         return outputScale == 1 ? out : out / outputScale
     }
 }
@@ -89,8 +88,7 @@ public final class AttentionBlock: Layer {
         let (q, k, v) = (project(query), project(key), project(value))
         // Σ_j v_j·softmax_j(q_i·k_j/√d), without the [N·heads, HW, HW] scores in inference.
         let attended = attention(query: q, key: k, value: v, scale: 1 / Float(d).squareRoot()).reshaped(to: [n, c, h, w])
-        let projected = conv2d(attended, weight: output.weight.value.reshaped(to: [c, c, 1, 1]), bias: output.bias?.value)
-        return x + projected
+        return conv2d(attended, weight: output.weight.value.reshaped(to: [c, c, 1, 1]), bias: output.bias?.value, residual: x)
     }
 }
 

@@ -25,7 +25,9 @@ public final class Conv2d: Layer {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        conv2d(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding)
+    /// conv(x) + bias, plus `imageShift` `[N, Cout]` per plane and `residual` (shaped as the
+    /// output), added in the convolution's output pass (see `conv2d`).
+    public func callAsFunction(_ x: Tensor, imageShift: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
+        conv2d(x, weight: weight.value, bias: bias?.value, stride: stride, padding: padding, imageShift: imageShift, residual: residual)
     }
 }

@@ -33,16 +33,34 @@ package struct ConvolutionGeometry: Hashable {
 // (ConvolutionEngine.swift), else im2col + GEMM, the portable path.
 // Images are processed in parallel, one per thread at a time, each GEMM single-threaded; with fewer
 // images than threads the GEMM itself is split instead.
+/// Additions to a convolution's output beyond the bias: y = conv(x, w) + bias + imageShift[n][co]
+/// + residual. Our Winograd adds them in its output transform and the GEMM path in its bias
+/// pass, so neither the residual block's time-embedding add nor its skip
+/// connection costs a pass of its own over the activations; oneDNN's path adds them after.
+package struct ConvolutionEpilogue {
+    /// `[N, Cout]`, added to every pixel of plane (n, co).
+    package var imageShift: UnsafePointer<Float>?
+    /// Laid out as y, `[N, Cout, Ho, Wo]`.
+    package var residual: UnsafePointer<Float>?
+    package init(imageShift: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil) {
+        (self.imageShift, self.residual) = (imageShift, residual)
+    }
+    package static var none: ConvolutionEpilogue { ConvolutionEpilogue() }
+}
+
 extension Kernels {
-    /// y[n] = W · im2col(x[n]) (+ bias). x `[N, Cin, H, W]`, w `[Cout, Cin, kh, kw]`, y `[N, Cout, Ho, Wo]`.
+    /// y[n] = W · im2col(x[n]) (+ bias, + the epilogue). x `[N, Cin, H, W]`, w `[Cout, Cin, kh, kw]`,
+    /// y `[N, Cout, Ho, Wo]`.
     package static func convolutionForward(
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        y: UnsafeMutablePointer<Float>
+        y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue = .none
     ) {
         if case .winograd(let m) = ConvolutionEngine.path(g) {
-            return winogradForward(g, tile: m, x: x, weight: weight, bias: bias, y: y)
+            return winogradForward(g, tile: m, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
         }
-        if OneDNN.run(g, bias: bias != nil, { ddpm_dnnl_conv_forward($0, x, weight, bias, y) }) { return }
+        if OneDNN.run(g, bias: bias != nil, { ddpm_dnnl_conv_forward($0, x, weight, bias, y) }) {
+            return addEpilogue(epilogue, planes: g.batch * g.outputChannels, pixels: g.outputPixels, y: y)
+        }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
         forEachImage(g) { n, column, parallelGEMM in
             let xn = x + n * g.inputChannels * g.inputPixels
@@ -55,13 +73,31 @@ extension Kernels {
                 source = UnsafePointer(column!)
             }
             gemm(m: cout, n: p, k: k, a: weight, lda: k, b: source, ldb: p, c: yn, ldc: p, parallel: parallelGEMM)
-            if let bias {
+            if bias != nil || epilogue.imageShift != nil || epilogue.residual != nil {
                 for c in 0..<cout {
-                    let row = yn + c * p
-                    let b = bias[c]
-                    for i in 0..<p { row[i] += b }
+                    add(bias?[c] ?? 0, epilogue, plane: n * cout + c, pixels: p, to: yn + c * p)
                 }
             }
+        }
+    }
+
+    /// y += imageShift (per plane) + residual, for the engines that cannot fuse them.
+    private static func addEpilogue(_ epilogue: ConvolutionEpilogue, planes: Int, pixels: Int, y: UnsafeMutablePointer<Float>) {
+        guard epilogue.imageShift != nil || epilogue.residual != nil else { return }
+        parallelFor(planes, grain: max(1, parallelGrain / pixels)) { r in
+            for plane in r { add(0, epilogue, plane: plane, pixels: pixels, to: y + plane * pixels) }
+        }
+    }
+
+    /// row = ((row + bias) + shift) + residual, one plane: the order of the separate additions
+    /// this replaces, so fusing them changes no bit (adding a zero bias or shift is exact).
+    private static func add(_ bias: Float, _ epilogue: ConvolutionEpilogue, plane: Int, pixels: Int, to row: UnsafeMutablePointer<Float>) {
+        let shift = epilogue.imageShift?[plane] ?? 0
+        if let residual = epilogue.residual {
+            let source = residual + plane * pixels
+            for i in 0..<pixels { row[i] = ((row[i] + bias) + shift) + source[i] }
+        } else {
+            for i in 0..<pixels { row[i] = (row[i] + bias) + shift }
         }
     }
 

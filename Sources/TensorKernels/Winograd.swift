@@ -100,11 +100,12 @@ extension Kernels {
     /// y = conv(x, w) + bias by F(m×m, 3×3); `g` must satisfy `Winograd.tileSize(g) != nil`.
     package static func winogradForward(
         _ g: ConvolutionGeometry, tile m: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        y: UnsafeMutablePointer<Float>
+        y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue = .none
     ) {
         let (cin, cout) = (g.inputChannels, g.outputChannels)
         let u = winogradWeights(tile: m, weight, cout: cout, cin: cin, rotated: false)
-        winogradConvolve(g, tile: m, input: x, from: cin, to: cout, u: UnsafePointer(u.pointer), bias: bias, output: y)
+        let added = ddpm_convolution_epilogue(bias: bias, image_shift: epilogue.imageShift, residual: epilogue.residual)
+        winogradConvolve(g, tile: m, input: x, from: cin, to: cout, u: UnsafePointer(u.pointer), epilogue: added, output: y)
     }
 
     /// dx = conv(dy, rot180(w)ᵀ) by F(m×m, 3×3) (Cin and Cout swapped, no bias).
@@ -113,7 +114,8 @@ extension Kernels {
     ) {
         let (cin, cout) = (g.inputChannels, g.outputChannels)
         let u = winogradWeights(tile: m, weight, cout: cout, cin: cin, rotated: true)
-        winogradConvolve(g, tile: m, input: dy, from: cout, to: cin, u: UnsafePointer(u.pointer), bias: nil, output: dx)
+        winogradConvolve(
+            g, tile: m, input: dy, from: cout, to: cin, u: UnsafePointer(u.pointer), epilogue: ddpm_convolution_epilogue(), output: dx)
     }
 
     /// U = G·g·Gᵀ of every 3×3 kernel, [α²][Cout][Cin]; `rotated`: of rot180(w)ᵀ, [α²][Cin][Cout],
@@ -127,12 +129,12 @@ extension Kernels {
     }
 
     /// output[n] = Σ over `from` channels of input[n] convolved with u (transformed weights
-    /// [α²][to][from]), + bias: the input padded once, then blocks of 16–64 tiles (numbered over the
+    /// [α²][to][from]), + the epilogue: the input padded once, then blocks of 16–64 tiles (numbered over the
     /// batch) split over the threads, each block transformed, multiplied and transformed back
     /// while it is in cache (CKernels/winograd_blocks.c).
     private static func winogradConvolve(
         _ g: ConvolutionGeometry, tile m: Int, input: UnsafePointer<Float>, from cin: Int, to cout: Int, u: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
+        epilogue: ddpm_convolution_epilogue, output: UnsafeMutablePointer<Float>
     ) {
         let (h, w, tiles) = (g.height, g.width, g.batch * Winograd.tilesPerImage(g, m))
         let padded = Storage(uninitializedCount: g.batch * cin * ddpm_winograd_padded_floats(Int32(m), h, w))
@@ -150,9 +152,11 @@ extension Kernels {
             for i in r {
                 let (split, block) = i.quotientAndRemainder(dividingBy: blocks)
                 let channels = Winograd.channelRange(split, of: splits, channels: cout)
-                ddpm_winograd_forward_blocks(
-                    Int32(m), padded.pointer, u, cin, cout, bias, h, w, block, block + 1, tiles, channels.lowerBound,
-                    channels.upperBound, work.pointer, output)
+                withUnsafePointer(to: epilogue) { added in
+                    ddpm_winograd_forward_blocks(
+                        Int32(m), padded.pointer, u, cin, cout, added, h, w, block, block + 1, tiles, channels.lowerBound,
+                        channels.upperBound, work.pointer, output)
+                }
             }
         }
     }

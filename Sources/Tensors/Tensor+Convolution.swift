@@ -14,14 +14,20 @@ public struct Padding2D: Equatable, Sendable {
 }
 
 /// Cross-correlation as in PyTorch's `conv2d`: x `[N, Cin, H, W]`, weight `[Cout, Cin, kh, kw]`,
-/// bias `[Cout]` → `[N, Cout, Ho, Wo]`.
-public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .uniform(0)) -> Tensor {
+/// bias `[Cout]` → `[N, Cout, Ho, Wo]`. `imageShift` `[N, Cout]` (added to every pixel of its
+/// plane, the residual block's time embedding) and `residual` (shaped as the output, a skip
+/// connection) are added in the convolution's own output pass where the engine can
+/// (`ConvolutionEpilogue`), which saves a pass over the activations for each.
+public func conv2d(
+    _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Padding2D = .uniform(0),
+    imageShift: Tensor? = nil, residual: Tensor? = nil
+) -> Tensor {
     let geometry = convolutionGeometry(input: x.shape, weight: weight, bias: bias, stride: stride, padding: padding)
-    let y = convolved(x, weight: weight, bias: bias, geometry)
-    return .result(y, inputs: [x, weight] + (bias.map { [$0] } ?? [])) { g, needs in
-        let (dx, dw, db) = convolutionGradients(
-            g, input: x, weight: weight, geometry, needs: (needs[0], needs[1], needs.count > 2 && needs[2]))
-        return Array([dx, dw, db].prefix(needs.count))
+    let addends = ConvolutionAddends(bias: bias, imageShift: imageShift, residual: residual, geometry)
+    let y = convolved(x, weight: weight, addends, geometry)
+    return .result(y, inputs: [x, weight] + addends.tensors) { g, needs in
+        let (dx, dw) = convolutionGradients(g, input: x, weight: weight, geometry, needs: (needs[0], needs[1]))
+        return [dx, dw] + addends.gradients(g, needs: needs.dropFirst(2))
     }
 }
 
@@ -32,25 +38,57 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int
 /// deterministic (no dropout inside).
 public func conv2d(
     recomputing activation: @escaping ([Tensor]) -> Tensor, of inputs: [Tensor], weight: Tensor, bias: Tensor? = nil,
-    stride: Int = 1, padding: Padding2D = .uniform(0)
+    stride: Int = 1, padding: Padding2D = .uniform(0), imageShift: Tensor? = nil, residual: Tensor? = nil
 ) -> Tensor {
     let x = withoutGradients { activation(inputs) }
     let geometry = convolutionGeometry(input: x.shape, weight: weight, bias: bias, stride: stride, padding: padding)
-    let y = convolved(x, weight: weight, bias: bias, geometry)
+    let addends = ConvolutionAddends(bias: bias, imageShift: imageShift, residual: residual, geometry)
+    let y = convolved(x, weight: weight, addends, geometry)
     let count = inputs.count
-    return .result(y, inputs: inputs + [weight] + (bias.map { [$0] } ?? [])) { g, needs in
+    return .result(y, inputs: inputs + [weight] + addends.tensors) { g, needs in
         let leaves = inputs.map { $0.detached().requiringGradient() }
         let wanted = leaves.indices.filter { needs[$0] }
         let recomputed = GradientRecording.$isEnabled.withValue(true) { activation(leaves) }
-        let (dx, dw, db) = convolutionGradients(
-            g, input: recomputed.detached(), weight: weight, geometry,
-            needs: (!wanted.isEmpty, needs[count], needs.count > count + 1 && needs[count + 1]))
+        let (dx, dw) = convolutionGradients(
+            g, input: recomputed.detached(), weight: weight, geometry, needs: (!wanted.isEmpty, needs[count]))
         var result = [Tensor?](repeating: nil, count: count)
         if let dx {
             let grads = vectorJacobianProducts(of: recomputed, cotangent: dx, withRespectTo: wanted.map { leaves[$0] })
             for (i, grad) in zip(wanted, grads) { result[i] = grad }
         }
-        return result + Array([dw, db].prefix(needs.count - count))
+        return result + [dw] + addends.gradients(g, needs: needs.dropFirst(count + 1))
+    }
+}
+
+/// The optional tensors added to a convolution's output, in the order they follow the weight
+/// among the op's inputs.
+private struct ConvolutionAddends {
+    let bias, imageShift, residual: Tensor?
+
+    init(bias: Tensor?, imageShift: Tensor?, residual: Tensor?, _ g: ConvolutionGeometry) {
+        let output = [g.batch, g.outputChannels, g.outputHeight, g.outputWidth]
+        if let imageShift {
+            precondition(
+                imageShift.shape == [g.batch, g.outputChannels],
+                "[conv2d] imageShift shape \(imageShift.shape), expected [\(g.batch), \(g.outputChannels)]")
+        }
+        if let residual {
+            precondition(residual.shape == output, "[conv2d] residual shape \(residual.shape), expected the output's \(output)")
+        }
+        (self.bias, self.imageShift, self.residual) = (bias, imageShift, residual)
+    }
+
+    var tensors: [Tensor] { [bias, imageShift, residual].compactMap { $0 } }
+
+    /// Gradients of `tensors` where `needs` (aligned with them) asks: Σ over N, H, W for the
+    /// bias, over H, W for the shift, the output gradient itself for the residual.
+    func gradients(_ g: Tensor, needs: ArraySlice<Bool>) -> [Tensor?] {
+        var needs = needs.makeIterator()
+        var grads: [Tensor?] = []
+        if bias != nil { grads.append(needs.next() == true ? g.sum(alongAxes: [0, 2, 3]) : nil) }
+        if imageShift != nil { grads.append(needs.next() == true ? g.sum(alongAxes: [2, 3]) : nil) }
+        if residual != nil { grads.append(needs.next() == true ? g : nil) }
+        return grads
     }
 }
 
@@ -76,18 +114,21 @@ private func convolutionGeometry(input: [Int], weight: Tensor, bias: Tensor?, st
     return geometry
 }
 
-private func convolved(_ x: Tensor, weight: Tensor, bias: Tensor?, _ geometry: ConvolutionGeometry) -> Tensor {
+private func convolved(_ x: Tensor, weight: Tensor, _ addends: ConvolutionAddends, _ geometry: ConvolutionGeometry) -> Tensor {
     let y = Tensor.uninitialized([geometry.batch, geometry.outputChannels, geometry.outputHeight, geometry.outputWidth])
+    let epilogue = ConvolutionEpilogue(
+        imageShift: addends.imageShift.map { UnsafePointer($0.storage.pointer) },
+        residual: addends.residual.map { UnsafePointer($0.storage.pointer) })
     Kernels.convolutionForward(
         geometry, x: x.storage.pointer, weight: weight.storage.pointer,
-        bias: bias.map { UnsafePointer($0.storage.pointer) }, y: y.storage.pointer)
+        bias: addends.bias.map { UnsafePointer($0.storage.pointer) }, y: y.storage.pointer, epilogue: epilogue)
     return y
 }
 
-/// (dx, dweight, dbias) of a convolution, each only where `needs` asks for it.
+/// (dx, dweight) of a convolution, each only where `needs` asks for it.
 private func convolutionGradients(
-    _ g: Tensor, input x: Tensor, weight: Tensor, _ geometry: ConvolutionGeometry, needs: (Bool, Bool, Bool)
-) -> (Tensor?, Tensor?, Tensor?) {
+    _ g: Tensor, input x: Tensor, weight: Tensor, _ geometry: ConvolutionGeometry, needs: (Bool, Bool)
+) -> (Tensor?, Tensor?) {
     let dx = needs.0 ? Tensor.uninitialized(x.shape) : nil
     if let dx {
         Kernels.convolutionBackwardData(geometry, dy: g.storage.pointer, weight: weight.storage.pointer, dx: dx.storage.pointer)
@@ -96,7 +137,7 @@ private func convolutionGradients(
     if let dw {
         Kernels.convolutionBackwardWeight(geometry, x: x.storage.pointer, dy: g.storage.pointer, dw: dw.storage.pointer)
     }
-    return (dx, dw, needs.2 ? g.sum(alongAxes: [0, 2, 3]) : nil)
+    return (dx, dw)
 }
 
 extension Tensor {

@@ -80,12 +80,20 @@ long ddpm_winograd_block_floats(int m, long cin, long cout);
 int ddpm_winograd_block_panels(long cin, long cout);
 /// Zero-padded copies (padding 1, then up to whole tiles) of planes [p0, p1) of x, each H×W.
 void ddpm_winograd_pad(int m, const float *x, long height, long width, long p0, long p1, float *padded);
+/// What the Winograd output transform adds to each output: bias[co], image_shift[n·cout + co] and
+/// residual (laid out as y), each NULL when absent. Fused there, the additions cost no pass of
+/// their own over the activations.
+typedef struct ddpm_convolution_epilogue {
+    const float *bias;
+    const float *image_shift;
+    const float *residual;
+} ddpm_convolution_epilogue;
 /// The forward convolution of blocks [b0, b1) of 16·ddpm_winograd_block_panels tiles (tiles numbered over the batch,
-/// total_tiles in all) from the padded input, U [α²][cout][cin] and bias (or NULL) into output channels [co0, co1)
-/// of y [N, cout, H, W]; `work` holds ddpm_winograd_block_floats (winograd_blocks.c).
-void ddpm_winograd_forward_blocks(int m, const float *padded, const float *u, long cin, long cout, const float *bias,
-                                  long height, long width, long b0, long b1, long total_tiles, long co0, long co1,
-                                  float *work, float *y);
+/// total_tiles in all) from the padded input and U [α²][cout][cin], plus the epilogue, into output channels
+/// [co0, co1) of y [N, cout, H, W]; `work` holds ddpm_winograd_block_floats (winograd_blocks.c).
+void ddpm_winograd_forward_blocks(int m, const float *padded, const float *u, long cin, long cout,
+                                  const ddpm_convolution_epilogue *epilogue, long height, long width, long b0, long b1,
+                                  long total_tiles, long co0, long co1, float *work, float *y);
 /// U = G·g·Gᵀ of the 3×3 kernels of w [cout, cin, 3, 3] into u[ξ·cout·cin + ...]: forward
 /// u[ξ][co][ci] for co in [o_begin, o_end); with backward_data the kernel rotated by 180°,
 /// u[ξ][ci][co] for ci in [o_begin, o_end) (dx is the forward convolution of dy with it).
