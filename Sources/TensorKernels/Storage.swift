@@ -35,10 +35,12 @@ package final class Storage: @unchecked Sendable {
 
 /// A caching allocator: freed buffers are kept by size and handed out again.
 ///
-/// A request takes the smallest cached buffer that holds it and wastes at most a quarter of it
-/// (best fit): a U-Net step allocates the same few dozen sizes over and over, and reusing
-/// near-sizes keeps the cache from holding one idle buffer per size. The cache is bounded so
-/// that a run with shifting shapes cannot hoard.
+/// A request takes the smallest cached buffer that holds it and is at most twice its size (best
+/// fit): a U-Net step allocates the same few dozen sizes over and over, and reusing near-sizes
+/// keeps the cache from holding one idle buffer per size. Twice rather than a quarter more: the
+/// pages a request does not touch cost no memory, while each miss adds a buffer for good (peak
+/// RSS of the cifar10 training step 1,372 → 1,333 MB, the small model's 874 → 820 MB, same
+/// speed). The cache is bounded so that a run with shifting shapes cannot hoard.
 package final class BufferPool: Sendable {
     package static let shared = BufferPool()
 
@@ -56,7 +58,7 @@ package final class BufferPool: Sendable {
                 let mid = (lo + hi) / 2
                 if sizes[mid] < count { lo = mid + 1 } else { hi = mid }
             }
-            guard lo < sizes.count, sizes[lo] <= count + count / 4 else { return nil }
+            guard lo < sizes.count, sizes[lo] <= 2 * count else { return nil }
             let capacity = sizes[lo]
             let p = free[capacity]!.removeLast()
             if free[capacity]!.isEmpty {

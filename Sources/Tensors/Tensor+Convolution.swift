@@ -25,9 +25,10 @@ public func conv2d(
     let geometry = convolutionGeometry(input: x.shape, weight: weight, bias: bias, stride: stride, padding: padding)
     let addends = ConvolutionAddends(bias: bias, imageShift: imageShift, residual: residual, geometry)
     let y = convolved(x, weight: weight, addends, geometry)
+    let present = addends.present  // not the addends: the pullback must not keep the residual alive
     return .result(y, inputs: [x, weight] + addends.tensors) { g, needs in
         let (dx, dw) = convolutionGradients(g, input: x, weight: weight, geometry, needs: (needs[0], needs[1]))
-        return [dx, dw] + addends.gradients(g, needs: needs.dropFirst(2))
+        return [dx, dw] + present.gradients(g, needs: needs.dropFirst(2))
     }
 }
 
@@ -44,7 +45,7 @@ public func conv2d(
     let geometry = convolutionGeometry(input: x.shape, weight: weight, bias: bias, stride: stride, padding: padding)
     let addends = ConvolutionAddends(bias: bias, imageShift: imageShift, residual: residual, geometry)
     let y = convolved(x, weight: weight, addends, geometry)
-    let count = inputs.count
+    let (count, present) = (inputs.count, addends.present)
     return .result(y, inputs: inputs + [weight] + addends.tensors) { g, needs in
         let leaves = inputs.map { $0.detached().requiringGradient() }
         let wanted = leaves.indices.filter { needs[$0] }
@@ -56,7 +57,7 @@ public func conv2d(
             let grads = vectorJacobianProducts(of: recomputed, cotangent: dx, withRespectTo: wanted.map { leaves[$0] })
             for (i, grad) in zip(wanted, grads) { result[i] = grad }
         }
-        return result + [dw] + addends.gradients(g, needs: needs.dropFirst(count + 1))
+        return result + [dw] + present.gradients(g, needs: needs.dropFirst(count + 1))
     }
 }
 
@@ -79,16 +80,22 @@ private struct ConvolutionAddends {
     }
 
     var tensors: [Tensor] { [bias, imageShift, residual].compactMap { $0 } }
+    var present: Present { Present(bias: bias != nil, imageShift: imageShift != nil, residual: residual != nil) }
 
-    /// Gradients of `tensors` where `needs` (aligned with them) asks: Σ over N, H, W for the
-    /// bias, over H, W for the shift, the output gradient itself for the residual.
-    func gradients(_ g: Tensor, needs: ArraySlice<Bool>) -> [Tensor?] {
-        var needs = needs.makeIterator()
-        var grads: [Tensor?] = []
-        if bias != nil { grads.append(needs.next() == true ? g.sum(alongAxes: [0, 2, 3]) : nil) }
-        if imageShift != nil { grads.append(needs.next() == true ? g.sum(alongAxes: [2, 3]) : nil) }
-        if residual != nil { grads.append(needs.next() == true ? g : nil) }
-        return grads
+    /// Which addends there are: all their pullback needs.
+    struct Present {
+        let bias, imageShift, residual: Bool
+
+        /// Gradients of the present addends where `needs` (aligned with them) asks: Σ over N, H, W
+        /// for the bias, over H, W for the shift, the output gradient itself for the residual.
+        func gradients(_ g: Tensor, needs: ArraySlice<Bool>) -> [Tensor?] {
+            var needs = needs.makeIterator()
+            var grads: [Tensor?] = []
+            if bias { grads.append(needs.next() == true ? g.sum(alongAxes: [0, 2, 3]) : nil) }
+            if imageShift { grads.append(needs.next() == true ? g.sum(alongAxes: [2, 3]) : nil) }
+            if residual { grads.append(needs.next() == true ? g : nil) }
+            return grads
+        }
     }
 }
 
