@@ -97,7 +97,7 @@ package enum Winograd {
 }
 
 extension Kernels {
-    /// y = conv(x, w) + bias by F(m×m, 3×3); `g` must satisfy `Winograd.tileSize(g) != nil`.
+    /// y = conv(x, w) + bias (+ the epilogue) by F(m×m, 3×3); `g` must satisfy `Winograd.tileSize(g) != nil`.
     package static func winogradForward(
         _ g: ConvolutionGeometry, tile m: Int, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue = .none
