@@ -55,6 +55,8 @@ extension Kernels {
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         y: UnsafeMutablePointer<Float>, epilogue: ConvolutionEpilogue = .none
     ) {
+        let profiled = ConvolutionProfile.start()
+        defer { ConvolutionProfile.stop(profiled, g, .forward) }
         if case .winograd(let m) = ConvolutionEngine.path(g) {
             return winogradForward(g, tile: m, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
         }
@@ -105,6 +107,8 @@ extension Kernels {
     package static func convolutionBackwardData(
         _ g: ConvolutionGeometry, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>
     ) {
+        let profiled = ConvolutionProfile.start()
+        defer { ConvolutionProfile.stop(profiled, g, .backwardData) }
         if case .winograd(let m) = ConvolutionEngine.path(g) { return winogradBackwardData(g, tile: m, dy: dy, weight: weight, dx: dx) }
         if OneDNN.run(g, bias: false, { ddpm_dnnl_conv_backward_data($0, dy, weight, dx) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)
@@ -128,6 +132,8 @@ extension Kernels {
     package static func convolutionBackwardWeight(
         _ g: ConvolutionGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>
     ) {
+        let profiled = ConvolutionProfile.start()
+        defer { ConvolutionProfile.stop(profiled, g, .backwardWeight) }
         if case .winograd(let m) = ConvolutionEngine.path(g) { return winogradBackwardWeight(g, tile: m, x: x, dy: dy, dw: dw) }
         if OneDNN.run(g, bias: false, { ddpm_dnnl_conv_backward_weights($0, x, dy, dw) }) { return }
         let (k, p, cout) = (g.patchSize, g.outputPixels, g.outputChannels)

@@ -4,6 +4,7 @@ import Foundation
 import Models
 import NN
 import Optimizers
+import TensorKernels
 import Tensors
 
 /// `ddpm bench unet`: the DDPM U-Nets' forward, training step and denoising step in images/s and
@@ -30,11 +31,15 @@ struct BenchUNet: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Recompute SiLU(GroupNorm(x)) in the backward pass (less memory, a little more time).")
     var recompute = true
 
+    @Flag(help: "With --case: also print the timed steps' convolution time by layer shape, pass and path.")
+    var profile = false
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1 (got \(repeats)).") }
         if let c = `case`, !Self.cases.contains(c) {
             throw ValidationError("unknown --case '\(c)'; choose one of \(Self.cases.joined(separator: ", ")).")
         }
+        if profile && `case` == nil { throw ValidationError("--profile needs --case (one case, in this process).") }
     }
 
     func run() throws {
@@ -67,6 +72,21 @@ struct BenchUNet: ParsableCommand {
         }
     }
 
+    /// Convolution time per step by layer, largest first, and its share of the mean step.
+    private func printProfile(stepSeconds: Double) {
+        let entries = ConvolutionProfile.snapshot.sorted { $0.value.seconds > $1.value.seconds }
+        let total = entries.reduce(0) { $0 + $1.value.seconds } / Double(repeats)
+        print(pad("convolution", 72) + pad("calls/step", 12) + pad("ms/step", 10) + "share of step")
+        for (key, entry) in entries {
+            let perStep = entry.seconds / Double(repeats)
+            print(
+                pad(key, 72) + pad(format(Double(entry.calls) / Double(repeats)), 12) + pad(format(perStep * 1e3), 10)
+                    + format(100 * perStep / stepSeconds) + " %")
+        }
+        print(
+            "all convolutions: \(format(total * 1e3)) of \(format(stepSeconds * 1e3)) ms per step (\(format(100 * total / stepSeconds)) %)")
+    }
+
     /// Times one case in this process.
     private func measure(_ name: String) throws -> [String: Double] {
         let configuration: UNetConfiguration = name.hasPrefix("cifar") ? .cifar10 : .small32Grey
@@ -97,12 +117,15 @@ struct BenchUNet: ParsableCommand {
             }
         }
         for _ in 0..<2 { step() }
+        ConvolutionProfile.record(profile)
         var times: [Double] = []
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds
             step()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
+        ConvolutionProfile.record(false)
+        if profile { printProfile(stepSeconds: times.reduce(0, +) / Double(repeats)) }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return [
