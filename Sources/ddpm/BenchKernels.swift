@@ -54,13 +54,9 @@ struct BenchKernels: ParsableCommand {
             let g = ConvolutionGeometry(
                 batch: batch, inputChannels: cin, height: size, width: size, outputChannels: cin,
                 kernelHeight: 3, kernelWidth: 3, stride: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
-            var rng = SeededGenerator(seed: 1)
-            let x = Tensor.randomNormal([batch, cin, size, size], using: &rng)
-            let w = Tensor.randomNormal([cin, cin, 3, 3], standardDeviation: 0.05, using: &rng)
-            let dy = Tensor.randomNormal([batch, cin, size, size], using: &rng)
-            let (y, dx, dw) = (Tensor.zeros(dy.shape), Tensor.zeros(x.shape), Tensor.zeros(w.shape))
-            let (xp, wp, dyp) = (x.storage.pointer, w.storage.pointer, dy.storage.pointer)
-            let (yp, dxp, dwp) = (y.storage.pointer, dx.storage.pointer, dw.storage.pointer)
+            let o = Operands(g, seed: 1)
+            let (xp, wp, dyp) = (o.x.storage.pointer, o.w.storage.pointer, o.dy.storage.pointer)
+            let (yp, dxp, dwp) = (o.y.storage.pointer, o.dx.storage.pointer, o.dw.storage.pointer)
             var variants: [(String, [() -> Void])] = engines.filter { $0 != .im2col || (batch == 16 && size >= 16) }.map { engine in
                 let use = { ConvolutionEngine.preferred = engine }
                 return (
@@ -173,17 +169,26 @@ struct BenchKernels: ParsableCommand {
 
     /// Median seconds of forward, backward-data and backward-weight of `g` on the engine in use.
     private static func passSeconds(_ g: ConvolutionGeometry, _ median: (() -> Void) -> Double) -> [Double] {
-        var rng = SeededGenerator(seed: 3)
-        let x = Tensor.randomNormal([g.batch, g.inputChannels, g.height, g.width], using: &rng)
-        let w = Tensor.randomNormal(
-            [g.outputChannels, g.inputChannels, g.kernelHeight, g.kernelWidth], standardDeviation: 0.05, using: &rng)
-        let dy = Tensor.randomNormal([g.batch, g.outputChannels, g.outputHeight, g.outputWidth], using: &rng)
-        let (y, dx, dw) = (Tensor.zeros(dy.shape), Tensor.zeros(x.shape), Tensor.zeros(w.shape))
+        let o = Operands(g, seed: 3)
+        let (x, w, dy) = (o.x.storage.pointer, o.w.storage.pointer, o.dy.storage.pointer)
         return [
-            median { Kernels.convolutionForward(g, x: x.storage.pointer, weight: w.storage.pointer, bias: nil, y: y.storage.pointer) },
-            median { Kernels.convolutionBackwardData(g, dy: dy.storage.pointer, weight: w.storage.pointer, dx: dx.storage.pointer) },
-            median { Kernels.convolutionBackwardWeight(g, x: x.storage.pointer, dy: dy.storage.pointer, dw: dw.storage.pointer) },
+            median { Kernels.convolutionForward(g, x: x, weight: w, bias: nil, y: o.y.storage.pointer) },
+            median { Kernels.convolutionBackwardData(g, dy: dy, weight: w, dx: o.dx.storage.pointer) },
+            median { Kernels.convolutionBackwardWeight(g, x: x, dy: dy, dw: o.dw.storage.pointer) },
         ]
+    }
+
+    /// Random x, w (σ 0.05) and dy of geometry `g`, and zeroed y, dx, dw to write.
+    private struct Operands {
+        let x, w, dy, y, dx, dw: Tensor
+        init(_ g: ConvolutionGeometry, seed: UInt64) {
+            var rng = SeededGenerator(seed: seed)
+            x = Tensor.randomNormal([g.batch, g.inputChannels, g.height, g.width], using: &rng)
+            w = Tensor.randomNormal(
+                [g.outputChannels, g.inputChannels, g.kernelHeight, g.kernelWidth], standardDeviation: 0.05, using: &rng)
+            dy = Tensor.randomNormal([g.batch, g.outputChannels, g.outputHeight, g.outputWidth], using: &rng)
+            (y, dx, dw) = (Tensor.zeros(dy.shape), Tensor.zeros(x.shape), Tensor.zeros(w.shape))
+        }
     }
 
     private func median(_ body: () -> Void) -> Double {
